@@ -1,0 +1,15 @@
+# G2RL reproduction workflow. The rules live in workflow/rules/; the logic in the g2rl package.
+# Quick start: `snakemake --cores all` (demo data), or `--configfile config/disfa.yaml` for the real data.
+# Every output path is results/<dataset>/<stage>/..., one folder level per wildcard (README, "Outputs").
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,64 @@
+"""The `g2rl` command line: one subcommand per pipeline stage.
+
+Each subcommand lives in the module that does the work and exposes two functions:
+``add_arguments(parser)`` and ``main(args) -> int``. The Snakemake rules call the same
+library functions, so the CLI and the workflow cannot drift apart. Modules are imported
+only when their subcommand runs, so `g2rl index` does not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from g2rl.errors import G2RLError
+
+# subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "index": ("g2rl.datasets.cli", "build the frame index of a BP4D or DISFA tree"),
+    "demo-data": ("g2rl.demo.cli", "generate the demo dataset in the DISFA and BP4D layouts"),
+    "landmarks": ("g2rl.preprocess.cli", "68-point dlib landmarks for a video or a folder of images"),
+    "train": ("g2rl.training.cli", "train one fold of Baseline or G2RL from the HDF5 cache"),
+    "evaluate": ("g2rl.reports.cli", "ICC / MAE / PCC of a predictions file -> metrics.json"),
+    "predict": ("g2rl.predict", "AU intensities for your own videos and images"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="g2rl", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        # arguments are added lazily below, only for the chosen command
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # First pass finds the command; second pass parses its own arguments.
+    known, _ = parser.parse_known_args(argv)
+    module = importlib.import_module(known._module)
+    sub = argparse.ArgumentParser(prog=f"g2rl {known.command}", description=COMMANDS[known.command][1])
+    sub.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    module.add_arguments(sub)
+    rest = argv[argv.index(known.command) + 1 :]
+    args = sub.parse_args(rest)
+    logging.basicConfig(
+        level=logging.DEBUG if (args.verbose or known.verbose) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(module.main(args) or 0)
+    except G2RLError as exc:
+        # Bad input: one clear message that names the file and the problem.
+        print(f"g2rl {known.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Load and validate the workflow configuration against workflow/schemas/config.schema.yaml.
+
+`load_config` fills every default the schema gives, rejects unknown keys and wrong types with
+one message naming the key, and checks that the configured dataset roots exist (unless the
+demo generator produces them). The Snakefile and the CLI both go through it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from g2rl.errors import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = PACKAGE_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG = PACKAGE_ROOT / "config" / "config.yaml"
+_SQRT = re.compile(r"^sqrt\(\s*([0-9]*\.?[0-9]+)\s*\)$")
+
+
+def load_schema() -> dict:
+    with open(SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def _fill_defaults(node: Any, schema: dict) -> Any:
+    """Recursively insert schema defaults for absent keys (objects only, like jsonschema's default-filling recipe)."""
+    if not isinstance(node, dict) or schema.get("type") != "object":
+        return node
+    for key, sub in schema.get("properties", {}).items():
+        if key not in node and "default" in sub:
+            node[key] = copy.deepcopy(sub["default"])
+        if key in node:
+            node[key] = _fill_defaults(node[key], sub)
+    return node
+
+
+def _key_path(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def validate(config: dict, source: str = "config") -> dict:
+    """Return a defaulted copy of `config`, or raise ConfigError naming the first offending key."""
+    import jsonschema
+
+    schema = load_schema()
+    config = _fill_defaults(copy.deepcopy(config or {}), schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        err = errors[0]
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            where = _key_path(err)
+            names = ", ".join(f"{where}.{k}" if where != "(top level)" else k for k in extra)
+            allowed = ", ".join(sorted(err.schema.get("properties", {})))
+            raise ConfigError(f"{source}: unknown key {names} (allowed here: {allowed})")
+        raise ConfigError(f"{source}: key {_key_path(err)}: {err.message}")
+    _check_semantics(config, source)
+    return config
+
+
+def _check_semantics(config: dict, source: str) -> None:
+    """Checks the schema cannot express: dataset roots exist (or the demo generator makes them)."""
+    demo = config["demo"]
+    demo_out = Path(demo["out"]).resolve() if demo["enabled"] else None
+    for name in config["datasets"]:
+        section = config[name]
+        if not section.get("root"):
+            raise ConfigError(f"{source}: key {name}.root is required because {name} is listed in `datasets`")
+        root = Path(section["root"]).resolve()
+        generated = demo_out is not None and (root == demo_out or demo_out in root.parents)
+        if not generated and not root.is_dir():
+            raise ConfigError(
+                f"{source}: key {name}.root: dataset folder {section['root']} not found "
+                f"(point it at your {name.upper()} copy, e.g. --config {name}.root=/data/{name.upper()})"
+            )
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:
+    """Read a YAML config (default config/config.yaml), apply `overrides` (nested dict), validate."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    with open(path) as fh:
+        config = yaml.safe_load(fh) or {}
+    if overrides:
+        config = merge(config, overrides)
+    return validate(config, source=str(path))
+
+
+def merge(base: dict, update: dict) -> dict:
+    """Nested dict update (update wins), without mutating either argument."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def dataset_section(dataset: str, overrides: dict | None = None) -> dict:
+    """One dataset's config section: the schema's defaults updated with `overrides`, validated.
+
+    Used by `g2rl index`, which takes the root from the command line, so the root need not exist here.
+    """
+    import jsonschema
+
+    schema = load_schema()
+    if dataset not in ("disfa", "bp4d"):
+        raise ConfigError(f"unknown dataset {dataset!r} (known: disfa, bp4d)")
+    sub = schema["properties"][dataset]
+    section = _fill_defaults(copy.deepcopy(overrides or {}), sub)
+    errors = list(jsonschema.Draft202012Validator({**sub, "$defs": schema.get("$defs", {})}).iter_errors(section))
+    if errors:
+        err = errors[0]
+        raise ConfigError(f"{dataset} settings: key {_key_path(err)}: {err.message}")
+    return section
+
+
+def parse_sigma(value: float | int | str) -> float:
+    """A sigma from the config: a number or "sqrt(x)"."""
+    if isinstance(value, str):
+        m = _SQRT.match(value.strip())
+        if not m:
+            raise ConfigError(f"sigma {value!r}: expected a number or 'sqrt(x)'")
+        return math.sqrt(float(m.group(1)))
+    return float(value)
+
+
+def sigma_label(value: float | int | str) -> str:
+    """Text of a sigma in output paths: 4 significant digits, e.g. sqrt(0.2) -> '0.4472', 2 -> '2'."""
+    return f"{parse_sigma(value):.4g}"
+
+
+def lambda_label(value: float) -> str:
+    """Text of a lambda in output paths, e.g. 0.05 -> '0.05', 0 -> '0'."""
+    return f"{float(value):g}"

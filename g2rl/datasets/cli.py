@@ -1,0 +1,42 @@
+"""`g2rl index`: build the frame index of a BP4D or DISFA tree (the same code the workflow's rule runs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from g2rl.datasets.frame_index import write_frame_index
+from g2rl.datasets.from_config import DATASETS, index_from_config
+from g2rl.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--root", required=True, help="the dataset's root folder")
+    parser.add_argument("--out", required=True, help="frame index CSV to write")
+    parser.add_argument(
+        "--layout",
+        metavar="JSON",
+        help="JSON object overriding keys of the dataset's config section (path patterns, offsets, splits, AUs; "
+        "see workflow/schemas/config.schema.yaml), e.g. '{\"label_frame_offset\": 0}'. The workflow passes its whole section.",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    from g2rl.config import dataset_section
+
+    try:
+        layout = json.loads(args.layout) if args.layout else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--layout: not valid JSON ({exc})") from None
+    section = dataset_section(args.dataset, overrides=layout)
+    section["root"] = args.root
+    df = index_from_config(args.dataset, section)
+    write_frame_index(df, args.out)
+    labelled = df.filter(regex=r"^AU\d\d$").notna().sum()
+    print(f"{args.out}: {len(df)} frames, {df['subject'].nunique()} subjects, {df.groupby(['subject', 'session']).ngroups} sequences")
+    print("labelled frames per AU: " + ", ".join(f"{au} {n}" for au, n in labelled.items()))
+    return 0

@@ -1,0 +1,91 @@
+"""The frame index: one row per labelled frame, shared by every later stage.
+
+Columns (docs/CONTRACTS.md): dataset, subject, session, frame, media, media_frame,
+AU01..AU26 (intensity 0-5, NaN = not labelled), split (the test part as text), and
+partition (BP4D) or fold (DISFA).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from g2rl.atomic import atomic_path
+from g2rl.errors import DatasetLayoutError
+
+INDEX_KEY_COLUMNS = ["dataset", "subject", "session", "frame", "media", "media_frame"]
+AU_COLUMN = "AU{:02d}"
+
+
+def au_column(au: int | str) -> str:
+    """`12` or `"AU12"` or `"12"` -> `"AU12"`."""
+    if isinstance(au, str) and au.upper().startswith("AU"):
+        au = au[2:]
+    return AU_COLUMN.format(int(au))
+
+
+def check_intensities(values: pd.Series, source: Path, allowed_extra: tuple[int, ...] = ()) -> None:
+    """Raise if any label is outside 0..5 (or the listed extra codes); names the file and the first bad row."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna() | ~(numeric.between(0, 5) | numeric.isin(allowed_extra))
+    if bad.any():
+        first = values[bad].index[0]
+        raise DatasetLayoutError(
+            f"{source}: label {values[first]!r} at row {first + 1} is outside 0-5"
+            + (f" (allowed codes: {list(allowed_extra)})" if allowed_extra else "")
+        )
+
+
+def read_label_file(path: Path, allowed_extra: tuple[int, ...] = ()) -> pd.Series:
+    """Read a headerless `frame,value` file into a Series value indexed by frame number.
+
+    Errors name the file: missing, unparsable, labels out of range, duplicate frame rows.
+    """
+    if not path.is_file():
+        raise DatasetLayoutError(f"{path}: label file not found")
+    try:
+        raw = pd.read_csv(path, header=None, skipinitialspace=True, dtype=str, comment=None)
+    except pd.errors.EmptyDataError:
+        raise DatasetLayoutError(f"{path}: label file is empty") from None
+    if raw.shape[1] < 2:
+        raise DatasetLayoutError(f"{path}: expected 'frame,intensity' lines, found {raw.shape[1]} column(s)")
+    frames = pd.to_numeric(raw[0].str.strip(), errors="coerce")
+    if frames.isna().any() or (frames % 1 != 0).any():
+        row = int(np.flatnonzero(frames.isna() | (frames % 1 != 0))[0])
+        raise DatasetLayoutError(f"{path}: frame number {raw[0][row]!r} at row {row + 1} is not an integer")
+    values = raw[1].str.strip()
+    check_intensities(values, path, allowed_extra)
+    dup = frames.duplicated()
+    if dup.any():
+        raise DatasetLayoutError(f"{path}: duplicate row for frame {int(frames[dup].iloc[0])}")
+    return pd.Series(pd.to_numeric(values).to_numpy(dtype=float), index=frames.astype(int).to_numpy(), name=path.name)
+
+
+def finish_index(df: pd.DataFrame, au_columns: list[str]) -> pd.DataFrame:
+    """Order columns and rows, and check the one invariant every reader shares: no duplicate frames."""
+    dup = df.duplicated(["subject", "session", "frame"])
+    if dup.any():
+        row = df[dup].iloc[0]
+        raise DatasetLayoutError(
+            f"duplicate frame rows for subject {row.subject}, session {row.session}, frame {row.frame} ({row.media})"
+        )
+    extra = [c for c in ("split", "partition", "fold") if c in df.columns]
+    df = df[INDEX_KEY_COLUMNS + au_columns + extra]
+    return df.sort_values(["subject", "session", "frame"], kind="stable").reset_index(drop=True)
+
+
+def write_frame_index(df: pd.DataFrame, out: str | Path) -> None:
+    """Write the index as CSV (atomic)."""
+    with atomic_path(out) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def read_frame_index(path: str | Path) -> pd.DataFrame:
+    """Read a frame index written by `write_frame_index`, with stable dtypes (split stays text)."""
+    df = pd.read_csv(path, dtype={"split": str, "subject": str, "session": str, "partition": str})
+    missing = [c for c in INDEX_KEY_COLUMNS + ["split"] if c not in df.columns]
+    if missing:
+        raise DatasetLayoutError(f"{path}: not a frame index (missing columns {missing})")
+    return df

@@ -1,0 +1,126 @@
+"""Reading frames from videos and image files (RGB uint8 arrays).
+
+One place for media I/O so that every stage (dataset readers, landmarks, predict)
+sees the same frames with the same channel order: RGB, shape (H, W, 3), dtype uint8.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+from g2rl.errors import MediaError  # noqa: E402  (re-exported for callers)
+
+
+def _cv2():
+    import cv2  # imported lazily: OpenCV is slow to import and not needed by every command
+
+    return cv2
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_image(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def video_info(path: str | Path) -> tuple[int, float, int, int]:
+    """Return (frame_count, fps, width, height) from the container's metadata.
+
+    The count comes from the header; :func:`iter_video_frames` yields what can really be
+    decoded, which the landmark stage checks against the frame index.
+    """
+    cv2 = _cv2()
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: video file not found")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise MediaError(f"{path}: cannot open video (unknown codec or corrupt file)")
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+    return count, fps, width, height
+
+
+def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """Yield the frames of a video in order as RGB uint8 arrays (H, W, 3)."""
+    cv2 = _cv2()
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: video file not found")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise MediaError(f"{path}: cannot open video (unknown codec or corrupt file)")
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3); grey images are expanded to 3 channels."""
+    cv2 = _cv2()
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: image file not found")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise MediaError(f"{path}: cannot decode image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def write_image(path: str | Path, rgb: np.ndarray, jpeg_quality: int = 95) -> None:
+    """Write an RGB uint8 image; the format follows the suffix."""
+    cv2 = _cv2()
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if Path(path).suffix.lower() in {".jpg", ".jpeg"} else []
+    if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), params):
+        raise MediaError(f"{path}: cannot write image")
+
+
+class VideoWriter:
+    """Write RGB frames to an AVI file with the MJPG codec (built into OpenCV, no ffmpeg needed).
+
+    Use as a context manager; frames must all have the size given at construction.
+    """
+
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]):
+        cv2 = _cv2()
+        self.path = Path(path)
+        self.size = size  # (width, height)
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"MJPG"), float(fps), size)
+        if not self._writer.isOpened():
+            raise MediaError(f"{self.path}: cannot open video for writing")
+
+    def write(self, rgb: np.ndarray) -> None:
+        cv2 = _cv2()
+        h, w = rgb.shape[:2]
+        if (w, h) != self.size:
+            raise MediaError(f"{self.path}: frame of size {w}x{h}, expected {self.size[0]}x{self.size[1]}")
+        self._writer.write(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        self._writer.release()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,108 @@
+# Predictions -> metrics per setting -> Table 1, the sigma/lambda figures, example figures, report.
+
+
+def fold_predictions(wc):
+    return [
+        f"{run_dir(wc.dataset, wc.method, wc.sigma, wc.lam, wc.seed)}/fold{fold}/predictions.csv"
+        for fold in test_folds(wc.dataset)
+    ]
+
+
+rule evaluate:
+    input:
+        fold_predictions,
+    output:
+        f"{RESULTS}/{{dataset}}/runs/{{method}}/sigma{{sigma}}/lambda{{lam}}/seed{{seed}}/metrics.json",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/evaluate/{{method}}_sigma{{sigma}}_lambda{{lam}}_seed{{seed}}.log",
+    params:
+        pooled=lambda wc: "--pooled" if wc.dataset == "disfa" and config["disfa"]["pooled"] else "",
+        aus=lambda wc: ",".join(aus_of(wc.dataset)),
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} evaluate {input} --aus {params.aus} {params.pooled} --out {output} > {log} 2>&1"
+
+
+def table1_metrics(wc):
+    seeds = EXP["seeds"]
+    return {
+        "baseline": [f"{run_dir(wc.dataset, 'baseline', SIGMA0, '0', s)}/metrics.json" for s in seeds],
+        "g2rl": [f"{run_dir(wc.dataset, 'g2rl', SIGMA0, LAMBDA0, s)}/metrics.json" for s in seeds],
+    }
+
+
+rule table1:
+    input:
+        unpack(table1_metrics),
+        paper="config/paper_table1.csv",
+    output:
+        csv=report(f"{RESULTS}/tables/table1_{{dataset}}.csv", caption="../report/table1.rst", category="Table 1"),
+        md=f"{RESULTS}/tables/table1_{{dataset}}.md",
+        tex=f"{RESULTS}/tables/table1_{{dataset}}.tex",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/table1.log",
+    params:
+        prefix=f"{RESULTS}/tables/table1_{{dataset}}",
+        data_label=config["data_label"],
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} report table1 --dataset {wildcards.dataset} --baseline {input.baseline} --g2rl {input.g2rl} "
+        "--paper {input.paper} --data-label {params.data_label} --out-prefix {params.prefix} > {log} 2>&1"
+
+
+def sweep_metrics(param):
+    """metrics.json of every (dataset, swept value, seed) for one parameter's figure."""
+    files = []
+    for d in DATASETS:
+        for seed in EXP["seeds"]:
+            if param == "sigma":
+                files += [f"{run_dir(d, 'g2rl', sigma_label(s), LAMBDA0, seed)}/metrics.json" for s in EXP["sigma_sweep"]]
+            else:
+                files += [f"{run_dir(d, 'g2rl', SIGMA0, lambda_label(l), seed)}/metrics.json" for l in EXP["lambda_sweep"]]
+    return files
+
+
+rule sensitivity_figures:
+    input:
+        lambda wc: sweep_metrics(wc.param),
+    output:
+        png=report(f"{RESULTS}/figures/sensitivity_{{param}}.png", caption="../report/sensitivity.rst", category="Figures 6-7"),
+        pdf=f"{RESULTS}/figures/sensitivity_{{param}}.pdf",
+    wildcard_constraints:
+        param="sigma|lambda",
+    log:
+        f"{RESULTS}/logs/sensitivity_{{param}}.log",
+    params:
+        prefix=f"{RESULTS}/figures/sensitivity_{{param}}",
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} report sensitivity --param {wildcards.param} --out-prefix {params.prefix} {input} > {log} 2>&1"
+
+
+def example_run(wc):
+    """The G2RL run (Table 1 setting, first seed, first test fold) whose outputs the example figures show."""
+    fold = test_folds(wc.dataset)[0]
+    d = f"{run_dir(wc.dataset, 'g2rl', SIGMA0, LAMBDA0, EXP['seeds'][0])}/fold{fold}"
+    return {
+        "model": f"{d}/model.pt",
+        "predictions": f"{d}/predictions.csv",
+        "crops": f"{RESULTS}/{wc.dataset}/cache/crops.h5",
+    }
+
+
+rule example_figures:
+    input:
+        unpack(example_run),
+    output:
+        heatmaps=report(f"{RESULTS}/figures/heatmaps_{{dataset}}.png", caption="../report/heatmaps.rst", category="Figures 4-5"),
+        curves=report(f"{RESULTS}/figures/curves_{{dataset}}.png", caption="../report/curves.rst", category="Figures 4-5"),
+    log:
+        f"{RESULTS}/logs/{{dataset}}/example_figures.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} report examples --model {input.model} --predictions {input.predictions} --crops {input.crops} "
+        "--heatmaps-out {output.heatmaps} --curves-out {output.curves} > {log} 2>&1"

@@ -1,0 +1,72 @@
+# Frame index -> landmarks (one job per video / image sequence) -> aligned-crop cache -> heatmap cache per sigma.
+
+
+def sequence_table(dataset):
+    """(subject, session) -> media input of every sequence in the frame index (known after the checkpoint)."""
+    index = pd.read_csv(checkpoints.frame_index.get(dataset=dataset).output[0], dtype={"subject": str, "session": str})
+    first = index.groupby(["subject", "session"], sort=True)["media"].first()
+    # A video is its own input; an image sequence is the folder holding its frames.
+    return {key: (m if dataset == "disfa" else str(Path(m).parent)) for key, m in first.items()}
+
+
+def landmark_files(wc):
+    return [
+        f"{RESULTS}/{wc.dataset}/landmarks/{subject}/{session}.csv"
+        for (subject, session) in sequence_table(wc.dataset)
+    ]
+
+
+rule landmarks:
+    input:
+        index=f"{RESULTS}/{{dataset}}/frame_index.csv",
+    output:
+        f"{RESULTS}/{{dataset}}/landmarks/{{subject}}/{{session}}.csv",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/landmarks/{{subject}}_{{session}}.log",
+    params:
+        media=lambda wc: sequence_table(wc.dataset)[(wc.subject, wc.session)],
+        mode="" if config["landmarks"]["fast"] else "--plain",
+        detect_scale=config["landmarks"]["detect_scale"],
+    threads: 1
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} landmarks {params.media:q} --out {output} {params.mode} --detect-scale {params.detect_scale} "
+        "--require-face > {log} 2>&1"
+
+
+rule crop_cache:
+    input:
+        index=f"{RESULTS}/{{dataset}}/frame_index.csv",
+        landmarks=landmark_files,
+    output:
+        f"{RESULTS}/{{dataset}}/cache/crops.h5",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/crop_cache.log",
+    params:
+        landmarks_dir=f"{RESULTS}/{{dataset}}/landmarks",
+        crop_size=config["preprocess"]["crop_size"],
+        max_gap=config["landmarks"]["max_gap"],
+        aus=lambda wc: ",".join(aus_of(wc.dataset)),
+        au_points=jarg(config["preprocess"]["au_points"]),
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} cache crops --index {input.index} --landmarks-dir {params.landmarks_dir} --out {output} "
+        "--crop-size {params.crop_size} --max-gap {params.max_gap} --aus {params.aus} --au-points {params.au_points} "
+        "> {log} 2>&1"
+
+
+rule heatmap_cache:
+    input:
+        f"{RESULTS}/{{dataset}}/cache/crops.h5",
+    output:
+        f"{RESULTS}/{{dataset}}/cache/heatmaps_sigma{{sigma}}.h5",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/heatmap_cache_sigma{{sigma}}.log",
+    params:
+        sigma=lambda wc: sigma_values()[wc.sigma],
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} cache heatmaps --crops {input} --sigma {params.sigma} --out {output} > {log} 2>&1"
