@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "landmarks": ("g2rl.preprocess.cli", "68-point dlib landmarks for a video or a folder of images"),
     "train": ("g2rl.training.cli", "train one fold of Baseline or G2RL from the HDF5 cache"),
     "evaluate": ("g2rl.reports.cli", "ICC / MAE / PCC of a predictions file -> metrics.json"),
+    "report": ("g2rl.reports.report_cli", "Table 1, sensitivity figures and example figures"),
     "predict": ("g2rl.predict", "AU intensities for your own videos and images"),
 }
 

@@ -1,0 +1,57 @@
+"""``g2rl evaluate``: ICC / MAE / PCC of predictions CSV(s) -> metrics.json.
+
+    g2rl evaluate results/.../predictions.csv --out metrics.json
+    g2rl evaluate fold1.csv fold2.csv fold3.csv --out metrics.json --pooled   # DISFA protocol
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from g2rl.reports.evaluate import evaluate_runs, write_metrics_json
+
+log = logging.getLogger(__name__)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("predictions", nargs="+", help="predictions.csv file(s), one per fold")
+    parser.add_argument("--out", required=True, help="metrics.json to write")
+    parser.add_argument(
+        "--pooled", action="store_true",
+        help="also compute the metrics over all folds together (every frame must occur once)",
+    )
+    parser.add_argument(
+        "--aus", nargs="+", metavar="AU",
+        help="AUs to evaluate, space- or comma-separated (default: every AUxx_pred column)",
+    )
+    parser.add_argument(
+        "--run", nargs="*", type=_key_value, default=[], metavar="KEY=VALUE",
+        help="labels stored under 'run' in metrics.json, e.g. dataset=disfa method=g2rl sigma=2",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    aus = [a for item in args.aus for a in item.split(",") if a] if args.aus else None
+    metrics = evaluate_runs(args.predictions, aus=aus, pooled=args.pooled)
+    if args.run:
+        metrics["run"] = dict(args.run)
+    write_metrics_json(metrics, args.out)
+    fmt = lambda v: "nan" if v is None else f"{v:.3f}"  # noqa: E731
+    sections = [(f"fold {k}", v) for k, v in metrics["folds"].items()]
+    if metrics["pooled"] is not None:
+        sections.append(("pooled", metrics["pooled"]))
+    for name, sec in sections:
+        avg = sec["avg"]
+        log.info("%s: %s, %d frames: avg ICC %s, MAE %s, PCC %s", args.out, name, sec["n_frames"],
+                 fmt(avg["icc"]), fmt(avg["mae"]), fmt(avg["pcc"]))
+        if avg["note"]:
+            log.warning("%s: %s: %s", args.out, name, avg["note"])
+    return 0

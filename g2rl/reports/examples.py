@@ -1,0 +1,108 @@
+"""Figures 4 and 5 from one trained fold: predicted heatmaps over test faces, intensity curves.
+
+Inputs are the fold's outputs as the workflow writes them: the inference checkpoint
+(``model.pt``, :func:`g2rl.training.checkpoint.load_inference_model`), its test predictions
+(``predictions.csv``) and the dataset's crops cache (``crops.h5``, whose rows are matched to the
+predictions by (subject, session, frame)). The intensities in the titles and curves are the
+ones in ``predictions.csv``, i.e. exactly what the metrics were computed from; the model is run
+only to draw the heatmaps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from g2rl.errors import G2RLError
+from g2rl.reports.evaluate import read_predictions
+from g2rl.reports.figures import plot_heatmap_examples, plot_intensity_curves
+
+log = logging.getLogger(__name__)
+
+
+def pick_heatmap_frames(pred_df: pd.DataFrame, aus: Sequence[str], n: int = 2) -> pd.DataFrame:
+    """``n`` test frames worth showing: the most intense (sum of labels over AUs, unlabelled = 0),
+    each from a different subject while there are subjects left; ties broken by key order."""
+    score = pred_df[[f"{a}_true" for a in aus]].fillna(0.0).sum(axis=1)
+    ranked = pred_df.assign(_score=score).sort_values(
+        ["_score", "subject", "session", "frame"], ascending=[False, True, True, True], kind="mergesort"
+    )
+    first_per_subject = ranked.drop_duplicates("subject")
+    chosen = pd.concat([first_per_subject, ranked.drop(first_per_subject.index)]).head(n)
+    return chosen.drop(columns="_score")
+
+
+def pick_curve_subject(pred_df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the subject with most predicted frames (first by name on ties), first session,
+    ordered by frame."""
+    counts = pred_df.groupby("subject").size()
+    subject = sorted(counts[counts == counts.max()].index)[0]
+    rows = pred_df[pred_df["subject"] == subject]
+    session = sorted(rows["session"].unique())[0]
+    return rows[rows["session"] == session].sort_values("frame")
+
+
+def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Crops (N, S, S, 3) uint8 and predicted heatmaps (N, K, S/4, S/4) float32 for ``frames``
+    (columns subject, session, frame), plus the model's AU names."""
+    import torch
+
+    from g2rl.preprocess.cache import open_h5
+    from g2rl.preprocess.dataset import read_cache_keys
+    from g2rl.training.checkpoint import load_inference_model
+
+    keys = read_cache_keys(crops_h5).reset_index().rename(columns={"index": "row"})
+    want = frames[["subject", "session", "frame"]].astype({"subject": str, "session": str, "frame": np.int64})
+    found = want.merge(keys[["subject", "session", "frame", "row"]], on=["subject", "session", "frame"], how="left")
+    if found["row"].isna().any():
+        miss = found.loc[found["row"].isna(), ["subject", "session", "frame"]].iloc[0].tolist()
+        raise G2RLError(f"{crops_h5}: no cache row for predicted frame (subject, session, frame) = {miss}")
+    rows = found["row"].astype(np.int64).to_numpy()
+    with open_h5(crops_h5) as f:
+        # h5py fancy indexing needs increasing indices
+        order = np.argsort(rows)
+        images = np.empty((len(rows),) + f["images"].shape[1:], np.uint8)
+        images[order] = f["images"][rows[order]]
+    net, meta = load_inference_model(model_path, device)
+    if images.shape[1] != int(meta["crop_size"]):
+        raise G2RLError(f"{model_path}: trained on {meta['crop_size']} px crops, {crops_h5} holds {images.shape[1]} px")
+    mean = np.asarray(meta["mean"], np.float32)[None, :, None, None]
+    std = np.asarray(meta["std"], np.float32)[None, :, None, None]
+    x = (images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - mean) / std
+    with torch.no_grad():
+        maps = net(torch.from_numpy(x).to(device)).float().cpu().numpy()
+    return images, maps, list(meta["aus"])
+
+
+def make_example_figures(
+    model_path: str | os.PathLike,
+    predictions_csv: str | os.PathLike,
+    crops_h5: str | os.PathLike,
+    heatmaps_png: str | os.PathLike,
+    curves_png: str | os.PathLike,
+    n_samples: int = 2,
+    curve_aus: Sequence[str] | None = None,
+    method: str = "G2RL",
+) -> tuple[Path, Path]:
+    """Write the Figure 4 and Figure 5 style PNGs for one fold. ``curve_aus`` defaults to the
+    first two AUs (DISFA: AU01, AU02, as in the paper's Figure 5)."""
+    pred_df, aus = read_predictions(predictions_csv)
+    frames = pick_heatmap_frames(pred_df, aus, n_samples)
+    images, maps, model_aus = heatmaps_for_frames(model_path, crops_h5, frames)
+    if model_aus != list(aus):
+        raise G2RLError(f"{model_path}: model AUs {model_aus} differ from {predictions_csv} AUs {aus}")
+    pred = frames[[f"{a}_pred" for a in aus]].to_numpy(np.float64)
+    true = frames[[f"{a}_true" for a in aus]].to_numpy(np.float64)
+    fig4 = plot_heatmap_examples(images, maps, aus, pred, true, heatmaps_png)
+    curve_aus = list(curve_aus) if curve_aus else list(aus[:2])
+    subject_rows = pick_curve_subject(pred_df)
+    fig5 = plot_intensity_curves(subject_rows, curve_aus, curves_png, method=method)
+    log.info("heatmaps of %s; curves of subject %s (%d frames, %s)",
+             ", ".join(f"{r.subject}/{r.session}/{r.frame}" for r in frames.itertuples()),
+             subject_rows["subject"].iloc[0], len(subject_rows), ", ".join(curve_aus))
+    return fig4, fig5

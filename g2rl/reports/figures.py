@@ -1,0 +1,211 @@
+"""The paper's figures from our runs (matplotlib, Agg backend: no display needed).
+
+- :func:`plot_sensitivity`: ICC and MAE vs sigma / vs lambda, one line per dataset (Figs. 6, 7).
+- :func:`plot_heatmap_examples`: a face, then each AU's predicted heatmap over it, titled
+  "label: x pred: y" (Fig. 4).
+- :func:`plot_intensity_curves`: predicted vs true intensity over frames for one subject and
+  two AUs (Fig. 5).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: figures are written by batch jobs without a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from g2rl.atomic import atomic_path  # noqa: E402
+from g2rl.errors import G2RLError  # noqa: E402
+
+PARAM_SYMBOL = {"sigma": r"$\sigma$", "lambda": r"$\lambda$"}
+DATASET_NAMES = {"bp4d": "BP4D", "disfa": "DISFA"}
+_MARKERS = ("o", "s", "^", "D", "v")
+
+
+def _save(fig, path: Path, dpi: int = 150) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def _short(x: float) -> str:
+    """x with at most 3 decimals and no trailing zeros (0.05 -> '0.05', 2.0 -> '2')."""
+    return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+def param_tick_label(value: float) -> str:
+    """Tick label for a swept value: '2', '0.05', or r'$\\sqrt{0.2}$' when the value is not a
+    2-decimal number but its square is one to 0.1 % (the paper's sigma grid; the tolerance lets
+    path labels such as '0.4472' or '2.236' be recognised too)."""
+    if math.isclose(value, round(value, 2), rel_tol=0, abs_tol=1e-9):
+        return _short(value)
+    sq = value * value
+    if round(sq, 2) > 0 and math.isclose(sq, round(sq, 2), rel_tol=1e-3):
+        return rf"$\sqrt{{{_short(round(sq, 2))}}}$"
+    return _short(value) if math.isclose(value, round(value, 3), abs_tol=1e-9) else f"{value:.3g}"
+
+
+def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike) -> list[Path]:
+    """ICC vs a parameter and MAE vs it, one line per dataset, as the paper's Figs. 6 and 7.
+
+    ``records``: columns dataset ('bp4d' | 'disfa' | ...), param (one of 'sigma' | 'lambda' for
+    all rows: one figure per parameter), value (the swept value), icc, mae (the run's average
+    over AUs); one row per (dataset, value) (aggregate seeds before). Writes
+    ``<out_prefix>.png`` and ``<out_prefix>.pdf``: panel (a) ICC, panel (b) MAE. The swept
+    values sit at equal spacing (the grids are roughly geometric), ticked with their values,
+    sigma as sqrt(0.2) etc. where it is one. Returns [png, pdf].
+    """
+    need = {"dataset", "param", "value", "icc", "mae"}
+    missing = sorted(need - set(records.columns))
+    if missing:
+        raise G2RLError(f"sensitivity records lack column(s) {missing}")
+    if records.empty:
+        raise G2RLError("sensitivity records are empty")
+    params = sorted(set(records["param"]))
+    bad = sorted(set(params) - set(PARAM_SYMBOL))
+    if bad:
+        raise G2RLError(f"sensitivity records: unknown param(s) {bad}; expected 'sigma' or 'lambda'")
+    if len(params) != 1:
+        raise G2RLError(f"sensitivity records hold params {params}; draw one figure per param")
+    param = params[0]
+    dup = records.duplicated(subset=["dataset", "value"], keep=False)
+    if dup.any():
+        first = records.loc[dup, ["dataset", "param", "value"]].iloc[0].tolist()
+        raise G2RLError(f"sensitivity records: several rows for (dataset, param, value) = {first}; aggregate seeds first")
+    values = sorted(records["value"].astype(float).unique())
+    pos = {v: i for i, v in enumerate(values)}
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2))
+    for j, (dataset, d) in enumerate(records.groupby("dataset", sort=True)):
+        d = d.sort_values("value")
+        x = [pos[float(v)] for v in d["value"]]
+        label = DATASET_NAMES.get(dataset, dataset)
+        for ax, col in zip(axes, ("icc", "mae")):
+            ax.plot(x, d[col].astype(float), marker=_MARKERS[j % len(_MARKERS)], label=label)
+    sym = PARAM_SYMBOL[param]
+    for ax, name, letter in zip(axes, ("ICC", "MAE"), "ab"):
+        ax.set_xticks(range(len(values)), [param_tick_label(v) for v in values])
+        ax.set_xlabel(sym)
+        ax.set_ylabel(name)
+        ax.set_title(f"({letter}) {name} w.r.t. {sym}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    out_prefix = Path(out_prefix)
+    png = _save(fig, out_prefix.with_name(out_prefix.name + ".png"))
+    pdf = _save(fig, out_prefix.with_name(out_prefix.name + ".pdf"))
+    plt.close(fig)
+    return [png, pdf]
+
+
+def _label_text(true: float, pred: float) -> str:
+    t = "n/a" if (true is None or np.isnan(true)) else f"{true:g}"
+    return f"label: {t}  pred: {pred:.3f}"
+
+
+def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, vmax: float, alpha: float = 0.5) -> np.ndarray:
+    """Blend a heatmap, coloured with 'jet' on [0, vmax], over an RGB image.
+
+    image: (S, S, 3) uint8; heatmap: (H, W) float, resized bilinearly to S x S (done here, not by
+    matplotlib's display resampling, so the PNG does not depend on the figure size).
+    Returns (S, S, 3) uint8.
+    """
+    h, w = image.shape[:2]
+    resized = cv2.resize(np.nan_to_num(heatmap.astype(np.float32)), (w, h), interpolation=cv2.INTER_LINEAR)
+    colours = matplotlib.colormaps["jet"](np.clip(resized / vmax, 0.0, 1.0))[..., :3]
+    blended = (1.0 - alpha) * image.astype(np.float64) / 255.0 + alpha * colours
+    return np.clip(np.round(blended * 255.0), 0, 255).astype(np.uint8)
+
+
+def plot_heatmap_examples(
+    images: np.ndarray,
+    heatmaps: np.ndarray,
+    aus: Sequence[str],
+    pred: np.ndarray,
+    true: np.ndarray,
+    out_png: str | os.PathLike,
+) -> Path:
+    """Figure 4 style: per sample a row with the input face, then each AU's heatmap over it.
+
+    images: (N, S, S, 3) uint8 RGB crops; heatmaps: (N, K, H, W) float predicted maps (any
+    H, W; stretched over the S x S crop); aus: K names; pred, true: (N, K) intensities (true
+    NaN = unlabelled, shown 'n/a'). All heatmaps share one colour scale, from 0 to the largest
+    value in the figure, so a redder map means a higher intensity across AUs and samples.
+    """
+    images = np.asarray(images)
+    heatmaps = np.asarray(heatmaps, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise G2RLError(f"images must be (N, S, S, 3) uint8, got {images.shape} {images.dtype}")
+    n, k = images.shape[0], len(aus)
+    if heatmaps.ndim != 4 or heatmaps.shape[:2] != (n, k):
+        raise G2RLError(f"heatmaps must be (N={n}, K={k}, H, W), got {heatmaps.shape}")
+    if pred.shape != (n, k) or true.shape != (n, k):
+        raise G2RLError(f"pred and true must be (N={n}, K={k}), got {pred.shape} and {true.shape}")
+    vmax = float(np.nanmax(heatmaps)) if np.isfinite(heatmaps).any() else 1.0
+    vmax = vmax if vmax > 0 else 1.0
+    fig, axes = plt.subplots(n, k + 1, figsize=(1.9 * (k + 1), 2.3 * n), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(images[i])
+        axes[i, 0].set_title("Input", fontsize=8)
+        for j in range(k):
+            ax = axes[i, j + 1]
+            ax.imshow(overlay_heatmap(images[i], heatmaps[i, j], vmax))
+            ax.set_title(f"{aus[j]}\n{_label_text(true[i, j], pred[i, j])}", fontsize=7)
+        for ax in axes[i]:
+            ax.set_axis_off()
+    fig.tight_layout()
+    path = _save(fig, Path(out_png))
+    plt.close(fig)
+    return path
+
+
+def plot_intensity_curves(
+    pred_df: pd.DataFrame, aus: Sequence[str], out_png: str | os.PathLike, method: str = "predicted"
+) -> Path:
+    """Figure 5 style: predicted and true intensity over frames, one panel per AU.
+
+    pred_df: one subject's rows of a predictions CSV (columns subject, session, frame,
+    ``<AU>_pred``, ``<AU>_true``), ordered by frame; aus: the AUs to draw (the paper shows two).
+    Unlabelled frames (true NaN) leave gaps in the ground-truth line. ``method`` labels the
+    prediction line (e.g. 'G2RL').
+    """
+    if pred_df.empty:
+        raise G2RLError("intensity curves: no rows")
+    for col in ("subject", "frame", *(f"{a}_{s}" for a in aus for s in ("pred", "true"))):
+        if col not in pred_df.columns:
+            raise G2RLError(f"intensity curves: predictions lack column {col!r}")
+    subjects = pred_df["subject"].astype(str).unique()
+    if len(subjects) != 1:
+        raise G2RLError(f"intensity curves: rows of {len(subjects)} subjects given, expected one")
+    frames = pred_df["frame"].to_numpy()
+    if "session" in pred_df.columns and pred_df["session"].nunique() > 1:
+        # several sessions: draw them one after another on a running index
+        x, xlabel = np.arange(len(pred_df)), "frame (sessions concatenated)"
+    else:
+        if np.any(np.diff(frames) <= 0):
+            raise G2RLError("intensity curves: rows are not ordered by frame")
+        x, xlabel = frames, "frame"
+    fig, axes = plt.subplots(len(aus), 1, figsize=(8.0, 2.2 * len(aus)), sharex=True, squeeze=False)
+    for ax, au in zip(axes[:, 0], aus):
+        ax.plot(x, pred_df[f"{au}_true"].astype(float), color="black", lw=1.2, label="ground truth")
+        ax.plot(x, pred_df[f"{au}_pred"].astype(float), color="tab:red", lw=1.0, alpha=0.8, label=method)
+        ax.set_ylabel(f"{au} intensity")
+        ax.set_ylim(-0.2, 5.2)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel(xlabel)
+    axes[0, 0].set_title(f"Subject {subjects[0]}: predicted vs ground-truth intensity")
+    fig.tight_layout()
+    path = _save(fig, Path(out_png))
+    plt.close(fig)
+    return path

@@ -1,0 +1,128 @@
+"""``g2rl report``: Table 1 and the sensitivity figures from ``metrics.json`` files, and the
+example figures (heatmaps, intensity curves) from one trained fold.
+
+    g2rl report table1 --dataset bp4d --baseline B.json [...] --g2rl G.json [...] \\
+        --paper config/paper_table1.csv --data-label demo --out-prefix results/tables/table1_bp4d
+    g2rl report sensitivity --param sigma --out-prefix results/figures/sensitivity_sigma M.json [...]
+    g2rl report examples --model fold1/model.pt --predictions fold1/predictions.csv \
+        --crops results/disfa/cache/crops.h5 --heatmaps-out heatmaps.png --curves-out curves.png
+
+Several files per method (table1) or per (dataset, value) (sensitivity) are seeds: averaged.
+For the sensitivity figure each file's dataset and swept value come from its ``run`` labels
+(``g2rl evaluate --run dataset=.. sigma=.. lambda=..``) or, failing those, from the workflow's
+path layout ``<dataset>/runs/<method>/sigma<S>/lambda<L>/seed<N>/metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from g2rl.errors import G2RLError
+from g2rl.reports.evaluate import read_metrics_json
+
+log = logging.getLogger(__name__)
+
+_RUN_PATH = re.compile(
+    r"(?:^|/)(?P<dataset>[^/]+)/runs/(?P<method>[^/]+)/sigma(?P<sigma>[^/]+)/lambda(?P<lambda>[^/]+)/seed(?P<seed>[^/]+)/[^/]+$"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="what", required=True, metavar="WHAT")
+    t = sub.add_parser("table1", help="Table 1 (csv, md, tex): our Baseline and G2RL next to the paper's rows")
+    t.add_argument("--dataset", required=True, help="bp4d or disfa")
+    t.add_argument("--baseline", nargs="+", required=True, help="Baseline metrics.json, one per seed")
+    t.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed")
+    t.add_argument("--paper", required=True, help="the published numbers, config/paper_table1.csv")
+    t.add_argument("--data-label", required=True, choices=["demo", "real"], help="what our rows were computed on")
+    t.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md, .tex")
+    t.add_argument("--caption", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")
+    s = sub.add_parser("sensitivity", help="ICC and MAE vs sigma or lambda, one line per dataset (Figs. 6-7)")
+    s.add_argument("--param", required=True, choices=["sigma", "lambda"])
+    s.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
+    s.add_argument("metrics", nargs="+", help="metrics.json of every (dataset, value, seed)")
+    e = sub.add_parser("examples", help="heatmaps over test faces (Fig. 4) and intensity curves (Fig. 5) of one fold")
+    e.add_argument("--model", required=True, help="the fold's model.pt")
+    e.add_argument("--predictions", required=True, help="the fold's predictions.csv")
+    e.add_argument("--crops", required=True, help="the dataset's crops.h5")
+    e.add_argument("--heatmaps-out", required=True, help="PNG for the heatmap figure")
+    e.add_argument("--curves-out", required=True, help="PNG for the intensity curves")
+    e.add_argument("--samples", type=int, default=2, help="faces in the heatmap figure (default 2)")
+    e.add_argument("--curve-aus", nargs="+", metavar="AU", help="AUs of the curves (default: the first two)")
+
+
+def run_labels(path: str | Path, metrics: dict) -> dict:
+    """dataset, method, sigma, lambda, seed of a metrics file: its ``run`` labels, else its path."""
+    labels = dict(metrics.get("run") or {})
+    m = _RUN_PATH.search(Path(path).as_posix())
+    if m:
+        for key, value in m.groupdict().items():
+            labels.setdefault(key, value)
+    return labels
+
+
+def sensitivity_records(paths: list[str], param: str) -> pd.DataFrame:
+    """One row per (dataset, value): the headline average ICC and MAE, mean over seeds."""
+    rows = []
+    for path in paths:
+        metrics = read_metrics_json(path)
+        labels = run_labels(path, metrics)
+        missing = [k for k in ("dataset", param) if k not in labels]
+        if missing:
+            raise G2RLError(
+                f"{path}: cannot tell its {' and '.join(missing)}: no 'run' labels and the path does not match "
+                "<dataset>/runs/<method>/sigma<S>/lambda<L>/seed<N>/metrics.json"
+            )
+        head = metrics.get("headline")
+        if head is None:
+            raise G2RLError(f"{path}: several folds and no pooled section; evaluate with --pooled")
+        sec = metrics["pooled"] if head == "pooled" else metrics["folds"][head.split(":", 1)[1]]
+        try:
+            value = float(labels[param])
+        except ValueError:
+            raise G2RLError(f"{path}: {param} label {labels[param]!r} is not a number") from None
+        rows.append({"dataset": labels["dataset"], "param": param, "value": value,
+                     "icc": sec["avg"]["icc"], "mae": sec["avg"]["mae"], "file": str(path)})
+    df = pd.DataFrame(rows)
+    df[["icc", "mae"]] = df[["icc", "mae"]].astype(float)  # null -> NaN
+    return df.groupby(["dataset", "param", "value"], as_index=False)[["icc", "mae"]].mean()
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.what == "table1":
+        from g2rl.reports.table1 import DATASET_NAMES, build_table1, write_table1
+
+        ours = {
+            "Baseline": [read_metrics_json(p) for p in args.baseline],
+            "G2RL": [read_metrics_json(p) for p in args.g2rl],
+        }
+        df = build_table1(args.dataset, ours, args.paper, args.data_label)
+        caption = args.caption or f"Table 1 ({DATASET_NAMES.get(args.dataset, args.dataset)}): ICC and MAE per AU"
+        paths = write_table1(df, args.out_prefix, caption)
+        for m in ("Baseline", "G2RL"):
+            row = df[(df["source"] == "ours") & (df["method"] == m)].set_index("metric")["Avg"]
+            log.info("%s (ours): avg ICC %.3f, avg MAE %.3f", m, row["ICC"], row["MAE"])
+        log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+        return 0
+    if args.what == "sensitivity":
+        from g2rl.reports.figures import plot_sensitivity
+
+        records = sensitivity_records(args.metrics, args.param)
+        log.info("sensitivity to %s:\n%s", args.param, records.to_string(index=False))
+        paths = plot_sensitivity(records, args.out_prefix)
+        log.info("wrote %s", ", ".join(str(p) for p in paths))
+        return 0
+    if args.what == "examples":
+        from g2rl.reports.examples import make_example_figures
+
+        curve_aus = [a for item in args.curve_aus for a in item.split(",") if a] if args.curve_aus else None
+        paths = make_example_figures(args.model, args.predictions, args.crops, args.heatmaps_out, args.curves_out,
+                                     n_samples=args.samples, curve_aus=curve_aus)
+        log.info("wrote %s", ", ".join(str(p) for p in paths))
+        return 0
+    raise G2RLError(f"unknown report {args.what!r}")

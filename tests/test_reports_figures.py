@@ -1,0 +1,123 @@
+"""The figure writers produce non-empty PNG/PDF files and reject malformed input."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from g2rl.errors import G2RLError
+from g2rl.reports.figures import (
+    param_tick_label,
+    plot_heatmap_examples,
+    plot_intensity_curves,
+    plot_sensitivity,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SIGMAS = [math.sqrt(0.2), math.sqrt(0.5), 1.0, 2.0, math.sqrt(5)]
+LAMBDAS = [0.005, 0.01, 0.05, 0.1, 0.5]
+
+
+def assert_png(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 5000, path
+
+
+def sensitivity_records():
+    rows = []
+    for dataset, base in (("bp4d", 0.6), ("disfa", 0.45)):
+        for i, s in enumerate(SIGMAS):
+            rows.append({"dataset": dataset, "param": "sigma", "value": s, "icc": base + 0.01 * i, "mae": 0.6 - 0.01 * i})
+        for i, lam in enumerate(LAMBDAS):
+            rows.append({"dataset": dataset, "param": "lambda", "value": lam, "icc": base + 0.05 - 0.02 * abs(i - 2), "mae": 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_tick_labels():
+    assert [param_tick_label(s) for s in SIGMAS] == [r"$\sqrt{0.2}$", r"$\sqrt{0.5}$", "1", "2", r"$\sqrt{5}$"]
+    assert [param_tick_label(v) for v in LAMBDAS] == ["0.005", "0.01", "0.05", "0.1", "0.5"]
+    # the 4-significant-digit path labels of the workflow (sigma_label) are recognised too
+    assert [param_tick_label(float(t)) for t in ("0.4472", "0.7071", "2.236")] == [
+        r"$\sqrt{0.2}$", r"$\sqrt{0.5}$", r"$\sqrt{5}$"]
+    assert param_tick_label(0.7) == "0.7" and param_tick_label(0.1234) == "0.123"
+
+
+def test_plot_sensitivity_writes_png_and_pdf(tmp_path):
+    rec = sensitivity_records()
+    for param in ("sigma", "lambda"):
+        png, pdf = plot_sensitivity(rec[rec["param"] == param], tmp_path / f"sensitivity_{param}")
+        assert png == tmp_path / f"sensitivity_{param}.png" and pdf == tmp_path / f"sensitivity_{param}.pdf"
+        assert_png(png)
+        assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_plot_sensitivity_rejects_bad_records(tmp_path):
+    rec = sensitivity_records()
+    sig = rec[rec["param"] == "sigma"]
+    with pytest.raises(G2RLError, match="aggregate seeds"):
+        plot_sensitivity(pd.concat([sig, sig.iloc[:1]]), tmp_path / "s")
+    with pytest.raises(G2RLError, match="lack column"):
+        plot_sensitivity(sig.drop(columns=["mae"]), tmp_path / "s")
+    with pytest.raises(G2RLError, match="unknown param"):
+        plot_sensitivity(sig.assign(param="batch"), tmp_path / "s")
+    with pytest.raises(G2RLError, match="one figure per param"):
+        plot_sensitivity(rec, tmp_path / "s")
+
+
+def test_plot_heatmap_examples(tmp_path):
+    rng = np.random.default_rng(0)
+    n, k, s, h = 2, 3, 64, 16
+    images = rng.integers(0, 255, (n, s, s, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[0:h, 0:h]
+    heat = np.zeros((n, k, h, h))
+    for i in range(n):
+        for j in range(k):
+            heat[i, j] = (j + 1) * np.exp(-((yy - 4 - 3 * j) ** 2 + (xx - 8) ** 2) / 8.0)
+    pred = heat.max(axis=(2, 3))
+    true = np.array([[1.0, 2.0, np.nan], [1.0, 2.0, 3.0]])
+    out = plot_heatmap_examples(images, heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "fig4.png")
+    assert_png(out)
+    with pytest.raises(G2RLError, match="heatmaps must be"):
+        plot_heatmap_examples(images, heat[:, :2], ["AU06", "AU12", "AU25"], pred, true, tmp_path / "x.png")
+    with pytest.raises(G2RLError, match="uint8"):
+        plot_heatmap_examples(images.astype(float), heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "x.png")
+
+
+def test_plot_intensity_curves(tmp_path):
+    t = np.arange(200)
+    true1 = np.clip(np.round(2.5 + 2.5 * np.sin(t / 20)), 0, 5)
+    df = pd.DataFrame(
+        {
+            "subject": "SN001",
+            "session": "LeftCamera",
+            "frame": t + 1,
+            "split": "1",
+            "AU01_true": true1,
+            "AU01_pred": np.clip(true1 + np.random.default_rng(1).normal(0, 0.4, t.size), 0, 5),
+            "AU02_true": np.where(t % 50 < 5, np.nan, true1 / 2),
+            "AU02_pred": true1 / 2 + 0.2,
+        }
+    )
+    out = plot_intensity_curves(df, ["AU01", "AU02"], tmp_path / "fig5.png", method="G2RL")
+    assert_png(out)
+    with pytest.raises(G2RLError, match="2 subjects"):
+        plot_intensity_curves(pd.concat([df, df.assign(subject="SN002")]), ["AU01"], tmp_path / "x.png")
+    with pytest.raises(G2RLError, match="not ordered"):
+        plot_intensity_curves(df.iloc[::-1], ["AU01"], tmp_path / "x.png")
+    with pytest.raises(G2RLError, match="AU05_pred"):
+        plot_intensity_curves(df, ["AU05"], tmp_path / "x.png")
+
+
+def test_overlay_heatmap_colours_the_peak_red():
+    from g2rl.reports.figures import overlay_heatmap
+
+    image = np.zeros((32, 32, 3), np.uint8)
+    heat = np.zeros((8, 8))
+    heat[1:4, 5:8] = 4.0  # a plateau at the top right of the crop (cells 1-3 x 5-7 -> pixels 4-15 x 20-31)
+    out = overlay_heatmap(image, heat, vmax=4.0)
+    assert out.shape == (32, 32, 3) and out.dtype == np.uint8
+    r, g, b = out[10, 26].astype(int)  # inside the stretched peak cell
+    assert r > 2 * b and r > 2 * g  # jet's top end is red
+    r0, g0, b0 = out[28, 4].astype(int)  # far from the peak: jet's bottom end is blue
+    assert b0 > 2 * r0

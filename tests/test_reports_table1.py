@@ -1,0 +1,120 @@
+"""Table 1: our rows next to the paper's, bold on the best cells, the data note in every output."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from g2rl.errors import G2RLError
+from g2rl.reports.table1 import best_mask, build_table1, write_table1
+
+PAPER_CSV = Path(__file__).resolve().parents[1] / "config" / "paper_table1.csv"
+BP4D_AUS = ["AU06", "AU10", "AU12", "AU14", "AU17"]
+
+
+def fake_metrics(icc: dict, mae: dict, headline="fold:devel") -> dict:
+    """A metrics dict shaped like evaluate_runs' output, with chosen per-AU values."""
+    per_au = {au: {"icc": icc[au], "mae": mae[au], "pcc": None, "n": 10, "note": ""} for au in icc}
+    avg = {
+        "icc": float(np.mean(list(icc.values()))),
+        "mae": float(np.mean(list(mae.values()))),
+        "pcc": None,
+        "n": 10,
+        "note": "",
+    }
+    sec = {"file": "p.csv", "n_frames": 10, "per_au": per_au, "avg": avg}
+    return {"format": "g2rl-metrics/1", "aus": list(icc), "headline": headline, "folds": {"devel": sec}, "pooled": None}
+
+
+@pytest.fixture
+def ours():
+    # G2RL (ours) beats everything on AU14 ICC (0.95 > paper's best 0.59) and on AU17 MAE (0.10 < 0.38);
+    # Baseline (ours) ties the paper's best AU06 ICC (0.76, KBSS) after rounding (0.7601 -> 0.76).
+    base_icc = {"AU06": 0.7601, "AU10": 0.1, "AU12": 0.1, "AU14": 0.1, "AU17": 0.1}
+    base_mae = {au: 2.0 for au in BP4D_AUS}
+    g_icc = {"AU06": 0.2, "AU10": 0.2, "AU12": 0.2, "AU14": 0.95, "AU17": 0.2}
+    g_mae = {"AU06": 1.5, "AU10": 1.5, "AU12": 1.5, "AU14": 1.5, "AU17": 0.10}
+    return {"Baseline": fake_metrics(base_icc, base_mae), "G2RL": fake_metrics(g_icc, g_mae)}
+
+
+def test_build_table1_layout(ours):
+    df = build_table1("bp4d", ours, PAPER_CSV, "demo")
+    assert list(df.columns) == ["metric", "method", "source", *BP4D_AUS, "Avg"]
+    assert len(df) == 2 * (6 + 2)
+    icc_rows = df[df["metric"] == "ICC"]
+    assert list(icc_rows["method"]) == ["KJRE", "BORMIR", "CCNN-IT", "KBSS", "Baseline", "G2RL", "Baseline", "G2RL"]
+    assert list(icc_rows["source"]) == ["paper"] * 6 + ["ours"] * 2
+    g = df[(df["metric"] == "ICC") & (df["method"] == "G2RL") & (df["source"] == "ours")].iloc[0]
+    assert g["AU14"] == pytest.approx(0.95)
+    assert g["Avg"] == pytest.approx(np.mean([0.2, 0.2, 0.2, 0.95, 0.2]))
+    assert "DEMO dataset" in df.attrs["data_note"]
+    assert any("test split devel" in n for n in df.attrs["notes"])
+
+
+def test_best_cells_are_bold(ours, tmp_path):
+    df = build_table1("bp4d", ours, PAPER_CSV, "demo")
+    best = best_mask(df)
+
+    def is_best(metric, method, source, col):
+        i = df.index[(df["metric"] == metric) & (df["method"] == method) & (df["source"] == source)][0]
+        return bool(best.at[i, col])
+
+    assert is_best("ICC", "G2RL", "ours", "AU14")
+    assert not is_best("ICC", "Baseline", "paper", "AU14")  # paper's best AU14 (0.59) is beaten
+    assert is_best("ICC", "KBSS", "paper", "AU06") and is_best("ICC", "Baseline", "ours", "AU06")  # tie
+    assert is_best("ICC", "KJRE", "paper", "AU12")  # paper's .87 stays best
+    assert is_best("MAE", "G2RL", "ours", "AU17")  # lowest MAE wins
+    assert is_best("MAE", "G2RL", "paper", "Avg")  # paper's 0.58
+    assert not is_best("MAE", "Baseline", "ours", "AU17")
+    assert best.values.sum() >= 2 * 6  # at least one per column per metric
+
+    paths = write_table1(df, tmp_path / "table1_bp4d", "Table 1 (BP4D)")
+    md = paths["md"].read_text()
+    rows = {line.split("|")[2].strip() + "/" + line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ICC") or line.startswith("| MAE")}
+    cells = lambda key: [c.strip() for c in rows[key].split("|")[3:-1]]  # noqa: E731
+    assert cells("G2RL (ours)/ICC")[3] == "**0.95**"
+    assert cells("Baseline (ours)/ICC")[0] == "**0.76**" and cells("KBSS/ICC")[0] == "**0.76**"
+    assert cells("G2RL/ICC")[3] == "0.59"  # the paper's G2RL AU14 is no longer bold
+    assert cells("G2RL (ours)/MAE")[4] == "**0.10**"
+    assert cells("G2RL/MAE")[5] == "**0.58**"
+
+    tex = paths["tex"].read_text()
+    assert re.search(r"^G2RL \(ours\) & 0\.20 & 0\.20 & 0\.20 & \\textbf\{0\.95\} & 0\.20 &", tex, re.M)
+    assert re.search(r"^KJRE & 0\.71 & 0\.61 & \\textbf\{0\.87\}", tex, re.M)
+
+    csv = pd.read_csv(paths["csv"])
+    row = csv[(csv["metric"] == "ICC") & (csv["method"] == "G2RL") & csv["source"].str.startswith("ours")].iloc[0]
+    assert row["best"] == "AU14"
+    assert row["AU14"] == pytest.approx(0.95)
+
+
+def test_every_output_states_the_data(ours, tmp_path):
+    demo = write_table1(build_table1("bp4d", ours, PAPER_CSV, "demo"), tmp_path / "demo", "Table 1 (BP4D)")
+    for path in demo.values():
+        text = path.read_text()
+        assert "DEMO" in text, path
+        assert "not comparable" in text, path
+    real = write_table1(build_table1("bp4d", ours, PAPER_CSV, "real"), tmp_path / "real", "Table 1 (BP4D)")
+    for path in real.values():
+        text = path.read_text()
+        assert "DEMO" not in text and "BP4D" in text, path
+    assert "computed on BP4D" in real["md"].read_text()
+    assert "\\caption{Table 1 (BP4D). Rows marked (ours) were computed on BP4D" in real["tex"].read_text()
+
+
+def test_missing_and_unknown_aus(ours):
+    m = ours["G2RL"]
+    partial = fake_metrics({"AU06": 0.5, "AU12": 0.7}, {"AU06": 0.4, "AU12": 0.3})
+    df = build_table1("bp4d", {"G2RL": partial}, PAPER_CSV, "demo")
+    row = df[(df["metric"] == "ICC") & (df["source"] == "ours")].iloc[0]
+    assert np.isnan(row["AU10"]) and row["Avg"] == pytest.approx(0.6)
+    assert "not evaluated: AU10, AU14, AU17 (Avg over 2 AUs)" in df.attrs["notes"][0]
+    extra = fake_metrics({"AU06": 0.5, "AU01": 0.7}, {"AU06": 0.4, "AU01": 0.3})
+    with pytest.raises(G2RLError, match="AU01.*does not report for bp4d"):
+        build_table1("bp4d", {"G2RL": extra}, PAPER_CSV, "demo")
+    with pytest.raises(G2RLError, match="data_label"):
+        build_table1("bp4d", {"G2RL": m}, PAPER_CSV, "synthetic")
+    with pytest.raises(G2RLError, match="no rows for dataset 'ckplus'"):
+        build_table1("ckplus", {"G2RL": m}, PAPER_CSV, "real")
