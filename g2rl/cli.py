@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("g2rl.datasets.cli", "build the frame index of a BP4D or DISFA tree"),
     "demo-data": ("g2rl.demo.cli", "generate the demo dataset in the DISFA and BP4D layouts"),
     "landmarks": ("g2rl.preprocess.cli", "68-point dlib landmarks for a video or a folder of images"),
+    "cache": ("g2rl.preprocess.cache_cli", "build the aligned-crop HDF5 cache or a heatmap cache for one sigma"),
     "train": ("g2rl.training.cli", "train one fold of Baseline or G2RL from the HDF5 cache"),
     "evaluate": ("g2rl.reports.cli", "ICC / MAE / PCC of a predictions file -> metrics.json"),
     "report": ("g2rl.reports.report_cli", "Table 1, sensitivity figures and example figures"),

@@ -35,7 +35,7 @@ def table1_metrics(wc):
 rule table1:
     input:
         unpack(table1_metrics),
-        paper="config/paper_table1.csv",
+        paper=str(REPO / "config" / "paper_table1.csv"),
     output:
         csv=report(f"{RESULTS}/tables/table1_{{dataset}}.csv", caption="../report/table1.rst", category="Table 1"),
         md=f"{RESULTS}/tables/table1_{{dataset}}.md",

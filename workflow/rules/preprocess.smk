@@ -25,14 +25,15 @@ rule landmarks:
         f"{RESULTS}/logs/{{dataset}}/landmarks/{{subject}}_{{session}}.log",
     params:
         media=lambda wc: sequence_table(wc.dataset)[(wc.subject, wc.session)],
-        mode="" if config["landmarks"]["fast"] else "--plain",
+        mode=lambda wc: ("" if config["landmarks"]["fast"] else "--plain ") + ("--sequence" if wc.dataset == "bp4d" else ""),
         detect_scale=config["landmarks"]["detect_scale"],
+        redetect_every=config["landmarks"]["redetect_every"],
     threads: 1
     conda:
         CONDA_ENV
     shell:
         "{G2RL} landmarks {params.media:q} --out {output} {params.mode} --detect-scale {params.detect_scale} "
-        "--require-face > {log} 2>&1"
+        "--redetect-every {params.redetect_every} --require-face --no-progress > {log} 2>&1"
 
 
 rule crop_cache:
@@ -54,7 +55,7 @@ rule crop_cache:
     shell:
         "{G2RL} cache crops --index {input.index} --landmarks-dir {params.landmarks_dir} --out {output} "
         "--crop-size {params.crop_size} --max-gap {params.max_gap} --aus {params.aus} --au-points {params.au_points} "
-        "> {log} 2>&1"
+        "--no-progress > {log} 2>&1"
 
 
 rule heatmap_cache:

@@ -1,0 +1,335 @@
+"""The HDF5 cache: aligned crops + geometry per dataset, and heatmaps per sigma.
+
+Two files, so that a change of sigma rebuilds only the (cheap) heatmaps and never the crops:
+
+``crops.h5`` (one per dataset; :func:`build_crop_cache`)
+    ``images`` uint8 (N, S, S, 3) RGB, one sample per chunk, uncompressed (photos barely
+    compress and lzf halves the read speed); ``landmarks`` float32 (N, 68, 2) crop px;
+    ``au_points`` float32 (N, K, P, 2) crop px, NaN-padded; ``intensities`` float32 (N, K),
+    NaN = unlabelled; ``landmark_source`` text (detected / carried); frame keys ``subject``,
+    ``session``, ``split`` (text), ``frame`` and ``media_frame`` (int64). Attributes: see
+    :data:`CROPS_ATTRS`.
+``heatmaps_sigma{sigma}.h5`` (one per sigma; :func:`build_heatmap_cache`)
+    ``heatmaps`` float16 (N, K, S/4, S/4), one sample per chunk, compressed. Attributes:
+    ``sigma``, ``crops_fingerprint`` (the crops file's ``fingerprint``), ``aus``, ...
+
+Both are written under a temporary name and renamed when complete (:func:`g2rl.atomic.atomic_path`).
+The validators here are shared with the reader (:mod:`g2rl.preprocess.dataset`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from g2rl.atomic import atomic_path
+from g2rl.errors import G2RLError
+from g2rl.preprocess.align import alignment_matrix, transform_points, warp_to_crop
+from g2rl.preprocess.au_points import au_points, max_points, validate_au_mapping
+from g2rl.preprocess.flags import apply_flag_policy
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap, render_heatmaps
+from g2rl.preprocess.landmarks import landmark_array, read_landmarks_csv
+
+_log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CROPS_ATTRS = ("format_version", "kind", "dataset", "aus", "crop_size", "au_point_mapping", "max_gap",
+               "heatmap_stride", "fingerprint", "n_frames", "counts")
+KEY_DATASETS = ("subject", "session", "split", "frame", "media_frame", "landmark_source")
+INDEX_COLUMNS = ("dataset", "subject", "session", "frame", "media", "media_frame", "split")
+
+
+def _logger(log) -> Callable[[str], None]:
+    if log is None:
+        return _log.info
+    return log.info if hasattr(log, "info") else log
+
+
+def _sequence_rows(seq: pd.DataFrame, lm: pd.DataFrame, csv_path: str) -> np.ndarray:
+    """For each frame-index row of a sequence, the row of the landmarks table that holds it."""
+    from g2rl.media import is_video
+
+    media = seq["media"].astype(str)
+    if media.map(is_video).all():
+        if media.nunique() != 1:
+            raise G2RLError(f"{csv_path}: one sequence spans several videos: {sorted(media.unique())[:3]}")
+        pos = pd.Series(np.arange(len(lm)), index=lm["frame"].to_numpy(np.int64))
+        want = seq["media_frame"].to_numpy(np.int64)
+        missing = ~np.isin(want, pos.index.to_numpy())
+        if missing.any():
+            first = int(want[missing][0])
+            raise G2RLError(
+                f"{csv_path}: landmarks cover video frames {int(lm['frame'].min())}..{int(lm['frame'].max())} "
+                f"({len(lm)} rows) but the frame index needs video frame {first} of {media.iloc[0]} "
+                f"({int(missing.sum())} indexed frames not covered; video shorter than the labels?)"
+            )
+        return pos.loc[want].to_numpy()
+    if "file" not in lm.columns:
+        raise G2RLError(f"{csv_path}: image sequence but the landmarks CSV has no 'file' column")
+    pos = {os.path.normpath(str(f)): i for i, f in enumerate(lm["file"])}
+    rows = []
+    for m in media:
+        key = os.path.normpath(m)
+        if key not in pos:
+            raise G2RLError(f"{csv_path}: has no landmarks for image {m} (listed in the frame index)")
+        rows.append(pos[key])
+    return np.asarray(rows, dtype=np.int64)
+
+
+def build_crop_cache(
+    frame_index: pd.DataFrame,
+    landmark_csvs: dict,
+    out_h5: str | os.PathLike,
+    crop_size: int,
+    aus: list[str],
+    au_point_mapping: dict,
+    max_gap: int,
+    log=None,
+    progress: bool = True,
+) -> dict:
+    """Align every indexed frame of one dataset and write ``out_h5`` (layout: module doc).
+
+    Args:
+        frame_index: the dataset's frame index (docs/CONTRACTS.md), one dataset only.
+        landmark_csvs: (subject, session) -> landmarks CSV of that sequence.
+        out_h5: output file (written atomically).
+        crop_size: S, a multiple of 4 (the heatmap stride).
+        aus: the dataset's K AU columns, in output order.
+        au_point_mapping: AU -> points (see :mod:`g2rl.preprocess.au_points`).
+        max_gap: the flag policy's carry distance in frames (:func:`apply_flag_policy`).
+        log: a ``logging.Logger`` or a callable taking one string; default: this module's logger.
+        progress: show a tqdm bar over the frames.
+
+    Returns:
+        counts: ``frames_indexed``, ``frames_written``, ``frames_excluded`` and per sequence
+        ``"subject/session"`` -> ``indexed, detected, carried, missing`` (over indexed frames) and
+        ``media_frames, media_frames_no_face`` (over the whole landmarks table).
+    """
+    import h5py
+    from tqdm import tqdm
+
+    from g2rl.media import is_video, iter_video_frames, read_image
+
+    say = _logger(log)
+    t_start = time.perf_counter()
+    missing_cols = [c for c in (*INDEX_COLUMNS, *aus) if c not in frame_index.columns]
+    if missing_cols:
+        raise G2RLError(f"frame index lacks columns {missing_cols}")
+    if crop_size <= 0 or crop_size % HEATMAP_STRIDE:
+        raise G2RLError(f"crop_size must be a positive multiple of {HEATMAP_STRIDE}, got {crop_size}")
+    validate_au_mapping(aus, au_point_mapping)
+    datasets = frame_index["dataset"].astype(str).unique()
+    if len(datasets) != 1:
+        raise G2RLError(f"{out_h5}: one cache per dataset, but the frame index holds {sorted(datasets)}")
+    if len(frame_index) == 0:
+        raise G2RLError(f"{out_h5}: the frame index is empty")
+    index = frame_index.reset_index(drop=True).copy()
+    for col in ("subject", "session", "split"):
+        index[col] = index[col].astype(str)
+
+    # Pass 1 (landmark tables only, cheap): the policy decides which frames are kept, so N is
+    # known before any pixel is read.
+    plan = []  # (key, kept index rows (sorted for sequential reading), (n, 68, 2) landmarks, sources)
+    counts: dict = {"dataset": str(datasets[0]), "frames_indexed": len(index), "sequences": {}}
+    for (subject, session), seq in index.groupby(["subject", "session"], sort=False):
+        key = f"{subject}/{session}"
+        csv_path = landmark_csvs.get((subject, session))
+        if csv_path is None:
+            raise G2RLError(f"no landmarks CSV given for sequence {key}")
+        lm, lm_counts = apply_flag_policy(read_landmarks_csv(csv_path), max_gap, name=f"{csv_path} ({key})")
+        rows = _sequence_rows(seq, lm, str(csv_path))
+        source = lm["landmark_source"].to_numpy()[rows]
+        seq_counts = {s: int((source == s).sum()) for s in ("detected", "carried", "missing")}
+        seq_counts.update(indexed=len(seq), media_frames=lm_counts["frames"],
+                          media_frames_no_face=lm_counts["frames"] - lm_counts["detected"])
+        counts["sequences"][key] = seq_counts
+        if seq_counts["missing"] or seq_counts["carried"]:
+            say(f"{key}: {seq_counts['missing']} of {len(seq)} indexed frames excluded (no face within "
+                f"{max_gap} frames), {seq_counts['carried']} carried; {seq_counts['media_frames_no_face']} of "
+                f"{lm_counts['frames']} frames in {Path(str(csv_path)).name} without a face")
+        keep = source != "missing"
+        kept = seq.index.to_numpy()[keep]
+        pts = landmark_array(lm)[rows[keep]]
+        src = source[keep]
+        if is_video(seq["media"].iloc[0]):
+            order = np.argsort(index.loc[kept, "media_frame"].to_numpy(), kind="stable")
+            kept, pts, src = kept[order], pts[order], src[order]
+        plan.append((key, kept, pts, src))
+    n = sum(len(p[1]) for p in plan)
+    counts["frames_written"] = n
+    counts["frames_excluded"] = len(index) - n
+    if n == 0:
+        raise G2RLError(f"{out_h5}: every indexed frame was excluded by the no-face policy")
+
+    k, p_max = len(aus), max_points(aus, au_point_mapping)
+    landmarks_out = np.empty((n, 68, 2), np.float32)
+    intens = index[list(aus)].to_numpy(np.float64)
+    order_all = np.concatenate([p[1] for p in plan])
+    bar = tqdm(total=n, desc=f"crops {counts['dataset']}", unit="frame", disable=not progress, leave=False)
+    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as f:
+        images = f.create_dataset("images", (n, crop_size, crop_size, 3), np.uint8,
+                                  chunks=(1, crop_size, crop_size, 3))
+        row = 0
+        for key, kept, pts, _ in plan:
+            media = index.loc[kept, "media"].astype(str).to_numpy()
+            if len(kept) == 0:
+                continue
+            if is_video(media[0]):
+                frames = _video_frames(iter_video_frames(media[0]), index.loc[kept, "media_frame"].to_numpy(np.int64),
+                                       media[0])
+            else:
+                frames = (read_image(m) for m in media)
+            for i, frame in enumerate(frames):
+                m = alignment_matrix(pts[i], crop_size)
+                images[row] = warp_to_crop(frame, m, crop_size)
+                landmarks_out[row] = transform_points(pts[i], m)
+                row += 1
+                bar.update(1)
+        bar.close()
+        f.create_dataset("landmarks", data=landmarks_out)
+        f.create_dataset("au_points", data=au_points(landmarks_out, aus, au_point_mapping).astype(np.float32))
+        f.create_dataset("intensities", data=intens[order_all].astype(np.float32))
+        text = h5py.string_dtype()
+        for col in ("subject", "session", "split"):
+            f.create_dataset(col, data=index.loc[order_all, col].astype(str).to_numpy(object), dtype=text)
+        for col in ("frame", "media_frame"):
+            f.create_dataset(col, data=index.loc[order_all, col].to_numpy(np.int64))
+        f.create_dataset("landmark_source", data=np.concatenate([p[3] for p in plan]).astype(object), dtype=text)
+        f.attrs.update({
+            "format_version": FORMAT_VERSION, "kind": "crops", "dataset": counts["dataset"],
+            "aus": json.dumps(list(aus)), "crop_size": int(crop_size),
+            "au_point_mapping": json.dumps({au: au_point_mapping[au] for au in aus}),
+            "max_gap": int(max_gap), "heatmap_stride": HEATMAP_STRIDE, "fingerprint": uuid.uuid4().hex,
+            "n_frames": n, "counts": json.dumps(counts),
+        })
+    dt = time.perf_counter() - t_start
+    say(f"{out_h5}: {n} crops of {crop_size}x{crop_size} written, {counts['frames_excluded']} of "
+        f"{len(index)} indexed frames excluded by the no-face policy ({dt:.1f} s)")
+    return counts
+
+
+def _video_frames(frames, wanted: np.ndarray, video: str):
+    """Yield the frames with the (sorted) indices ``wanted`` from a sequential frame iterator."""
+    pos = 0
+    for i, frame in enumerate(frames):
+        while pos < len(wanted) and wanted[pos] == i:  # a frame may be indexed twice
+            yield frame
+            pos += 1
+        if pos == len(wanted):
+            return
+    raise G2RLError(f"{video}: the video ends before frame {int(wanted[pos])} that the frame index needs")
+
+
+def build_heatmap_cache(
+    crops_h5: str | os.PathLike, sigma: float, out_h5: str | os.PathLike, compression: str | None = "lzf", log=None,
+) -> dict:
+    """Render Eq. 1 heatmaps for every sample of a crops file and write ``out_h5``.
+
+    ``heatmaps`` float16 (N, K, S/4, S/4), one sample per chunk, compressed with
+    ``compression`` (``"lzf"``, ``"gzip"`` or None). Returns the written attributes.
+    """
+    import h5py
+
+    if sigma <= 0:
+        raise G2RLError(f"sigma must be > 0, got {sigma}")
+    say = _logger(log)
+    t0 = time.perf_counter()
+    with open_h5(crops_h5) as f:
+        attrs = validate_crops_file(f, crops_h5)
+        points = f["au_points"][...]
+        intens = f["intensities"][...]
+    n, k = intens.shape
+    size = attrs["crop_size"] // HEATMAP_STRIDE
+    hm_points = crop_to_heatmap(points.astype(np.float64), HEATMAP_STRIDE)
+    out_attrs = {
+        "format_version": FORMAT_VERSION, "kind": "heatmaps", "sigma": float(sigma),
+        "crops_fingerprint": attrs["fingerprint"], "aus": json.dumps(attrs["aus"]),
+        "crop_size": attrs["crop_size"], "heatmap_size": size, "heatmap_stride": HEATMAP_STRIDE,
+        "n_frames": n, "compression": str(compression), "fingerprint": uuid.uuid4().hex,
+    }
+    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as f:
+        ds = f.create_dataset("heatmaps", (n, k, size, size), np.float16, chunks=(1, k, size, size),
+                              compression=compression)
+        block = 256
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            ds[start:stop] = np.stack([render_heatmaps(hm_points[i], intens[i], sigma, size)
+                                       for i in range(start, stop)]).astype(np.float16)
+        f.attrs.update(out_attrs)
+    say(f"{out_h5}: {n} x {k} heatmaps {size}x{size} at sigma={sigma} ({time.perf_counter() - t0:.1f} s)")
+    return out_attrs
+
+
+# -- opening and validation (shared with the reader) ------------------------------------------
+
+def open_h5(path: str | os.PathLike):
+    """Open an HDF5 file read-only; a missing, truncated or non-HDF5 file -> G2RLError naming it."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise G2RLError(f"{path}: cache file not found")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise G2RLError(f"{path}: cannot open as HDF5 (truncated or not an HDF5 file: {exc})") from exc
+
+
+def _attr(f, name: str, path) -> object:
+    if name not in f.attrs:
+        raise G2RLError(f"{path}: missing attribute '{name}' (not a g2rl cache or written by another version)")
+    value = f.attrs[name]
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _shape(f, name: str, path) -> tuple:
+    if name not in f:
+        raise G2RLError(f"{path}: missing dataset '{name}'")
+    return f[name].shape
+
+
+def validate_crops_file(f, path) -> dict:
+    """Check a crops file's attributes and every dataset's shape; return its attributes (JSON decoded)."""
+    if _attr(f, "kind", path) != "crops":
+        raise G2RLError(f"{path}: not a crops cache (kind={_attr(f, 'kind', path)!r})")
+    attrs = {name: _attr(f, name, path) for name in CROPS_ATTRS}
+    for name in ("aus", "au_point_mapping", "counts"):
+        attrs[name] = json.loads(attrs[name])
+    for name in ("crop_size", "n_frames", "max_gap", "heatmap_stride", "format_version"):
+        attrs[name] = int(attrs[name])
+    n, s, k = attrs["n_frames"], attrs["crop_size"], len(attrs["aus"])
+    p = max(len(v) for v in attrs["au_point_mapping"].values())
+    expected = {"images": (n, s, s, 3), "landmarks": (n, 68, 2), "au_points": (n, k, p, 2), "intensities": (n, k),
+                **{key: (n,) for key in KEY_DATASETS}}
+    for name, shape in expected.items():
+        if _shape(f, name, path) != shape:
+            raise G2RLError(f"{path}: dataset '{name}' has shape {_shape(f, name, path)}, expected {shape}")
+    if f["images"].dtype != np.uint8:
+        raise G2RLError(f"{path}: 'images' must be uint8, found {f['images'].dtype}")
+    return attrs
+
+
+def validate_heatmaps_file(f, path, crops_attrs: dict) -> dict:
+    """Check a heatmaps file against the crops file it claims to come from; return its attributes."""
+    if _attr(f, "kind", path) != "heatmaps":
+        raise G2RLError(f"{path}: not a heatmaps cache (kind={_attr(f, 'kind', path)!r})")
+    attrs = {name: _attr(f, name, path) for name in ("sigma", "crops_fingerprint", "aus", "heatmap_size", "n_frames")}
+    attrs["aus"] = json.loads(attrs["aus"])
+    if attrs["crops_fingerprint"] != crops_attrs["fingerprint"]:
+        raise G2RLError(f"{path}: built from another crops file (fingerprint {attrs['crops_fingerprint']}, "
+                        f"crops file has {crops_attrs['fingerprint']}); rebuild the heatmaps")
+    if attrs["aus"] != crops_attrs["aus"]:
+        raise G2RLError(f"{path}: AU list {attrs['aus']} differs from the crops file's {crops_attrs['aus']}")
+    n, k, h = crops_attrs["n_frames"], len(crops_attrs["aus"]), crops_attrs["crop_size"] // HEATMAP_STRIDE
+    if _shape(f, "heatmaps", path) != (n, k, h, h):
+        raise G2RLError(f"{path}: 'heatmaps' has shape {_shape(f, 'heatmaps', path)}, expected {(n, k, h, h)}")
+    attrs["sigma"] = float(attrs["sigma"])
+    return attrs

@@ -1,0 +1,73 @@
+"""`g2rl cache crops|heatmaps`: the HDF5 caches the trainer reads (the workflow's crop_cache and heatmap_cache rules).
+
+    g2rl cache crops --index frame_index.csv --landmarks-dir DIR --out crops.h5 --crop-size 256 --max-gap 5 --aus AU06,AU12
+    g2rl cache heatmaps --crops crops.h5 --sigma 2 --out heatmaps_sigma2.h5
+
+The landmark CSVs are looked up as DIR/<subject>/<session>.csv, one per sequence of the index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from g2rl.errors import ConfigError, G2RLError
+
+log = logging.getLogger("g2rl.cache")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="what", required=True, metavar="{crops,heatmaps}")
+    crops = sub.add_parser("crops", help="aligned crops, landmarks, AU points and intensities of one dataset")
+    crops.add_argument("--index", required=True, type=Path, help="the dataset's frame index CSV")
+    crops.add_argument("--landmarks-dir", required=True, type=Path, help="folder with <subject>/<session>.csv landmark files")
+    crops.add_argument("--out", required=True, type=Path)
+    crops.add_argument("--crop-size", type=int, default=256, help="aligned crop size S in pixels (heatmaps are S/4)")
+    crops.add_argument("--max-gap", type=int, default=5, help="no-face frames within this many frames of a face carry its landmarks")
+    crops.add_argument("--aus", required=True, help="comma-separated AU columns, e.g. AU06,AU10,AU12")
+    crops.add_argument("--au-points", default="null", metavar="JSON",
+                       help="AU -> points mapping as JSON; null = the default table (docs/PREPROCESSING.md)")
+    crops.add_argument("--no-progress", action="store_true")
+    heat = sub.add_parser("heatmaps", help="Eq. 1 heatmaps for one sigma from a crops file")
+    heat.add_argument("--crops", required=True, type=Path)
+    heat.add_argument("--sigma", required=True, type=float, help="Gaussian sigma in heatmap pixels")
+    heat.add_argument("--out", required=True, type=Path)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.what == "heatmaps":
+        from g2rl.preprocess.cache import build_heatmap_cache
+
+        build_heatmap_cache(args.crops, args.sigma, args.out, log=log)
+        return 0
+
+    from g2rl.datasets.frame_index import read_frame_index
+    from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
+    from g2rl.preprocess.cache import build_crop_cache
+
+    try:
+        mapping = json.loads(args.au_points)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--au-points: not valid JSON ({exc})") from None
+    index = read_frame_index(args.index)
+    sequences = index[["subject", "session"]].drop_duplicates().itertuples(index=False)
+    csvs = {(s.subject, s.session): args.landmarks_dir / s.subject / f"{s.session}.csv" for s in sequences}
+    absent = [str(p) for p in csvs.values() if not p.is_file()]
+    if absent:
+        raise G2RLError(f"{absent[0]}: landmarks file missing ({len(absent)} of {len(csvs)} sequences have none)")
+    counts = build_crop_cache(
+        index,
+        csvs,
+        args.out,
+        crop_size=args.crop_size,
+        aus=[a.strip() for a in args.aus.split(",")],
+        au_point_mapping=mapping or DEFAULT_AU_POINTS,
+        max_gap=args.max_gap,
+        log=log,
+        progress=not args.no_progress,
+    )
+    log.info("frames indexed %d, written %d, excluded (no face within max_gap) %d",
+             counts["frames_indexed"], counts["frames_written"], counts["frames_excluded"])
+    return 0

@@ -1,0 +1,182 @@
+"""HDF5 crop and heatmap caches and the reader's validation, on a tiny generated dataset.
+
+The landmarks CSVs are hand-made (no dlib), so these tests run fast and know the truth.
+"""
+
+import math
+import shutil
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from g2rl.errors import G2RLError
+from g2rl.media import VideoWriter, write_image
+from g2rl.preprocess.align import TEMPLATE_256
+from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
+from g2rl.preprocess.cache import build_crop_cache, build_heatmap_cache
+from g2rl.preprocess.dataset import IMAGENET_MEAN, IMAGENET_STD, CacheDataset, read_cache_attrs, read_cache_keys
+from g2rl.preprocess.heatmaps import decode_heatmaps
+from g2rl.preprocess.landmarks import X_COLUMNS, Y_COLUMNS, write_landmarks_csv
+
+AUS = ["AU06", "AU12", "AU25"]
+S = 64
+
+
+def _landmarks(n, success, offset=0.0):
+    """A landmarks table: the same plausible face shifted by `offset` px per frame."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform(60, 140, size=(68, 2))
+    base[8], base[36], base[45] = [100, 170], [70, 80], [130, 80]
+    rows = []
+    for i in range(n):
+        pts = base + offset * i
+        ok = success[i]
+        rows.append([i, ok, 2.0 if ok else np.nan, *(pts[:, 0] if ok else [np.nan] * 68),
+                     *(pts[:, 1] if ok else [np.nan] * 68)])
+    return pd.DataFrame(rows, columns=["frame", "success", "confidence", *X_COLUMNS, *Y_COLUMNS])
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """DISFA-like video sequence (8 frames, frames 3 and 4 without face) + BP4D-like image sequence."""
+    video = tmp_path / "SN001.avi"
+    with VideoWriter(video, 10, (200, 200)) as w:
+        for i in range(8):
+            w.write(np.full((200, 200, 3), 20 * i, np.uint8))
+    csv_v = tmp_path / "SN001.csv"
+    write_landmarks_csv(_landmarks(8, [1, 1, 1, 0, 0, 0, 1, 1]), csv_v)
+    imgs = []
+    for i in range(3):
+        p = tmp_path / f"img{i}.png"
+        write_image(p, np.full((200, 200, 3), 50 + i, np.uint8))
+        imgs.append(str(p))
+    lm_i = _landmarks(3, [1, 1, 1])
+    lm_i.insert(0, "file", imgs)
+    csv_i = tmp_path / "F001_T1.csv"
+    write_landmarks_csv(lm_i, csv_i)
+    rows = []
+    for f in [6, 1, 2, 3, 4, 7]:  # not sorted: the cache reads the video in order anyway
+        rows.append(dict(dataset="disfa", subject="SN001", session="LeftCamera", frame=f + 1, media=str(video),
+                         media_frame=f, split="1", AU06=f % 6, AU12=np.nan, AU25=1.0))
+    for i, p in enumerate(imgs):
+        rows.append(dict(dataset="disfa", subject="F001", session="T1", frame=i, media=p, media_frame=0,
+                         split="2", AU06=0.0, AU12=5.0, AU25=2.0))
+    index = pd.DataFrame(rows)
+    csvs = {("SN001", "LeftCamera"): csv_v, ("F001", "T1"): csv_i}
+    return tmp_path, index, csvs
+
+
+def _build(tmp_path, index, csvs, max_gap=1):
+    out = tmp_path / "crops.h5"
+    counts = build_crop_cache(index, csvs, out, S, AUS, DEFAULT_AU_POINTS, max_gap=max_gap, progress=False)
+    return out, counts
+
+
+def test_crop_cache_contents_and_counts(tiny):
+    tmp_path, index, csvs = tiny
+    out, counts = _build(tmp_path, index, csvs)
+    # frames 3 (carried from 2) kept, 4 (2 away from 2 and 6) excluded with max_gap=1
+    seq = counts["sequences"]["SN001/LeftCamera"]
+    assert seq == {"detected": 4, "carried": 1, "missing": 1, "indexed": 6, "media_frames": 8, "media_frames_no_face": 3}
+    assert counts["frames_written"] == 8 and counts["frames_excluded"] == 1
+    with h5py.File(out) as f:
+        assert f["images"].shape == (8, S, S, 3) and f["images"].chunks == (1, S, S, 3)
+        assert f["au_points"].shape == (8, 3, 2, 2)
+        np.testing.assert_allclose(f["landmarks"][0, [8, 36, 45]], TEMPLATE_256 * S / 256, atol=1e-4)
+        assert list(f["media_frame"][:5]) == [1, 2, 3, 6, 7]  # video read in order
+        assert list(f["landmark_source"].asstr()[:5]) == ["detected", "detected", "carried", "detected", "detected"]
+        # frame grey level 20 * i survives the warp (inside the image) up to MJPG noise
+        assert abs(float(f["images"][3][S // 2, S // 2, 0]) - 120) < 6
+        inten = f["intensities"][...]
+        assert inten[0, 0] == 1 and np.isnan(inten[0, 1]) and inten[5, 1] == 5
+    keys = read_cache_keys(out)
+    assert list(keys.columns) == ["subject", "session", "frame", "split"]
+    assert keys["frame"].tolist()[:5] == [2, 3, 4, 7, 8] and keys["split"].tolist()[-1] == "2"
+    attrs = read_cache_attrs(out)
+    assert attrs["aus"] == AUS and attrs["crop_size"] == S and attrs["au_point_mapping"]["AU12"] == [[48], [54]]
+
+
+def test_coverage_error_names_csv(tiny):
+    tmp_path, index, csvs = tiny
+    index.loc[0, "media_frame"] = 20  # beyond the 8-frame video / CSV
+    with pytest.raises(G2RLError, match="SN001.csv.*video frame 20"):
+        _build(tmp_path, index, csvs)
+
+
+def test_no_face_sequence_is_error(tiny):
+    tmp_path, index, csvs = tiny
+    write_landmarks_csv(_landmarks(8, [0] * 8), csvs[("SN001", "LeftCamera")])
+    with pytest.raises(G2RLError, match="no face"):
+        _build(tmp_path, index, csvs)
+
+
+def test_heatmaps_and_reader(tiny):
+    tmp_path, index, csvs = tiny
+    out, _ = _build(tmp_path, index, csvs)
+    sigma = math.sqrt(0.5)
+    hm = tmp_path / "hm.h5"
+    build_heatmap_cache(out, sigma, hm)
+    with h5py.File(hm) as f:
+        assert f["heatmaps"].dtype == np.float16 and f["heatmaps"].shape == (8, 3, S // 4, S // 4)
+        assert f["heatmaps"].chunks == (1, 3, S // 4, S // 4) and f["heatmaps"].compression == "lzf"
+    stored = CacheDataset(out, hm)
+    fly = CacheDataset(out, sigma=sigma, rows=[0, 5])
+    assert len(stored) == 8 and len(fly) == 2
+    a, b = stored[5], fly[1]
+    assert a["row"] == b["row"] == 5
+    assert a["image"].shape == (3, S, S) and a["image"].dtype == torch.float32
+    torch.testing.assert_close(a["heatmaps"], b["heatmaps"], atol=2e-3, rtol=2e-3)
+    dec, _ = decode_heatmaps(a["heatmaps"], sigma)
+    torch.testing.assert_close(dec, torch.tensor([0.0, 5.0, 2.0]), atol=5e-3, rtol=0)
+    assert torch.isnan(stored[0]["intensity"][1])
+    # ImageNet normalisation: undo it and compare with the raw pixels
+    with h5py.File(out) as f:
+        raw = f["images"][5].transpose(2, 0, 1) / 255.0
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+    torch.testing.assert_close(a["image"] * std + mean, torch.from_numpy(raw).float(), atol=1e-5, rtol=0)
+    assert "heatmaps" not in CacheDataset(out)[0]
+    # a 2-worker DataLoader opens the files lazily in each worker
+    fresh = CacheDataset(out, hm)
+    batches = list(torch.utils.data.DataLoader(fresh, batch_size=4, num_workers=2))
+    assert sorted(torch.cat([b["row"] for b in batches]).tolist()) == list(range(8))
+    assert fresh._handles is None  # the main process never opened the files
+
+
+def test_reader_validation(tiny):
+    tmp_path, index, csvs = tiny
+    out, _ = _build(tmp_path, index, csvs)
+    hm = tmp_path / "hm.h5"
+    build_heatmap_cache(out, 1.0, hm)
+    # truncated crops file
+    trunc = tmp_path / "trunc.h5"
+    data = out.read_bytes()
+    trunc.write_bytes(data[: len(data) // 3])
+    with pytest.raises(G2RLError, match="trunc.h5"):
+        CacheDataset(trunc)
+    # heatmaps from another crops file (same content, new fingerprint) -> mismatch
+    other = tmp_path / "other.h5"
+    build_crop_cache(index, csvs, other, S, AUS, DEFAULT_AU_POINTS, max_gap=1, progress=False)
+    with pytest.raises(G2RLError, match="hm.h5.*another crops file"):
+        CacheDataset(other, hm)
+    # wrong N: drop a row from the heatmaps but keep the attributes
+    wrong = tmp_path / "wrong.h5"
+    shutil.copy(hm, wrong)
+    with h5py.File(wrong, "r+") as f:
+        data = f["heatmaps"][:-1]
+        del f["heatmaps"]
+        f.create_dataset("heatmaps", data=data)
+    with pytest.raises(G2RLError, match="wrong.h5.*shape"):
+        CacheDataset(out, wrong)
+    # wrong N in the crops file itself
+    bad = tmp_path / "bad.h5"
+    shutil.copy(out, bad)
+    with h5py.File(bad, "r+") as f:
+        f.attrs["n_frames"] = 9
+    with pytest.raises(G2RLError, match="bad.h5"):
+        read_cache_keys(bad)
+    # sigma that disagrees with the heatmaps file
+    with pytest.raises(G2RLError, match="sigma"):
+        CacheDataset(out, hm, sigma=2.0)

@@ -1,0 +1,111 @@
+"""dlib landmarks and the `g2rl landmarks` CLI on tiny generated videos (real photo: astronaut)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skimage.data
+
+from g2rl.cli import main as g2rl_main
+from g2rl.errors import MediaError
+from g2rl.media import VideoWriter, write_image
+from g2rl.preprocess.dlib_models import shape_predictor_path
+from g2rl.preprocess.landmarks import LANDMARK_COLUMNS, LandmarkDetector, inter_ocular_distance, landmark_array
+
+
+def _astronaut_frames(n=6):
+    """320x240 crops of the astronaut photo around her face (~90 px), drifting 2 px per frame."""
+    img = skimage.data.astronaut()
+    return [np.ascontiguousarray(img[10 + 2 * i:250 + 2 * i, 60 + i:380 + i]) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def face_video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("v") / "face.avi"
+    with VideoWriter(path, 10, (320, 240)) as w:
+        for f in _astronaut_frames():
+            w.write(f)
+    return path
+
+
+def test_model_is_found():
+    assert shape_predictor_path().name == "shape_predictor_68_face_landmarks.dat"
+
+
+def test_plain_and_fast_agree_on_a_face(face_video):
+    plain = LandmarkDetector(fast=False).video(face_video, progress=False)
+    det = LandmarkDetector(fast=True, detect_scale=0.5)
+    fast = det.video(face_video, progress=False)
+    assert list(plain.columns) == LANDMARK_COLUMNS
+    assert plain["success"].tolist() == [1] * 6 and fast["success"].tolist() == [1] * 6
+    assert det.stats["followed"] >= 4 and det.stats["full_res_retries"] >= 1  # 90 px face: too small at 0.5
+    p, f = landmark_array(plain), landmark_array(fast)
+    assert (np.linalg.norm(p - f, axis=-1).mean(axis=-1) / inter_ocular_distance(p)).max() < 0.05
+    # the face is where it is in the photo: eye corners 36/45 near (210, 125)/(250, 120) minus the crop offset
+    assert 20 < inter_ocular_distance(p[0]) < 60
+    assert (plain["confidence"] > 0).all()
+
+
+def test_cli_video_with_face(face_video, tmp_path):
+    out = tmp_path / "lm.csv"
+    assert g2rl_main(["landmarks", str(face_video), "--out", str(out), "--no-progress"]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == LANDMARK_COLUMNS and len(df) == 6 and df["success"].all()
+    assert df["frame"].tolist() == list(range(6))
+
+
+def test_cli_folder_of_images(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    frames = _astronaut_frames(2)
+    write_image(folder / "a.png", frames[0])
+    write_image(folder / "b.png", np.zeros((100, 120, 3), np.uint8))  # no face
+    out = tmp_path / "lm.csv"
+    assert g2rl_main(["landmarks", str(folder), "--out", str(out), "--no-progress"]) == 0
+    df = pd.read_csv(out)
+    assert df.columns[0] == "file" and df["file"].str.endswith(("a.png", "b.png")).all()
+    assert df["success"].tolist() == [1, 0] and np.isnan(df.loc[1, "x_0"])
+
+
+def test_cli_video_without_face(tmp_path, caplog):
+    video = tmp_path / "empty.avi"
+    rng = np.random.default_rng(0)
+    with VideoWriter(video, 10, (160, 120)) as w:
+        for _ in range(4):
+            w.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    out = tmp_path / "lm.csv"
+    with caplog.at_level("WARNING"):
+        assert g2rl_main(["landmarks", str(video), "--out", str(out), "--no-progress"]) == 0
+    df = pd.read_csv(out)
+    assert len(df) == 4 and (df["success"] == 0).all()
+    assert "no face" in caplog.text
+    # the workflow's policy: such a video is an error naming it, and nothing is written
+    out2 = tmp_path / "lm2.csv"
+    assert g2rl_main(["landmarks", str(video), "--out", str(out2), "--no-progress", "--require-face"]) == 2
+    assert not out2.exists()
+
+
+def test_folder_order_is_numeric_not_lexical():
+    from g2rl.preprocess.cli import natural_key
+
+    names = ["10.jpg", "9.jpg", "100.jpg", "099.jpg"]
+    assert sorted(names, key=lambda n: natural_key(Path(n))) == ["9.jpg", "10.jpg", "099.jpg", "100.jpg"]
+
+
+def test_cli_unreadable_file(tmp_path, capsys):
+    bad = tmp_path / "broken.avi"
+    bad.write_bytes(b"this is not a video")
+    assert g2rl_main(["landmarks", str(bad), "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "broken.avi" in err and "Traceback" not in err
+    assert not (tmp_path / "x.csv").exists()
+    assert g2rl_main(["landmarks", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "x.csv")]) == 2
+    assert "missing.mp4" in capsys.readouterr().err
+
+
+def test_library_raises_media_error(tmp_path):
+    bad = tmp_path / "broken.avi"
+    bad.write_bytes(b"junk")
+    with pytest.raises(MediaError, match="broken.avi"):
+        LandmarkDetector().video(bad, progress=False)
