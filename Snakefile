@@ -8,6 +8,15 @@ include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 
+# Cheap aggregation and plotting run on the submit host, not as cluster jobs.
+localrules:
+    all,
+    frame_index,
+    evaluate,
+    table1,
+    sensitivity_figures,
+    example_figures,
+
 
 rule all:
     input:
