@@ -1,0 +1,42 @@
+"""``g2rl demo-data``: generate the demo dataset (DISFA and BP4D layouts), optionally with a contact sheet."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from g2rl.demo.generator import (DEFAULT_BP4D_DEVEL, DEFAULT_BP4D_TASKS, DEFAULT_BP4D_TRAIN, DEFAULT_DISFA_SUBJECTS,
+                                 DEFAULT_FRAME_SIZE, generate_demo)
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="output folder; DISFA/ and BP4D/ are written inside it")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same files)")
+    parser.add_argument("--disfa-frames", type=int, default=200, help="frames per DISFA video")
+    parser.add_argument("--bp4d-frames", type=int, default=80, help="frames per BP4D sequence")
+    parser.add_argument("--disfa-subjects", nargs="+", default=list(DEFAULT_DISFA_SUBJECTS), metavar="SN")
+    parser.add_argument("--bp4d-train", nargs="+", default=list(DEFAULT_BP4D_TRAIN), metavar="SUBJECT")
+    parser.add_argument("--bp4d-devel", nargs="+", default=list(DEFAULT_BP4D_DEVEL), metavar="SUBJECT")
+    parser.add_argument("--bp4d-tasks", nargs="+", default=list(DEFAULT_BP4D_TASKS), metavar="TASK")
+    parser.add_argument("--frame-size", nargs=2, type=int, default=list(DEFAULT_FRAME_SIZE), metavar=("W", "H"))
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering sequences in parallel")
+    parser.add_argument("--contact-sheet", default=None, metavar="PNG",
+                        help="also write a contact sheet of a few frames per subject to this PNG")
+
+
+def main(args: argparse.Namespace) -> int:
+    summary = generate_demo(
+        args.out, seed=args.seed, disfa_subjects=args.disfa_subjects, disfa_frames=args.disfa_frames,
+        bp4d_train=args.bp4d_train, bp4d_devel=args.bp4d_devel, bp4d_tasks=args.bp4d_tasks,
+        bp4d_frames=args.bp4d_frames, frame_size=tuple(args.frame_size), workers=args.workers)
+    if args.contact_sheet:
+        from g2rl.demo.contact_sheet import write_contact_sheet
+
+        write_contact_sheet(args.out, args.contact_sheet)
+        log.info("contact sheet written to %s", args.contact_sheet)
+    print(json.dumps({"out": str(args.out), "seconds": summary["seconds"],
+                      "disfa_frames": summary["disfa"]["total_frames"], "bp4d_frames": summary["bp4d"]["total_frames"]}))
+    return 0
