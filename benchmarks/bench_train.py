@@ -1,0 +1,144 @@
+"""Training throughput (images/s) of Baseline and G2RL steps, fp32 vs bf16 autocast + channels_last.
+
+    python benchmarks/bench_train.py                       # demo + paper configs on this machine
+    python benchmarks/bench_train.py --configs resnet18@128 --steps 10
+    python benchmarks/bench_train.py --loader --num-workers 4   # also time a DataLoader-fed loop
+
+Each measurement: `--warmup` untimed steps, then `--steps` timed optimizer steps (forward, losses,
+backward, Adam) on random tensors already on the device. With `--loader` the same steps are fed
+through a DataLoader over an in-memory synthetic dataset (item format of the HDF5 cache), and the
+script reports the share of step time spent waiting for the next batch. On CUDA every timed step is
+synchronised, so the times are real. Prints one line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import time
+
+import torch
+
+from g2rl.model import G2RLModel
+from g2rl.training.device import autocast, cpu_has_native_bf16, resolve_device
+
+K = 12  # DISFA's AU count
+
+
+def _batch(b, crop, dev):
+    lm = torch.rand(b, 68, 2) * crop * 0.6 + crop * 0.2
+    return (
+        torch.randn(b, 3, crop, crop, device=dev),
+        torch.rand(b, K, crop // 4, crop // 4, device=dev) * 0.05,
+        torch.rand(b, K, device=dev) * 5,
+        lm.to(dev),
+    )
+
+
+class _Synthetic(torch.utils.data.Dataset):
+    def __init__(self, n, crop):
+        self.n, self.crop = n, crop
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i)
+        c = self.crop
+        return {
+            "image": torch.randn(3, c, c, generator=g),
+            "heatmaps": torch.rand(K, c // 4, c // 4, generator=g) * 0.05,
+            "intensity": torch.rand(K, generator=g) * 5,
+            "landmarks": torch.rand(68, 2, generator=g) * c * 0.6 + c * 0.2,
+            "row": i,
+        }
+
+
+def _sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=False, num_workers=2):
+    torch.manual_seed(0)
+    model = G2RLModel(K, backbone, None, (256, 256, 256), lambda_g).to(dev)
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5)
+    model.train()
+
+    def step(x, h, i, lm):
+        if bf16:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(dev, bf16):
+            t = model(x, h, i, lm)
+        opt.zero_grad(set_to_none=True)
+        t.total.backward()
+        opt.step()
+
+    if not loader:
+        data = _batch(batch, crop, dev)
+        for _ in range(warmup):
+            step(*data)
+        _sync(dev)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(*data)
+        _sync(dev)
+        return batch * steps / (time.perf_counter() - t0), float("nan")
+    ds = _Synthetic(batch * (steps + warmup), crop)
+    dl = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=num_workers, pin_memory=dev.type == "cuda")
+    wait = total = 0.0
+    t_prev = time.perf_counter()
+    for n, b in enumerate(dl):
+        t_got = time.perf_counter()
+        args = [b[k].to(dev, non_blocking=True) for k in ("image", "heatmaps", "intensity", "landmarks")]
+        step(*args)
+        _sync(dev)
+        t_done = time.perf_counter()
+        if n >= warmup:
+            wait += t_got - t_prev
+            total += t_done - t_prev
+        t_prev = t_done
+    return batch * steps / total, wait / total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", nargs="+", default=["resnet18@128", "resnet18@96", "resnet50@256"])
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    ap.add_argument("--methods", nargs="+", default=["baseline", "g2rl"], choices=["baseline", "g2rl"])
+    ap.add_argument("--loader", action="store_true", help="also feed the steps through a DataLoader")
+    ap.add_argument("--num-workers", type=int, default=2)
+    args = ap.parse_args()
+    dev = resolve_device(args.device)
+    # random init is intended here (speed only); keep the per-model warning out of the table
+    logging.getLogger("g2rl.model.backbone").setLevel(logging.ERROR)
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{platform.processor() or 'cpu'}"
+    print(
+        f"# torch {torch.__version__}, device {dev} ({where}), threads {torch.get_num_threads()}, "
+        f"cpus {os.cpu_count()}, native CPU bf16 {cpu_has_native_bf16()}, batch {args.batch}, "
+        f"steps {args.steps} after {args.warmup} warm-up, deconv 256x3, K={K}, random init"
+    )
+    print("config        precision  method    images/s  data-wait share")
+    for cfg in args.configs:
+        backbone, crop = cfg.split("@")
+        for prec in args.precision:
+            for method in args.methods:
+                lam = 0.05 if method == "g2rl" else 0.0
+                ips, _ = measure(backbone, int(crop), prec == "bf16", lam, dev, args.batch, args.steps, args.warmup)
+                line = f"{cfg:13s} {prec:9s}  {method:8s}  {ips:8.2f}"
+                if args.loader:
+                    ips2, share = measure(backbone, int(crop), prec == "bf16", lam, dev, args.batch, args.steps, args.warmup, True, args.num_workers)
+                    line += f"  loader: {ips2:.2f} img/s, waiting {100 * share:.1f} %"
+                print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

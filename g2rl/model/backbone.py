@@ -1,0 +1,132 @@
+"""The heatmap-regression backbone (Section 3.1): Simple Baselines (Xiao et al., 2018).
+
+    image (B, 3, S, S) -> ResNet trunk (stride 32, no avgpool/fc)
+                       -> 3 x [ConvTranspose k4 s2 p1 (no bias) -> BN -> ReLU]   = M  (B, C, S/4, S/4)
+                       -> 1x1 conv -> K heatmaps (B, K, S/4, S/4)
+
+This network alone is the paper's Baseline and is all that G2RL keeps at test time.
+ImageNet weights come from a local torchvision state-dict file; nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Sequence
+
+import torch
+import torchvision
+from torch import nn
+
+from g2rl.errors import ConfigError, G2RLError
+
+log = logging.getLogger(__name__)
+
+# ResNet variants we allow and the channel count of their last stage.
+RESNET_CHANNELS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048}
+
+
+def build_resnet_trunk(
+    name: str, pretrained: str | os.PathLike | None, warn_random: bool = True
+) -> tuple[nn.Sequential, int]:
+    """A torchvision ResNet without its avgpool and fc, and its output channel count.
+
+    pretrained: path of a torchvision ImageNet state dict (e.g. resnet50-0676ba61.pth) or None
+    for random initialisation (logged as a warning: results will be far from the paper's).
+    warn_random=False silences that warning where the weights are loaded right after
+    (rebuilding a trained model from its checkpoint).
+    """
+    if name not in RESNET_CHANNELS:
+        raise ConfigError(f"backbone {name!r} is not one of {sorted(RESNET_CHANNELS)}")
+    net = getattr(torchvision.models, name)(weights=None)
+    if pretrained is None:
+        if warn_random:
+            log.warning(
+                "backbone %s: no ImageNet weights given (pretrained=None) -> RANDOM initialisation; "
+                "the paper starts from ImageNet weights",
+                name,
+            )
+    else:
+        path = os.fspath(pretrained)
+        if not os.path.isfile(path):
+            raise G2RLError(f"{path}: ImageNet weights file for {name} does not exist")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # corrupt or not a state dict
+            raise G2RLError(f"{path}: cannot read as a torch state dict ({exc})") from exc
+        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+            state = state["state_dict"]
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise G2RLError(f"{path}: not a torchvision {name} state dict ({exc})") from exc
+        log.info("backbone %s: ImageNet weights loaded from %s", name, path)
+    trunk = nn.Sequential(
+        net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4
+    )
+    return trunk, RESNET_CHANNELS[name]
+
+
+class DeconvHead(nn.Module):
+    """Three stride-2 deconvolutions (x8 upsampling): (B, C_in, S/32, S/32) -> M (B, C, S/4, S/4)."""
+
+    def __init__(self, in_channels: int, channels: Sequence[int] = (256, 256, 256)) -> None:
+        super().__init__()
+        if len(channels) != 3:
+            raise ConfigError(f"deconv_channels must list 3 widths, got {list(channels)}")
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for c_out in channels:
+            # bias is redundant before BN
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
+            c_in = c_out
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = c_in
+        # Simple Baselines initialisation
+        for m in self.layers:
+            if isinstance(m, nn.ConvTranspose2d):
+                nn.init.normal_(m.weight, std=0.001)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class HeatmapNet(nn.Module):
+    """ResNet + deconv head + 1x1 conv: images (B, 3, S, S) -> heatmaps (B, K, S/4, S/4).
+
+    ``forward(x, return_features=True)`` also returns M, the feature maps before the final
+    1x1 conv (B, C, S/4, S/4), which the knowledge projection reads during G2RL training.
+    """
+
+    def __init__(
+        self,
+        n_maps: int,
+        backbone: str = "resnet50",
+        pretrained: str | os.PathLike | None = None,
+        deconv_channels: Sequence[int] = (256, 256, 256),
+        warn_random: bool = True,
+    ) -> None:
+        super().__init__()
+        if n_maps < 1:
+            raise ConfigError(f"need at least one AU heatmap, got {n_maps}")
+        self.trunk, trunk_channels = build_resnet_trunk(backbone, pretrained, warn_random)
+        self.deconv = DeconvHead(trunk_channels, deconv_channels)
+        self.final = nn.Conv2d(self.deconv.out_channels, n_maps, kernel_size=1)
+        nn.init.normal_(self.final.weight, std=0.001)
+        nn.init.zeros_(self.final.bias)
+
+    @property
+    def feature_channels(self) -> int:
+        return self.deconv.out_channels
+
+    def forward(self, x: torch.Tensor, return_features: bool = False):
+        m = self.deconv(self.trunk(x))
+        maps = self.final(m)
+        return (maps, m) if return_features else maps

@@ -1,0 +1,336 @@
+"""One training run: one (dataset, method, sigma, lambda, test split, seed) -> model + log + predictions.
+
+Files written into out_dir, all atomically:
+    last.pt          resume checkpoint, after every epoch (removed at the end unless kept)
+    train_log.csv    one row per epoch: loss terms, lr, throughput, ||G||
+    predictions.csv  the test split's predictions (docs/CONTRACTS.md)
+    model.pt         the inference checkpoint (Baseline parameters + meta)
+predictions.csv and model.pt are written last, in that order: model.pt present = run finished.
+
+Reproducibility: every source of randomness is seeded from ``seed``. The shuffle order of epoch
+e comes from a generator seeded with (seed, e), not from a generator carried across epochs, so
+a run resumed from last.pt after epoch e sees exactly the batches an uninterrupted run sees.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from g2rl.atomic import atomic_path
+from g2rl.errors import G2RLError
+from g2rl.model.g2rl_net import G2RLModel
+from g2rl.training.checkpoint import (
+    load_resume_checkpoint,
+    save_inference_checkpoint,
+    save_resume_checkpoint,
+    set_rng_state,
+)
+from g2rl.training.device import autocast, resolve_device, use_bf16, use_channels_last
+from g2rl.training.predictions import predict_intensities, predictions_frame, write_predictions
+from g2rl.training.settings import TrainSettings
+
+_log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LOG_COLUMNS = (
+    "epoch", "lr", "loss_total", "loss_heatmap", "loss_guidance", "loss_aux",
+    "g_norm", "g_spread", "images", "seconds", "images_per_s", "data_wait_share",
+)  # fmt: skip
+# Called after each epoch's checkpoint is on disk: (epoch index, that epoch's log row).
+EpochHook = Callable[[int, dict], None]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _seed_worker(worker_id: int) -> None:
+    # torch seeds each worker from the loader's generator; numpy and random follow from it
+    s = torch.initial_seed() % 2**32
+    np.random.seed(s)
+    random.seed(s)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator that fixes epoch ``epoch``'s sample order (independent of earlier epochs)."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def split_rows(splits: Sequence[Any], test_split: str, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, test rows) of the cache: test = split == test_split, train = all others."""
+    splits = np.asarray([str(s) for s in splits])
+    test = np.flatnonzero(splits == str(test_split))
+    train = np.flatnonzero(splits != str(test_split))
+    if len(test) == 0:
+        raise G2RLError(f"{source}: no cache row has split {test_split!r} (splits present: {sorted(set(splits))})")
+    if len(train) == 0:
+        raise G2RLError(f"{source}: every row has split {test_split!r}; nothing left to train on")
+    return train, test
+
+
+def train_fold(
+    crops_h5: str | os.PathLike,
+    heatmaps_h5: str | os.PathLike,
+    test_split: str,
+    out_dir: str | os.PathLike,
+    settings: TrainSettings,
+    seed: int,
+    device: str | torch.device = "auto",
+    log: str | os.PathLike | logging.Logger | None = None,
+    on_epoch_end: EpochHook | None = None,
+    keep_resume_checkpoint: bool = False,
+) -> dict[str, Any]:
+    """Train on every cache row whose split is not ``test_split`` and predict the rows that are.
+
+    crops_h5 / heatmaps_h5: the preprocessing cache (g2rl.preprocess.dataset). test_split: DISFA
+    "1"/"2"/"3", BP4D "devel". log: a text file to append progress to, or a Logger. Restarting with
+    the same out_dir continues from out_dir/last.pt. Returns a summary dict (plain types).
+    """
+    from g2rl.preprocess.dataset import CacheDataset, read_cache_attrs, read_cache_keys
+
+    source = os.fspath(crops_h5)
+    keys = read_cache_keys(crops_h5)
+    attrs = read_cache_attrs(crops_h5)
+    train_rows, test_rows = split_rows(keys["split"], test_split, source)
+    train_set = CacheDataset(crops_h5, heatmaps_h5, rows=train_rows, sigma=settings.sigma)
+    # the test set needs no target maps (sigma=None: none rendered either)
+    test_set = CacheDataset(crops_h5, None, rows=test_rows, sigma=None)
+    for key in ("dataset", "aus", "crop_size"):
+        if key not in attrs:
+            raise G2RLError(f"{source}: cache attributes lack {key!r}")
+    crop = int(attrs["crop_size"])
+    info = {
+        "dataset": attrs["dataset"],
+        "aus": list(attrs["aus"]),
+        "crop_size": crop,
+        "heatmap_size": crop // 4,
+        "au_points": attrs.get("au_point_mapping"),
+        "test_split": str(test_split),
+        "n_train": int(len(train_rows)),
+        "n_test": int(len(test_rows)),
+        "source": source,
+    }
+    return run_training(train_set, test_set, keys, info, out_dir, settings, seed, device, log, on_epoch_end, keep_resume_checkpoint)
+
+
+def _logger(log: str | os.PathLike | logging.Logger | None) -> tuple[logging.Logger, logging.Handler | None]:
+    if log is None:
+        return _log, None
+    if isinstance(log, logging.Logger):
+        return log, None
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s: %(message)s"))
+    logger = logging.getLogger(f"{__name__}.run.{id(handler)}")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.propagate = True
+    return logger, handler
+
+
+def run_training(
+    train_set: Dataset,
+    test_set: Dataset,
+    keys: pd.DataFrame,
+    info: dict[str, Any],
+    out_dir: str | os.PathLike,
+    settings: TrainSettings,
+    seed: int,
+    device: str | torch.device = "auto",
+    log: str | os.PathLike | logging.Logger | None = None,
+    on_epoch_end: EpochHook | None = None,
+    keep_resume_checkpoint: bool = False,
+) -> dict[str, Any]:
+    """The training loop behind :func:`train_fold`, on already-built datasets.
+
+    Dataset items: dicts with image (3,S,S) float32, heatmaps (K,S/4,S/4), intensity (K,) NaN =
+    unlabelled, landmarks (68,2) crop pixels, row int (index into ``keys``). ``info`` carries
+    dataset, aus, crop_size, heatmap_size, au_points, test_split, source (for messages).
+    """
+    logger, handler = _logger(log)
+    try:
+        return _run(train_set, test_set, keys, info, Path(out_dir), settings, int(seed), device, logger, on_epoch_end, keep_resume_checkpoint)
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
+            handler.close()
+
+
+def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logger, on_epoch_end, keep_resume):
+    settings.validate()
+    dev = resolve_device(device)
+    bf16 = use_bf16(dev, settings.amp)
+    cl = use_channels_last(dev, settings.channels_last, bf16)
+    aus = list(info["aus"])
+    source = info.get("source", "training data")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    last_path, log_path = out_dir / "last.pt", out_dir / "train_log.csv"
+
+    seed_everything(seed)
+    model = G2RLModel(
+        len(aus), settings.backbone, settings.pretrained, settings.deconv_channels, settings.lambda_g,
+        settings.aux_weight, settings.gcn_channels, settings.gcn_conv_channels, settings.gcn_fc_channels,
+        settings.latent_dim, settings.adjacency_tau, settings.projection_pool,
+    ).to(dev)  # fmt: skip
+    if cl:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(settings.lr_step_epochs), settings.lr_gamma)
+
+    # identity of the run: a last.pt made with anything else must not be continued
+    identity = {"settings": settings.to_dict(), "seed": seed, "test_split": info.get("test_split"), "aus": aus}
+    rows: list[dict] = []
+    start_epoch = 0
+    if last_path.exists():
+        ckpt = load_resume_checkpoint(last_path)
+        if ckpt.get("identity") != identity:
+            raise G2RLError(
+                f"{last_path}: resume checkpoint was made with other settings/seed/split; "
+                "delete it (or use another output folder) to start over"
+            )
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        set_rng_state(ckpt["rng"])
+        rows = list(ckpt["log_rows"])
+        start_epoch = int(ckpt["epoch"]) + 1
+        logger.info("resuming from %s after epoch %d", last_path, start_epoch - 1)
+
+    logger.info(
+        "training %s (lambda=%g, sigma=%g) on %d frames, testing %d; device %s, bf16 %s, channels_last %s",
+        settings.method, settings.lambda_g, settings.sigma, len(train_set), len(test_set), dev, bf16, cl,
+    )  # fmt: skip
+    t_run = time.perf_counter()
+    for epoch in range(start_epoch, settings.epochs):
+        row = _train_epoch(model, optimizer, train_set, settings, seed, epoch, dev, bf16, cl, source)
+        scheduler.step()
+        rows.append(row)
+        _write_log(log_path, rows)
+        save_resume_checkpoint(
+            last_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(), epoch=epoch, log_rows=rows, identity=identity,
+        )  # fmt: skip
+        logger.info(
+            "epoch %d/%d: L=%.4g L_S=%.4g L_G=%.4g L_aux=%.4g |G_raw|=%.3g lr=%.2g %.1f img/s (%.0f s)",
+            epoch + 1, settings.epochs, row["loss_total"], row["loss_heatmap"], row["loss_guidance"],
+            row["loss_aux"], row["g_norm"], row["lr"], row["images_per_s"], row["seconds"],
+        )  # fmt: skip
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, dict(row))
+
+    net = model.inference_model()
+    pred_rows, pred, true = predict_intensities(
+        net, test_set, settings.sigma, dev, batch_size=settings.batch_size,
+        num_workers=settings.num_workers, bf16=bf16, channels_last=cl,
+    )  # fmt: skip
+    write_predictions(out_dir / "predictions.csv", predictions_frame(keys, pred_rows, aus, pred, true))
+    meta = {
+        "dataset": info["dataset"], "aus": aus, "crop_size": info["crop_size"],
+        "heatmap_size": info["heatmap_size"], "sigma": settings.sigma, "backbone": settings.backbone,
+        "deconv_channels": list(settings.deconv_channels), "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD), "au_points": info.get("au_points"), "method": settings.method,
+        "lambda_g": settings.lambda_g, "seed": seed, "test_split": info.get("test_split"),
+        "epochs": settings.epochs, "settings": settings.to_dict(),
+    }  # fmt: skip
+    save_inference_checkpoint(out_dir / "model.pt", net, meta)
+    if not keep_resume:
+        last_path.unlink(missing_ok=True)
+    final = rows[-1] if rows else {}
+    return {
+        "out_dir": str(out_dir), "method": settings.method, "device": str(dev), "bf16": bf16,
+        "channels_last": cl, "epochs": settings.epochs, "resumed_from_epoch": start_epoch,
+        "n_train": len(train_set), "n_test": len(test_set), "seconds": time.perf_counter() - t_run,
+        "final": final,
+    }  # fmt: skip
+
+
+def _to_device(batch: dict, dev: torch.device, cl: bool) -> dict:
+    out = {k: torch.as_tensor(v).to(dev, non_blocking=True) for k, v in batch.items() if k != "row"}
+    out["row"] = batch["row"]
+    if cl:
+        out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
+    return out
+
+
+def _train_epoch(model, optimizer, train_set, settings, seed, epoch, dev, bf16, cl, source) -> dict:
+    """One pass over (a subset of) the training set. Returns the epoch's log row."""
+    model.train()
+    gen = epoch_generator(seed, epoch)
+    order = torch.randperm(len(train_set), generator=gen)
+    if settings.max_train_samples is not None:
+        order = order[: settings.max_train_samples]  # a fresh random subset every epoch
+    loader = DataLoader(
+        train_set, batch_size=settings.batch_size, sampler=order.tolist(), num_workers=settings.num_workers,
+        worker_init_fn=_seed_worker, generator=gen, pin_memory=dev.type == "cuda",
+    )  # fmt: skip
+    # running sums stay on the device: one host sync per step (the finiteness check) is enough
+    names = ("total", "heatmap", "guidance", "aux", "g_norm")
+    sums = {k: torch.zeros((), device=dev) for k in (*names, "g_spread")}
+    n = n_spread = 0
+    wait = 0.0
+    lr = optimizer.param_groups[0]["lr"]
+    t0 = t_fetch = time.perf_counter()
+    for step, batch in enumerate(loader):
+        wait += time.perf_counter() - t_fetch
+        if model.guided and not bool(torch.isfinite(torch.as_tensor(batch["landmarks"])).all()):
+            raise G2RLError(f"{source}: cache rows {torch.as_tensor(batch['row']).tolist()} have missing (NaN) landmarks")
+        b = _to_device(batch, dev, cl)
+        with autocast(dev, bf16):
+            terms = model(b["image"], b["heatmaps"], b["intensity"], b.get("landmarks"))
+        if not bool(torch.isfinite(terms.total)):
+            raise RuntimeError(f"loss is not finite at epoch {epoch + 1}, step {step + 1}: {terms}")
+        optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        optimizer.step()
+        bs = b["image"].shape[0]
+        n += bs
+        if model.guided:
+            for name in names:
+                sums[name] += getattr(terms, name).detach() * bs
+            if bs > 1:
+                sums["g_spread"] += terms.g_spread * bs
+                n_spread += bs
+        else:
+            sums["total"] += terms.total.detach() * bs
+            sums["heatmap"] += terms.heatmap * bs
+        t_fetch = time.perf_counter()
+    if n == 0:
+        raise G2RLError(f"{source}: the training split is empty")
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    nan = float("nan")
+    return {
+        "epoch": epoch + 1, "lr": lr,
+        "loss_total": float(sums["total"]) / n, "loss_heatmap": float(sums["heatmap"]) / n,
+        "loss_guidance": float(sums["guidance"]) / n if model.guided else nan,
+        "loss_aux": float(sums["aux"]) / n if model.guided else nan,
+        "g_norm": float(sums["g_norm"]) / n if model.guided else nan,
+        "g_spread": float(sums["g_spread"]) / n_spread if n_spread else nan,
+        "images": n, "seconds": seconds, "images_per_s": n / seconds if seconds > 0 else nan,
+        "data_wait_share": wait / seconds if seconds > 0 else nan,
+    }  # fmt: skip
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: ("" if isinstance(r[k], float) and math.isnan(r[k]) else r[k]) for k in LOG_COLUMNS})
