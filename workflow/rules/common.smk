@@ -1,6 +1,7 @@
 # Shared helpers: config validation, run enumeration, and how rules call the g2rl package.
 
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from g2rl.config import lambda_label, parse_sigma, sigma_label, validate
 # so a paper config never inherits the demo's folds or sizes.
 if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 # Defaults filled, unknown keys and missing dataset roots rejected, with one message naming the key.

@@ -1,16 +1,31 @@
 # One training job per (dataset, method, sigma, lambda, seed, fold). The Baseline is lambda = 0.
 
 
-def train_settings(wc):
-    """Training hyper-parameters of one job, as the JSON that `g2rl train --settings` takes."""
-    return jarg(
-        {
-            **config["train"],
-            **config["model"],
-            "sigma": sigma_values()[wc.sigma],
-            "lambda_g": 0.0 if wc.method == "baseline" else float(wc.lam),
-        }
-    )
+def train_flags(wc):
+    """`g2rl train` options of one job from the config's model and train sections."""
+    m, t = config["model"], config["train"]
+    flags = [
+        f"--backbone {m['backbone']}",
+        f"--deconv-channels {','.join(map(str, m['deconv_channels']))}",
+        f"--aux-weight {m['aux_weight']}",
+        f"--epochs {t['epochs']}",
+        f"--batch-size {t['batch_size']}",
+        f"--lr {t['lr']}",
+        f"--lr-gamma {t['lr_gamma']}",
+        f"--weight-decay {t['weight_decay']}",
+        f"--num-workers {t['num_workers']}",
+        f"--amp {t['amp']}",
+        f"--channels-last {t['channels_last']}",
+    ]
+    if t["lr_step_epochs"]:
+        flags.append(f"--lr-step-epochs {','.join(map(str, t['lr_step_epochs']))}")
+    if m["pretrained"]:
+        flags.append(f"--pretrained {shlex.quote(m['pretrained'])}")
+    if t["max_train_samples"]:
+        flags.append(f"--max-train-samples {t['max_train_samples']}")
+    if wc.method == "g2rl":
+        flags.append(f"--lambda {wc.lam}")
+    return " ".join(flags)
 
 
 rule train:
@@ -25,7 +40,9 @@ rule train:
         f"{RESULTS}/logs/{{dataset}}/train/{{method}}_sigma{{sigma}}_lambda{{lam}}_seed{{seed}}_fold{{fold}}.log",
     params:
         out_dir=lambda wc, output: str(Path(output.predictions).parent),
-        settings=train_settings,
+        sigma=lambda wc: sigma_values()[wc.sigma],
+        flags=train_flags,
+    # Snakemake exports OMP_NUM_THREADS={threads} to the job, which sets torch's intra-op threads.
     threads: config["train"]["threads"]
     resources:
         gpu=1,
@@ -33,5 +50,5 @@ rule train:
         CONDA_ENV
     shell:
         "{G2RL} train --crops {input.crops} --heatmaps {input.heatmaps} --test-split {wildcards.fold} "
-        "--out {params.out_dir} --method {wildcards.method} --seed {wildcards.seed} --threads {threads} "
-        "--settings {params.settings} > {log} 2>&1"
+        "--out {params.out_dir} --method {wildcards.method} --sigma {params.sigma} --seed {wildcards.seed} "
+        "{params.flags} > {log} 2>&1"
