@@ -1,0 +1,29 @@
+"""``g2rl predict``: AU intensities for anyone's videos and images, from a trained checkpoint.
+
+Library use::
+
+    from g2rl.predict import load_au_model, run_predict
+    result = run_predict("model.pt", ["clip.mp4", "photos/"], "aus.csv")
+    result.table        # one row per frame: file, frame, timestamp, success, confidence, AUxx_r ...
+
+Modules: ``model`` (checkpoint -> crops to intensities), ``inputs`` (INPUT paths -> units),
+``pipeline`` (landmarks -> alignment -> network -> table), ``overlays`` (heatmap PNGs), ``run``
+(the whole command), ``cli`` (its arguments). docs/PREDICT.md describes the output.
+"""
+
+from g2rl.predict.cli import add_arguments, main
+
+__all__ = ["add_arguments", "load_au_model", "main", "run_predict"]
+
+
+def __getattr__(name: str):
+    # torch-importing parts load on first use, so `g2rl --help` stays fast
+    if name == "load_au_model":
+        from g2rl.predict.model import load_au_model
+
+        return load_au_model
+    if name == "run_predict":
+        from g2rl.predict.run import run_predict
+
+        return run_predict
+    raise AttributeError(name)

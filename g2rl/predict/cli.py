@@ -1,0 +1,72 @@
+"""``g2rl predict --checkpoint CKPT INPUT... --out FILE.csv``: AU intensities for any footage.
+
+INPUT: video files, image files, or folders of images (natural numeric order; separate photos,
+or the frames of one video with ``--sequence``). Writes one CSV row per frame (docs/PREDICT.md).
+
+Exit status: 0 when every input was processed; 1 when some input could not be read (each is
+reported by name on stderr, the others are still predicted and written); 2 when nothing could
+run (bad checkpoint, bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from g2rl.errors import G2RLError
+
+log = logging.getLogger("g2rl.predict")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                        help="video files, image files, or folders of images")
+    parser.add_argument("--checkpoint", type=Path, required=True, metavar="CKPT",
+                        help="model.pt written by `g2rl train` (carries AUs, crop size, sigma, normalisation)")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="CSV to write, one row per frame")
+    parser.add_argument("--sequence", action="store_true",
+                        help="a folder holds the frames of one video: follow the face from image to image "
+                             "(default: each image is a separate photo)")
+    parser.add_argument("--heatmaps", type=Path, default=None, metavar="DIR",
+                        help="also write PNG overlays of the predicted heatmaps on the aligned faces under DIR")
+    parser.add_argument("--heatmaps-every", type=_positive, default=1, metavar="N",
+                        help="with --heatmaps: only every Nth frame of each video / folder (default 1 = all)")
+    parser.add_argument("--batch-size", type=_positive, default=16, metavar="N", help="faces per forward pass (default 16)")
+    parser.add_argument("--device", default="auto", metavar="DEVICE",
+                        help="auto (CUDA when present, default), cpu, cuda or cuda:N")
+    parser.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
+                        help="bf16 autocast: auto = on CUDA and on CPUs with native bf16 (as in training); "
+                             "off = float32")
+    parser.add_argument("--plain", action="store_true",
+                        help="landmarks: full-resolution face detection on every frame (slower; default: the "
+                             "fast tracked path used in training)")
+    parser.add_argument("--max-frames", type=_positive, default=None, metavar="N", help="videos: stop after this many frames")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def main(args: argparse.Namespace) -> int:
+    from g2rl.predict.run import run_predict
+
+    if args.out.is_dir():
+        raise G2RLError(f"{args.out}: --out is a folder; give a CSV file name")
+    result = run_predict(
+        args.checkpoint, args.inputs, args.out, heatmaps=args.heatmaps, heatmaps_every=args.heatmaps_every,
+        batch_size=args.batch_size, device=args.device, amp=args.amp, plain=args.plain, sequence=args.sequence,
+        max_frames=args.max_frames, progress=not args.no_progress,
+    )  # fmt: skip
+    if result.failures:
+        print(f"g2rl predict: {len(result.failures)} input(s) could not be read and were skipped "
+              f"(the others are in {args.out}):", file=sys.stderr)
+        for path, reason in result.failures:
+            print(f"  {path}: {reason}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,85 @@
+"""Turn the command line's INPUT paths into units of work.
+
+A *unit* is what the landmark stage sees as one stream of frames:
+
+* ``video``: one video file; the face is followed from frame to frame (fast tracked path).
+* ``sequence``: a folder of images holding the frames of one video (``--sequence``), in natural
+  numeric order (``9.jpg`` before ``10.jpg``); followed like a video.
+* ``photos``: unrelated images, each detected on its own: a folder without ``--sequence``, or
+  consecutive image files named on the command line (grouped so the network sees full batches).
+
+A path that does not exist, is neither a video nor an image, or a folder without images, is a
+*failure*: reported by name and skipped, while the other inputs are processed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from g2rl.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image, is_video
+from g2rl.preprocess.cli import natural_key
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One stream of frames.
+
+    Attributes:
+        kind: ``video``, ``sequence`` or ``photos``.
+        path: the video, the folder, or (loose photos) the first image named.
+        files: the image files in order (empty for a video).
+        name: a short label (file stem or folder name) for progress bars and overlay folders.
+    """
+
+    kind: str
+    path: Path
+    files: tuple[Path, ...] = ()
+    name: str = ""
+
+
+def folder_images(folder: Path) -> list[Path]:
+    """The image files directly inside ``folder``, in natural numeric order."""
+    return sorted((p for p in folder.iterdir() if p.is_file() and is_image(p)), key=natural_key)
+
+
+def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> tuple[list[Unit], list[tuple[str, str]]]:
+    """Units for ``inputs`` in command-line order, and the inputs that cannot be used.
+
+    Returns:
+        (units, failures) where failures is a list of (path as given, reason).
+    """
+    units: list[Unit] = []
+    failures: list[tuple[str, str]] = []
+    loose: list[Path] = []  # consecutive image files, flushed into one photos unit
+
+    def flush() -> None:
+        if loose:
+            units.append(Unit("photos", loose[0], tuple(loose), "images"))
+            loose.clear()
+
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():
+            flush()
+            images = folder_images(path)
+            if not images:
+                failures.append((str(given), "folder holds no image files "
+                                              f"({', '.join(sorted(IMAGE_SUFFIXES))})"))
+                continue
+            name = path.resolve().name or "images"
+            units.append(Unit("sequence" if sequence else "photos", path, tuple(images), name))
+        elif not path.exists():
+            failures.append((str(given), "no such file or folder"))
+        elif is_video(path):
+            flush()
+            units.append(Unit("video", path, (), path.stem))
+        elif is_image(path):
+            loose.append(path)
+        else:
+            failures.append((str(given), "not a video (" + ", ".join(sorted(VIDEO_SUFFIXES)) + ") or image ("
+                             + ", ".join(sorted(IMAGE_SUFFIXES)) + ") file"))
+    flush()
+    return units, failures

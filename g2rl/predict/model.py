@@ -1,0 +1,175 @@
+"""A trained checkpoint, ready to turn aligned face crops into AU intensities.
+
+The inference checkpoint (``model.pt``, g2rl.training.checkpoint) carries everything this needs:
+the AU list, the crop size, sigma, the input normalisation and the backbone description. Nothing
+is read from the workflow config, so a checkpoint copied to another machine works on its own.
+
+The forward pass is the one training evaluates with (g2rl.training.predictions): RGB crop / 255,
+minus mean, over std -> HeatmapNet -> heatmap maximum x 2 pi sigma^2, clipped to [0, 5]. On CUDA,
+and on CPUs with native bf16 (AMX / AVX512-BF16), the network runs under bf16 autocast with
+channels_last, as training does (``amp="auto"``); ``amp="off"`` forces float32.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from g2rl.errors import G2RLError
+
+log = logging.getLogger(__name__)
+
+# what this module reads from the checkpoint's meta
+REQUIRED_META = ("aus", "crop_size", "heatmap_size", "sigma", "mean", "std", "backbone")
+
+
+def check_meta(meta: Any, path: str | os.PathLike) -> dict:
+    """Validate the inference meta of checkpoint ``path``; errors name the file and the key."""
+    if not isinstance(meta, dict):
+        raise G2RLError(f"{path}: checkpoint meta is not a mapping")
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise G2RLError(f"{path}: checkpoint meta lacks {missing} (not written by g2rl train?)")
+    aus = meta["aus"]
+    if not isinstance(aus, list) or not aus or not all(isinstance(a, str) and a for a in aus) or len(set(aus)) != len(aus):
+        raise G2RLError(f"{path}: checkpoint meta 'aus' must be a non-empty list of distinct names, got {aus!r}")
+    crop = meta["crop_size"]
+    if not isinstance(crop, int) or crop < 32 or crop % 4:
+        raise G2RLError(f"{path}: checkpoint meta 'crop_size' must be an integer >= 32 divisible by 4, got {crop!r}")
+    if meta["heatmap_size"] != crop // 4:
+        raise G2RLError(f"{path}: checkpoint meta heatmap_size={meta['heatmap_size']!r} != crop_size/4 = {crop // 4}")
+    sigma = meta["sigma"]
+    if not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
+        raise G2RLError(f"{path}: checkpoint meta 'sigma' must be a positive number, got {sigma!r}")
+    for key in ("mean", "std"):
+        v = meta[key]
+        if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
+            raise G2RLError(f"{path}: checkpoint meta {key!r} must list 3 numbers (R, G, B), got {v!r}")
+    if any(x <= 0 for x in meta["std"]):
+        raise G2RLError(f"{path}: checkpoint meta 'std' must be positive, got {meta['std']!r}")
+    return meta
+
+
+@dataclass
+class AUModel:
+    """The test-time network of a checkpoint plus what inference needs from its meta.
+
+    Attributes:
+        net: HeatmapNet in eval mode on ``device``.
+        meta: the checkpoint's meta (plain types).
+        device: where the network runs.
+        bf16: forward passes under bf16 autocast.
+        channels_last: inputs converted to channels_last memory format.
+        source: the checkpoint path (for messages).
+    """
+
+    net: torch.nn.Module
+    meta: dict
+    device: torch.device
+    bf16: bool
+    channels_last: bool
+    source: Path
+
+    @property
+    def aus(self) -> list[str]:
+        """The AU names, in heatmap order (e.g. ``["AU01", "AU02", ...]``)."""
+        return list(self.meta["aus"])
+
+    @property
+    def crop_size(self) -> int:
+        """Side S of the aligned crop the network takes (px)."""
+        return int(self.meta["crop_size"])
+
+    @property
+    def sigma(self) -> float:
+        """Eq. 1 sigma in heatmap px: intensity = heatmap max x 2 pi sigma^2."""
+        return float(self.meta["sigma"])
+
+    @property
+    def peak_at_max(self) -> float:
+        """Heatmap value of intensity 5 (the top of the overlay colour scale)."""
+        return 5.0 / (2 * math.pi * self.sigma**2)
+
+    def normalise(self, crops: np.ndarray) -> torch.Tensor:
+        """(N, S, S, 3) uint8 RGB crops -> (N, 3, S, S) float32 on the device, normalised with
+        the checkpoint's mean and std (on [0, 1] pixel values)."""
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        mean = torch.tensor(self.meta["mean"], dtype=torch.float32, device=self.device)[None, :, None, None]
+        std = torch.tensor(self.meta["std"], dtype=torch.float32, device=self.device)[None, :, None, None]
+        return (x - mean) / std
+
+    def predict(self, crops: np.ndarray, heatmaps: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """AU intensities of aligned crops, in one forward pass (the caller batches).
+
+        Args:
+            crops: (N, S, S, 3) uint8 RGB, S = :attr:`crop_size`, aligned as in training.
+            heatmaps: also return the predicted heatmaps.
+
+        Returns:
+            (intensities (N, K) float32 in [0, 5], heatmaps (N, K, S/4, S/4) float32 or None).
+        """
+        from g2rl.preprocess.heatmaps import decode_heatmaps
+        from g2rl.training.device import autocast
+
+        crops = np.asarray(crops)
+        s = self.crop_size
+        if crops.ndim != 4 or crops.shape[1:] != (s, s, 3) or crops.dtype != np.uint8:
+            raise ValueError(f"crops must be (N, {s}, {s}, 3) uint8, got {crops.shape} {crops.dtype}")
+        with torch.inference_mode():
+            x = self.normalise(crops)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(self.device, self.bf16):
+                maps = self.net(x)
+            maps = maps.float()
+            intensity, _ = decode_heatmaps(maps, self.sigma)
+            out = intensity.cpu().numpy().astype(np.float32)
+            return out, (maps.cpu().numpy() if heatmaps else None)
+
+
+def load_au_model(checkpoint: str | os.PathLike, device: str = "auto", amp: str = "auto") -> AUModel:
+    """Load an inference checkpoint for prediction.
+
+    Args:
+        checkpoint: ``model.pt`` written by ``g2rl train``.
+        device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
+        amp: ``auto`` (bf16 autocast on CUDA and on CPUs with native bf16), ``bf16`` or ``off``.
+
+    Raises:
+        G2RLError naming ``checkpoint`` when it is missing, unreadable, not a g2rl inference
+        checkpoint, or its weights do not fit the network its meta describes.
+    """
+    from g2rl.training.checkpoint import load_inference_model
+    from g2rl.training.device import resolve_device, use_bf16, use_channels_last
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise G2RLError(f"{path}: checkpoint file does not exist")
+    dev = resolve_device(device)
+    try:
+        net, meta = load_inference_model(path, dev)
+    except G2RLError:
+        raise
+    except Exception as exc:  # torch.load on a file that is not a torch archive raises several kinds
+        raise G2RLError(f"{path}: not a readable g2rl inference checkpoint ({type(exc).__name__}: {exc})") from exc
+    check_meta(meta, path)
+    n_maps = net.final.out_channels
+    if n_maps != len(meta["aus"]):
+        raise G2RLError(f"{path}: network has {n_maps} heatmaps but meta lists {len(meta['aus'])} AUs")
+    bf16 = use_bf16(dev, amp)
+    cl = use_channels_last(dev, "auto", bf16)
+    if cl:
+        net = net.to(memory_format=torch.channels_last)
+    log.info(
+        "%s: %s @ %d px, sigma=%g, AUs %s; device %s%s",
+        path, meta["backbone"], meta["crop_size"], meta["sigma"], ",".join(meta["aus"]), dev, " (bf16 autocast)" if bf16 else "",
+    )  # fmt: skip
+    return AUModel(net=net, meta=meta, device=dev, bf16=bf16, channels_last=cl, source=path)

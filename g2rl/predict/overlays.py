@@ -1,0 +1,99 @@
+"""``--heatmaps DIR``: PNG overlays of the predicted heatmaps on the aligned faces.
+
+One PNG per frame (or every Nth frame): the aligned crop, then one panel per AU with that AU's
+heatmap (coloured 'jet') blended over the crop and ``AUxx <intensity>`` written on it. Every
+panel shares one colour scale, 0 .. the heatmap value of intensity 5 (5 / (2 pi sigma^2)), so
+the same colour means the same intensity in every frame, AU and video.
+
+Layout: ``DIR/<unit>/<frame:06d>.png`` for a video or an image sequence, and
+``DIR/<unit>/<image stem>.png`` for photos, where ``<unit>`` is the video's stem or the
+folder's name (``images`` for image files named on the command line), made unique within a run
+by a ``-2``, ``-3``... suffix. Each PNG is written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from g2rl.atomic import atomic_path
+
+
+def heatmap_panel(crop: np.ndarray, maps: np.ndarray, aus: Sequence[str], intensities: np.ndarray,
+                  vmax: float, alpha: float = 0.5, columns: int = 7) -> np.ndarray:
+    """Tiles [crop, AU_1 overlay, ..., AU_K overlay], row by row, ``columns`` tiles per row
+    (DISFA's 12 AUs: two rows of 7; the last tile black).
+
+    Args:
+        crop: (S, S, 3) uint8 RGB aligned face.
+        maps: (K, H, W) predicted heatmaps (any H, W; stretched over the crop).
+        aus: K AU names; intensities: (K,) decoded intensities (written on each panel).
+        vmax: heatmap value at the top of the colour scale.
+
+    Returns:
+        (S * rows, S * min(K + 1, columns), 3) uint8 RGB, rows = ceil((K + 1) / columns).
+    """
+    import cv2
+
+    from g2rl.reports.figures import overlay_heatmap
+
+    s = crop.shape[0]
+    panels = [crop]
+    # text scaled to the crop so that 64 px and 256 px crops both stay legible
+    scale = max(s / 256.0 * 0.7, 0.3)
+    thick = max(int(round(s / 128)), 1)
+    for k, au in enumerate(aus):
+        panel = np.ascontiguousarray(overlay_heatmap(crop, maps[k], vmax=vmax, alpha=alpha))
+        text = f"{au} {intensities[k]:.2f}"
+        org = (max(s // 40, 2), max(int(s * 0.09), 10))
+        cv2.putText(panel, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
+        cv2.putText(panel, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+        panels.append(panel)
+    cols = min(len(panels), columns)
+    panels += [np.zeros_like(crop)] * (-len(panels) % cols)
+    rows = [np.concatenate(panels[i:i + cols], axis=1) for i in range(0, len(panels), cols)]
+    return np.concatenate(rows, axis=0)
+
+
+class OverlayWriter:
+    """Writes the overlay PNGs of one run under ``root``, every ``every``-th frame of each unit.
+
+    ``every`` counts frames of the unit (video frame index, image position), so with
+    ``every=10`` a video gives frames 0, 10, 20, ... (those with a face).
+    """
+
+    def __init__(self, root: str | Path, aus: Sequence[str], vmax: float, every: int = 1):
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.root = Path(root)
+        self.aus = list(aus)
+        self.vmax = float(vmax)
+        self.every = int(every)
+        self._used: set[str] = set()
+        self.written = 0
+
+    def unit_dir(self, name: str) -> Path:
+        """A fresh folder name for a unit: ``name``, else ``name-2``, ``name-3``, ..."""
+        base = name or "input"
+        candidate, i = base, 1
+        while candidate in self._used:
+            i += 1
+            candidate = f"{base}-{i}"
+        self._used.add(candidate)
+        return self.root / candidate
+
+    def wants(self, frame: int) -> bool:
+        return frame % self.every == 0
+
+    def write(self, folder: Path, stem: str, crop: np.ndarray, maps: np.ndarray, intensities: np.ndarray) -> Path:
+        """Write ``folder/stem.png`` (see :func:`heatmap_panel`)."""
+        from g2rl.media import write_image
+
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / f"{stem}.png"
+        with atomic_path(out) as tmp:
+            write_image(tmp, heatmap_panel(crop, maps, self.aus, intensities, self.vmax))
+        self.written += 1
+        return out
