@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   set up .venv and run the whole demo reproduction (snakemake --cores all)
+#   make demo   set up .venv, run the whole demo reproduction (snakemake --cores all), write results/report.html
 #   make test   set up .venv and run the test suite
 # Other targets: make setup (only the environment), make clean-results.
 
@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml envs/constraints.txt
 	$(BIN)/python -m pip install --quiet -c envs/constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+# The whole reproduction, then the HTML report of its tables and figures.
 demo: setup
 	$(BIN)/snakemake --cores all
+	$(BIN)/snakemake --report results/report.html
 
 test: setup
 	$(BIN)/python -m pytest

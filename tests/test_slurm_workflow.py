@@ -355,9 +355,7 @@ def stand_in_case(tmp_path: Path) -> tuple[Path, Path | None, list[str]]:
 
 CASES = [
     WorkflowCase("stand-in", stand_in_case, gpu_rules=frozenset({"train"})),
-    # The real workflow, once its tiny config exists, e.g.:
-    # WorkflowCase("g2rl-tiny", lambda tmp: (REPO / "Snakefile", REPO / "config" / "tiny.yaml", ["all"]),
-    #              gpu_rules=frozenset({"train"}), ignore=("logs/**", "results/**/benchmark*")),
+    # The real workflow on its tiny config: tests/test_workflow_slurm.py (it reuses the session's local run).
 ]
 
 

@@ -21,11 +21,12 @@ if config["demo"]["enabled"]:
             seed=config["demo"]["seed"],
             disfa_frames=config["demo"]["disfa_frames"],
             bp4d_frames=config["demo"]["bp4d_frames"],
+        threads: 2
         conda:
             CONDA_ENV
         shell:
             "{G2RL} demo-data --out {output} --seed {params.seed} "
-            "--disfa-frames {params.disfa_frames} --bp4d-frames {params.bp4d_frames} > {log} 2>&1"
+            "--disfa-frames {params.disfa_frames} --bp4d-frames {params.bp4d_frames} --workers {threads} > {log} 2>&1"
 
 
 checkpoint frame_index:

@@ -37,7 +37,13 @@ rule table1:
         unpack(table1_metrics),
         paper=str(REPO / "config" / "paper_table1.csv"),
     output:
-        csv=report(f"{RESULTS}/tables/table1_{{dataset}}.csv", caption="../report/table1.rst", category="Table 1"),
+        csv=report(
+            f"{RESULTS}/tables/table1_{{dataset}}.csv",
+            caption="../report/table1.rst",
+            category="Table 1",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "sigma": SIGMA0, "lambda": LAMBDA0, "data": config["data_label"]},
+        ),
         md=f"{RESULTS}/tables/table1_{{dataset}}.md",
         tex=f"{RESULTS}/tables/table1_{{dataset}}.tex",
     log:
@@ -68,7 +74,12 @@ rule sensitivity_figures:
     input:
         lambda wc: sweep_metrics(wc.param),
     output:
-        png=report(f"{RESULTS}/figures/sensitivity_{{param}}.png", caption="../report/sensitivity.rst", category="Figures 6-7"),
+        png=report(
+            f"{RESULTS}/figures/sensitivity_{{param}}.png",
+            caption="../report/sensitivity.rst",
+            category="Figures 6-7 (sensitivity)",
+            labels={"varied": "{param}", "datasets": ", ".join(DATASETS), "data": config["data_label"]},
+        ),
         pdf=f"{RESULTS}/figures/sensitivity_{{param}}.pdf",
     wildcard_constraints:
         param="sigma|lambda",
@@ -97,8 +108,20 @@ rule example_figures:
     input:
         unpack(example_run),
     output:
-        heatmaps=report(f"{RESULTS}/figures/heatmaps_{{dataset}}.png", caption="../report/heatmaps.rst", category="Figures 4-5"),
-        curves=report(f"{RESULTS}/figures/curves_{{dataset}}.png", caption="../report/curves.rst", category="Figures 4-5"),
+        heatmaps=report(
+            f"{RESULTS}/figures/heatmaps_{{dataset}}.png",
+            caption="../report/heatmaps.rst",
+            category="Figures 4-5 (examples)",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "heatmaps", "sigma": SIGMA0, "lambda": LAMBDA0},
+        ),
+        curves=report(
+            f"{RESULTS}/figures/curves_{{dataset}}.png",
+            caption="../report/curves.rst",
+            category="Figures 4-5 (examples)",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "curves", "sigma": SIGMA0, "lambda": LAMBDA0},
+        ),
     log:
         f"{RESULTS}/logs/{{dataset}}/example_figures.log",
     conda:

@@ -45,7 +45,7 @@ rule train:
     # Snakemake exports OMP_NUM_THREADS={threads} to the job, which sets torch's intra-op threads.
     threads: config["train"]["threads"]
     resources:
-        gpu=1,
+        gpu=config["train"]["gpus"],
     conda:
         CONDA_ENV
     shell:

@@ -1,0 +1,104 @@
+"""The real Snakemake workflow end to end on the tiny config: every rule runs, every promised output exists,
+the report builds, and one fold can be rerun alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import run_snakemake
+
+RESULTS = "results"
+DATASETS = {"disfa": ["1", "2", "3"], "bp4d": ["devel"]}
+# (method, sigma, lambda) of the tiny config: Table 1 rows and the two sweeps
+SETTINGS = [("baseline", "2", "0"), ("g2rl", "2", "0.05"), ("g2rl", "1", "0.05"), ("g2rl", "2", "0.5")]
+
+
+def run_dir(wd: Path, dataset: str, method: str, sigma: str, lam: str) -> Path:
+    return wd / RESULTS / dataset / "runs" / method / f"sigma{sigma}" / f"lambda{lam}" / "seed0"
+
+
+def test_every_output_exists(tiny_workflow):
+    wd = tiny_workflow
+    for dataset, folds in DATASETS.items():
+        assert (wd / RESULTS / dataset / "frame_index.csv").is_file()
+        assert (wd / RESULTS / dataset / "cache" / "crops.h5").is_file()
+        for method, sigma, lam in SETTINGS:
+            rd = run_dir(wd, dataset, method, sigma, lam)
+            for fold in folds:
+                for name in ("predictions.csv", "model.pt", "train_log.csv"):
+                    assert (rd / f"fold{fold}" / name).is_file(), rd / f"fold{fold}" / name
+            metrics = json.loads((rd / "metrics.json").read_text())
+            assert set(metrics["folds"]) == set(folds)
+            assert (metrics["pooled"] is not None) == (dataset == "disfa")
+        for ext in ("csv", "md", "tex"):
+            assert (wd / RESULTS / "tables" / f"table1_{dataset}.{ext}").stat().st_size > 0
+        for fig in (f"heatmaps_{dataset}.png", f"curves_{dataset}.png"):
+            assert (wd / RESULTS / "figures" / fig).stat().st_size > 10_000
+    for param in ("sigma", "lambda"):
+        assert (wd / RESULTS / "figures" / f"sensitivity_{param}.png").stat().st_size > 10_000
+
+
+def test_landmark_jobs_one_per_sequence(tiny_workflow):
+    for dataset in DATASETS:
+        index = pd.read_csv(tiny_workflow / RESULTS / dataset / "frame_index.csv", dtype={"session": str})
+        sequences = {f"{s}/{t}.csv" for s, t in index[["subject", "session"]].drop_duplicates().itertuples(index=False)}
+        written = {p.relative_to(tiny_workflow / RESULTS / dataset / "landmarks").as_posix()
+                   for p in (tiny_workflow / RESULTS / dataset / "landmarks").rglob("*.csv")}
+        assert written == sequences
+
+
+def test_table1_has_our_rows_and_the_demo_caveat(tiny_workflow):
+    for dataset in DATASETS:
+        md = (tiny_workflow / RESULTS / "tables" / f"table1_{dataset}.md").read_text()
+        assert "DEMO dataset" in md and "not comparable with the paper" in md
+        table = pd.read_csv(tiny_workflow / RESULTS / "tables" / f"table1_{dataset}.csv", comment="#")
+        ours = table[table["source"].str.startswith("ours")]
+        assert len(ours) == 4  # Baseline and G2RL x ICC and MAE
+        assert ours["Avg"].notna().all() and set(ours["method"]) == {"Baseline", "G2RL"}
+
+
+def test_predictions_cover_each_test_frame_once(tiny_workflow):
+    """Across DISFA's three test folds every indexed frame (with landmarks) is predicted exactly once."""
+    wd = tiny_workflow
+    index = pd.read_csv(wd / RESULTS / "disfa" / "frame_index.csv", dtype={"split": str})
+    rd = run_dir(wd, "disfa", "g2rl", "2", "0.05")
+    preds = pd.concat([pd.read_csv(rd / f"fold{f}" / "predictions.csv", dtype={"split": str}) for f in DATASETS["disfa"]])
+    assert not preds.duplicated(["subject", "session", "frame"]).any()
+    assert len(preds) <= len(index) and len(preds) >= 0.95 * len(index)
+    assert preds.filter(like="_pred").stack().between(0, 5).all()
+
+
+def test_inference_checkpoint_is_the_baseline_network(tiny_workflow):
+    """G2RL's saved model has exactly the Baseline's parameters: geometry module and projection are gone."""
+    rd_b = run_dir(tiny_workflow, "bp4d", "baseline", "2", "0")
+    rd_g = run_dir(tiny_workflow, "bp4d", "g2rl", "2", "0.05")
+    base = torch.load(rd_b / "folddevel" / "model.pt", weights_only=True)
+    g2rl = torch.load(rd_g / "folddevel" / "model.pt", weights_only=True)
+    assert {k: v.shape for k, v in base["state_dict"].items()} == {k: v.shape for k, v in g2rl["state_dict"].items()}
+    assert g2rl["meta"]["aus"] == ["AU06", "AU10", "AU12", "AU14", "AU17"]
+
+
+def test_report_builds(tiny_workflow):
+    run_snakemake(tiny_workflow, "--report", "report.html")
+    html = (tiny_workflow / "report.html").read_text(errors="replace")
+    assert "Table 1" in html and "sensitivity" in html.lower()
+
+
+def test_rerun_one_fold_only(tiny_workflow):
+    """README: force one fold by asking for its output with -f; nothing else is rerun."""
+    wd = tiny_workflow
+    target = run_dir(wd, "disfa", "g2rl", "2", "0.05") / "fold2" / "predictions.csv"
+    before = {p: p.stat().st_mtime_ns for p in (wd / RESULTS).rglob("*") if p.is_file()}
+    out = run_snakemake(wd, "-f", str(target.relative_to(wd)))
+    after = {p: p.stat().st_mtime_ns for p in (wd / RESULTS).rglob("*") if p.is_file()}
+    changed = {p.relative_to(wd).as_posix() for p in after if before.get(p) != after[p]}
+    fold = target.parent.relative_to(wd).as_posix()
+    assert target.relative_to(wd).as_posix() in changed
+    others = {c for c in changed if not c.startswith(fold + "/") and "/logs/" not in f"/{c}"}
+    assert not others, f"rerunning one fold also rewrote {sorted(others)}"
+    assert "1 of 1 steps (100%) done" in out or "2 of 2 steps (100%) done" in out
