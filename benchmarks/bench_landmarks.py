@@ -107,13 +107,13 @@ def main() -> None:
     ap.add_argument("--max-frames", type=int, default=None)
     ap.add_argument("--fast", action="append", default=None, metavar="SCALE:EVERY",
                     help="fast-path setting detect_scale:redetect_every to measure (repeatable; "
-                         "default 0.5:30 (the library default), 1.0:10, 1.0:5)")
+                         "default: 1.0:10 (the library default), 0.5:30, 1.0:5)")
     args = ap.parse_args()
     import torch  # only to report the thread setting the pipeline runs with
 
     print(f"host: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores; "
           f"single process (dlib is single-threaded); torch threads {torch.get_num_threads()}")
-    configs = [(float(a), int(b)) for a, b in (c.split(":") for c in (args.fast or ["0.5:30", "1.0:10", "1.0:5"]))]
+    configs = [(float(a), int(b)) for a, b in (c.split(":") for c in (args.fast or ["1.0:10", "0.5:30", "1.0:5"]))]
     print(f"settings: max_frames={args.max_frames}, fast-path settings {configs}")
     videos = list(args.video)
     with tempfile.TemporaryDirectory() as tmp:

@@ -25,7 +25,7 @@ SLURM_DIR = REPO / "tests" / "slurm"
 # Rule names of the real workflow (brief of issue 7); per-rule settings must use only these.
 REAL_RULES = {
     "demo_data", "frame_index", "landmarks", "crop_cache", "heatmap_cache", "train", "evaluate", "table1",
-    "sensitivity_figures", "example_figures", "report_assets", "all",
+    "sensitivity_figures", "example_figures", "all",
 }
 
 

@@ -10,7 +10,7 @@ Each unit is read twice: pass 1 runs the landmark detector over the whole stream
 face from frame to frame and hands its rows back at the end), pass 2 decodes the frames again,
 warps the ones with a face and runs the network in batches. Two passes keep memory bounded by
 one batch of crops for any video length; the second decode costs far less than landmarking
-(docs/perf/predict.md).
+(docs/PERFORMANCE.md).
 
 Output table (``AU_KEY_COLUMNS`` + ``<AU>_r`` per AU of the checkpoint), one row per frame:
 

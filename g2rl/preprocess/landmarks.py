@@ -89,7 +89,7 @@ class LandmarkDetector:
             the HOG box size is quantised in ~20 % pyramid steps that differ between scales and
             the 68-point fit follows the box, so detecting at 0.5 alone moves the landmarks by
             ~2-3 % of the inter-ocular distance against the plain path; with tracking, detection
-            is rare and full resolution costs little (docs/perf/preprocess.md).
+            is rare and full resolution costs little (docs/PERFORMANCE.md).
         fast: use the fast tracked path (see the module docstring); False = plain path.
         redetect_every: fast path: run the detector at least every this many frames.
         max_shift: fast path: re-detect when the fitted face's box moved more than this

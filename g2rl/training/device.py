@@ -2,7 +2,7 @@
 
 auto: CUDA when present, with bf16 autocast and channels_last. On CPU, bf16 autocast and
 channels_last are used when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX); on this
-project's machine that roughly doubles training throughput (docs/perf/training.md). On a CPU
+project's machine that roughly doubles training throughput (docs/PERFORMANCE.md). On a CPU
 without it bf16 is emulated and slower, so auto stays in fp32 there.
 """
 
