@@ -142,6 +142,16 @@ def _slurm_logs(workdir: Path) -> list[SlurmJob]:
     return jobs
 
 
+def _command(workdir: Path, snakefile: Path, configfile: Path | None, targets: Sequence[str],
+             extra_args: Sequence[str], profile_args: Sequence[str]) -> list[str]:
+    """The snakemake command line shared by the SLURM and the local run; only `profile_args` differ."""
+    # Targets first: options such as --configfile take several values and would swallow them.
+    cmd = [*SNAKEMAKE, *targets, "--snakefile", str(snakefile), "--directory", str(workdir), *profile_args]
+    if configfile is not None:
+        cmd += ["--configfile", str(configfile)]
+    return cmd + list(extra_args)
+
+
 def run_workflow_via_slurm(
     workdir: Path,
     snakefile: Path,
@@ -158,12 +168,7 @@ def run_workflow_via_slurm(
     ``scontrol`` does not report it COMPLETED with exit code 0:0. Returns the run with its ``slurm_jobs``.
     Call ``require_slurm()`` first.
     """
-    # Targets first: options such as --configfile take several values and would swallow them.
-    cmd = [
-        *SNAKEMAKE,
-        *targets,
-        "--snakefile", str(snakefile),
-        "--directory", str(workdir),
+    cmd = _command(workdir, snakefile, configfile, targets, extra_args, [
         "--profile", str(SLURM_PROFILE),
         # Never also load workflow/profiles/default: its keys would override the SLURM profile's.
         "--workflow-profile", "none",
@@ -172,10 +177,7 @@ def run_workflow_via_slurm(
         # Poll early: the test jobs take seconds, not hours (the profile's 20 s is for real clusters).
         "--slurm-init-seconds-before-status-checks", "2",
         "--latency-wait", "5",
-    ]
-    if configfile is not None:
-        cmd += ["--configfile", str(configfile)]
-    cmd += list(extra_args)
+    ])
     output = _snakemake(cmd, workdir, timeout_s)
     remote, local = _count_jobs(output)
     run = WorkflowRun(workdir, cmd, output, remote, local, _slurm_logs(workdir))
@@ -206,18 +208,8 @@ def run_workflow_locally(
     timeout_s: int = 900,
 ) -> WorkflowRun:
     """Run ``targets`` locally with ``workflow/profiles/default`` (the reference for the SLURM run)."""
-    # Targets first: options such as --configfile take several values and would swallow them.
-    cmd = [
-        *SNAKEMAKE,
-        *targets,
-        "--snakefile", str(snakefile),
-        "--directory", str(workdir),
-        "--workflow-profile", str(DEFAULT_PROFILE),
-        "--cores", "2",
-    ]
-    if configfile is not None:
-        cmd += ["--configfile", str(configfile)]
-    cmd += list(extra_args)
+    cmd = _command(workdir, snakefile, configfile, targets, extra_args,
+                   ["--workflow-profile", str(DEFAULT_PROFILE), "--cores", "2"])
     output = _snakemake(cmd, workdir, timeout_s)
     remote, local = _count_jobs(output)
     return WorkflowRun(workdir, cmd, output, remote, local)

@@ -1,5 +1,6 @@
 # Shared helpers: config validation, run enumeration, and how rules call the g2rl package.
 
+import functools
 import json
 import os
 import shlex

@@ -3,7 +3,14 @@
 
 def sequence_table(dataset):
     """(subject, session) -> media input of every sequence in the frame index (known after the checkpoint)."""
-    index = pd.read_csv(checkpoints.frame_index.get(dataset=dataset).output[0], dtype={"subject": str, "session": str})
+    path = checkpoints.frame_index.get(dataset=dataset).output[0]
+    return _sequences_of(path, os.stat(path).st_mtime_ns, dataset)
+
+
+@functools.lru_cache(maxsize=None)
+def _sequences_of(path, mtime_ns, dataset):
+    # Read each frame index once per run: every landmark job's params ask for it (328 jobs on BP4D).
+    index = pd.read_csv(path, dtype={"subject": str, "session": str}, usecols=["subject", "session", "media"])
     first = index.groupby(["subject", "session"], sort=True)["media"].first()
     # A video is its own input; an image sequence is the folder holding its frames.
     return {key: (m if dataset == "disfa" else str(Path(m).parent)) for key, m in first.items()}
