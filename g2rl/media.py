@@ -6,6 +6,7 @@ sees the same frames with the same channel order: RGB, shape (H, W, 3), dtype ui
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -73,6 +74,16 @@ def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
             yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     finally:
         cap.release()
+
+
+def natural_key(path: Path) -> list:
+    """Sort key that orders 9.jpg before 10.jpg (BP4D mixes zero-padding widths within a release)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", Path(path).name)]
+
+
+def folder_images(folder: str | Path) -> list[Path]:
+    """The image files directly inside ``folder``, in natural numeric order."""
+    return sorted((p for p in Path(folder).iterdir() if p.is_file() and is_image(p)), key=natural_key)
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -47,3 +47,12 @@ def write_bp4d(root: Path, subjects=("F001", "F002"), sessions=("T1", "T2"), n_f
                 codes = rng.integers(0, 6, n_frames)
                 (folder / f"{subject}_{session}_AU{au:02d}.csv").write_text("".join(f"{f},{c}\n" for f, c in zip(frames, codes)))
     return root
+
+
+def write_noise_video(path: Path, n_frames: int, fps: float, size=(160, 120), seed: int = 0) -> Path:
+    """A video of random noise: no face in any frame (for the no-face paths of landmarks and predict)."""
+    rng = np.random.default_rng(seed)
+    with VideoWriter(path, fps, size) as writer:
+        for _ in range(n_frames):
+            writer.write(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    return path

@@ -14,6 +14,7 @@ from g2rl.cli import main as g2rl_main
 from g2rl.media import VideoWriter, read_image, write_image
 from g2rl.preprocess.align import alignment_matrix, warp_to_crop
 from g2rl.preprocess.landmarks import LandmarkDetector, landmark_array
+from layouts import write_noise_video
 
 KEYS = ["file", "frame", "timestamp", "success", "confidence"]
 COLUMNS = KEYS + [f"{au}_r" for au in AUS]
@@ -111,11 +112,7 @@ def test_image_sequence_is_followed(data, tmp_path):
 
 
 def test_video_without_face(data, tmp_path):
-    video = tmp_path / "noise.avi"
-    rng = np.random.default_rng(0)
-    with VideoWriter(video, 25, (160, 120)) as w:
-        for _ in range(5):
-            w.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    video = write_noise_video(tmp_path / "noise.avi", n_frames=5, fps=25)
     out = tmp_path / "aus.csv"
     assert _run("--checkpoint", data["ckpt"], video, "--out", out) == 0
     df = pd.read_csv(out)

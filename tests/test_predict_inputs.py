@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from g2rl.predict.inputs import folder_images, plan_units
+from g2rl.media import folder_images
+from g2rl.predict.inputs import plan_units
 
 
 def _touch(path: Path) -> Path:

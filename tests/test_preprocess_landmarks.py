@@ -12,6 +12,7 @@ from g2rl.errors import MediaError
 from g2rl.media import VideoWriter, write_image
 from g2rl.preprocess.dlib_models import shape_predictor_path
 from g2rl.preprocess.landmarks import LANDMARK_COLUMNS, LandmarkDetector, inter_ocular_distance, landmark_array
+from layouts import write_noise_video
 
 
 def _astronaut_frames(n=6):
@@ -69,11 +70,7 @@ def test_cli_folder_of_images(tmp_path):
 
 
 def test_cli_video_without_face(tmp_path, caplog):
-    video = tmp_path / "empty.avi"
-    rng = np.random.default_rng(0)
-    with VideoWriter(video, 10, (160, 120)) as w:
-        for _ in range(4):
-            w.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    video = write_noise_video(tmp_path / "empty.avi", n_frames=4, fps=10)
     out = tmp_path / "lm.csv"
     with caplog.at_level("WARNING"):
         assert g2rl_main(["landmarks", str(video), "--out", str(out), "--no-progress"]) == 0
@@ -87,7 +84,7 @@ def test_cli_video_without_face(tmp_path, caplog):
 
 
 def test_folder_order_is_numeric_not_lexical():
-    from g2rl.preprocess.cli import natural_key
+    from g2rl.media import natural_key
 
     names = ["10.jpg", "9.jpg", "100.jpg", "099.jpg"]
     assert sorted(names, key=lambda n: natural_key(Path(n))) == ["9.jpg", "10.jpg", "099.jpg", "100.jpg"]

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from g2rl.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image, is_video
-from g2rl.preprocess.cli import natural_key
+from g2rl.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, folder_images, is_image, is_video
 
 
 @dataclass(frozen=True)
@@ -38,11 +37,6 @@ class Unit:
     path: Path
     files: tuple[Path, ...] = ()
     name: str = ""
-
-
-def folder_images(folder: Path) -> list[Path]:
-    """The image files directly inside ``folder``, in natural numeric order."""
-    return sorted((p for p in folder.iterdir() if p.is_file() and is_image(p)), key=natural_key)
 
 
 def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> tuple[list[Unit], list[tuple[str, str]]]:

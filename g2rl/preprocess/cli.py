@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 from pathlib import Path
 
 from g2rl.errors import G2RLError
-from g2rl.media import is_image, is_video
+from g2rl.media import folder_images, is_image, is_video
 
 log = logging.getLogger("g2rl.landmarks")
 
@@ -39,11 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "such a video cannot be trained on) instead of writing all-success=0 rows")
 
 
-def natural_key(path: Path) -> list:
-    """Sort key that orders 9.jpg before 10.jpg (BP4D mixes zero-padding widths within a release)."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
-
-
 def main(args: argparse.Namespace) -> int:
     from g2rl.preprocess.landmarks import LandmarkDetector, write_landmarks_csv
 
@@ -53,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     det = LandmarkDetector(detect_scale=args.detect_scale, fast=not args.plain, redetect_every=args.redetect_every)
     progress = not args.no_progress
     if src.is_dir():
-        images = sorted((p for p in src.iterdir() if p.is_file() and is_image(p)), key=natural_key)
+        images = folder_images(src)
         if not images:
             raise G2RLError(f"{src}: folder holds no image files")
         df = det.images(images, sequence=args.sequence, progress=progress)
