@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml envs/constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3.x"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c envs/constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c envs/constraints.txt -e '.[test,workflow]'
 	touch $(STAMP)
 
 # The whole reproduction, then the HTML report of its tables and figures.

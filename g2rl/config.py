@@ -1,4 +1,5 @@
-"""Load and validate the workflow configuration against workflow/schemas/config.schema.yaml.
+"""Load and validate the workflow configuration against the schema shipped in the package
+(g2rl/resources/config.schema.yaml, the one copy; the workflow validates through this module too).
 
 `load_config` fills every default the schema gives, rejects unknown keys and wrong types with
 one message naming the key, and checks that the configured dataset roots exist (unless the
@@ -17,9 +18,12 @@ import yaml
 
 from g2rl.errors import ConfigError
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_PATH = PACKAGE_ROOT / "workflow" / "schemas" / "config.schema.yaml"
-DEFAULT_CONFIG = PACKAGE_ROOT / "config" / "config.yaml"
+# Package data, so an installed wheel validates configs and runs `g2rl index` without the repository.
+# resources/config.yaml is a link to the repository's config/config.yaml (the demo config, kept where
+# Snakemake users expect it); building the wheel copies the file behind the link.
+RESOURCES = Path(__file__).resolve().parent / "resources"
+SCHEMA_PATH = RESOURCES / "config.schema.yaml"
+DEFAULT_CONFIG = RESOURCES / "config.yaml"
 _SQRT = re.compile(r"^sqrt\(\s*([0-9]*\.?[0-9]+)\s*\)$")
 
 

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--layout",
         metavar="JSON",
         help="JSON object overriding keys of the dataset's config section (path patterns, offsets, splits, AUs; "
-        "see workflow/schemas/config.schema.yaml), e.g. '{\"label_frame_offset\": 0}'. The workflow passes its whole section.",
+        "see g2rl/resources/config.schema.yaml), e.g. '{\"label_frame_offset\": 0}'. The workflow passes its whole section.",
     )
 
 

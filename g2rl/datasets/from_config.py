@@ -12,7 +12,7 @@ DATASETS = ("disfa", "bp4d")
 
 
 def index_from_config(dataset: str, section: dict) -> pd.DataFrame:
-    """Build the frame index of `dataset` from its config section (keys as in workflow/schemas/config.schema.yaml)."""
+    """Build the frame index of `dataset` from its config section (keys as in g2rl/resources/config.schema.yaml)."""
     if dataset == "disfa":
         return index_disfa(
             root=section["root"],
