@@ -13,6 +13,7 @@ import importlib
 import logging
 import sys
 
+from g2rl import __version__
 from g2rl.errors import G2RLError
 
 # subcommand -> (module, one-line help)
@@ -31,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="g2rl", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         # add_help=False: `g2rl train -h` must reach the command's own parser below, not this stub

@@ -1,8 +1,19 @@
-"""G2RL model: the heatmap backbone (the Baseline), the geometry module, the projection, the losses."""
+"""G2RL model: the heatmap backbone (the Baseline), the geometry module, the projection, the losses.
 
-from g2rl.model.backbone import HeatmapNet
-from g2rl.model.g2rl_net import G2RLModel, LossTerms
-from g2rl.model.geometry import GeometryModule
-from g2rl.model.projection import KnowledgeProjection
+The names load on first use (PEP 562), so importing the backbone alone (``g2rl predict``, the
+reports) does not import torch_geometric: only the geometry module, built for G2RL training, needs it.
+"""
 
-__all__ = ["G2RLModel", "GeometryModule", "HeatmapNet", "KnowledgeProjection", "LossTerms"]
+from g2rl.lazy import lazy_getattr
+
+_WHERE = {
+    "HeatmapNet": "g2rl.model.backbone",
+    "G2RLModel": "g2rl.model.g2rl_net",
+    "LossTerms": "g2rl.model.g2rl_net",
+    "GeometryModule": "g2rl.model.geometry",
+    "KnowledgeProjection": "g2rl.model.projection",
+}
+
+__all__ = sorted(_WHERE)
+
+__getattr__ = lazy_getattr(__name__, _WHERE)

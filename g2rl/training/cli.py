@@ -12,40 +12,70 @@ import json
 import logging
 
 from g2rl.errors import ConfigError
-from g2rl.training.settings import TrainSettings
+from g2rl.model.backbone import RESNET_CHANNELS
+from g2rl.training.settings import AMP_MODES, SWITCH_MODES, TrainSettings
 
 _DEFAULT = TrainSettings()
+
+
+class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends '(default: X)' to every option's help, except required options, which have none."""
+
+    def _get_help_string(self, action):
+        return action.help if action.required else super()._get_help_string(action)
 
 
 def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.replace(",", " ").split())
 
 
+def _csv(values) -> str:
+    """A tuple default as the user types it ('256,256,256'); argparse passes it through ``_ints``."""
+    return ",".join(map(str, values))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = _DEFAULT
+    # `g2rl train -h` shows every option's default next to its help
+    parser.formatter_class = _ShowDefaults
     parser.add_argument("--crops", required=True, help="crops HDF5 cache (g2rl.preprocess)")
     parser.add_argument("--heatmaps", required=True, help="heatmaps HDF5 cache holding the chosen sigma")
     parser.add_argument("--test-split", required=True, help="test part: DISFA 1/2/3, BP4D devel")
     parser.add_argument("--out", required=True, help="output folder (model.pt, train_log.csv, predictions.csv)")
-    parser.add_argument("--method", choices=("baseline", "g2rl"), default="g2rl", help="baseline = lambda 0")
-    parser.add_argument("--lambda", dest="lambda_g", type=float, default=d.lambda_g, help="weight of L_G (Eq. 8)")
+    parser.add_argument("--method", choices=("baseline", "g2rl"), default="g2rl", help="baseline: heatmap loss only (lambda 0); g2rl: Eq. 8 with --lambda")
+    parser.add_argument("--lambda", dest="lambda_g", type=float, default=d.lambda_g, help="weight of L_G in Eq. 8 (g2rl only)")
     parser.add_argument("--sigma", type=float, default=d.sigma, help="heatmap sigma in heatmap pixels")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--backbone", default=d.backbone)
-    parser.add_argument("--pretrained", default=d.pretrained, help="local torchvision ImageNet state dict")
-    parser.add_argument("--deconv-channels", type=_ints, default=d.deconv_channels, help="e.g. 256,256,256")
-    parser.add_argument("--epochs", type=int, default=d.epochs)
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
-    parser.add_argument("--lr", type=float, default=d.lr)
-    parser.add_argument("--lr-step-epochs", type=_ints, default=d.lr_step_epochs)
-    parser.add_argument("--lr-gamma", type=float, default=d.lr_gamma)
-    parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    parser.add_argument("--aux-weight", type=float, default=d.aux_weight)
-    parser.add_argument("--num-workers", type=int, default=d.num_workers)
-    parser.add_argument("--max-train-samples", type=int, default=d.max_train_samples)
-    parser.add_argument("--amp", choices=("auto", "bf16", "off"), default=d.amp)
-    parser.add_argument("--channels-last", choices=("auto", "on", "off"), default=d.channels_last)
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, sampling order and subsets")
+    parser.add_argument(
+        "--device", default="auto",
+        help="auto (CUDA if available, else CPU) | cpu | cuda | cuda:N; cuda fails when CUDA is unusable",
+    )
+    parser.add_argument("--backbone", choices=sorted(RESNET_CHANNELS), default=d.backbone, help="ResNet trunk")
+    parser.add_argument("--pretrained", default=d.pretrained, help="local torchvision ImageNet state dict; None = random initialisation")
+    parser.add_argument("--deconv-channels", type=_ints, default=_csv(d.deconv_channels), help="widths of the three deconvolution layers")
+    parser.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training rows")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="samples per optimiser step")
+    parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
+    parser.add_argument(
+        "--lr-step-epochs", type=_ints, default=_csv(d.lr_step_epochs),
+        help="epoch counts after which the lr is multiplied by --lr-gamma (5: from the 6th epoch on), e.g. 5 or 5,8",
+    )
+    parser.add_argument("--lr-gamma", type=float, default=d.lr_gamma, help="lr factor at each step epoch")
+    parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay")
+    parser.add_argument(
+        "--aux-weight", type=float, default=d.aux_weight,
+        help="weight of the auxiliary intensity loss that gives G content (docs/METHOD.md)",
+    )
+    parser.add_argument("--num-workers", type=int, default=d.num_workers, help="DataLoader worker processes")
+    parser.add_argument(
+        "--max-train-samples", type=int, default=d.max_train_samples,
+        help="train on this many evenly spaced training rows (demo and smoke runs); None = all",
+    )
+    parser.add_argument("--amp", choices=AMP_MODES, default=d.amp, help="bf16 autocast; auto = where it pays")
+    parser.add_argument(
+        "--channels-last", choices=SWITCH_MODES, default=d.channels_last,
+        help="channels_last memory format; auto = together with bf16",
+    )
     parser.add_argument("--log", default=None, help="also append progress to this text file")
     parser.add_argument("--keep-resume-checkpoint", action="store_true", help="keep last.pt after success")
 
@@ -67,9 +97,11 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
 
 
 def main(args: argparse.Namespace) -> int:
+    from g2rl.training.device import resolve_device
     from g2rl.training.loop import train_fold
 
     settings = settings_from_args(args)
+    resolve_device(args.device)  # an unusable --device cuda fails now, before the caches are read
     summary = train_fold(
         args.crops, args.heatmaps, args.test_split, args.out, settings, args.seed,
         device=args.device, log=args.log, keep_resume_checkpoint=args.keep_resume_checkpoint,
