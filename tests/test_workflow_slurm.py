@@ -20,9 +20,13 @@ def test_real_workflow_via_slurm_matches_local(tiny_workflow: Path, tmp_path: Pa
     require_slurm()
     workdir = tmp_path / "slurm"
     workdir.mkdir()
-    # one thread per training, as in the local run, so the floating-point results are the same
+    # one thread per training, as in the local run, so the floating-point results are the same. The tiny config
+    # trains on the CPU (train.gpus: 0; gpus > 0 would add --device cuda, which fails without CUDA), so the GPU
+    # request is set here: the test cluster's GPU is a stand-in (gres File=/dev/null).
     run = run_workflow_via_slurm(workdir, REPO / "Snakefile", TINY_CONFIG, [TARGET],
-                                 extra_args=("--set-threads", "train=1"), timeout_s=1500)
+                                 extra_args=("--set-threads", "train=1",
+                                             "--set-resources", "train:gpu=1", "train:slurm_partition=gpu"),
+                                 timeout_s=1500)
     assert run.remote_jobs == {"demo_data": 1, "landmarks": 12, "crop_cache": 1, "heatmap_cache": 1, "train": 2}
     # frame_index (a checkpoint) and the aggregation rules stay on the submit host
     assert run.local_jobs == {"evaluate": 2, "table1": 1} and "frame_index" not in run.remote_jobs

@@ -26,7 +26,13 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but CUDA is not available")
+        # The workflow asks for cuda whenever train.gpus > 0: fail here rather than train on the CPU for days.
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU only"
+        raise ConfigError(
+            f"device {device!r} requested but torch {torch.__version__} ({build} build) cannot use CUDA here "
+            "(no GPU visible, or a driver too old for this build: see nvidia-smi); "
+            "set train.gpus: 0 in the config to train on the CPU"
+        )
     return dev
 
 

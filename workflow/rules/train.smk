@@ -23,6 +23,9 @@ def train_flags(wc):
         flags.append(f"--pretrained {shlex.quote(m['pretrained'])}")
     if t["max_train_samples"]:
         flags.append(f"--max-train-samples {t['max_train_samples']}")
+    if t["gpus"] > 0:
+        # explicit, so a broken CUDA setup stops the job with one line instead of training on the CPU
+        flags.append("--device cuda")
     if wc.method == "g2rl":
         flags.append(f"--lambda {wc.lam}")
     return " ".join(flags)
