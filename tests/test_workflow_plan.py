@@ -26,10 +26,13 @@ def dry_run_counts(workdir: Path, configfile: Path, dataset: str, root: Path) ->
     index = f"results/{dataset}/frame_index.csv"
     r = subprocess.run([*base, "--cores", "1", index], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    r = subprocess.run([*base, "-n", "--profile", str(REPO / "workflow/profiles/slurm"), "--workflow-profile", "none"],
+    r = subprocess.run([*base, "-n", "-p", "--profile", str(REPO / "workflow/profiles/slurm"), "--workflow-profile", "none"],
                        capture_output=True, text=True, env=env, timeout=600)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
+    # the paper configs train on GPUs (train.gpus: 1), so every training asks for CUDA explicitly
+    trains = [line for line in out.splitlines() if " train --crops " in line]
+    assert trains and all("--device cuda" in line for line in trains), trains[:2]
     table = out[out.index("Job stats:"):]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m.group(1) != "total"}
 
