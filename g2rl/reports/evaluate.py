@@ -16,7 +16,8 @@ not something to average.
                             "per_au": {"AU01": {"icc", "mae", "pcc", "n", "note"}, ...},
                             "avg": {"icc", "mae", "pcc", "n", "note"}}, ...},
       "pooled": null | {"n_frames": int, "files": [str, ...], "per_au": {...}, "avg": {...}},
-      "run": {...}                                # optional labels (dataset, method, sigma, ...)
+      "run": {...},                               # optional labels (dataset, method, sigma, ...)
+      "bootstrap": {...} | null, "fold_mean": {...} | null, "diagnostics": {...}   # g2rl.reports.evidence_report
     }
 """
 
@@ -34,7 +35,9 @@ import pandas as pd
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
+from g2rl.evidence import BootstrapSettings
 from g2rl.metrics import METRIC_NAMES, per_au_metrics
+from g2rl.reports.evidence_report import uncertainty_keys
 
 FORMAT = "g2rl-metrics/1"
 KEY_COLUMNS = ("subject", "session", "frame", "split")
@@ -102,7 +105,10 @@ def _section(df: pd.DataFrame, aus: list[str]) -> dict:
 
 
 def evaluate_runs(
-    prediction_csvs: Sequence[str | os.PathLike], aus: Sequence[str] | None = None, pooled: bool = False
+    prediction_csvs: Sequence[str | os.PathLike],
+    aus: Sequence[str] | None = None,
+    pooled: bool = False,
+    bootstrap: BootstrapSettings | None = BootstrapSettings(),
 ) -> dict:
     """Metrics of one or more runs' predictions, per fold and (``pooled=True``) over all folds.
 
@@ -110,6 +116,7 @@ def evaluate_runs(
     no two files the same one). With ``pooled`` the files are concatenated first and every
     (subject, session, frame) must occur once: a frame predicted by two folds is an error.
     ``aus`` defaults to the AUs of the first file; every file must have them all.
+    ``bootstrap``: settings of the subject bootstrap CI of the headline section (None: no CI).
     Returns the ``metrics.json`` dict described in the module docstring.
     """
     if not prediction_csvs:
@@ -148,6 +155,8 @@ def evaluate_runs(
     else:
         # Several folds and no pooled section: there is no single figure to put in Table 1.
         result["headline"] = None
+    # "bootstrap" (CI over test subjects) and "fold_mean": g2rl.reports.evidence_report
+    result.update(uncertainty_keys(result, dict(zip(folds, frames)), bootstrap))
     return result
 
 

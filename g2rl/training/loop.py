@@ -4,6 +4,7 @@ Files written into out_dir, all atomically:
     last.pt          resume checkpoint, after every epoch (removed at the end unless kept)
     train_log.csv    one row per epoch: loss terms, lr, throughput, ||G||
     predictions.csv  the test split's predictions (docs/CONTRACTS.md)
+    diagnostics.json the geometry branch's test score, final L_G and g_spread (g2rl.training.diagnostics)
     model.pt         the inference checkpoint (Baseline parameters + meta)
 predictions.csv and model.pt are written last, in that order: model.pt present = run finished.
 
@@ -37,6 +38,7 @@ from g2rl.training.checkpoint import (
     save_resume_checkpoint,
     set_rng_state,
 )
+from g2rl.training.diagnostics import teach_score, write_diagnostics
 from g2rl.training.device import autocast, resolve_device, use_bf16, use_channels_last
 from g2rl.training.predictions import predict_intensities, predictions_frame, write_predictions
 from g2rl.training.settings import TrainSettings
@@ -239,6 +241,9 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
         num_workers=settings.num_workers, bf16=bf16, channels_last=cl,
     )  # fmt: skip
     write_predictions(out_dir / "predictions.csv", predictions_frame(keys, pred_rows, aus, pred, true))
+    # what the geometry branch could teach, final L_G and g_spread (g2rl.training.diagnostics)
+    teach = teach_score(model, test_set, aus, dev, batch_size=settings.batch_size)
+    write_diagnostics(out_dir / "diagnostics.json", settings.method, teach, rows[-1] if rows else {})
     meta = {
         "dataset": info["dataset"], "aus": aus, "crop_size": info["crop_size"],
         "heatmap_size": info["heatmap_size"], "sigma": settings.sigma, "backbone": settings.backbone,

@@ -1,0 +1,229 @@
+"""Uncertainty in the result files: the keys g2rl.evidence adds to ``metrics.json``, and ``evidence.json``.
+
+Per run (one seed), :func:`uncertainty_keys` gives the keys ``g2rl evaluate`` adds next to the
+existing ones (docs/METRICS.md):
+
+    "bootstrap":   {"unit": "subject", "n_resamples", "seed", "level", "section", "n_subjects",
+                    "per_au": {AU: {"icc_ci": [lo, hi], "mae_ci": [lo, hi]}}, "avg": {...}}   # or null
+    "fold_mean":   {"n_folds", "per_au": {AU: {"icc", "mae"}}, "avg": {"icc", "mae"}}       # or null (one fold)
+    "diagnostics": see g2rl.reports.diagnostics                                             # only with --diagnostics
+
+Per dataset, :func:`build_evidence` reads the metrics.json of every seed of the Baseline and of
+G2RL, reloads the predictions they were computed from, and bootstraps both methods on the same
+subject resamples (g2rl.evidence.compare_methods). ``evidence.json`` layout::
+
+    {"format": "g2rl-evidence/1", "dataset", "aus", "seeds": [...], "subjects": [...],
+     "bootstrap": {"unit": "subject", "n_resamples", "seed", "level"},
+     "methods": {"Baseline"|"G2RL": {"files": [metrics.json, ...],
+                 "per_au": {AU: {"icc"|"mae": {"mean", "sd", "ci": [lo, hi], "per_seed": [...], "undefined"}}},
+                 "avg": {...}, "fold_mean": {...} | null, "diagnostics": {...} | null}},
+     "difference": {"per_au": {AU: {"icc"|"mae": {"diff", "ci": [lo, hi], "win_share", "ci_excludes_0"}}},
+                    "avg": {...}}}     # G2RL - Baseline, paired by seed
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from g2rl.atomic import atomic_path
+from g2rl.errors import G2RLError
+from g2rl.evidence import METRICS, BootstrapSettings, Comparison, RunArrays, compare_methods
+
+EVIDENCE_FORMAT = "g2rl-evidence/1"
+
+
+def _f(x) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _headline_frame(metrics: dict, frames: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """The frames of the headline section: all folds when pooled, the one fold otherwise."""
+    head = metrics.get("headline")
+    if head == "pooled":
+        return pd.concat(list(frames.values()), ignore_index=True)
+    if isinstance(head, str) and head.startswith("fold:"):
+        return frames[head[len("fold:"):]]
+    return None
+
+
+def run_arrays(df: pd.DataFrame, aus: Sequence[str], source: str) -> RunArrays:
+    """A predictions table (docs/CONTRACTS.md columns) as the arrays g2rl.evidence works on."""
+    return RunArrays(
+        df["subject"].astype(str).to_numpy(),
+        df[[f"{a}_pred" for a in aus]].to_numpy(dtype=np.float64),
+        df[[f"{a}_true" for a in aus]].to_numpy(dtype=np.float64),
+        source,
+    )
+
+
+def fold_mean(metrics: dict) -> dict | None:
+    """Mean over folds of each fold's ICC and MAE (per AU and of the fold averages); None with one fold.
+
+    DISFA papers report either this or the pooled figure; metrics.json keeps both."""
+    folds = metrics["folds"]
+    if len(folds) < 2:
+        return None
+
+    def mean(values):
+        vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        return float(np.mean(vals)) if vals else None
+
+    return {
+        "n_folds": len(folds),
+        "per_au": {au: {m: mean([f["per_au"][au][m] for f in folds.values()]) for m in METRICS} for au in metrics["aus"]},
+        "avg": {m: mean([f["avg"][m] for f in folds.values()]) for m in METRICS},
+    }
+
+
+def uncertainty_keys(metrics: dict, frames: dict[str, pd.DataFrame], settings: BootstrapSettings | None) -> dict:
+    """The 'bootstrap' and 'fold_mean' keys of one run's metrics.json (see the module docstring).
+
+    ``frames`` maps each fold's split to its predictions table; ``settings`` None skips the bootstrap."""
+    aus = metrics["aus"]
+    df = _headline_frame(metrics, frames)
+    boot = None
+    if df is not None and settings is not None:
+        cmp = compare_methods({"run": [run_arrays(df, aus, "predictions")]}, [None], aus, settings)
+        s = cmp.summaries["run"]
+
+        def cell(j):
+            return {f"{m}_ci": [_f(s[m].lo[j]), _f(s[m].hi[j])] for m in METRICS}
+
+        boot = {**settings.to_dict(), "section": metrics["headline"], "n_subjects": len(cmp.subjects),
+                "per_au": {au: cell(j) for j, au in enumerate(aus)}, "avg": cell(len(aus))}
+    return {"bootstrap": boot, "fold_mean": fold_mean(metrics)}
+
+
+def _load_run(path: str | os.PathLike, metrics: dict) -> RunArrays:
+    """Reload the headline predictions a metrics.json was computed from (its 'file' / 'files')."""
+    from g2rl.reports.evaluate import read_predictions
+
+    head = metrics.get("headline")
+    if head == "pooled":
+        files = metrics["pooled"]["files"]
+    elif isinstance(head, str) and head.startswith("fold:"):
+        files = [metrics["folds"][head[len("fold:"):]]["file"]]
+    else:
+        raise G2RLError(f"{path}: several folds and no pooled section, so no headline to bootstrap; evaluate with --pooled")
+    frames = []
+    for f in files:
+        if not Path(f).is_file():
+            raise G2RLError(f"{path}: names predictions file {f}, which is not there (run from the workflow's directory)")
+        frames.append(read_predictions(f, metrics["aus"])[0])
+    return run_arrays(pd.concat(frames, ignore_index=True), metrics["aus"], str(path))
+
+
+def _seed_of(path: str, metrics: dict):
+    from g2rl.reports.report_cli import run_labels
+
+    return run_labels(path, metrics).get("seed")
+
+
+def build_evidence(dataset: str, files: dict[str, Sequence[str]], settings: BootstrapSettings = BootstrapSettings()) -> dict:
+    """evidence.json for one dataset from {'Baseline': [metrics.json per seed], 'G2RL': [...]}.
+
+    Runs are paired by their seed (``run`` label or the ``seed<N>`` path folder); both methods
+    must have the same seeds. Returns the dict described in the module docstring.
+    """
+    from g2rl.reports.evaluate import read_metrics_json
+
+    loaded, seeds = {}, {}
+    for method, paths in files.items():
+        ms = [(str(p), read_metrics_json(p)) for p in paths]
+        labels = [_seed_of(p, m) for p, m in ms]
+        if None in labels:
+            labels = list(range(len(ms)))  # no seed labels: paired by position
+        if len(set(map(str, labels))) != len(ms):
+            raise G2RLError(f"{method}: metrics files {[p for p, _ in ms]} repeat a seed {labels}")
+        order = sorted(range(len(ms)), key=lambda i: str(labels[i]))
+        loaded[method] = [ms[i] for i in order]
+        seeds[method] = [str(labels[i]) for i in order]
+    names = list(files)
+    if len(names) == 2 and seeds[names[0]] != seeds[names[1]]:
+        raise G2RLError(f"{dataset}: {names[0]} has seeds {seeds[names[0]]} but {names[1]} has {seeds[names[1]]}; "
+                        "the paired comparison needs the same seeds for both")
+    aus = loaded[names[0]][0][1]["aus"]
+    for method, ms in loaded.items():
+        for p, m in ms:
+            if m["aus"] != aus:
+                raise G2RLError(f"{p}: AUs {m['aus']} differ from {loaded[names[0]][0][0]}'s {aus}")
+    cmp = compare_methods({k: [_load_run(p, m) for p, m in ms] for k, ms in loaded.items()}, seeds[names[0]], aus, settings)
+    out = {
+        "format": EVIDENCE_FORMAT, "dataset": dataset, "aus": aus, "seeds": seeds[names[0]],
+        "subjects": cmp.subjects, "bootstrap": settings.to_dict(), "methods": {}, "difference": None,
+    }
+    for method, ms in loaded.items():
+        out["methods"][method] = {
+            "files": [p for p, _ in ms],
+            **_summary_dict(cmp, method),
+            "fold_mean": _mean_of_dicts([m.get("fold_mean") for _, m in ms]),
+            "diagnostics": _mean_of_dicts([m.get("diagnostics", {}).get("summary") for _, m in ms]),
+        }
+    if cmp.differences:
+        out["difference"] = _difference_dict(cmp)
+    return out
+
+
+def _summary_dict(cmp: Comparison, method: str) -> dict:
+    s = cmp.summaries[method]
+
+    def cell(j):
+        return {m: {"mean": _f(s[m].mean[j]), "sd": _f(s[m].sd[j]), "ci": [_f(s[m].lo[j]), _f(s[m].hi[j])],
+                    "per_seed": [_f(v) for v in s[m].per_seed[:, j]], "undefined": int(s[m].undefined[j])}
+                for m in METRICS}
+
+    return {"per_au": {au: cell(j) for j, au in enumerate(cmp.aus)}, "avg": cell(len(cmp.aus))}
+
+
+def _difference_dict(cmp: Comparison) -> dict:
+    d = cmp.differences
+
+    def cell(j):
+        return {m: {"diff": _f(d[m].diff[j]), "ci": [_f(d[m].lo[j]), _f(d[m].hi[j])],
+                    "win_share": _f(d[m].win_share[j]), "ci_excludes_0": bool(d[m].excludes_zero[j])}
+                for m in METRICS}
+
+    return {"per_au": {au: cell(j) for j, au in enumerate(cmp.aus)}, "avg": cell(len(cmp.aus))}
+
+
+def _mean_of_dicts(items: list) -> dict | None:
+    """Element-wise mean over seeds of nested dicts of numbers (None entries skipped); None if all None."""
+    items = [i for i in items if i is not None]
+    if not items:
+        return None
+    first = items[0]
+    if isinstance(first, dict):
+        return {k: _mean_of_dicts([i.get(k) for i in items]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        vals = [float(i) for i in items if not (isinstance(i, float) and math.isnan(i))]
+        return float(np.mean(vals)) if vals else None
+    return first
+
+
+def write_evidence(evidence: dict, out_path: str | os.PathLike) -> Path:
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        tmp.write_text(json.dumps(evidence, indent=2, allow_nan=False) + "\n")
+    return out_path
+
+
+def read_evidence(path: str | os.PathLike) -> dict:
+    """Load an evidence.json; :class:`G2RLError` naming the file if it is not one."""
+    path = Path(path)
+    try:
+        ev = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise G2RLError(f"{path}: evidence file not found") from None
+    except json.JSONDecodeError as exc:
+        raise G2RLError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(ev, dict) or ev.get("format") != EVIDENCE_FORMAT:
+        raise G2RLError(f"{path}: not a {EVIDENCE_FORMAT} file")
+    return ev
