@@ -2,6 +2,7 @@
 
     g2rl evaluate results/.../predictions.csv --out metrics.json
     g2rl evaluate fold1.csv fold2.csv fold3.csv --out metrics.json --pooled   # DISFA protocol
+    g2rl evaluate ... --diagnostics fold1/diagnostics.json ... [--resamples 1000 --bootstrap-seed 0]
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+from g2rl.evidence import BootstrapSettings
 from g2rl.reports.evaluate import evaluate_runs, write_metrics_json
+from g2rl.reports.evidence_report import diagnostics_key
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--aus", nargs="+", metavar="AU",
         help="AUs to evaluate, space- or comma-separated (default: every AUxx_pred column)",
     )
+    parser.add_argument("--resamples", type=int, default=1000,
+                        help="bootstrap resamples of the test subjects for the CI (default 1000; 0: no CI)")
+    parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    parser.add_argument("--diagnostics", nargs="+", metavar="JSON",
+                        help="each fold's diagnostics.json (g2rl train): teach score, final L_G, g_spread")
     parser.add_argument(
         "--run", nargs="*", type=_key_value, default=[], metavar="KEY=VALUE",
         help="labels stored under 'run' in metrics.json, e.g. dataset=disfa method=g2rl sigma=2",
@@ -40,7 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     aus = [a for item in args.aus for a in item.split(",") if a] if args.aus else None
-    metrics = evaluate_runs(args.predictions, aus=aus, pooled=args.pooled)
+    boot = BootstrapSettings(args.resamples, args.bootstrap_seed).validate() if args.resamples else None
+    metrics = evaluate_runs(args.predictions, aus=aus, pooled=args.pooled, bootstrap=boot)
+    if args.diagnostics:
+        metrics["diagnostics"] = diagnostics_key(args.diagnostics)
     if args.run:
         metrics["run"] = dict(args.run)
     write_metrics_json(metrics, args.out)

@@ -37,6 +37,8 @@ from g2rl.errors import G2RLError
 from g2rl.evidence import METRICS, BootstrapSettings, Comparison, RunArrays, compare_methods
 
 EVIDENCE_FORMAT = "g2rl-evidence/1"
+# written by g2rl.training.diagnostics (kept here so reading it does not import torch)
+DIAGNOSTICS_FORMAT = "g2rl-diagnostics/1"
 
 
 def _f(x) -> float | None:
@@ -227,3 +229,32 @@ def read_evidence(path: str | os.PathLike) -> dict:
     if not isinstance(ev, dict) or ev.get("format") != EVIDENCE_FORMAT:
         raise G2RLError(f"{path}: not a {EVIDENCE_FORMAT} file")
     return ev
+
+
+def diagnostics_key(paths: Sequence[str | os.PathLike]) -> dict:
+    """metrics.json's 'diagnostics': each fold's diagnostics.json (keyed by its folder) and a
+    'summary' averaged over folds: teach ICC / MAE per AU and on average, final L_G, g_spread.
+    The teach score is n/a (null, with the reason) when the run has no geometry intensity head."""
+    folds = {}
+    for p in paths:
+        p = Path(p)
+        try:
+            d = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise G2RLError(f"{p}: diagnostics file not found") from None
+        except json.JSONDecodeError as exc:
+            raise G2RLError(f"{p}: not valid JSON ({exc})") from None
+        if not isinstance(d, dict) or d.get("format") != DIAGNOSTICS_FORMAT:
+            raise G2RLError(f"{p}: not a {DIAGNOSTICS_FORMAT} file")
+        folds[p.parent.name] = d
+    teach = [d["teach"] for d in folds.values() if d["teach"].get("available")]
+    reasons = sorted({d["teach"].get("reason", "") for d in folds.values() if not d["teach"].get("available")})
+    summary = {
+        "teach": None if not teach else {
+            "per_au": _mean_of_dicts([t["per_au"] for t in teach]), "avg": _mean_of_dicts([t["avg"] for t in teach]),
+        },
+        "final_loss_guidance": _mean_of_dicts([d["final"]["loss_guidance"] for d in folds.values()]),
+        "final_g_spread": _mean_of_dicts([d["final"]["g_spread"] for d in folds.values()]),
+        "note": (f"mean over {len(folds)} fold(s)" + (f"; teach score n/a: {'; '.join(reasons)}" if reasons else "")),
+    }
+    return {"folds": folds, "summary": summary}

@@ -42,6 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--data-label", required=True, choices=["demo", "real"], help="what our rows were computed on")
     t.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md, .tex")
     t.add_argument("--caption", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")
+    t.add_argument("--evidence", help="evidence.json of the dataset (g2rl report evidence): sd, CIs, marks")
+    v = sub.add_parser("evidence", help="seeds and subject-bootstrap CIs of Baseline and G2RL, and their paired difference")
+    v.add_argument("--dataset", required=True, help="bp4d or disfa")
+    v.add_argument("--baseline", nargs="+", required=True, help="Baseline metrics.json, one per seed")
+    v.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed (same seeds)")
+    v.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
+    v.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    v.add_argument("--out", required=True, help="evidence.json to write")
+    c = sub.add_parser("compare", help="the G2RL-vs-Baseline table (csv, md) from evidence.json files")
+    c.add_argument("--data-label", required=True, choices=["demo", "real"], help="what the runs were computed on")
+    c.add_argument("--out-prefix", required=True, help="writes <prefix>.csv and .md")
+    c.add_argument("evidence", nargs="+", help="evidence.json, one per dataset")
     s = sub.add_parser("sensitivity", help="ICC and MAE vs sigma or lambda, one line per dataset (Figs. 6-7)")
     s.add_argument("--param", required=True, choices=["sigma", "lambda"])
     s.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
@@ -102,11 +114,40 @@ def main(args: argparse.Namespace) -> int:
             "G2RL": [read_metrics_json(p) for p in args.g2rl],
         }
         df = build_table1(args.dataset, ours, args.paper, args.data_label)
+        if args.evidence:
+            from g2rl.reports.evidence_report import read_evidence
+            from g2rl.reports.table1_evidence import attach_evidence
+
+            attach_evidence(df, read_evidence(args.evidence))
         caption = args.caption or f"Table 1 ({DATASET_NAMES.get(args.dataset, args.dataset)}): ICC and MAE per AU"
         paths = write_table1(df, args.out_prefix, caption)
         for m in ("Baseline", "G2RL"):
             row = df[(df["source"] == "ours") & (df["method"] == m)].set_index("metric")["Avg"]
             log.info("%s (ours): avg ICC %.3f, avg MAE %.3f", m, row["ICC"], row["MAE"])
+        log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+        return 0
+    if args.what == "evidence":
+        from g2rl.evidence import BootstrapSettings
+        from g2rl.reports.evidence_report import build_evidence, write_evidence
+
+        settings = BootstrapSettings(args.resamples, args.bootstrap_seed).validate()
+        ev = build_evidence(args.dataset, {"Baseline": args.baseline, "G2RL": args.g2rl}, settings)
+        d = ev["difference"]["avg"]
+        for m in ("icc", "mae"):
+            log.info("%s: G2RL - Baseline avg %s %+.3f [%+.3f, %+.3f], G2RL wins %.0f%% of resamples", args.dataset,
+                     m.upper(), d[m]["diff"], d[m]["ci"][0], d[m]["ci"][1], 100 * d[m]["win_share"])
+        log.info("wrote %s", write_evidence(ev, args.out))
+        return 0
+    if args.what == "compare":
+        from g2rl.reports.comparison import comparison_frame, comparison_note, write_comparison
+        from g2rl.reports.evidence_report import read_evidence
+
+        evs = [read_evidence(p) for p in args.evidence]
+        note = comparison_note([ev["dataset"] for ev in evs], args.data_label)
+        from g2rl.reports.table1_evidence import fold_mean_notes
+
+        paths = write_comparison(comparison_frame(evs), args.out_prefix, note,
+                                 {ev["dataset"]: fold_mean_notes(ev) for ev in evs})
         log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
         return 0
     if args.what == "sensitivity":

@@ -21,6 +21,7 @@ from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.reports.evaluate import mean_headline_table
 from g2rl.reports.paper_table import METRICS, dataset_aus, paper_wide, read_paper_table
+from g2rl.reports.table1_evidence import csv_columns, mark_cells, uncertainty_markdown
 
 DATASET_NAMES = {"bp4d": "BP4D", "disfa": "DISFA"}
 DATA_LABELS = ("demo", "real")
@@ -155,7 +156,9 @@ def to_markdown(df: pd.DataFrame, caption: str) -> str:
     lines += ["", "| Metric | Method | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for i, row in df.iterrows():
         cells = [f"**{_fmt(row[c])}**" if best.at[i, c] else _fmt(row[c]) for c in cols]
+        cells = mark_cells(df, row, cols, cells)  # G2RL differs from the Baseline (g2rl.reports.table1_evidence)
         lines.append(f"| {row['metric']} | {_label(row)} | " + " | ".join(cells) + " |")
+    lines += uncertainty_markdown(df)
     return "\n".join(lines) + "\n"
 
 
@@ -177,6 +180,7 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
         out += ["\\hline", f"\\multicolumn{{{len(cols) + 1}}}{{l}}{{{_latex_escape(str(metric))}}} \\\\", "\\hline"]
         for i, row in block.iterrows():
             cells = [f"\\textbf{{{_fmt(row[c])}}}" if best.at[i, c] else _fmt(row[c]) for c in cols]
+            cells = mark_cells(df, row, cols, cells, mark="$^\\dagger$")
             out.append(f"{_latex_escape(_label(row))} & " + " & ".join(cells) + " \\\\")
     out += ["\\hline", "\\end{tabular}", "\\end{table}"]
     return "\n".join(out) + "\n"
@@ -192,7 +196,7 @@ def to_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     where = "DEMO data, not comparable with the paper" if label == "demo" else name
     out["source"] = np.where(df["source"] == "ours", f"ours ({where})", "paper")
     out["best"] = [";".join(c for c in best.columns if best.at[i, c]) for i in df.index]
-    return out
+    return csv_columns(df, out)  # sd, CI and marks when evidence is attached
 
 
 def write_table1(df: pd.DataFrame, out_prefix: str | os.PathLike, caption: str) -> dict[str, Path]:

@@ -29,8 +29,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from g2rl.atomic import atomic_path
-
-FORMAT = "g2rl-diagnostics/1"
+from g2rl.reports.evidence_report import DIAGNOSTICS_FORMAT as FORMAT
 # Names the geometry branch's intensity head has had (the 'teach' name replaces 'aux').
 _HEAD_NAMES = ("teach_head", "aux_head")
 

@@ -1,0 +1,111 @@
+"""Table 1's uncertainty: sd over seeds, the subject-bootstrap CI and the G2RL-differs mark.
+
+:func:`attach_evidence` puts an evidence.json (g2rl.reports.evidence_report) on a Table 1
+frame (``df.attrs['evidence']``); the writers in g2rl.reports.table1 then
+
+- mark our G2RL cells whose paired difference to our Baseline has a CI excluding 0 (``†``),
+- list our rows again as ``mean ± sd [95 % CI]`` under the table (markdown), and
+- add ``<col>_sd``, ``<col>_lo``, ``<col>_hi`` and ``g2rl_differs`` columns to the CSV.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from g2rl.errors import G2RLError
+from g2rl.reports.comparison import fmt_estimate
+
+MARK = "†"
+METHOD_KEYS = {"Baseline": "Baseline", "G2RL": "G2RL"}
+
+
+def attach_evidence(df: pd.DataFrame, evidence: dict) -> pd.DataFrame:
+    """Store the per-cell sd, CI and marks of ``evidence`` (same dataset as ``df``) in ``df.attrs``."""
+    if evidence.get("dataset") != df.attrs.get("dataset"):
+        raise G2RLError(f"evidence is for {evidence.get('dataset')!r}, Table 1 for {df.attrs.get('dataset')!r}")
+    cols = [c for c in df.columns if c not in ("metric", "method", "source", "best")]
+    cells, marks = {}, {}
+    for method, entry in evidence["methods"].items():
+        for metric in ("ICC", "MAE"):
+            m = metric.lower()
+            for c in cols:
+                src = entry["avg"] if c == "Avg" else entry["per_au"].get(c)
+                if src is None:
+                    continue
+                v = src[m]
+                cells[(method, metric, c)] = tuple(math.nan if x is None else float(x) for x in (v["mean"], v["sd"], *v["ci"]))
+    if evidence.get("difference"):
+        for metric in ("ICC", "MAE"):
+            m = metric.lower()
+            marks[metric] = [c for c in cols if ((evidence["difference"]["avg"] if c == "Avg"
+                             else evidence["difference"]["per_au"].get(c, {})).get(m) or {}).get("ci_excludes_0")]
+    b = evidence["bootstrap"]
+    # ASCII apart from the mark: the note is also the LaTeX caption
+    note = (f"Uncertainty (ours): sd over {len(evidence['seeds'])} seed(s) and {round(b['level'] * 100)} % "
+            f"bootstrap CI over the {len(evidence['subjects'])} test subjects (B = {b['n_resamples']}, seed {b['seed']})"
+            + (f"; {MARK} marks G2RL cells where the CI of the paired difference G2RL - Baseline excludes 0"
+               if evidence.get("difference") else ""))
+    df.attrs["evidence"] = {"cells": cells, "marks": marks}
+    df.attrs["notes"] = [*df.attrs.get("notes", []), note, *fold_mean_notes(evidence)]
+    return df
+
+
+def fold_mean_notes(evidence: dict) -> list[str]:
+    """One line per method with the mean over folds of the per-fold averages (DISFA), next to the
+    pooled figure the table shows; none for a single test fold (BP4D)."""
+    out = []
+    for method, entry in evidence["methods"].items():
+        fm = entry.get("fold_mean")
+        if fm:
+            icc, mae = (_fmt2(fm["avg"][m]) for m in ("icc", "mae"))
+            out.append(f"{method} (ours), per-fold mean instead of pooled: Avg ICC {icc}, Avg MAE {mae} "
+                       f"(mean over {int(fm['n_folds'])} folds and the seeds)")
+    return out
+
+
+def _fmt2(x) -> str:
+    return "--" if x is None else f"{x:.2f}"
+
+
+def is_marked(df: pd.DataFrame, row, col: str) -> bool:
+    """True for our G2RL cell whose paired-difference CI excludes 0."""
+    ev = df.attrs.get("evidence")
+    return bool(ev) and row["source"] == "ours" and row["method"] == "G2RL" and col in ev["marks"].get(row["metric"], [])
+
+
+def mark_cells(df: pd.DataFrame, row, cols: list[str], cells: list[str], mark: str = MARK) -> list[str]:
+    """``cells`` (formatted values of ``cols`` in ``row``) with ``mark`` appended where :func:`is_marked`."""
+    return [cell + mark if is_marked(df, row, c) else cell for c, cell in zip(cols, cells)]
+
+
+def uncertainty_markdown(df: pd.DataFrame) -> list[str]:
+    """Markdown lines listing our rows as mean ± sd [CI]; empty without evidence."""
+    ev = df.attrs.get("evidence")
+    if not ev:
+        return []
+    cols = [c for c in df.columns if c not in ("metric", "method", "source", "best")]
+    lines = ["", "Our rows with their uncertainty: mean ± sd over seeds [95 % bootstrap CI over test subjects]", "",
+             "| Metric | Method | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
+    for metric in ("ICC", "MAE"):
+        for method in ("Baseline", "G2RL"):
+            vals = [fmt_estimate(*ev["cells"][(method, metric, c)]) if (method, metric, c) in ev["cells"] else "--"
+                    for c in cols]
+            if any(v != "--" for v in vals):
+                lines.append(f"| {metric} | {method} (ours) | " + " | ".join(vals) + " |")
+    return lines
+
+
+def csv_columns(df: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    """Add ``<col>_sd``, ``<col>_lo``, ``<col>_hi`` (ours only) and ``g2rl_differs`` to the CSV frame."""
+    ev = df.attrs.get("evidence")
+    if not ev:
+        return out
+    cols = [c for c in df.columns if c not in ("metric", "method", "source", "best")]
+    for j, part in ((1, "sd"), (2, "lo"), (3, "hi")):
+        for c in cols:
+            out[f"{c}_{part}"] = [ev["cells"].get((r["method"], r["metric"], c), (math.nan,) * 4)[j]
+                                  if r["source"] == "ours" else math.nan for _, r in df.iterrows()]
+    out["g2rl_differs"] = [";".join(c for c in cols if is_marked(df, r, c)) for _, r in df.iterrows()]
+    return out

@@ -1,0 +1,142 @@
+"""metrics.json's bootstrap / fold_mean / diagnostics keys, evidence.json, the G2RL-vs-Baseline table
+and Table 1's uncertainty, on small fake DISFA-like runs (3 folds x 2 subjects, pooled)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from g2rl import metrics
+from g2rl.errors import G2RLError
+from g2rl.reports import cli as evaluate_cli
+from g2rl.reports import report_cli
+from g2rl.reports.evaluate import evaluate_runs
+
+PAPER_CSV = Path(__file__).resolve().parents[1] / "config" / "paper_table1.csv"
+AUS = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU09", "AU12", "AU15", "AU17", "AU20", "AU25", "AU26"]
+FOLDS = {"1": ["SN001", "SN002"], "2": ["SN003", "SN004"], "3": ["SN005", "SN006"]}
+
+
+def _run(argv, module):
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    return module.main(parser.parse_args(argv))
+
+
+def make_seed(root: Path, method: str, seed: int, noise: float, frames: int = 15) -> Path:
+    """Predictions of 3 folds + diagnostics -> `g2rl evaluate --pooled` -> metrics.json; returns its path."""
+    lam = "0" if method == "baseline" else "0.05"
+    d = root / "disfa" / "runs" / method / "sigma2" / f"lambda{lam}" / f"seed{seed}"
+    labels = np.random.default_rng(99)  # the same labels for every run
+    noise_rng = np.random.default_rng(1000 * seed + int(100 * noise))
+    preds, diags = [], []
+    for split, subjects in FOLDS.items():
+        n = frames * len(subjects)
+        true = np.clip(labels.normal(1.5, 1.2, (n, len(AUS))), 0, 5).round()
+        pred = np.clip(true + noise_rng.normal(0, noise, true.shape), 0, 5)
+        df = pd.DataFrame({"subject": np.repeat(subjects, frames), "session": "a", "frame": np.arange(n), "split": split})
+        for k, au in enumerate(AUS):
+            df[f"{au}_pred"], df[f"{au}_true"] = pred[:, k], true[:, k]
+        (d / f"fold{split}").mkdir(parents=True)
+        df.to_csv(d / f"fold{split}" / "predictions.csv", index=False)
+        preds.append(str(d / f"fold{split}" / "predictions.csv"))
+        teach = ({"available": True, "reason": "", "n_frames": n, "n_skipped": 0,
+                  "per_au": {a: {"icc": 0.5, "mae": 0.9} for a in AUS}, "avg": {"icc": 0.5, "mae": 0.9}}
+                 if method == "g2rl" else {"available": False, "reason": "no geometry branch (Baseline)"})
+        diag = {"format": "g2rl-diagnostics/1", "method": method, "teach": teach,
+                "final": {"loss_guidance": 0.1 * int(split) if method == "g2rl" else None, "g_spread": 0.2, "g_norm": 1.0}}
+        (d / f"fold{split}" / "diagnostics.json").write_text(json.dumps(diag))
+        diags.append(str(d / f"fold{split}" / "diagnostics.json"))
+    out = d / "metrics.json"
+    assert _run([*preds, "--pooled", "--out", str(out), "--resamples", "200", "--diagnostics", *diags], evaluate_cli) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ev")
+    base = [make_seed(root, "baseline", s, 1.2) for s in (0, 1)]
+    g2rl = [make_seed(root, "g2rl", s, 0.4) for s in (0, 1)]
+    return root, base, g2rl
+
+
+def test_metrics_json_gains_bootstrap_fold_mean_and_diagnostics(runs):
+    _, base, g2rl = runs
+    m = json.loads(g2rl[0].read_text())
+    assert m["bootstrap"]["unit"] == "subject" and m["bootstrap"]["n_subjects"] == 6
+    assert m["bootstrap"]["section"] == "pooled" and m["bootstrap"]["n_resamples"] == 200
+    lo, hi = m["bootstrap"]["avg"]["icc_ci"]
+    assert lo <= m["pooled"]["avg"]["icc"] <= hi
+    fm = m["fold_mean"]
+    assert fm["n_folds"] == 3
+    assert fm["avg"]["mae"] == pytest.approx(np.mean([f["avg"]["mae"] for f in m["folds"].values()]))
+    assert fm["per_au"]["AU04"]["icc"] == pytest.approx(np.mean([f["per_au"]["AU04"]["icc"] for f in m["folds"].values()]))
+    s = m["diagnostics"]["summary"]
+    assert s["final_loss_guidance"] == pytest.approx(0.2) and s["teach"]["avg"]["icc"] == pytest.approx(0.5)
+    sb = json.loads(base[0].read_text())["diagnostics"]["summary"]
+    assert sb["teach"] is None and "no geometry branch" in sb["note"] and sb["final_loss_guidance"] is None
+
+
+def test_evidence_comparison_and_table1(runs, tmp_path):
+    root, base, g2rl = runs
+    ev_path = tmp_path / "evidence.json"
+    assert _run(["evidence", "--dataset", "disfa", "--baseline", *map(str, base), "--g2rl", *map(str, g2rl),
+                 "--out", str(ev_path)], report_cli) == 0
+    ev = json.loads(ev_path.read_text())
+    assert ev["seeds"] == ["0", "1"] and len(ev["subjects"]) == 6
+    # the seed mean is the mean of the per-seed pooled metrics that metrics.json holds
+    per_seed = [json.loads(p.read_text())["pooled"]["avg"]["icc"] for p in g2rl]
+    assert ev["methods"]["G2RL"]["avg"]["icc"]["mean"] == pytest.approx(np.mean(per_seed), abs=1e-9)
+    assert ev["methods"]["G2RL"]["avg"]["icc"]["sd"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-9)
+    d = ev["difference"]["avg"]
+    assert d["icc"]["ci_excludes_0"] and d["icc"]["diff"] > 0 and d["icc"]["win_share"] == 1.0
+    assert d["mae"]["diff"] < 0 and d["mae"]["ci"][1] < 0
+    assert ev["methods"]["G2RL"]["fold_mean"]["n_folds"] == 3
+
+    prefix = tmp_path / "g2rl_vs_baseline"
+    assert _run(["compare", "--data-label", "demo", "--out-prefix", str(prefix), str(ev_path)], report_cli) == 0
+    table = pd.read_csv(prefix.with_suffix(".csv"))
+    assert len(table) == 2 * (len(AUS) + 1)
+    avg = table[(table["au"] == "Avg") & (table["metric"] == "ICC")].iloc[0]
+    assert avg["diff"] == pytest.approx(d["icc"]["diff"]) and bool(avg["ci_excludes_0"])
+    assert avg["g2rl_teach"] == pytest.approx(0.5) and avg["g2rl_final_loss_guidance"] == pytest.approx(0.2)
+    md = prefix.with_suffix(".md").read_text()
+    assert "DEMO dataset" in md and "bootstrap CI over test subjects" in md and "| Avg | ICC |" in md
+
+    t1 = tmp_path / "table1_disfa"
+    base_args = ["table1", "--dataset", "disfa", "--baseline", *map(str, base), "--g2rl", *map(str, g2rl),
+                 "--paper", str(PAPER_CSV), "--data-label", "demo", "--out-prefix", str(t1)]
+    assert _run([*base_args, "--evidence", str(ev_path)], report_cli) == 0
+    csv = pd.read_csv(t1.with_suffix(".csv"))
+    g = csv[(csv["method"] == "G2RL") & csv["source"].str.startswith("ours") & (csv["metric"] == "ICC")].iloc[0]
+    assert g["Avg_lo"] == pytest.approx(ev["methods"]["G2RL"]["avg"]["icc"]["ci"][0])
+    assert "Avg" in g["g2rl_differs"].split(";")
+    assert csv[csv["source"] == "paper"]["Avg_sd"].isna().all()
+    md = t1.with_suffix(".md").read_text()
+    assert "†" in md and "Our rows with their uncertainty" in md and "excludes 0" in md
+    assert "\\dagger" in t1.with_suffix(".tex").read_text()
+    # without --evidence, Table 1 is as before
+    assert _run(base_args, report_cli) == 0
+    assert "†" not in t1.with_suffix(".md").read_text() and "Avg_sd" not in pd.read_csv(t1.with_suffix(".csv")).columns
+
+
+def test_evidence_refuses_unpaired_seeds(runs, tmp_path):
+    _, base, g2rl = runs
+    with pytest.raises(G2RLError, match="same seeds"):
+        _run(["evidence", "--dataset", "disfa", "--baseline", str(base[0]), "--g2rl", str(g2rl[1]),
+              "--out", str(tmp_path / "e.json")], report_cli)
+
+
+def test_evaluate_without_bootstrap_and_point_estimates_agree(tmp_path):
+    """--resamples 0 writes no CI; the bootstrap's full-set value equals g2rl.metrics on the same frames."""
+    f = make_seed(tmp_path, "g2rl", 5, 0.5)
+    m = json.loads(f.read_text())
+    pooled = pd.concat([pd.read_csv(p) for p in m["pooled"]["files"]])
+    assert m["pooled"]["per_au"]["AU12"]["icc"] == pytest.approx(metrics.icc(pooled["AU12_pred"], pooled["AU12_true"]))
+    m0 = evaluate_runs(m["pooled"]["files"], pooled=True, bootstrap=None)
+    assert m0["bootstrap"] is None and m0["fold_mean"]["n_folds"] == 3
