@@ -140,3 +140,20 @@ def test_evaluate_without_bootstrap_and_point_estimates_agree(tmp_path):
     assert m["pooled"]["per_au"]["AU12"]["icc"] == pytest.approx(metrics.icc(pooled["AU12_pred"], pooled["AU12_true"]))
     m0 = evaluate_runs(m["pooled"]["files"], pooled=True, bootstrap=None)
     assert m0["bootstrap"] is None and m0["fold_mean"]["n_folds"] == 3
+
+
+def test_sensitivity_error_bars_sd_over_seeds_or_bootstrap_ci(runs, tmp_path):
+    from g2rl.reports.figures import plot_sensitivity
+
+    _, base, g2rl = runs
+    one = report_cli.sensitivity_records([str(g2rl[0])], "sigma")
+    m = json.loads(g2rl[0].read_text())
+    assert one.at[0, "icc_lo"] == pytest.approx(m["bootstrap"]["avg"]["icc_ci"][0])
+    assert one.at[0, "mae_hi"] == pytest.approx(m["bootstrap"]["avg"]["mae_ci"][1])
+    assert "bootstrap CI over test subjects" in one.attrs["error_bars"]
+    two = report_cli.sensitivity_records([str(p) for p in g2rl], "sigma")
+    icc = [json.loads(p.read_text())["pooled"]["avg"]["icc"] for p in g2rl]
+    assert two.at[0, "icc_hi"] - two.at[0, "icc"] == pytest.approx(np.std(icc, ddof=1))
+    assert "sd over 2 seeds" in two.attrs["error_bars"]
+    png, _ = plot_sensitivity(two, tmp_path / "sens")
+    assert png.stat().st_size > 5000

@@ -59,7 +59,9 @@ def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike) -> li
 
     ``records``: columns dataset ('bp4d' | 'disfa' | ...), param (one of 'sigma' | 'lambda' for
     all rows: one figure per parameter), value (the swept value), icc, mae (the run's average
-    over AUs); one row per (dataset, value) (aggregate seeds before). Writes
+    over AUs); one row per (dataset, value) (aggregate seeds before); optional icc_lo, icc_hi,
+    mae_lo, mae_hi: error bar ends (NaN = none), described by ``records.attrs['error_bars']``,
+    which is printed under the panels. Writes
     ``<out_prefix>.png`` and ``<out_prefix>.pdf``: panel (a) ICC, panel (b) MAE. The swept
     values sit at equal spacing (the grids are roughly geometric), ticked with their values,
     sigma as sqrt(0.2) etc. where it is one. Returns [png, pdf].
@@ -89,7 +91,11 @@ def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike) -> li
         x = [pos[float(v)] for v in d["value"]]
         label = DATASET_NAMES.get(dataset, dataset)
         for ax, col in zip(axes, ("icc", "mae")):
-            ax.plot(x, d[col].astype(float), marker=_MARKERS[j % len(_MARKERS)], label=label)
+            y = d[col].astype(float)
+            # error bars when the records carry them (g2rl.reports.report_cli.with_error_bars)
+            bars = [(y - d[f"{col}_lo"]).clip(lower=0), (d[f"{col}_hi"] - y).clip(lower=0)] if f"{col}_lo" in d else None
+            ax.errorbar(x, y, yerr=None if bars is None else np.nan_to_num(np.asarray(bars, dtype=float)),
+                        marker=_MARKERS[j % len(_MARKERS)], label=label, capsize=3)
     sym = PARAM_SYMBOL[param]
     for ax, name, letter in zip(axes, ("ICC", "MAE"), "ab"):
         ax.set_xticks(range(len(values)), [param_tick_label(v) for v in values])
@@ -98,7 +104,11 @@ def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike) -> li
         ax.set_title(f"({letter}) {name} w.r.t. {sym}")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
+    if records.attrs.get("error_bars"):
+        fig.suptitle(records.attrs["error_bars"], y=0.02, va="bottom", fontsize=8)  # the caption says which bars
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    else:
+        fig.tight_layout()
     out_prefix = Path(out_prefix)
     png = _save(fig, out_prefix.with_name(out_prefix.name + ".png"))
     pdf = _save(fig, out_prefix.with_name(out_prefix.name + ".pdf"))

@@ -98,11 +98,42 @@ def sensitivity_records(paths: list[str], param: str) -> pd.DataFrame:
             value = float(labels[param])
         except ValueError:
             raise G2RLError(f"{path}: {param} label {labels[param]!r} is not a number") from None
+        boot = (metrics.get("bootstrap") or {}).get("avg") or {}
+        ci = {f"{m}_ci_{end}": (boot.get(f"{m}_ci") or [None, None])[j]
+              for m in ("icc", "mae") for j, end in enumerate(("lo", "hi"))}
         rows.append({"dataset": labels["dataset"], "param": param, "value": value,
-                     "icc": sec["avg"]["icc"], "mae": sec["avg"]["mae"], "file": str(path)})
+                     "icc": sec["avg"]["icc"], "mae": sec["avg"]["mae"], **ci, "file": str(path)})
     df = pd.DataFrame(rows)
-    df[["icc", "mae"]] = df[["icc", "mae"]].astype(float)  # null -> NaN
-    return df.groupby(["dataset", "param", "value"], as_index=False)[["icc", "mae"]].mean()
+    df[["icc", "mae", *ci]] = df[["icc", "mae", *ci]].astype(float)  # null -> NaN
+    return with_error_bars(df)
+
+
+def with_error_bars(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, param, value) from one row per run: mean ICC / MAE over seeds, and
+    error bars ``<m>_lo`` / ``<m>_hi``: mean -+ sd over seeds when every point has several seeds,
+    else (one seed per point) the run's 95 % bootstrap CI over test subjects. Points with one
+    seed in a figure whose others have several get no bar. ``attrs['error_bars']`` says which."""
+    keys = ["dataset", "param", "value"]
+    g = runs.groupby(keys, as_index=False)
+    out = g[["icc", "mae"]].mean()
+    n = g.size()["size"].to_numpy()
+    sd = g[["icc", "mae"]].std(ddof=1)
+    if n.max() >= 2:
+        for m in ("icc", "mae"):
+            out[f"{m}_lo"] = (out[m] - sd[m]).where(n >= 2)
+            out[f"{m}_hi"] = (out[m] + sd[m]).where(n >= 2)
+        out.attrs["error_bars"] = (f"error bars: mean ± sd over {n.min()}-{n.max()} seeds" if n.min() != n.max()
+                                   else f"error bars: mean ± sd over {n.min()} seeds")
+        if n.min() < 2:
+            out.attrs["error_bars"] += " (points with one seed have none)"
+    else:
+        first = g[[f"{m}_ci_{e}" for m in ("icc", "mae") for e in ("lo", "hi")]].first()
+        for m in ("icc", "mae"):
+            out[f"{m}_lo"], out[f"{m}_hi"] = first[f"{m}_ci_lo"], first[f"{m}_ci_hi"]
+        has = out["icc_lo"].notna().any()
+        out.attrs["error_bars"] = ("error bars: 95 % bootstrap CI over test subjects (one seed per point)" if has
+                                   else "no error bars: one seed per point and no bootstrap CI in metrics.json")
+    return out
 
 
 def main(args: argparse.Namespace) -> int:
@@ -154,7 +185,7 @@ def main(args: argparse.Namespace) -> int:
         from g2rl.reports.figures import plot_sensitivity
 
         records = sensitivity_records(args.metrics, args.param)
-        log.info("sensitivity to %s:\n%s", args.param, records.to_string(index=False))
+        log.info("sensitivity to %s (%s):\n%s", args.param, records.attrs.get("error_bars"), records.to_string(index=False))
         paths = plot_sensitivity(records, args.out_prefix)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
