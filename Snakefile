@@ -14,6 +14,8 @@ localrules:
     frame_index,
     evaluate,
     table1,
+    evidence,
+    g2rl_vs_baseline,
     sensitivity_figures,
     example_figures,
 

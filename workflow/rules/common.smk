@@ -62,14 +62,23 @@ def sigma_values():
 
 SIGMA0 = sigma_label(EXP["sigma"])
 LAMBDA0 = lambda_label(EXP["lambda"])
+# Table 1 rows run every seed of `seeds`; the sweeps run `sweep_seeds` (default: the first seed).
+SEEDS = list(EXP["seeds"])
+SWEEP_SEEDS = list(EXP["sweep_seeds"] or EXP["seeds"][:1])
+TABLE1_SETTINGS = {("baseline", SIGMA0, "0"), ("g2rl", SIGMA0, LAMBDA0)}
 
 
 def settings():
     """(method, sigma label, lambda label) of every training setting: Table 1 rows plus both sweeps."""
-    out = {("baseline", SIGMA0, "0"), ("g2rl", SIGMA0, LAMBDA0)}
+    out = set(TABLE1_SETTINGS)
     out |= {("g2rl", sigma_label(s), LAMBDA0) for s in EXP["sigma_sweep"]}
     out |= {("g2rl", SIGMA0, lambda_label(l)) for l in EXP["lambda_sweep"]}
     return sorted(out)
+
+
+def seeds_of(setting):
+    """Seeds a setting runs: a Table 1 row all `seeds` (and the sweep seeds, when it is also a sweep point)."""
+    return sorted(set(SEEDS) | set(SWEEP_SEEDS)) if setting in TABLE1_SETTINGS else SWEEP_SEEDS
 
 
 def run_dir(dataset, method, sigma, lam, seed):
@@ -80,7 +89,7 @@ def metrics_files(dataset):
     return [
         f"{run_dir(dataset, m, s, l, seed)}/metrics.json"
         for (m, s, l) in settings()
-        for seed in EXP["seeds"]
+        for seed in seeds_of((m, s, l))
     ]
 
 
@@ -88,7 +97,9 @@ def final_outputs():
     outs = []
     for d in DATASETS:
         outs += expand(f"{RESULTS}/tables/table1_{d}.{{ext}}", ext=["csv", "md", "tex"])
+        outs += [f"{RESULTS}/{d}/evidence.json"]
         outs += [f"{RESULTS}/figures/heatmaps_{d}.png", f"{RESULTS}/figures/curves_{d}.png"]
+    outs += expand(f"{RESULTS}/tables/g2rl_vs_baseline.{{ext}}", ext=["csv", "md"])
     if EXP["sigma_sweep"]:
         outs += [f"{RESULTS}/figures/sensitivity_sigma.png"]
     if EXP["lambda_sweep"]:

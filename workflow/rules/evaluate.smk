@@ -8,9 +8,17 @@ def fold_predictions(wc):
     ]
 
 
+def fold_diagnostics(wc):
+    return [str(Path(p).parent / "diagnostics.json") for p in fold_predictions(wc)]
+
+
+BOOTSTRAP = f"--resamples {EXP['bootstrap']['resamples']} --bootstrap-seed {EXP['bootstrap']['seed']}"
+
+
 rule evaluate:
     input:
-        fold_predictions,
+        predictions=fold_predictions,
+        diagnostics=fold_diagnostics,
     output:
         f"{RESULTS}/{{dataset}}/runs/{{method}}/sigma{{sigma}}/lambda{{lam}}/seed{{seed}}/metrics.json",
     log:
@@ -21,21 +29,60 @@ rule evaluate:
     conda:
         CONDA_ENV
     shell:
-        "{G2RL} evaluate {input} --aus {params.aus} {params.pooled} --out {output} > {log} 2>&1"
+        "{G2RL} evaluate {input.predictions} --aus {params.aus} {params.pooled} --diagnostics {input.diagnostics} "
+        "{BOOTSTRAP} --out {output} > {log} 2>&1"
 
 
 def table1_metrics(wc):
-    seeds = EXP["seeds"]
+    seeds = SEEDS
     return {
         "baseline": [f"{run_dir(wc.dataset, 'baseline', SIGMA0, '0', s)}/metrics.json" for s in seeds],
         "g2rl": [f"{run_dir(wc.dataset, 'g2rl', SIGMA0, LAMBDA0, s)}/metrics.json" for s in seeds],
     }
 
 
+rule evidence:
+    input:
+        unpack(table1_metrics),
+    output:
+        f"{RESULTS}/{{dataset}}/evidence.json",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/evidence.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} report evidence --dataset {wildcards.dataset} --baseline {input.baseline} --g2rl {input.g2rl} "
+        "{BOOTSTRAP} --out {output} > {log} 2>&1"
+
+
+rule g2rl_vs_baseline:
+    input:
+        expand(f"{RESULTS}/{{dataset}}/evidence.json", dataset=DATASETS),
+    output:
+        csv=report(
+            f"{RESULTS}/tables/g2rl_vs_baseline.csv",
+            caption="../report/g2rl_vs_baseline.rst",
+            category="Table 1",
+            subcategory="G2RL vs Baseline",
+            labels={"table": "G2RL vs Baseline", "data": config["data_label"]},
+        ),
+        md=f"{RESULTS}/tables/g2rl_vs_baseline.md",
+    log:
+        f"{RESULTS}/logs/g2rl_vs_baseline.log",
+    params:
+        prefix=f"{RESULTS}/tables/g2rl_vs_baseline",
+        data_label=config["data_label"],
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} report compare --data-label {params.data_label} --out-prefix {params.prefix} {input} > {log} 2>&1"
+
+
 rule table1:
     input:
         unpack(table1_metrics),
         paper=str(REPO / "config" / "paper_table1.csv"),
+        evidence=f"{RESULTS}/{{dataset}}/evidence.json",
     output:
         csv=report(
             f"{RESULTS}/tables/table1_{{dataset}}.csv",
@@ -55,14 +102,15 @@ rule table1:
         CONDA_ENV
     shell:
         "{G2RL} report table1 --dataset {wildcards.dataset} --baseline {input.baseline} --g2rl {input.g2rl} "
-        "--paper {input.paper} --data-label {params.data_label} --out-prefix {params.prefix} > {log} 2>&1"
+        "--paper {input.paper} --data-label {params.data_label} --evidence {input.evidence} --out-prefix {params.prefix} "
+        "> {log} 2>&1"
 
 
 def sweep_metrics(param):
-    """metrics.json of every (dataset, swept value, seed) for one parameter's figure."""
+    """metrics.json of every (dataset, swept value, sweep seed) for one parameter's figure."""
     files = []
     for d in DATASETS:
-        for seed in EXP["seeds"]:
+        for seed in SWEEP_SEEDS:
             if param == "sigma":
                 files += [f"{run_dir(d, 'g2rl', sigma_label(s), LAMBDA0, seed)}/metrics.json" for s in EXP["sigma_sweep"]]
             else:
