@@ -30,7 +30,7 @@ def test_every_output_exists(tiny_workflow):
         for method, sigma, lam in SETTINGS:
             rd = run_dir(wd, dataset, method, sigma, lam)
             for fold in folds:
-                for name in ("predictions.csv", "model.pt", "train_log.csv"):
+                for name in ("predictions.csv", "model.pt", "train_log.csv", "diagnostics.json"):
                     assert (rd / f"fold{fold}" / name).is_file(), rd / f"fold{fold}" / name
             metrics = json.loads((rd / "metrics.json").read_text())
             assert set(metrics["folds"]) == set(folds)
@@ -60,6 +60,32 @@ def test_table1_has_our_rows_and_the_demo_caveat(tiny_workflow):
         ours = table[table["source"].str.startswith("ours")]
         assert len(ours) == 4  # Baseline and G2RL x ICC and MAE
         assert ours["Avg"].notna().all() and set(ours["method"]) == {"Baseline", "G2RL"}
+
+
+def test_seeds_confidence_intervals_and_the_paired_comparison(tiny_workflow):
+    """Table 1 rows ran 2 seeds; metrics.json, Table 1 and g2rl_vs_baseline carry CIs over test subjects."""
+    wd = tiny_workflow
+    tables = wd / RESULTS / "tables"
+    for dataset in DATASETS:
+        for method, sigma, lam in SETTINGS[:2]:
+            assert (run_dir(wd, dataset, method, sigma, lam).parent / "seed1" / "metrics.json").is_file()
+        assert not (run_dir(wd, dataset, "g2rl", "1", "0.05").parent / "seed1").exists()  # sweeps: one seed
+        m = json.loads((run_dir(wd, dataset, "g2rl", "2", "0.05") / "metrics.json").read_text())
+        lo, hi = m["bootstrap"]["avg"]["icc_ci"]
+        assert m["bootstrap"]["unit"] == "subject" and lo <= hi
+        assert m["diagnostics"]["summary"]["final_loss_guidance"] is not None
+        ev = json.loads((wd / RESULTS / dataset / "evidence.json").read_text())
+        assert ev["seeds"] == ["0", "1"] and ev["difference"]["avg"]["icc"]["ci"][0] is not None
+        md = (tables / f"table1_{dataset}.md").read_text()
+        assert "Our rows with their uncertainty" in md and "bootstrap CI over the" in md
+        t1 = pd.read_csv(tables / f"table1_{dataset}.csv")
+        assert t1.loc[t1["source"].str.startswith("ours"), ["Avg_sd", "Avg_lo", "Avg_hi"]].notna().all().all()
+    cmp = pd.read_csv(tables / "g2rl_vs_baseline.csv")
+    assert set(cmp["dataset"]) == set(DATASETS) and (cmp["n_seeds"] == 2).all()
+    avg = cmp[cmp["au"] == "Avg"]
+    assert len(avg) == 4 and avg[["diff", "diff_lo", "diff_hi", "g2rl_win_share"]].notna().all().all()
+    assert (avg["diff_lo"] <= avg["diff_hi"]).all()
+    assert "G2RL − Baseline" in (tables / "g2rl_vs_baseline.md").read_text()
 
 
 def test_predictions_cover_each_test_frame_once(tiny_workflow):
