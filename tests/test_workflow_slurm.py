@@ -27,9 +27,10 @@ def test_real_workflow_via_slurm_matches_local(tiny_workflow: Path, tmp_path: Pa
                                  extra_args=("--set-threads", "train=1",
                                              "--set-resources", "train:gpu=1", "train:slurm_partition=gpu"),
                                  timeout_s=1500)
-    assert run.remote_jobs == {"demo_data": 1, "landmarks": 12, "crop_cache": 1, "heatmap_cache": 1, "train": 2}
+    # Baseline and G2RL x the tiny config's 2 seeds
+    assert run.remote_jobs == {"demo_data": 1, "landmarks": 12, "crop_cache": 1, "heatmap_cache": 1, "train": 4}
     # frame_index (a checkpoint) and the aggregation rules stay on the submit host
-    assert run.local_jobs == {"evaluate": 2, "table1": 1} and "frame_index" not in run.remote_jobs
+    assert run.local_jobs == {"evaluate": 4, "evidence": 1, "table1": 1} and "frame_index" not in run.remote_jobs
     assert (workdir / "results" / "bp4d" / "frame_index.csv").is_file()
     for job in run.slurm_jobs:
         tres = job.info.get("TresPerJob", "") + job.info.get("TresPerNode", "")
