@@ -119,6 +119,8 @@ def test_evidence_comparison_and_table1(runs, tmp_path):
     assert csv[csv["source"] == "paper"]["Avg_sd"].isna().all()
     md = t1.with_suffix(".md").read_text()
     assert "†" in md and "Our rows with their uncertainty" in md and "excludes 0" in md
+    fm = ev["methods"]["G2RL"]["fold_mean"]["avg"]["icc"]
+    assert f"G2RL (ours), per-fold mean instead of pooled: Avg ICC {fm:.2f}" in md
     assert "\\dagger" in t1.with_suffix(".tex").read_text()
     # without --evidence, Table 1 is as before
     assert _run(base_args, report_cli) == 0
