@@ -16,7 +16,7 @@ from g2rl.preprocess.align import alignment_matrix, warp_to_crop
 from g2rl.preprocess.landmarks import LandmarkDetector, landmark_array
 from layouts import write_noise_video
 
-KEYS = ["file", "frame", "timestamp", "success", "confidence"]
+KEYS = ["file", "frame", "face_id", "timestamp", "success", "confidence", "detector_score"]
 COLUMNS = KEYS + [f"{au}_r" for au in AUS]
 
 
@@ -54,7 +54,8 @@ def test_video(data, tmp_path):
     assert list(df.columns) == COLUMNS  # the checkpoint's AUs, OpenFace-style
     assert df["frame"].tolist() == list(range(6)) and (df["file"] == str(data["video"])).all()
     np.testing.assert_allclose(df["timestamp"], np.arange(6) / 10.0)
-    assert (df["success"] == 1).all() and (df["confidence"] > 0).all()
+    assert (df["success"] == 1).all() and (df["face_id"] == 0).all() and (df["detector_score"] > 0).all()
+    assert ((df["confidence"] > 0.5) & (df["confidence"] <= 1)).all()  # a clear face, on the 0-1 scale
     values = df[[f"{au}_r" for au in AUS]].to_numpy()
     assert np.isfinite(values).all() and (values >= 0).all() and (values <= 5).all()
 
@@ -117,9 +118,9 @@ def test_video_without_face(data, tmp_path):
     assert _run("--checkpoint", data["ckpt"], video, "--out", out) == 0
     df = pd.read_csv(out)
     assert list(df.columns) == COLUMNS and len(df) == 5
-    assert (df["success"] == 0).all() and df[KEYS[-1:] + [f"{a}_r" for a in AUS]].isna().all().all()
+    assert (df["success"] == 0).all() and df[KEYS[-2:] + [f"{a}_r" for a in AUS]].isna().all().all()
     np.testing.assert_allclose(df["timestamp"], np.arange(5) / 25.0)
-    assert ",0,,," in out.read_text().splitlines()[1]  # empty cells, not 0 or "nan"
+    assert ",0,,,," in out.read_text().splitlines()[1]  # empty cells, not 0 or "nan"
 
 
 def test_unreadable_inputs_are_reported_and_skipped(data, tmp_path, capsys):

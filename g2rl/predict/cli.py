@@ -1,11 +1,14 @@
 """``g2rl predict --checkpoint CKPT INPUT... --out FILE.csv``: AU intensities for any footage.
 
 INPUT: video files, image files, or folders of images (natural numeric order; separate photos,
-or the frames of one video with ``--sequence``). Writes one CSV row per frame (docs/PREDICT.md).
+or the frames of one video with ``--sequence``). Writes one CSV row per frame and face
+(docs/PREDICT.md).
 
-Exit status: 0 when every input was processed; 1 when some input could not be read (each is
-reported by name on stderr, the others are still predicted and written); 2 when nothing could
-run (bad checkpoint, bad arguments).
+Exit status: 0 when every input was processed and every output written; 1 when some input could
+not be read, or some overlays could not be written (each reported by name on stderr; the CSV
+holds every row that could be computed); 2 when nothing could run (bad checkpoint, bad
+arguments, an output location that cannot be written) or the CSV could not be written at the
+end (the message says where the computed rows were saved instead).
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-
-from g2rl.errors import G2RLError
 
 log = logging.getLogger("g2rl.predict")
 
@@ -50,23 +51,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="landmarks: full-resolution face detection on every frame (slower; default: the "
                              "fast tracked path used in training)")
     parser.add_argument("--max-frames", type=_positive, default=None, metavar="N", help="videos: stop after this many frames")
+    parser.add_argument("--faces", choices=("largest", "all"), default="largest",
+                        help="largest: the largest face of each frame (followed through a video; default); "
+                             "all: every face, largest first (face_id 0, 1, ...; each frame detected on its own)")
+    parser.add_argument("--landmarks", action="store_true",
+                        help="add the 68 dlib landmarks (x_0..x_67, y_0..y_67, frame pixels) to the CSV")
+    parser.add_argument("--frame-base", type=int, choices=(0, 1), default=0,
+                        help="number of a video's first frame in the 'frame' column (default 0; OpenFace uses 1)")
+    parser.add_argument("--landmark-workers", type=_positive, default=1, metavar="N",
+                        help="1 (default): landmarks in a thread beside the network; N >= 2: N processes, each "
+                             "taking chunks of a video (re-detected at each chunk start)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def main(args: argparse.Namespace) -> int:
+    from g2rl.predict.options import PredictOptions
     from g2rl.predict.run import run_predict
 
-    if args.out.is_dir():
-        raise G2RLError(f"{args.out}: --out is a folder; give a CSV file name")
-    result = run_predict(
-        args.checkpoint, args.inputs, args.out, heatmaps=args.heatmaps, heatmaps_every=args.heatmaps_every,
-        batch_size=args.batch_size, device=args.device, amp=args.amp, plain=args.plain, sequence=args.sequence,
-        max_frames=args.max_frames, progress=not args.no_progress,
+    options = PredictOptions(
+        sequence=args.sequence, batch_size=args.batch_size, max_frames=args.max_frames, plain=args.plain,
+        faces=args.faces, landmarks=args.landmarks, frame_base=args.frame_base, workers=args.landmark_workers,
+        progress=not args.no_progress,
     )  # fmt: skip
+    result = run_predict(args.checkpoint, args.inputs, args.out, options, heatmaps=args.heatmaps,
+                         heatmaps_every=args.heatmaps_every, device=args.device, amp=args.amp)
     if result.failures:
         print(f"g2rl predict: {len(result.failures)} input(s) could not be read and were skipped "
               f"(the others are in {args.out}):", file=sys.stderr)
         for path, reason in result.failures:
             print(f"  {path}: {reason}", file=sys.stderr)
-        return 1
-    return 0
+    for path, reason in result.output_errors:
+        print(f"g2rl predict: output error: {path}: {reason}; overlays stopped there (the AU rows of every "
+              f"frame are in {args.out})", file=sys.stderr)
+    return 1 if result.failures or result.output_errors else 0

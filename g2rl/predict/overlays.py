@@ -8,17 +8,26 @@ the same colour means the same intensity in every frame, AU and video.
 Layout: ``DIR/<unit>/<frame:06d>.png`` for a video or an image sequence, and
 ``DIR/<unit>/<image stem>.png`` for photos, where ``<unit>`` is the video's stem or the
 folder's name (``images`` for image files named on the command line), made unique within a run
-by a ``-2``, ``-3``... suffix. Each PNG is written atomically.
+by a ``-2``, ``-3``... suffix; with ``--faces all`` the second face of a frame gets
+``<frame:06d>-face1.png``, and so on. Each PNG is written atomically.
+
+A PNG that cannot be written (full disk, permissions) is an *output* error: the writer records
+it (:attr:`OverlayWriter.error`), writes no further overlays, and the run goes on, so the AU
+rows of every frame are still computed and written to the CSV.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from g2rl.atomic import atomic_path
+
+log = logging.getLogger("g2rl.predict")
 
 
 def heatmap_panel(crop: np.ndarray, maps: np.ndarray, aus: Sequence[str], intensities: np.ndarray,
@@ -73,6 +82,7 @@ class OverlayWriter:
         self.every = int(every)
         self._used: set[str] = set()
         self.written = 0
+        self.error: tuple[str, str] | None = None  # (path, reason) of the write that failed
 
     def unit_dir(self, name: str) -> Path:
         """A fresh folder name for a unit: ``name``, else ``name-2``, ``name-3``, ..."""
@@ -84,16 +94,32 @@ class OverlayWriter:
         self._used.add(candidate)
         return self.root / candidate
 
-    def wants(self, frame: int) -> bool:
-        return frame % self.every == 0
+    def wants(self, position: int) -> bool:
+        """Whether the frame at this 0-based position of its unit gets an overlay (every Nth,
+        until a write has failed)."""
+        return self.error is None and position % self.every == 0
 
-    def write(self, folder: Path, stem: str, crop: np.ndarray, maps: np.ndarray, intensities: np.ndarray) -> Path:
-        """Write ``folder/stem.png`` (see :func:`heatmap_panel`)."""
-        from g2rl.media import write_image
+    def write(self, folder: Path, stem: str, crop: np.ndarray, maps: np.ndarray, intensities: np.ndarray) -> Path | None:
+        """Write ``folder/stem.png`` (see :func:`heatmap_panel`); None when it could not be
+        written (the reason is kept in :attr:`error` and no further overlay is written)."""
+        import cv2
 
-        folder.mkdir(parents=True, exist_ok=True)
+        if self.error is not None:
+            return None
         out = folder / f"{stem}.png"
-        with atomic_path(out) as tmp:
-            write_image(tmp, heatmap_panel(crop, maps, self.aus, intensities, self.vmax))
+        panel = heatmap_panel(crop, maps, self.aus, intensities, self.vmax)
+        ok, png = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(panel), cv2.COLOR_RGB2BGR))
+        if not ok:  # an encoder failure is a bug, not an output fault
+            raise RuntimeError(f"{out}: PNG encoding failed")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # written through Python, not cv2.imwrite, so a failure carries its reason (errno)
+            with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+                fh.write(png.tobytes())
+        except OSError as exc:
+            self.error = (str(out), os.strerror(exc.errno) if exc.errno else str(exc))
+            log.error("%s: overlay could not be written (%s); no further overlays, the AU rows go on",
+                      out, self.error[1])
+            return None
         self.written += 1
         return out

@@ -1,27 +1,29 @@
-"""Frames -> landmarks -> aligned crops -> network -> AU intensities, one row per frame.
+"""Frames -> landmarks -> aligned crops -> network -> AU intensities, one row per face and frame.
 
 The path is training's (docs/PREPROCESSING.md): dlib landmarks (the fast tracked path for a
 video or an image sequence; each photo detected on its own), the 3-point affine to the
-checkpoint's crop size, then the network (g2rl.predict.model). When a frame holds several faces,
-the largest detected face is the one measured (LandmarkDetector's rule; on a followed video the
-face being followed until the next detection).
+checkpoint's crop size, then the network (g2rl.predict.model).
 
-Each unit is read twice: pass 1 runs the landmark detector over the whole stream (it tracks the
-face from frame to frame and hands its rows back at the end), pass 2 decodes the frames again,
-warps the ones with a face and runs the network in batches. Two passes keep memory bounded by
-one batch of crops for any video length; the second decode costs far less than landmarking
-(docs/PERFORMANCE.md).
+Each video is decoded once. The landmark stage (g2rl.predict.stream) runs in a producer thread,
+or in worker processes, beside the network: this module consumes its results in frame order,
+batches the crops for the network and builds the table. Memory stays bounded by a few chunks of
+frames and one batch of crops for any video length.
 
-Output table (``AU_KEY_COLUMNS`` + ``<AU>_r`` per AU of the checkpoint), one row per frame:
+Output table (``AU_KEY_COLUMNS`` + ``<AU>_r`` per AU of the checkpoint [+ ``x_0..x_67,
+y_0..y_67`` with ``landmarks``]), one row per face and frame (docs/PREDICT.md):
 
 * ``file``: the video, or the image file.
-* ``frame``: 0-based video frame index; an image's position in its folder (natural order), 0
-  for an image named on the command line.
-* ``timestamp``: seconds, ``frame / fps`` of the video (empty if the video reports no fps);
-  0 for images.
+* ``frame``: video frame index from ``frame_base`` (0 by default; OpenFace counts from 1); an
+  image's position in its folder (natural order) from the same base; the base for an image
+  named on the command line.
+* ``face_id``: 0 for the largest face of the frame, 1 for the next (``faces="all"``)...; a
+  frame without a face has one row with face_id 0 and success 0.
+* ``timestamp``: seconds, 0-based frame index / fps of the video (empty if the video reports
+  no fps); 0 for images.
 * ``success``: 1 when a face was found and measured, else 0 (AU values then empty).
-* ``confidence``: dlib's detector score of that face (of its last detection on a followed
-  video); empty without a face.
+* ``confidence``: 0-1, from the detector score (g2rl.predict.confidence); empty without a face.
+* ``detector_score``: dlib's HOG detector score of that face (of its last detection on a
+  followed video); empty without a face.
 """
 
 from __future__ import annotations
@@ -37,14 +39,17 @@ import numpy as np
 import pandas as pd
 
 from g2rl.atomic import atomic_path
-from g2rl.errors import G2RLError, MediaError
+from g2rl.errors import MediaError
+from g2rl.predict.confidence import confidence_from_score
 from g2rl.predict.inputs import Unit, plan_units
 from g2rl.predict.model import AUModel
+from g2rl.predict.options import PredictOptions
 from g2rl.predict.overlays import OverlayWriter
+from g2rl.predict.stream import LandmarkPool, LandmarkStage, StageSettings, Landmarker
 
 log = logging.getLogger("g2rl.predict")
 
-AU_KEY_COLUMNS = ["file", "frame", "timestamp", "success", "confidence"]
+AU_KEY_COLUMNS = ["file", "frame", "face_id", "timestamp", "success", "confidence", "detector_score"]
 
 
 def au_columns(aus: Sequence[str]) -> list[str]:
@@ -52,20 +57,29 @@ def au_columns(aus: Sequence[str]) -> list[str]:
     return [f"{au}_r" for au in aus]
 
 
+def landmark_columns() -> list[str]:
+    """OpenFace-style landmark columns: ``x_0..x_67, y_0..y_67`` (frame px)."""
+    from g2rl.preprocess.landmarks import X_COLUMNS, Y_COLUMNS
+
+    return [*X_COLUMNS, *Y_COLUMNS]
+
+
 @dataclass
 class PredictStats:
-    """Counts and wall-clock seconds of a run, split by stage.
+    """Counts and wall-clock seconds of a run.
 
-    ``seconds_landmarks``: pass 1 (decode + dlib detection/tracking + 68-point fit);
-    ``seconds_align``: pass 2 decode + affine warp; ``seconds_network``: normalisation, forward
-    pass, decoding of the maxima (incl. the device transfers); ``seconds_overlays``: PNGs.
+    The landmark stage runs beside the network, so its seconds overlap the others:
+    ``seconds_landmarks``: the producer's time (decode + landmarks + alignment, or decode and
+    waiting for the worker processes); ``seconds_waiting``: time the network side waited for
+    the landmark stage (0 when landmarks keep up); ``seconds_network``: normalisation, forward
+    pass, decoding of the maxima (incl. device transfers); ``seconds_overlays``: PNGs.
     """
 
     units: int = 0
     frames: int = 0
     faces: int = 0
     seconds_landmarks: float = 0.0
-    seconds_align: float = 0.0
+    seconds_waiting: float = 0.0
     seconds_network: float = 0.0
     seconds_overlays: float = 0.0
     seconds_total: float = 0.0
@@ -76,30 +90,32 @@ class PredictStats:
 
 @dataclass
 class PredictResult:
-    """The per-frame table, the inputs that failed (path, reason) and the run's stats."""
+    """The per-frame table, the inputs that failed (path, reason), the run's stats, and the
+    output problems met on the way (path, reason), e.g. overlays that could not be written."""
 
     table: pd.DataFrame
     failures: list[tuple[str, str]] = field(default_factory=list)
     stats: PredictStats = field(default_factory=PredictStats)
+    output_errors: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _bar(iterable, total, desc, progress):
+def _bar(total, desc, progress):
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
 
 
 class _Batcher:
     """Collects aligned crops, runs the network on full batches, stores intensities by row."""
 
-    def __init__(self, model: AUModel, n_rows: int, batch_size: int, stats: PredictStats,
+    def __init__(self, model: AUModel, batch_size: int, stats: PredictStats,
                  overlays: OverlayWriter | None, overlay_dir: Path | None):
         self.model = model
         self.batch_size = batch_size
         self.stats = stats
         self.overlays = overlays
         self.overlay_dir = overlay_dir
-        self.values = np.full((n_rows, len(model.aus)), np.nan, dtype=np.float32)
+        self.values: dict[int, np.ndarray] = {}  # row -> (K,) intensities
         self._rows: list[int] = []
         self._crops: list[np.ndarray] = []
         self._stems: list[str | None] = []  # overlay file stem, None = no overlay for this row
@@ -115,27 +131,36 @@ class _Batcher:
         if not self._rows:
             return
         crops = np.stack(self._crops)
-        want_maps = any(s is not None for s in self._stems)
+        want_maps = self.overlays is not None and any(s is not None for s in self._stems)
         t = time.perf_counter()
         intensity, maps = self.model.predict(crops, heatmaps=want_maps)
         self.stats.seconds_network += time.perf_counter() - t
-        self.values[self._rows] = intensity
+        for j, row in enumerate(self._rows):
+            self.values[row] = intensity[j]
         if want_maps:
             t = time.perf_counter()
             for j, stem in enumerate(self._stems):
                 if stem is not None:
+                    # an output failure stops the overlays (recorded by the writer); rows go on
                     self.overlays.write(self.overlay_dir, stem, crops[j], maps[j], intensity[j])
             self.stats.seconds_overlays += time.perf_counter() - t
         self._rows, self._crops, self._stems = [], [], []
 
+    def table(self, n_rows: int) -> np.ndarray:
+        out = np.full((n_rows, len(self.model.aus)), np.nan, dtype=np.float32)
+        for row, v in self.values.items():
+            out[row] = v
+        return out
 
-def _video_frames(path: Path, limit: int | None) -> Iterator[np.ndarray]:
+
+def _video_frames(path: Path, limit: int | None) -> Iterator[tuple[int, str, np.ndarray]]:
     from g2rl.media import iter_video_frames
 
+    name = str(path)
     for i, frame in enumerate(iter_video_frames(path)):
         if limit is not None and i >= limit:
             return
-        yield frame
+        yield i, name, frame
 
 
 def _reason(path: str | os.PathLike, exc: Exception) -> str:
@@ -153,189 +178,219 @@ def _unique_stems(files: Sequence[Path]) -> list[str]:
     return [s if seen[s] == 1 else f"{s}-{i}" for i, s in enumerate(stems)]
 
 
+def _image_frames(unit: Unit, failures: list) -> Iterator[tuple[int, str, np.ndarray]]:
+    """(position in the unit, file, frame) of the unit's readable images; the others go to
+    ``failures`` (reported by name, skipped)."""
+    from g2rl.media import read_image
+
+    for i, p in enumerate(unit.files):
+        try:
+            img = read_image(p)
+        except (MediaError, OSError) as exc:
+            log.error("%s", exc)
+            failures.append((str(p), _reason(p, exc)))
+            continue
+        yield i, str(p), img
+
+
+class _Rows:
+    """The key columns of a unit's table, grown one row per face (or per faceless frame)."""
+
+    def __init__(self):
+        self.file: list[str] = []
+        self.position: list[int] = []
+        self.face_id: list[int] = []
+        self.success: list[int] = []
+        self.score: list[float] = []
+        self.points: list[np.ndarray | None] = []
+
+    def add(self, file: str, position: int, face_id: int, score: float, points: np.ndarray | None) -> int:
+        self.file.append(file)
+        self.position.append(position)
+        self.face_id.append(face_id)
+        self.success.append(0 if points is None else 1)
+        self.score.append(score)
+        self.points.append(points)
+        return len(self.file) - 1
+
+
 def predict_unit(
-    model: AUModel, detector, unit: Unit, batch_size: int = 16, max_frames: int | None = None,
-    overlays: OverlayWriter | None = None, progress: bool = True, stats: PredictStats | None = None,
+    model: AUModel, unit: Unit, options: PredictOptions, overlays: OverlayWriter | None = None,
+    stats: PredictStats | None = None, pool: LandmarkPool | None = None, landmarker: Landmarker | None = None,
 ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """Predict every frame of one unit.
 
     Args:
         model: the loaded checkpoint (:func:`g2rl.predict.model.load_au_model`).
-        detector: a :class:`g2rl.preprocess.landmarks.LandmarkDetector`.
         unit: a video, image sequence or group of photos (:func:`g2rl.predict.inputs.plan_units`).
-        batch_size: crops per forward pass.
-        max_frames: video: stop after this many frames.
+        options: the run's settings (faces, frame base, landmarks, workers, batch size...).
         overlays: write heatmap PNGs through this writer (None = none).
-        progress: tqdm bars (stderr).
         stats: accumulate counts and timings here.
+        pool: landmark worker processes (``options.workers`` >= 2), None = in a thread.
+        landmarker: the in-thread landmarker to reuse (None = a new one).
 
     Returns:
-        (table with :data:`AU_KEY_COLUMNS` + :func:`au_columns`, failures) where failures are
-        the unit's image files that could not be read (skipped; the rest is predicted).
+        (table with :data:`AU_KEY_COLUMNS` + :func:`au_columns` [+ landmarks], failures) where
+        failures are the unit's image files that could not be read (skipped).
 
     Raises:
         MediaError naming the file when a video cannot be opened or decoded (the unit fails).
     """
-    from g2rl.media import read_image, video_info
-    from g2rl.preprocess.align import alignment_matrix, warp_to_crop
-    from g2rl.preprocess.landmarks import landmark_array
+    from g2rl.media import video_info
 
     stats = PredictStats() if stats is None else stats
     failures: list[tuple[str, str]] = []
-    is_video = unit.kind == "video"
     label = unit.name or unit.path.name
-
-    # pass 1: landmarks (the detector follows the face through a video or sequence)
-    t0 = time.perf_counter()
-    if is_video:
+    base = options.frame_base
+    fps = 0.0
+    if unit.kind == "video":
         count, fps, _, _ = video_info(unit.path)  # MediaError if it cannot be opened
-        total = (min(count, max_frames) if max_frames else count) if count > 0 else max_frames
-        frames = _bar(_video_frames(unit.path, max_frames), total, f"{label}: landmarks", progress)
-        lm = detector.frames(frames, track=True, progress=False)
-        frames.close()
-        if len(lm) == 0:
-            raise MediaError(f"{unit.path}: no frame could be decoded")
-        files = [str(unit.path)] * len(lm)
-        frame_no = np.arange(len(lm), dtype=np.int64)
-        if fps > 0:
-            timestamp = frame_no / fps
-        else:
-            log.warning("%s: the video reports no frame rate; timestamps left empty", unit.path)
-            timestamp = np.full(len(lm), np.nan)
-        read_ok: list[int] = list(range(len(lm)))
+        total = (min(count, options.max_frames) if options.max_frames else count) if count > 0 else options.max_frames
+        source = _video_frames(unit.path, options.max_frames)
+        stems = None
     else:
-        read_ok = []  # positions in unit.files of the images that could be read
-
-        def images() -> Iterator[np.ndarray]:
-            for i, p in enumerate(unit.files):
-                try:
-                    img = read_image(p)
-                except MediaError as exc:
-                    log.error("%s", exc)
-                    failures.append((str(p), _reason(p, exc)))
-                    continue
-                read_ok.append(i)
-                yield img
-
-        frames = _bar(images(), len(unit.files), f"{label}: landmarks", progress)
-        lm = detector.frames(frames, track=unit.kind == "sequence", progress=False)
-        frames.close()
-        files = [str(unit.files[i]) for i in read_ok]
-        in_folder = unit.path.is_dir()
-        frame_no = np.array(read_ok if in_folder else [0] * len(read_ok), dtype=np.int64)
-        timestamp = np.zeros(len(read_ok))
-    stats.seconds_landmarks += time.perf_counter() - t0
-
-    n = len(lm)
-    if n == 0:  # every image of the unit was unreadable; each is already in failures
-        return empty_table(model.aus), failures
-    success = lm["success"].to_numpy(np.int64).copy()
-    points = landmark_array(lm)
-    confidence = lm["confidence"].to_numpy(float).copy()
-    overlay_dir = None
-    stems: list[str] = []
-    if overlays is not None:
-        overlay_dir = overlays.unit_dir(label)
-        if unit.kind == "photos":
-            unique = _unique_stems(unit.files)
-            stems = [unique[i] for i in read_ok]
-        else:
-            stems = [f"{f:06d}" for f in frame_no]
-    batcher = _Batcher(model, n, batch_size, stats, overlays, overlay_dir)
-
-    # pass 2: decode again, warp the frames with a face, run the network in batches
-    s = model.crop_size
-    faces = np.flatnonzero(success == 1)
-    bar = _bar(None, len(faces), f"{label}: AUs", progress)
-    t1 = time.perf_counter()
-    net_before = stats.seconds_network + stats.seconds_overlays
-    if is_video:
-        source = ((i, f) for i, f in enumerate(_video_frames(unit.path, n)))
-    else:
-        source = ((j, read_image(unit.files[read_ok[j]])) for j in faces)
-    seen = 0
-    for row, frame in source:
-        seen += 1
-        if success[row] != 1:
-            continue
-        try:
-            m = alignment_matrix(points[row], s)
-        except G2RLError as exc:  # degenerate fit (eye corners and chin collinear): no usable face
-            log.warning("%s frame %d: %s; frame marked success=0", files[row], frame_no[row], exc)
-            success[row], confidence[row] = 0, np.nan
-            continue
-        crop = warp_to_crop(frame, m, s)
-        want = overlays is not None and overlays.wants(int(frame_no[row]))
-        batcher.add(row, crop, stems[row] if want else None)
+        total = len(unit.files)
+        source = _image_frames(unit, failures)
+        stems = _unique_stems(unit.files) if unit.kind == "photos" else None
+    settings = StageSettings(crop_size=model.crop_size, fast=not options.plain, faces=options.faces)
+    stage = LandmarkStage(source, settings, track=unit.kind != "photos", where=str(unit.path), pool=pool,
+                          landmarker=landmarker, chunk_frames=options.chunk_frames)
+    overlay_dir = None if overlays is None else overlays.unit_dir(label)
+    batcher = _Batcher(model, options.batch_size, stats, overlays, overlay_dir)
+    rows = _Rows()
+    in_folder = unit.path.is_dir()
+    bar = _bar(total, f"{label}: AUs", options.progress)
+    n_frames = 0
+    for ff in stage:
+        n_frames += 1
+        position = ff.position if (unit.kind == "video" or in_folder) else 0
+        faces = [f for f in ff.faces if f.crop is not None]  # a fit that cannot be aligned is no face
+        if not faces:
+            rows.add(ff.file, position, 0, np.nan, None)
+        for k, face in enumerate(faces):
+            row = rows.add(ff.file, position, k, face.score, face.points)
+            stem = None
+            if overlays is not None and overlays.wants(ff.position):
+                stem = stems[ff.position] if stems is not None else f"{position + base:06d}"
+                stem = stem if k == 0 else f"{stem}-face{k}"
+            batcher.add(row, face.crop, stem)
         bar.update(1)
     batcher.flush()
     bar.close()
-    if is_video and seen != n:
-        raise MediaError(f"{unit.path}: {n} frames decoded on the first read but {seen} on the second")
-    stats.seconds_align += time.perf_counter() - t1 - (stats.seconds_network + stats.seconds_overlays - net_before)
+    stats.seconds_landmarks += stage.times.producer
+    stats.seconds_waiting += stage.times.waiting
 
+    n = len(rows.file)
+    if n == 0:  # every image of the unit was unreadable; each is already in failures
+        return empty_table(model.aus, options.landmarks), failures
+    if unit.kind == "video" and n_frames == 0:
+        raise MediaError(f"{unit.path}: no frame could be decoded")
+    position = np.asarray(rows.position, dtype=np.int64)
+    if unit.kind == "video":
+        if fps > 0:
+            timestamp = position / fps
+        else:
+            log.warning("%s: the video reports no frame rate; timestamps left empty", unit.path)
+            timestamp = np.full(n, np.nan)
+    else:
+        timestamp = np.zeros(n)
+    score = np.asarray(rows.score, dtype=np.float64)
+    success = np.asarray(rows.success, dtype=np.int64)
     table = pd.DataFrame({
-        "file": files, "frame": frame_no, "timestamp": timestamp, "success": success, "confidence": confidence,
+        "file": rows.file, "frame": position + base, "face_id": np.asarray(rows.face_id, dtype=np.int64),
+        "timestamp": timestamp, "success": success, "confidence": confidence_from_score(score),
+        "detector_score": score,
     })  # fmt: skip
-    values = batcher.values
-    values[success != 1] = np.nan
+    values = batcher.table(n)
     for k, col in enumerate(au_columns(model.aus)):
         table[col] = values[:, k]
+    if options.landmarks:
+        pts = np.full((n, 68, 2), np.nan)
+        for i, p in enumerate(rows.points):
+            if p is not None:
+                pts[i] = p
+        cols = landmark_columns()
+        table = pd.concat([table, pd.DataFrame(np.concatenate([pts[..., 0], pts[..., 1]], axis=1), columns=cols)],
+                          axis=1)
     stats.units += 1
-    stats.frames += n
+    stats.frames += n_frames
+    with_face = int(len(set(p for p, s in zip(rows.position, rows.success) if s)))
     stats.faces += int(success.sum())
     if success.sum() == 0:
-        log.warning("%s: no face found in any of its %d frames (success=0, empty AU values)", unit.path, n)
+        log.warning("%s: no face found in any of its %d frames (success=0, empty AU values)", unit.path, n_frames)
     else:
-        log.info("%s: face in %d of %d frames", unit.path, int(success.sum()), n)
+        log.info("%s: a face in %d of %d frames (%d faces measured)", unit.path, with_face, n_frames,
+                 int(success.sum()))
     return table, failures
 
 
-def empty_table(aus: Sequence[str]) -> pd.DataFrame:
+def empty_table(aus: Sequence[str], landmarks: bool = False) -> pd.DataFrame:
     """A table with the output columns and no rows."""
-    cols = {"file": pd.Series(dtype=str), "frame": pd.Series(dtype=np.int64), "timestamp": pd.Series(dtype=float),
-            "success": pd.Series(dtype=np.int64), "confidence": pd.Series(dtype=float)}
+    cols = {"file": pd.Series(dtype=str), "frame": pd.Series(dtype=np.int64), "face_id": pd.Series(dtype=np.int64),
+            "timestamp": pd.Series(dtype=float), "success": pd.Series(dtype=np.int64),
+            "confidence": pd.Series(dtype=float), "detector_score": pd.Series(dtype=float)}
     cols.update({c: pd.Series(dtype=np.float32) for c in au_columns(aus)})
+    if landmarks:
+        cols.update({c: pd.Series(dtype=float) for c in landmark_columns()})
     return pd.DataFrame(cols)
 
 
 def predict_inputs(
-    model: AUModel, detector, inputs: Sequence[str | os.PathLike], sequence: bool = False, batch_size: int = 16,
-    max_frames: int | None = None, overlays: OverlayWriter | None = None, progress: bool = True,
+    model: AUModel, inputs: Sequence[str | os.PathLike], options: PredictOptions = PredictOptions(),
+    overlays: OverlayWriter | None = None, pool: LandmarkPool | None = None,
 ) -> PredictResult:
     """Predict every INPUT (videos, images, folders); a bad input is reported and skipped.
+
+    ``pool``: landmark worker processes; with ``options.workers`` >= 2 and no pool given, one
+    is started for this call.
 
     Returns a :class:`PredictResult` whose table holds the rows of every input that worked, in
     command-line order, and whose ``failures`` list each input (or image inside a folder) that
     could not be read, with the reason.
     """
     t0 = time.perf_counter()
-    stats = PredictStats()
-    units, failures = plan_units(inputs, sequence=sequence)
-    for path, reason in failures:
-        log.error("%s: %s (skipped)", path, reason)
-    tables = []
-    for unit in units:
-        try:
-            table, bad = predict_unit(model, detector, unit, batch_size, max_frames, overlays, progress, stats)
-        except MediaError as exc:
-            log.error("%s (skipped)", exc)
-            failures.append((str(unit.path), _reason(unit.path, exc)))
-            continue
-        failures.extend(bad)
-        tables.append(table)
-    table = pd.concat(tables, ignore_index=True) if tables else empty_table(model.aus)
+    own_pool = None
+    if pool is None and options.workers >= 2:
+        pool = own_pool = LandmarkPool(not options.plain, options.workers)
+    try:
+        stats = PredictStats()
+        units, failures = plan_units(inputs, sequence=options.sequence)
+        for path, reason in failures:
+            log.error("%s: %s (skipped)", path, reason)
+        landmarker = None if pool is not None else Landmarker(not options.plain)
+        tables = []
+        for unit in units:
+            try:
+                table, bad = predict_unit(model, unit, options, overlays, stats, pool, landmarker)
+            except MediaError as exc:
+                log.error("%s (skipped)", exc)
+                failures.append((str(unit.path), _reason(unit.path, exc)))
+                continue
+            failures.extend(bad)
+            tables.append(table)
+    finally:
+        if own_pool is not None:
+            own_pool.close()
+    table = pd.concat(tables, ignore_index=True) if tables else empty_table(model.aus, options.landmarks)
     stats.seconds_total = time.perf_counter() - t0
-    return PredictResult(table=table, failures=failures, stats=stats)
+    output_errors = [] if overlays is None or overlays.error is None else [overlays.error]
+    return PredictResult(table=table, failures=failures, stats=stats, output_errors=output_errors)
 
 
-def write_au_csv(table: pd.DataFrame, out: str | os.PathLike) -> None:
-    """Write the per-frame table atomically: intensities and confidence to 4 decimals, timestamps
-    to 6 (microseconds), missing values as empty cells."""
+def format_au_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as written: intensities and confidence to 4 decimals, timestamps to 6
+    (microseconds), detector scores and landmarks to 3, missing values as empty cells."""
     df = table.copy()
     df["timestamp"] = df["timestamp"].astype(float).round(6)
     df["confidence"] = df["confidence"].astype(float).round(4)
+    df["detector_score"] = df["detector_score"].astype(float).round(3)
     for col in df.columns[len(AU_KEY_COLUMNS):]:
-        df[col] = df[col].astype(float).round(4)
+        df[col] = df[col].astype(float).round(3 if col[:2] in ("x_", "y_") else 4)
+    return df
+
+
+def write_au_csv(table: pd.DataFrame, out: str | os.PathLike) -> None:
+    """Write the per-frame table atomically (:func:`format_au_csv`)."""
+    df = format_au_csv(table)
     with atomic_path(out) as tmp:
         df.to_csv(tmp, index=False)

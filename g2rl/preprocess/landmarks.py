@@ -128,6 +128,7 @@ class LandmarkDetector:
         self._predictor = shape_predictor()
         self.stats: dict[str, int] = {}
         self._reset_stats()
+        self._state: _Track | None = None
 
     # -- public API -------------------------------------------------------------------------
 
@@ -196,50 +197,76 @@ class LandmarkDetector:
         from tqdm import tqdm
 
         self._reset_stats()
+        self.reset()
         rows = []
-        state: _Track | None = None
         bar = tqdm(frames, total=total, desc=desc, unit="frame", disable=not progress, leave=False)
         for frame in bar:
-            frame = np.ascontiguousarray(frame)
-            points = None
-            if self.fast and track and state is not None and state.since_detect < self.redetect_every:
-                points = self._follow(frame, state)
-            if points is None:
-                state = self._detect_and_fit(frame)
-                points = None if state is None else state.points
-            self.stats["frames"] += 1
-            if points is None:
-                self.stats["no_face"] += 1
-                rows.append((0, np.nan, None))
-            else:
-                self.stats["faces"] += 1
-                rows.append((1, state.score, points))
+            rows.append(self.step(frame, track=track))
         bar.close()
         return rows
 
-    def _detect(self, frame: np.ndarray) -> tuple[np.ndarray, float] | None:
-        """Largest face box (x0, y0, x1, y1) in full-frame px and its detector score, or None."""
+    def reset(self) -> None:
+        """Forget the followed face: the next :meth:`step` runs the detector (a new stream, or a
+        chunk of a stream processed on its own)."""
+        self._state = None
+
+    def step(self, frame: np.ndarray, track: bool = True) -> tuple[int, float, np.ndarray | None]:
+        """Landmarks of the next frame of a stream: (success 0/1, detector score or NaN, (68, 2)
+        float64 full-frame px or None). With ``track`` (and the fast path) the face found in the
+        previous frame is followed, as in :meth:`video`; :meth:`reset` starts a new stream."""
+        frame = np.ascontiguousarray(frame)
+        points = None
+        state = self._state
+        if self.fast and track and state is not None and state.since_detect < self.redetect_every:
+            points = self._follow(frame, state)
+        if points is None:
+            state = self._state = self._detect_and_fit(frame)
+            points = None if state is None else state.points
+        self.stats["frames"] += 1
+        if points is None:
+            self.stats["no_face"] += 1
+            return 0, np.nan, None
+        self.stats["faces"] += 1
+        return 1, state.score, points
+
+    def all_faces(self, frame: np.ndarray) -> list[tuple[float, np.ndarray]]:
+        """Every face the detector finds in one frame, largest box first: [(detector score,
+        (68, 2) float64 full-frame px), ...]; empty without a face. No tracking (each call
+        detects), at the fast path's ``detect_scale`` with its full-resolution retry."""
+        frame = np.ascontiguousarray(frame)
+        found = self._detect(frame, every=True)
+        self.stats["frames"] += 1
+        self.stats["faces" if found else "no_face"] += 1
+        return [(score, self._fit(frame, box)) for box, score in found]
+
+    def _detect(self, frame: np.ndarray, every: bool = False):
+        """Largest face box (x0, y0, x1, y1) in full-frame px and its detector score, or None;
+        with ``every``: the list of all (box, score), largest first (empty without a face)."""
         scale = self.detect_scale if self.fast else 1.0
         found = self._detect_at(frame, scale)
-        if found is None and self.fast and scale < 1 and self.full_res_retry:
+        if not found and self.fast and scale < 1 and self.full_res_retry:
             self.stats["full_res_retries"] += 1
             found = self._detect_at(frame, 1.0)
-        return found
+        if every:
+            return found
+        return found[0] if found else None
 
-    def _detect_at(self, frame: np.ndarray, scale: float) -> tuple[np.ndarray, float] | None:
+    def _detect_at(self, frame: np.ndarray, scale: float) -> list[tuple[np.ndarray, float]]:
+        """All detections at one scale, largest box first (several faces: the largest is the
+        subject; equal areas keep dlib's order)."""
         import cv2
 
         small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         self.stats["detector_runs"] += 1
         rects, scores, _ = self._detector.run(small, self.upsample, 0.0)
-        if len(rects) == 0:
-            return None
-        areas = [r.width() * r.height() for r in rects]
-        best = int(np.argmax(areas))  # several faces: the largest one is the subject
-        r = rects[best]
-        # dlib boxes are inclusive pixel ranges; map pixel centres back to full resolution
-        box = (np.array([r.left(), r.top(), r.right(), r.bottom()], float) + 0.5) / scale - 0.5
-        return box, float(scores[best])
+        order = sorted(range(len(rects)), key=lambda i: -rects[i].width() * rects[i].height())
+        found = []
+        for i in order:
+            r = rects[i]
+            # dlib boxes are inclusive pixel ranges; map pixel centres back to full resolution
+            box = (np.array([r.left(), r.top(), r.right(), r.bottom()], float) + 0.5) / scale - 0.5
+            found.append((box, float(scores[i])))
+        return found
 
     def _fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
         import dlib

@@ -1,0 +1,299 @@
+"""The landmark stage of ``g2rl predict``: frames -> faces (68 points, detector score, aligned crop).
+
+It runs beside the network, never before it: a producer thread decodes each video once, finds
+the faces and warps them to the checkpoint's crop size, and hands the results, in frame order,
+through a bounded queue (:class:`LandmarkStage`) to the consumer that batches the crops for the
+network (g2rl.predict.pipeline). The queue bounds memory to a few chunks of frames for any video
+length, and the network never waits for landmarks it could overlap with.
+
+Workers (``workers``):
+
+* ``1``: the producer thread itself finds the landmarks. A video is followed from its first
+  frame to its last by one tracker, exactly as ``g2rl landmarks`` and training do.
+* ``N >= 2``: the producer thread decodes and sends chunks of ``chunk_frames`` consecutive
+  frames to N worker processes (dlib holds Python's lock, so threads would not scale). Each
+  chunk starts with a detection (the tracker is re-seeded there) and is followed within; the
+  results come back in order. A chunk start adds one detection to the ``redetect_every``
+  periodic ones, so the points differ from one worker's only where a detection replaced a
+  followed fit: well within the fast path's 2 % of the inter-ocular distance
+  (tests/test_predict_stream.py compares them).
+
+Faces (``faces``): ``largest`` keeps the largest detected face of each frame (on a followed
+video, the face being followed, as in training); ``all`` detects every frame on its own and
+keeps every face, largest first (no tracking: the plain path's cost, ~50 frames/s per core on
+640x360).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from g2rl.errors import G2RLError
+
+log = logging.getLogger("g2rl.predict")
+
+FACE_MODES = ("largest", "all")
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What the landmark stage does to each frame (picklable: sent to worker processes).
+
+    Attributes:
+        crop_size: side S of the aligned crop (px), the checkpoint's.
+        fast: the fast tracked landmark path (False = full-resolution detection on every frame).
+        faces: ``largest`` or ``all`` (module docstring).
+    """
+
+    crop_size: int
+    fast: bool = True
+    faces: str = "largest"
+
+    def __post_init__(self):
+        if self.faces not in FACE_MODES:
+            raise G2RLError(f"faces must be one of {', '.join(FACE_MODES)}, got {self.faces!r}")
+
+
+@dataclass
+class Face:
+    """One face of one frame.
+
+    Attributes:
+        score: dlib's HOG detector score (on a followed frame: of the last detection).
+        points: (68, 2) float64 landmarks, full-frame px.
+        crop: (S, S, 3) uint8 RGB aligned crop, or None when the fit cannot be aligned
+            (landmarks 8, 36, 45 collinear).
+    """
+
+    score: float
+    points: np.ndarray
+    crop: np.ndarray | None
+
+
+@dataclass
+class FrameFaces:
+    """The landmark stage's result for one frame: its 0-based position in the unit, the file it
+    came from, and its faces (largest first; empty = no face)."""
+
+    position: int
+    file: str
+    faces: list[Face] = field(default_factory=list)
+
+
+class Landmarker:
+    """A LandmarkDetector plus alignment: frames -> [Face, ...] per frame."""
+
+    def __init__(self, fast: bool):
+        from g2rl.preprocess.landmarks import LandmarkDetector
+
+        self.fast = bool(fast)
+        self.detector = LandmarkDetector(fast=fast)
+
+    def frame(self, frame: np.ndarray, settings: StageSettings, track: bool, where: str) -> list[Face]:
+        from g2rl.preprocess.align import alignment_matrix, warp_to_crop
+
+        if settings.fast != self.fast:
+            raise ValueError("settings.fast differs from this landmarker's detector")
+        s = settings.crop_size
+        if settings.faces == "all":
+            found = self.detector.all_faces(frame)
+        else:
+            ok, score, points = self.detector.step(frame, track=track)
+            found = [(score, points)] if ok else []
+        faces = []
+        for score, points in found:
+            try:
+                crop = warp_to_crop(frame, alignment_matrix(points, s), s)
+            except G2RLError as exc:  # degenerate fit: no usable face
+                log.warning("%s: %s; face not measured", where, exc)
+                crop = None
+            faces.append(Face(score=score, points=points, crop=crop))
+        return faces
+
+    def chunk(self, frames: list[np.ndarray], settings: StageSettings, track: bool, reseed: bool,
+              where: str) -> list[list[Face]]:
+        if reseed:
+            self.detector.reset()
+        return [self.frame(f, settings, track, where) for f in frames]
+
+
+# -- worker processes --------------------------------------------------------------------------
+
+_WORKER: Landmarker | None = None
+
+
+def _worker_init(fast: bool) -> None:
+    global _WORKER
+    _WORKER = Landmarker(fast)
+
+
+def _worker_chunk(frames: list[np.ndarray], settings: StageSettings, track: bool, where: str) -> list[list[Face]]:
+    # a chunk is processed on its own: the tracker is re-seeded by a detection at its first frame
+    return _WORKER.chunk(frames, settings, track, reseed=True, where=where)
+
+
+class LandmarkPool:
+    """N landmark worker processes, started once per run (each loads dlib's 99 MB model).
+
+    Start it early (before loading the network) so the workers' start-up overlaps with it. Use
+    as a context manager, or call :meth:`close`.
+
+    Args:
+        fast: the fast tracked landmark path (False = plain), as StageSettings.fast.
+        workers: processes (>= 2).
+    """
+
+    def __init__(self, fast: bool, workers: int):
+        import multiprocessing
+
+        if workers < 2:
+            raise ValueError(f"a pool needs >= 2 workers, got {workers}")
+        self.fast = bool(fast)
+        self.workers = int(workers)
+        # spawn: the parent holds torch's thread pools, which a fork would copy in a bad state
+        ctx = multiprocessing.get_context("spawn")
+        self.executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(self.fast,))
+        # warm-up: start every worker now (the executor spawns them lazily, one per submit)
+        self._ready = [self.executor.submit(os.getpid) for _ in range(workers)]
+
+    def submit(self, frames: list[np.ndarray], settings: StageSettings, track: bool, where: str) -> Future:
+        if settings.fast != self.fast:
+            raise ValueError("settings.fast differs from the pool's landmark path")
+        return self.executor.submit(_worker_chunk, frames, settings, track, where)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "LandmarkPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# -- the producer -------------------------------------------------------------------------------
+
+_DONE = object()
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent by the landmark stage (in the producer thread or, summed, in workers'
+    results waited for) and by the consumer waiting for it."""
+
+    producer: float = 0.0
+    waiting: float = 0.0
+
+
+class LandmarkStage:
+    """Runs the landmark stage of one unit in a producer thread; iterate it for FrameFaces in
+    frame order.
+
+    Args:
+        frames: iterable of (position, file, RGB uint8 frame), in order (decoded lazily by the
+            producer thread: each frame is decoded once).
+        settings: what to do per frame.
+        track: follow the face from frame to frame (a video or ``--sequence``), else detect each.
+        where: a label for messages (the unit's path).
+        pool: worker processes (None = the producer thread finds the landmarks itself).
+        landmarker: the in-thread landmarker (reused across units; None = a new one).
+        chunk_frames: frames per chunk (the unit of work sent to a worker and put on the queue).
+        queue_chunks: chunks that may wait in the queue (bounds memory).
+
+    An exception in the producer (e.g. a video that cannot be decoded) is raised again by the
+    iteration, in the consumer's thread.
+    """
+
+    def __init__(self, frames: Iterable[tuple[int, str, np.ndarray]], settings: StageSettings, track: bool,
+                 where: str, pool: LandmarkPool | None = None, landmarker: Landmarker | None = None,
+                 chunk_frames: int = 32, queue_chunks: int = 4):
+        if chunk_frames < 1 or queue_chunks < 1:
+            raise ValueError("chunk_frames and queue_chunks must be >= 1")
+        self.frames = frames
+        self.settings = settings
+        self.track = track
+        self.where = where
+        self.pool = pool
+        self.landmarker = landmarker if (landmarker is not None or pool is not None) else Landmarker(settings.fast)
+        self.chunk_frames = chunk_frames
+        self.times = StageTimes()
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_chunks)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="g2rl-landmarks", daemon=True)
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _chunks(self) -> Iterator[tuple[list[int], list[str], list[np.ndarray]]]:
+        pos, files, frames = [], [], []
+        for p, f, frame in self.frames:
+            pos.append(p)
+            files.append(f)
+            frames.append(frame)
+            if len(frames) == self.chunk_frames:
+                yield pos, files, frames
+                pos, files, frames = [], [], []
+        if frames:
+            yield pos, files, frames
+
+    def _produce(self) -> None:
+        try:
+            t0 = time.perf_counter()
+            if self.pool is None:
+                self.landmarker.detector.reset()
+                for pos, files, frames in self._chunks():
+                    faces = self.landmarker.chunk(frames, self.settings, self.track, reseed=False, where=self.where)
+                    if not self._put([FrameFaces(p, f, fc) for p, f, fc in zip(pos, files, faces)]):
+                        return
+            else:
+                inflight: list[tuple[list[int], list[str], Future]] = []
+                limit = 2 * self.pool.workers  # chunks in flight: every worker busy, one more queued each
+                for pos, files, frames in self._chunks():
+                    inflight.append((pos, files, self.pool.submit(frames, self.settings, self.track, self.where)))
+                    del frames  # the worker holds its copy
+                    while len(inflight) >= limit:
+                        if not self._deliver(inflight.pop(0)):
+                            return
+                while inflight:
+                    if not self._deliver(inflight.pop(0)):
+                        return
+            self.times.producer += time.perf_counter() - t0
+            self._put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._put(exc)
+
+    def _deliver(self, item) -> bool:
+        pos, files, future = item
+        faces = future.result()
+        return self._put([FrameFaces(p, f, fc) for p, f, fc in zip(pos, files, faces)])
+
+    def __iter__(self) -> Iterator[FrameFaces]:
+        self._thread.start()
+        try:
+            while True:
+                t = time.perf_counter()
+                item = self._queue.get()
+                self.times.waiting += time.perf_counter() - t
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield from item
+        finally:
+            self._stop.set()
+            self._thread.join()
