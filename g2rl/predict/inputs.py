@@ -8,8 +8,9 @@ A *unit* is what the landmark stage sees as one stream of frames:
 * ``photos``: unrelated images, each detected on its own: a folder without ``--sequence``, or
   consecutive image files named on the command line (grouped so the network sees full batches).
 
-A path that does not exist, is neither a video nor an image, or a folder without images, is a
-*failure*: reported by name and skipped, while the other inputs are processed.
+A path that does not exist, cannot be read (permissions), is neither a video nor an image, or a
+folder without images or whose listing is refused, is a *failure*: reported by name and skipped,
+while the other inputs are processed.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ class Unit:
     name: str = ""
 
 
+def _strerror(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a file cannot be opened for reading (e.g. "Permission denied"), or None when it can:
+    checked up front so that the report says so instead of OpenCV's "cannot decode"."""
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as exc:
+        return f"cannot open the file ({_strerror(exc)})"
+
+
 def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> tuple[list[Unit], list[tuple[str, str]]]:
     """Units for ``inputs`` in command-line order, and the inputs that cannot be used.
 
@@ -58,7 +73,11 @@ def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> t
         path = Path(given)
         if path.is_dir():
             flush()
-            images = folder_images(path)
+            try:
+                images = folder_images(path)
+            except OSError as exc:  # e.g. a folder without read permission
+                failures.append((str(given), f"cannot list the folder ({_strerror(exc)})"))
+                continue
             if not images:
                 failures.append((str(given), "folder holds no image files "
                                               f"({', '.join(sorted(IMAGE_SUFFIXES))})"))
@@ -67,6 +86,8 @@ def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> t
             units.append(Unit("sequence" if sequence else "photos", path, tuple(images), name))
         elif not path.exists():
             failures.append((str(given), "no such file or folder"))
+        elif path.is_file() and (problem := _unreadable(path)) is not None:
+            failures.append((str(given), problem))
         elif is_video(path):
             flush()
             units.append(Unit("video", path, (), path.stem))

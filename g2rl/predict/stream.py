@@ -132,7 +132,11 @@ _WORKER: Landmarker | None = None
 
 
 def _worker_init(fast: bool) -> None:
+    import cv2
+
     global _WORKER
+    # a worker is one core's work; sequential OpenCV also never touches a thread pool copied by fork
+    cv2.setNumThreads(0)
     _WORKER = Landmarker(fast)
 
 
@@ -155,14 +159,20 @@ class LandmarkPool:
     def __init__(self, fast: bool, workers: int):
         import multiprocessing
 
+        from g2rl.preprocess.dlib_models import face_detector, shape_predictor
+
         if workers < 2:
             raise ValueError(f"a pool needs >= 2 workers, got {workers}")
         self.fast = bool(fast)
         self.workers = int(workers)
-        # spawn: the parent holds torch's thread pools, which a fork would copy in a bad state
-        ctx = multiprocessing.get_context("spawn")
+        # fork where the platform has it: the workers inherit dlib's models loaded here (no
+        # 0.5 s load each), and a caller's script without a `__main__` guard is not re-run, as
+        # spawn would. The workers never use torch, so its thread pools copied by fork stay idle.
+        face_detector(), shape_predictor()
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
         self.executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(self.fast,))
-        # warm-up: start every worker now (the executor spawns them lazily, one per submit)
+        # start every worker now, not at the first chunk
         self._ready = [self.executor.submit(os.getpid) for _ in range(workers)]
 
     def submit(self, frames: list[np.ndarray], settings: StageSettings, track: bool, where: str) -> Future:
