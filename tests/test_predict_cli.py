@@ -195,3 +195,65 @@ def test_several_faces_the_largest_is_measured(data, tmp_path):
     au = df[[f"{a}_r" for a in AUS]].to_numpy()
     np.testing.assert_allclose(au[0], au[1], atol=1e-4)
     assert np.abs(au[0] - au[2]).max() > 1e-2
+
+
+def test_faces_all_rows_largest_first(data, tmp_path):
+    """--faces all: one row per face, face_id 0 = the larger; each face's numbers are those of
+    the photo with only that face (the other painted out)."""
+    import cv2
+
+    big = cv2.resize(skimage.data.astronaut(), None, fx=1.4, fy=1.4, interpolation=cv2.INTER_CUBIC)
+    small = cv2.resize(_hopper(), None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)
+    both = np.full((360, 640, 3), 120, np.uint8)
+    both[:, :360] = big[40:400, 160:520]
+    both[40:240, 400:400 + small.shape[1]] = small[20:220]
+    only_big, only_small = both.copy(), both.copy()
+    only_big[:, 380:] = 120
+    only_small[:, :380] = 120
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i, img in enumerate((both, only_big, only_small)):
+        write_image(folder / f"{i}.png", img)
+    out = tmp_path / "aus.csv"
+    assert _run("--checkpoint", data["ckpt"], folder, "--faces", "all", "--landmarks", "--out", out) == 0
+    df = pd.read_csv(out)
+    assert df[["frame", "face_id"]].values.tolist() == [[0, 0], [0, 1], [1, 0], [2, 0]]
+    assert (df["success"] == 1).all()
+    au = df[[f"{a}_r" for a in AUS]].to_numpy()
+    np.testing.assert_allclose(au[0], au[2], atol=1e-4)  # face 0 of the pair = the large face alone
+    np.testing.assert_allclose(au[1], au[3], atol=1e-4)  # face 1 = the small face alone
+    x = df[[f"x_{i}" for i in range(68)]].to_numpy()
+    assert x[0].mean() < 380 < x[1].mean()  # the large face is the left one
+
+
+def test_landmarks_and_frame_base(data, tmp_path):
+    """--landmarks: the 68 points of the tracked path, after the AU columns; --frame-base 1: frames
+    count from 1 (OpenFace), timestamps still from 0, overlay names follow the frame column."""
+    out, hm = tmp_path / "aus.csv", tmp_path / "hm"
+    assert _run("--checkpoint", data["ckpt"], data["video"], "--landmarks", "--frame-base", 1, "--out", out,
+                "--heatmaps", hm, "--heatmaps-every", 3) == 0
+    df = pd.read_csv(out)
+    lm_cols = [f"x_{i}" for i in range(68)] + [f"y_{i}" for i in range(68)]
+    assert list(df.columns) == COLUMNS + lm_cols
+    assert df["frame"].tolist() == list(range(1, 7))
+    np.testing.assert_allclose(df["timestamp"], np.arange(6) / 10.0)
+    want = LandmarkDetector().video(data["video"], progress=False)[lm_cols].to_numpy()
+    np.testing.assert_allclose(df[lm_cols].to_numpy(), want, atol=5e-4)  # 3 decimals in the CSV
+    assert sorted(p.name for p in (hm / "face").iterdir()) == ["000001.png", "000004.png"]
+
+
+def test_two_landmark_workers_give_the_same_rows(data, tmp_path):
+    """--landmark-workers 2 through the CLI: the same frames in the same order, landmarks within
+    2 % IOD and intensities close to one worker's (the 6-frame video is one chunk here, so equal)."""
+    from g2rl.preprocess.landmarks import inter_ocular_distance
+
+    out1, out2 = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert _run("--checkpoint", data["ckpt"], data["video"], "--landmarks", "--out", out1) == 0
+    assert _run("--checkpoint", data["ckpt"], data["video"], "--landmarks", "--landmark-workers", 2,
+                "--out", out2) == 0
+    a, b = pd.read_csv(out1), pd.read_csv(out2)
+    assert a[KEYS].equals(b[KEYS])
+    pa = np.stack([a[[f"x_{i}" for i in range(68)]], a[[f"y_{i}" for i in range(68)]]], -1)
+    pb = np.stack([b[[f"x_{i}" for i in range(68)]], b[[f"y_{i}" for i in range(68)]]], -1)
+    assert (np.linalg.norm(pa - pb, axis=-1).mean(-1) / inter_ocular_distance(pa)).max() < 0.02
+    np.testing.assert_allclose(a[[f"{x}_r" for x in AUS]], b[[f"{x}_r" for x in AUS]], atol=1e-4)
