@@ -23,7 +23,6 @@ not something to average.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -33,9 +32,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.evidence import BootstrapSettings
+from g2rl.jsonfile import read_json, write_json
 from g2rl.metrics import METRIC_NAMES, per_au_metrics
 from g2rl.reports.evidence_report import uncertainty_keys
 
@@ -162,10 +161,7 @@ def evaluate_runs(
 
 def write_metrics_json(metrics: dict, out_path: str | os.PathLike) -> Path:
     """Write a metrics dict as strict JSON (NaN -> null), atomically. Returns the path."""
-    out_path = Path(out_path)
-    with atomic_path(out_path) as tmp:
-        tmp.write_text(json.dumps(_json_safe(metrics), indent=2, allow_nan=False) + "\n")
-    return out_path
+    return write_json(_json_safe(metrics), out_path)
 
 
 def _json_safe(obj):
@@ -178,16 +174,7 @@ def _json_safe(obj):
 
 def read_metrics_json(path: str | os.PathLike) -> dict:
     """Load a ``metrics.json``; raises :class:`G2RLError` naming the file if it is not one."""
-    path = Path(path)
-    try:
-        metrics = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise G2RLError(f"{path}: metrics file not found") from None
-    except json.JSONDecodeError as exc:
-        raise G2RLError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(metrics, dict) or metrics.get("format") != FORMAT:
-        raise G2RLError(f"{path}: not a {FORMAT} metrics file")
-    return metrics
+    return read_json(path, FORMAT, "metrics")
 
 
 def headline_table(metrics: dict, source: str = "metrics") -> pd.DataFrame:

@@ -23,7 +23,6 @@ subject resamples (g2rl.evidence.compare_methods). ``evidence.json`` layout::
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -32,9 +31,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.evidence import METRICS, BootstrapSettings, Comparison, RunArrays, compare_methods
+from g2rl.jsonfile import read_json, write_json
 
 EVIDENCE_FORMAT = "g2rl-evidence/1"
 # written by g2rl.training.diagnostics (kept here so reading it does not import torch)
@@ -211,24 +210,12 @@ def _mean_of_dicts(items: list) -> dict | None:
 
 
 def write_evidence(evidence: dict, out_path: str | os.PathLike) -> Path:
-    out_path = Path(out_path)
-    with atomic_path(out_path) as tmp:
-        tmp.write_text(json.dumps(evidence, indent=2, allow_nan=False) + "\n")
-    return out_path
+    return write_json(evidence, out_path)
 
 
 def read_evidence(path: str | os.PathLike) -> dict:
     """Load an evidence.json; :class:`G2RLError` naming the file if it is not one."""
-    path = Path(path)
-    try:
-        ev = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise G2RLError(f"{path}: evidence file not found") from None
-    except json.JSONDecodeError as exc:
-        raise G2RLError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(ev, dict) or ev.get("format") != EVIDENCE_FORMAT:
-        raise G2RLError(f"{path}: not a {EVIDENCE_FORMAT} file")
-    return ev
+    return read_json(path, EVIDENCE_FORMAT, "evidence")
 
 
 def diagnostics_key(paths: Sequence[str | os.PathLike]) -> dict:
@@ -237,16 +224,7 @@ def diagnostics_key(paths: Sequence[str | os.PathLike]) -> dict:
     The teach score is n/a (null, with the reason) when the run has no geometry intensity head."""
     folds = {}
     for p in paths:
-        p = Path(p)
-        try:
-            d = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise G2RLError(f"{p}: diagnostics file not found") from None
-        except json.JSONDecodeError as exc:
-            raise G2RLError(f"{p}: not valid JSON ({exc})") from None
-        if not isinstance(d, dict) or d.get("format") != DIAGNOSTICS_FORMAT:
-            raise G2RLError(f"{p}: not a {DIAGNOSTICS_FORMAT} file")
-        folds[p.parent.name] = d
+        folds[Path(p).parent.name] = read_json(p, DIAGNOSTICS_FORMAT, "diagnostics")
     teach = [d["teach"] for d in folds.values() if d["teach"].get("available")]
     reasons = sorted({d["teach"].get("reason", "") for d in folds.values() if not d["teach"].get("available")})
     summary = {

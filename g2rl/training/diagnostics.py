@@ -18,7 +18,6 @@ The Baseline has no geometry branch, and a guidance variant without such a head 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -28,7 +27,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from g2rl.atomic import atomic_path
+from g2rl.jsonfile import write_json
 from g2rl.reports.evidence_report import DIAGNOSTICS_FORMAT as FORMAT
 # Names the geometry branch's intensity head has had (the 'teach' name replaces 'aux').
 _HEAD_NAMES = ("teach_head", "aux_head")
@@ -92,7 +91,4 @@ def write_diagnostics(path: str | os.PathLike, method: str, teach: dict, final_r
         "format": FORMAT, "method": method, "teach": teach,
         "final": {k: _nan_to_none(final_row.get(k)) for k in ("loss_guidance", "g_spread", "g_norm")},
     }
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
-    return path
+    return write_json(out, path)
