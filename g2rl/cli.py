@@ -14,7 +14,7 @@ import logging
 import sys
 
 from g2rl import __version__
-from g2rl.errors import G2RLError
+from g2rl.errors import G2RLError, report_error
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -57,12 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if (args.verbose or known.verbose) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    verbose = bool(args.verbose or known.verbose)
     try:
         return int(module.main(args) or 0)
-    except G2RLError as exc:
-        # Bad input: one clear message that names the file and the problem.
-        print(f"g2rl {known.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except (G2RLError, OSError) as exc:
+        # Bad input or a failing disk (EACCES, EROFS, ENOSPC, a missing file): one line naming
+        # the path and the reason, exit 2; -v adds the traceback for a bug report.
+        return report_error(known.command, exc, verbose)
 
 
 if __name__ == "__main__":

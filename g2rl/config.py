@@ -82,7 +82,8 @@ def _check_semantics(config: dict, source: str) -> None:
         if not generated and not root.is_dir():
             raise ConfigError(
                 f"{source}: key {name}.root: dataset folder {section['root']} not found "
-                f"(point it at your {name.upper()} copy, e.g. --config {name}.root=/data/{name.upper()})"
+                f"(point it at your {name.upper()} copy, e.g. "
+                f"--config '{name}={{\"root\": \"/data/{name.upper()}\"}}' as in README.md)"
             )
 
 

@@ -4,6 +4,8 @@ The CLI prints these as one line naming the file and the problem (no traceback) 
 exits with status 2. Anything else is a bug and keeps its traceback.
 """
 
+import os
+
 
 class G2RLError(RuntimeError):
     """Bad input: a file, a dataset layout or a config value. The message names it."""
@@ -19,3 +21,31 @@ class DatasetLayoutError(G2RLError):
 
 class MediaError(G2RLError):
     """A video or image cannot be read; the message names the file."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """``<path>: <reason>`` for an OSError (``PermissionError(13, 'Permission denied', 'x')`` ->
+    ``x: permission denied``), else the exception's own message (a G2RLError names its file)."""
+    if isinstance(exc, OSError) and not isinstance(exc, G2RLError):
+        # the C library's text for the errno: h5py puts a multi-line driver report in strerror
+        known = isinstance(exc.errno, int) and exc.errno > 0
+        reason = (os.strerror(exc.errno) if known else exc.strerror) or str(exc) or type(exc).__name__
+        reason = reason[:1].lower() + reason[1:]
+        if exc.filename is not None and exc.filename2 is not None:
+            return f"{exc.filename} -> {exc.filename2}: {reason}"
+        if exc.filename is not None:
+            return f"{exc.filename}: {reason}"
+        return reason
+    return str(exc)
+
+
+def report_error(command: str, exc: BaseException, verbose: bool = False) -> int:
+    """Print ``g2rl <command>: error: <path>: <reason>`` to stderr (and the traceback when
+    ``verbose``); return the exit status 2. The one place the CLI turns an error into a line."""
+    import sys
+    import traceback
+
+    if verbose:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    print(f"g2rl {command}: error: {describe_error(exc)}", file=sys.stderr)
+    return 2

@@ -9,6 +9,7 @@ import logging
 from g2rl.datasets.frame_index import write_frame_index
 from g2rl.datasets.from_config import DATASETS, index_from_config
 from g2rl.errors import ConfigError
+from g2rl.paths import refuse_output_over_input
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ def main(args: argparse.Namespace) -> int:
     section = dataset_section(args.dataset, overrides=layout)
     section["root"] = args.root
     df = index_from_config(args.dataset, section)
+    # the index lists every media file it was built from: none of them may be the output
+    refuse_output_over_input("index", {"--out": args.out}, {"--root media": df["media"].astype(str).unique()})
     write_frame_index(df, args.out)
     labelled = df.filter(regex=r"^AU\d\d$").notna().sum()
     print(f"{args.out}: {len(df)} frames, {df['subject'].nunique()} subjects, {df.groupby(['subject', 'session']).ngroups} sequences")

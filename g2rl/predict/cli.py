@@ -18,6 +18,8 @@ import logging
 import sys
 from pathlib import Path
 
+from g2rl.paths import refuse_output_over_input
+
 log = logging.getLogger("g2rl.predict")
 
 
@@ -68,6 +70,8 @@ def main(args: argparse.Namespace) -> int:
     from g2rl.predict.options import PredictOptions
     from g2rl.predict.run import run_predict
 
+    # before anything is read: --out must not be a video, an image of an input folder or the checkpoint
+    refuse_output_over_input("predict", {"--out": args.out}, {"INPUT": args.inputs, "--checkpoint": args.checkpoint})
     options = PredictOptions(
         sequence=args.sequence, batch_size=args.batch_size, max_frames=args.max_frames, plain=args.plain,
         faces=args.faces, landmarks=args.landmarks, frame_base=args.frame_base, workers=args.landmark_workers,

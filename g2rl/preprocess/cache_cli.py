@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from g2rl.errors import ConfigError, G2RLError
+from g2rl.paths import refuse_output_over_input
 
 log = logging.getLogger("g2rl.cache")
 
@@ -40,6 +41,8 @@ def main(args: argparse.Namespace) -> int:
     if args.what == "heatmaps":
         from g2rl.preprocess.cache import build_heatmap_cache
 
+        refuse_output_over_input("cache heatmaps", {"--out": args.out}, {"--crops": args.crops})
+
         build_heatmap_cache(args.crops, args.sigma, args.out, log=log)
         return 0
 
@@ -51,12 +54,15 @@ def main(args: argparse.Namespace) -> int:
         mapping = json.loads(args.au_points)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--au-points: not valid JSON ({exc})") from None
+    refuse_output_over_input("cache crops", {"--out": args.out}, {"--index": args.index})
     index = read_frame_index(args.index)
     sequences = index[["subject", "session"]].drop_duplicates().itertuples(index=False)
     csvs = {(s.subject, s.session): args.landmarks_dir / s.subject / f"{s.session}.csv" for s in sequences}
     absent = [str(p) for p in csvs.values() if not p.is_file()]
     if absent:
         raise G2RLError(f"{absent[0]}: landmarks file missing ({len(absent)} of {len(csvs)} sequences have none)")
+    refuse_output_over_input("cache crops", {"--out": args.out},
+                             {"--landmarks-dir": list(csvs.values()), "media": index["media"].astype(str).unique()})
     counts = build_crop_cache(
         index,
         csvs,

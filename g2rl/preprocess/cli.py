@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 
 from g2rl.errors import G2RLError
-from g2rl.media import folder_images, is_image, is_video
+from g2rl.media import folder_images, is_image, is_video, truncation_note
+from g2rl.paths import refuse_output_over_input
 
 log = logging.getLogger("g2rl.landmarks")
 
@@ -44,6 +45,7 @@ def main(args: argparse.Namespace) -> int:
     src: Path = args.input
     if not src.exists():
         raise G2RLError(f"{src}: no such file or folder")
+    refuse_output_over_input("landmarks", {"--out": args.out}, {"INPUT": src})
     det = LandmarkDetector(detect_scale=args.detect_scale, fast=not args.plain, redetect_every=args.redetect_every)
     progress = not args.no_progress
     if src.is_dir():
@@ -53,6 +55,9 @@ def main(args: argparse.Namespace) -> int:
         df = det.images(images, sequence=args.sequence, progress=progress)
     elif is_video(src):
         df = det.video(src, max_frames=args.max_frames, progress=progress)
+        note = truncation_note(src, len(df), args.max_frames)
+        if note:
+            log.warning("%s; %s has rows for those %d only", note, args.out, len(df))
     elif is_image(src):
         df = det.images([src], progress=progress)
     else:

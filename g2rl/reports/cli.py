@@ -11,6 +11,7 @@ import argparse
 import logging
 
 from g2rl.evidence import BootstrapSettings
+from g2rl.paths import refuse_output_over_input
 from g2rl.reports.evaluate import evaluate_runs, write_metrics_json
 from g2rl.reports.evidence_report import diagnostics_key
 
@@ -47,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    refuse_output_over_input("evaluate", {"--out": args.out},
+                             {"predictions": args.predictions, "--diagnostics": args.diagnostics})
     aus = [a for item in args.aus for a in item.split(",") if a] if args.aus else None
     boot = BootstrapSettings(args.resamples, args.bootstrap_seed).validate() if args.resamples else None
     metrics = evaluate_runs(args.predictions, aus=aus, pooled=args.pooled, bootstrap=boot)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 
 from g2rl.errors import ConfigError
 from g2rl.model.backbone import RESNET_CHANNELS
+from g2rl.paths import ensure_writable_dir, refuse_output_over_input
 from g2rl.training.settings import AMP_MODES, SWITCH_MODES, TrainSettings
 
 _DEFAULT = TrainSettings()
@@ -78,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log", default=None, help="also append progress to this text file")
     parser.add_argument("--keep-resume-checkpoint", action="store_true", help="keep last.pt after success")
+    parser.add_argument("--on-stale-resume", choices=("refuse", "restart"), default="refuse",
+                        help="when OUT/last.pt was made by another run (other data, split, settings or seed): "
+                             "refuse (default) or restart from epoch 0 (the workflow's choice)")
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
@@ -102,9 +107,13 @@ def main(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     resolve_device(args.device)  # an unusable --device cuda fails now, before the caches are read
+    outputs = {f"--out {name}": Path(args.out) / name for name in ("model.pt", "predictions.csv", "train_log.csv")}
+    refuse_output_over_input("train", {**outputs, "--log": args.log}, {"--crops": args.crops, "--heatmaps": args.heatmaps})
+    ensure_writable_dir(args.out)  # a read-only or forbidden --out fails now, not after training
     summary = train_fold(
         args.crops, args.heatmaps, args.test_split, args.out, settings, args.seed,
         device=args.device, log=args.log, keep_resume_checkpoint=args.keep_resume_checkpoint,
+        on_stale_resume=args.on_stale_resume,
     )  # fmt: skip
     logging.getLogger(__name__).info("done: %s", json.dumps(summary, default=str))
     return 0

@@ -24,7 +24,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"device {device!r}: not a device; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         # The workflow asks for cuda whenever train.gpus > 0: fail here rather than train on the CPU for days.
         build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU only"
