@@ -76,6 +76,22 @@ def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
         cap.release()
 
 
+def truncation_note(path: str | Path, decoded: int, max_frames: int | None = None) -> str | None:
+    """``"<path>: decoded K of N frames ..."`` when a video yielded fewer frames than its container
+    declares (a truncated or damaged file), else None.
+
+    ``decoded``: how many frames :func:`iter_video_frames` gave; ``max_frames``: the caller's own
+    limit, if any (stopping there is not truncation). For commands that read whole videos (landmarks,
+    predict) to warn with, and for stages whose labels need the frames to put in their error.
+    """
+    declared = video_info(path)[0]
+    wanted = declared if max_frames is None else min(declared, max_frames)
+    if declared <= 0 or decoded >= wanted:
+        return None
+    return (f"{path}: decoded {decoded} of {declared} frames (the container declares {declared}; the file is "
+            f"truncated or damaged after frame {decoded - 1})")
+
+
 def natural_key(path: Path) -> list:
     """Sort key that orders 9.jpg before 10.jpg (BP4D mixes zero-padding widths within a release)."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", Path(path).name)]

@@ -4,7 +4,7 @@ Layout (defaults; every pattern is configurable, releases differ):
     {root}/Sequences/{subject}/{session}/{frame}.jpg            frame number zero-padded to 2, 3 or 4 digits
     {root}/AUCoding/AU_INT/AU{au:02d}/{subject}_{session}_AU{au:02d}.csv     `frame,code`, code 0-5, 9 = not coded
 
-Sessions (tasks T1..T8) are discovered from the label files unless listed. Image number =
+Sessions (tasks T1..T8) are discovered from all AUs' label files unless listed. Image number =
 label frame number + `image_frame_offset` (0 by default; one release needs -1).
 """
 
@@ -75,7 +75,8 @@ def index_bp4d(
         image_pattern, label_pattern: path patterns with {root}, {subject}, {session}, {frame} / {au}.
         frame_padding: zero-padding widths tried for the frame number in image names (default 2, 3, 4).
         image_frame_offset: image number = label frame number + this.
-        sessions: tasks to read; None discovers them from the first AU's label files.
+        sessions: tasks to read; None discovers them from every AU's label files (a session with
+            some AU files but not all is an error naming the missing ones).
 
     Code 9 becomes NaN; frames with no coded AU at all are dropped and the count is logged.
     Raises DatasetLayoutError naming the path for every layout problem.
@@ -90,20 +91,25 @@ def index_bp4d(
     parts = []
     for partition, subjects in partitions.items():
         for subject in subjects:
-            subject_sessions = sessions or discover(label_pattern, "session", root=root, subject=subject, au=aus[0])
+            # every AU's files, not the first AU's: a session missing one AU file must not vanish silently
+            subject_sessions = sessions or sorted(
+                {s for a in aus for s in discover(label_pattern, "session", root=root, subject=subject, au=a)}
+            )
             if not subject_sessions:
                 raise DatasetLayoutError(
                     f"subject {subject} (partition {partition}) has no data: no file matches "
                     f"{fill(label_pattern, root=root, subject=subject, au=aus[0], session='*')}"
                 )
             for session in subject_sessions:
+                files = [fill(label_pattern, root=root, subject=subject, session=session, au=a) for a in aus]
+                absent = [str(f) for f in files if not f.is_file()]
+                if absent:
+                    raise DatasetLayoutError(
+                        f"{absent[0]}: label file not found; session {subject}/{session} has "
+                        f"{len(files) - len(absent)} of its {len(files)} AU label files (missing: {', '.join(absent)})"
+                    )
                 labels = pd.concat(
-                    [
-                        read_label_file(
-                            fill(label_pattern, root=root, subject=subject, session=session, au=a), allowed_extra=(NOT_CODED,)
-                        ).rename(c)
-                        for a, c in zip(aus, columns)
-                    ],
+                    [read_label_file(f, allowed_extra=(NOT_CODED,)).rename(c) for f, c in zip(files, columns)],
                     axis=1,
                 ).replace(NOT_CODED, np.nan)
                 uncoded = labels.isna().all(axis=1)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from g2rl.datasets.frame_index import au_column, finish_index, read_label_file
+from g2rl.datasets.frame_index import au_column, finish_index, join_label_files, read_label_file
 from g2rl.datasets.patterns import fill
 from g2rl.errors import DatasetLayoutError
 from g2rl.media import video_info
@@ -52,7 +52,8 @@ def index_disfa(
         label_frame_offset: video frame index (0-based) = label frame number + this.
 
     Raises DatasetLayoutError naming the path for: a subject without data, a missing label file,
-    labels outside 0-5, duplicate frames, or labels for frames beyond the end of the video.
+    labels outside 0-5, duplicate frames, label files of one subject covering different frames,
+    or labels for frames beyond the end of the video.
     """
     root = Path(root)
     if not root.is_dir():
@@ -69,9 +70,9 @@ def index_disfa(
                 raise DatasetLayoutError(
                     f"subject {subject} (fold {fold}) has no data: neither {video} nor {first_label.parent} exists"
                 )
-            labels = pd.concat(
-                [read_label_file(fill(label_pattern, root=root, subject=subject, au=a)).rename(c) for a, c in zip(aus, columns)],
-                axis=1,
+            paths = [fill(label_pattern, root=root, subject=subject, au=a) for a in aus]
+            labels = join_label_files(
+                {path: read_label_file(path).rename(c) for path, c in zip(paths, columns)}, f"subject {subject}"
             )
             n_frames = video_info(video)[0]
             media_frame = labels.index.to_numpy() + label_frame_offset

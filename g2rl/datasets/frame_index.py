@@ -49,8 +49,18 @@ def read_label_file(path: Path, allowed_extra: tuple[int, ...] = ()) -> pd.Serie
         raw = pd.read_csv(path, header=None, skipinitialspace=True, dtype=str, comment=None)
     except pd.errors.EmptyDataError:
         raise DatasetLayoutError(f"{path}: label file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        # a line with more fields than the first, a binary file, a NUL byte
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DatasetLayoutError(f"{path}: not a 'frame,intensity' text file ({reason})") from None
     if raw.shape[1] < 2:
         raise DatasetLayoutError(f"{path}: expected 'frame,intensity' lines, found {raw.shape[1]} column(s)")
+    extra = raw.iloc[:, 2:].notna().any(axis=1)  # a trailing comma (empty third field) is harmless
+    if extra.any():
+        row = int(np.flatnonzero(extra.to_numpy())[0])
+        raise DatasetLayoutError(
+            f"{path}: line {row + 1} has {int(raw.iloc[row].notna().sum())} fields, expected 'frame,intensity'"
+        )
     frames = pd.to_numeric(raw[0].str.strip(), errors="coerce")
     if frames.isna().any() or (frames % 1 != 0).any():
         row = int(np.flatnonzero(frames.isna() | (frames % 1 != 0))[0])
@@ -61,6 +71,27 @@ def read_label_file(path: Path, allowed_extra: tuple[int, ...] = ()) -> pd.Serie
     if dup.any():
         raise DatasetLayoutError(f"{path}: duplicate row for frame {int(frames[dup].iloc[0])}")
     return pd.Series(pd.to_numeric(values).to_numpy(dtype=float), index=frames.astype(int).to_numpy(), name=path.name)
+
+
+def join_label_files(series: dict[Path, pd.Series], what: str) -> pd.DataFrame:
+    """Join one sequence's label files (path -> Series by frame) into columns, requiring equal frames.
+
+    A file that lacks frames its siblings label (cut short, or a line deleted) would turn those
+    frames into "unlabelled" NaN without a word; instead the error names the file and the frames
+    it misses. ``what`` names the sequence for the message (e.g. "subject SN001").
+    """
+    frames = {path: set(s.index.tolist()) for path, s in series.items()}
+    union = set().union(*frames.values())
+    for path, have in frames.items():
+        missing = sorted(union - have)
+        if missing:
+            other = next(p for p, f in frames.items() if p != path and missing[0] in f)
+            raise DatasetLayoutError(
+                f"{path}: lacks {len(missing)} frame(s) {missing[0]}..{missing[-1]} that {other.name} labels "
+                f"(it covers {min(have) if have else '-'}..{max(have) if have else '-'}, {len(have)} lines; "
+                f"the label files of {what} must cover the same frames: truncated file?)"
+            )
+    return pd.concat(list(series.values()), axis=1)
 
 
 def finish_index(df: pd.DataFrame, au_columns: list[str]) -> pd.DataFrame:

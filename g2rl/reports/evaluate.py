@@ -37,6 +37,7 @@ from g2rl.evidence import BootstrapSettings
 from g2rl.jsonfile import read_json, write_json
 from g2rl.metrics import METRIC_NAMES, per_au_metrics
 from g2rl.reports.evidence_report import uncertainty_keys
+from g2rl.reports.prediction_checks import check_columns, check_field_counts
 
 FORMAT = "g2rl-metrics/1"
 KEY_COLUMNS = ("subject", "session", "frame", "split")
@@ -52,8 +53,9 @@ def read_predictions(path: str | os.PathLike, aus: Sequence[str] | None = None) 
     """Read and check one predictions CSV; return (table, aus).
 
     ``aus`` defaults to every AU with a ``_pred`` column. Raises :class:`G2RLError` naming the
-    file when a column is missing, a frame appears twice, or a prediction is NaN where the
-    frame is labelled.
+    file when a column is missing, a line is cut short, a value is out of its range
+    (:mod:`g2rl.reports.prediction_checks`), a frame appears twice, or a prediction is NaN where
+    the frame is labelled.
     """
     path = Path(path)
     if not path.is_file():
@@ -71,6 +73,8 @@ def read_predictions(path: str | os.PathLike, aus: Sequence[str] | None = None) 
     missing = [c for au in aus for c in (f"{au}_pred", f"{au}_true") if c not in df.columns]
     if missing:
         raise G2RLError(f"{path}: missing column(s) {', '.join(missing)}")
+    check_field_counts(path)
+    df = check_columns(df, aus, path)  # frames integer, labels 0-5, predictions finite >= 0
     if df.empty:
         raise G2RLError(f"{path}: no rows")
     dup = df.duplicated(subset=["subject", "session", "frame"], keep=False)
