@@ -39,13 +39,32 @@ def describe_error(exc: BaseException) -> str:
     return str(exc)
 
 
+# Reasons this process cannot be finalised safely (a native library left in a broken state);
+# :func:`report_error` then ends the process at once instead of returning.
+_UNRECOVERABLE: list[str] = []
+
+
+def mark_unrecoverable(reason: str) -> None:
+    """Record that the interpreter must not run its finalisation (e.g. HDF5 after a failed close)."""
+    _UNRECOVERABLE.append(reason)
+
+
 def report_error(command: str, exc: BaseException, verbose: bool = False) -> int:
     """Print ``g2rl <command>: error: <path>: <reason>`` to stderr (and the traceback when
-    ``verbose``); return the exit status 2. The one place the CLI turns an error into a line."""
+    ``verbose``); return the exit status 2. The one place the CLI turns an error into a line.
+    After :func:`mark_unrecoverable` it exits the process with status 2 instead of returning."""
     import sys
     import traceback
 
     if verbose:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     print(f"g2rl {command}: error: {describe_error(exc)}", file=sys.stderr)
+    if _UNRECOVERABLE:
+        # finalisation would free the broken native objects and segfault (exit 139, after the line)
+        import logging
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2)
     return 2

@@ -30,11 +30,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.preprocess.align import alignment_matrix, transform_points, warp_to_crop
 from g2rl.preprocess.au_points import au_points, max_points, validate_au_mapping
 from g2rl.preprocess.flags import apply_flag_policy
+from g2rl.preprocess.h5write import check_free_space, h5_output
 from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap, render_heatmaps
 from g2rl.preprocess.landmarks import landmark_array, read_landmarks_csv
 
@@ -53,9 +53,15 @@ def _logger(log) -> Callable[[str], None]:
     return log.info if hasattr(log, "info") else log
 
 
+def crops_bytes(n: int, crop_size: int, k: int, p_max: int) -> int:
+    """Bytes the datasets of a crops cache take: images N x S x S x 3 uint8, landmarks N x 68 x 2,
+    AU points N x K x P x 2 and intensities N x K float32, two int64 frame keys and ~4 short strings."""
+    return n * (crop_size * crop_size * 3 + 68 * 2 * 4 + k * p_max * 2 * 4 + k * 4 + 2 * 8 + 4 * 32)
+
+
 def _sequence_rows(seq: pd.DataFrame, lm: pd.DataFrame, csv_path: str) -> np.ndarray:
     """For each frame-index row of a sequence, the row of the landmarks table that holds it."""
-    from g2rl.media import is_video
+    from g2rl.media import is_video, truncation_note
 
     media = seq["media"].astype(str)
     if media.map(is_video).all():
@@ -66,10 +72,13 @@ def _sequence_rows(seq: pd.DataFrame, lm: pd.DataFrame, csv_path: str) -> np.nda
         missing = ~np.isin(want, pos.index.to_numpy())
         if missing.any():
             first = int(want[missing][0])
+            # the labels need frames the video did not decode: say so in the container's terms
+            note = truncation_note(media.iloc[0], len(lm))  # one landmarks row per decoded frame
             raise G2RLError(
                 f"{csv_path}: landmarks cover video frames {int(lm['frame'].min())}..{int(lm['frame'].max())} "
                 f"({len(lm)} rows) but the frame index needs video frame {first} of {media.iloc[0]} "
                 f"({int(missing.sum())} indexed frames not covered; video shorter than the labels?)"
+                + (f"; {note}" if note else "")
             )
         return pos.loc[want].to_numpy()
     if "file" not in lm.columns:
@@ -173,8 +182,9 @@ def build_crop_cache(
     landmarks_out = np.empty((n, 68, 2), np.float32)
     intens = index[list(aus)].to_numpy(np.float64)
     order_all = np.concatenate([p[1] for p in plan])
+    check_free_space(out_h5, crops_bytes(n, crop_size, k, p_max), f"a crops cache of {n} frames of {crop_size}x{crop_size}")
     bar = tqdm(total=n, desc=f"crops {counts['dataset']}", unit="frame", disable=not progress, leave=False)
-    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as f:
+    with h5_output(out_h5) as (f, tmp):
         images = f.create_dataset("images", (n, crop_size, crop_size, 3), np.uint8,
                                   chunks=(1, crop_size, crop_size, 3))
         row = 0
@@ -218,14 +228,18 @@ def build_crop_cache(
 
 def _video_frames(frames, wanted: np.ndarray, video: str):
     """Yield the frames with the (sorted) indices ``wanted`` from a sequential frame iterator."""
-    pos = 0
+    pos = decoded = 0
     for i, frame in enumerate(frames):
+        decoded = i + 1
         while pos < len(wanted) and wanted[pos] == i:  # a frame may be indexed twice
             yield frame
             pos += 1
         if pos == len(wanted):
             return
-    raise G2RLError(f"{video}: the video ends before frame {int(wanted[pos])} that the frame index needs")
+    from g2rl.media import truncation_note
+
+    note = truncation_note(video, decoded) or f"{video}: the video ends after {decoded} frames"
+    raise G2RLError(f"{note}; the frame index needs frame {int(wanted[pos])} (labels need frames the video lacks)")
 
 
 def build_heatmap_cache(
@@ -255,7 +269,11 @@ def build_heatmap_cache(
         "crop_size": attrs["crop_size"], "heatmap_size": size, "heatmap_stride": HEATMAP_STRIDE,
         "n_frames": n, "compression": str(compression), "fingerprint": uuid.uuid4().hex,
     }
-    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as f:
+    raw_bytes = n * k * size * size * 2  # float16
+    what = f"{n} x {k} heatmaps of {size}x{size}"
+    if compression is None:
+        check_free_space(out_h5, raw_bytes, what)
+    with h5_output(out_h5) as (f, tmp):
         ds = f.create_dataset("heatmaps", (n, k, size, size), np.float16, chunks=(1, k, size, size),
                               compression=compression)
         block = 256
@@ -263,6 +281,10 @@ def build_heatmap_cache(
             stop = min(n, start + block)
             ds[start:stop] = np.stack([render_heatmaps(hm_points[i], intens[i], sigma, size)
                                        for i in range(start, stop)]).astype(np.float16)
+            if start == 0 and compression is not None and stop < n:
+                # compressed size is unknown up front: extrapolate from the first block on disk
+                f.flush()
+                check_free_space(out_h5, int(os.path.getsize(tmp) * (n - stop) / stop), what)
         f.attrs.update(out_attrs)
     say(f"{out_h5}: {n} x {k} heatmaps {size}x{size} at sigma={sigma} ({time.perf_counter() - t0:.1f} s)")
     return out_attrs
