@@ -41,6 +41,7 @@ from g2rl.training.checkpoint import (
 from g2rl.training.diagnostics import teach_score, write_diagnostics
 from g2rl.training.device import autocast, resolve_device, use_bf16, use_channels_last
 from g2rl.training.predictions import predict_intensities, predictions_frame, write_predictions
+from g2rl.training.run_identity import data_identity, resume_decision, run_identity
 from g2rl.training.settings import TrainSettings
 
 _log = logging.getLogger(__name__)
@@ -96,12 +97,15 @@ def train_fold(
     log: str | os.PathLike | logging.Logger | None = None,
     on_epoch_end: EpochHook | None = None,
     keep_resume_checkpoint: bool = False,
+    on_stale_resume: str = "refuse",
 ) -> dict[str, Any]:
     """Train on every cache row whose split is not ``test_split`` and predict the rows that are.
 
     crops_h5 / heatmaps_h5: the preprocessing cache (g2rl.preprocess.dataset). test_split: DISFA
     "1"/"2"/"3", BP4D "devel". log: a text file to append progress to, or a Logger. Restarting with
-    the same out_dir continues from out_dir/last.pt. Returns a summary dict (plain types).
+    the same out_dir continues from out_dir/last.pt if it was made by the same run (data, split,
+    settings, seed: g2rl.training.run_identity); else ``on_stale_resume`` "refuse" raises and
+    "restart" starts over. Returns a summary dict (plain types).
     """
     from g2rl.preprocess.dataset import CacheDataset, read_cache_attrs, read_cache_keys
 
@@ -126,8 +130,10 @@ def train_fold(
         "n_train": int(len(train_rows)),
         "n_test": int(len(test_rows)),
         "source": source,
+        "data": data_identity(crops_h5, heatmaps_h5, keys, train_rows, test_rows),
     }
-    return run_training(train_set, test_set, keys, info, out_dir, settings, seed, device, log, on_epoch_end, keep_resume_checkpoint)
+    return run_training(train_set, test_set, keys, info, out_dir, settings, seed, device, log, on_epoch_end,
+                        keep_resume_checkpoint, on_stale_resume)
 
 
 def _logger(log: str | os.PathLike | logging.Logger | None) -> tuple[logging.Logger, logging.Handler | None]:
@@ -157,6 +163,7 @@ def run_training(
     log: str | os.PathLike | logging.Logger | None = None,
     on_epoch_end: EpochHook | None = None,
     keep_resume_checkpoint: bool = False,
+    on_stale_resume: str = "refuse",
 ) -> dict[str, Any]:
     """The training loop behind :func:`train_fold`, on already-built datasets.
 
@@ -166,14 +173,16 @@ def run_training(
     """
     logger, handler = _logger(log)
     try:
-        return _run(train_set, test_set, keys, info, Path(out_dir), settings, int(seed), device, logger, on_epoch_end, keep_resume_checkpoint)
+        return _run(train_set, test_set, keys, info, Path(out_dir), settings, int(seed), device, logger, on_epoch_end,
+                    keep_resume_checkpoint, on_stale_resume)
     finally:
         if handler is not None:
             logger.removeHandler(handler)
             handler.close()
 
 
-def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logger, on_epoch_end, keep_resume):
+def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logger, on_epoch_end, keep_resume,
+         on_stale_resume="refuse"):
     settings.validate()
     dev = resolve_device(device)
     bf16 = use_bf16(dev, settings.amp)
@@ -194,17 +203,12 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(settings.lr_step_epochs), settings.lr_gamma)
 
-    # identity of the run: a last.pt made with anything else must not be continued
-    identity = {"settings": settings.to_dict(), "seed": seed, "test_split": info.get("test_split"), "aus": aus}
+    # identity of the run (data, split, settings, seed): a last.pt made by another run is not continued
+    identity = run_identity(settings, seed, info)
     rows: list[dict] = []
     start_epoch = 0
-    if last_path.exists():
-        ckpt = load_resume_checkpoint(last_path)
-        if ckpt.get("identity") != identity:
-            raise G2RLError(
-                f"{last_path}: resume checkpoint was made with other settings/seed/split; "
-                "delete it (or use another output folder) to start over"
-            )
+    ckpt = load_resume_checkpoint(last_path) if last_path.exists() else None
+    if ckpt is not None and resume_decision(last_path, ckpt.get("identity"), identity, on_stale_resume, logger):
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])

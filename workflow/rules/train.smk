@@ -52,7 +52,10 @@ rule train:
         gpu=config["train"]["gpus"],
     conda:
         CONDA_ENV
+    # --on-stale-resume restart: a last.pt of a killed run whose inputs changed since (new cache, other
+    # folds) is not continued; Snakemake reruns the job because of that change, so it starts over.
     shell:
         "{G2RL} train --crops {input.crops} --heatmaps {input.heatmaps} --test-split {wildcards.fold} "
         "--out {params.out_dir} --method {wildcards.method} --sigma {params.sigma} --seed {wildcards.seed} "
+        "--on-stale-resume restart "
         "{params.flags} > {log} 2>&1"
