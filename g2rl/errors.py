@@ -1,7 +1,8 @@
 """Errors that mean "the input is wrong", as opposed to a bug in g2rl.
 
-The CLI prints these as one line naming the file and the problem (no traceback) and
-exits with status 2. Anything else is a bug and keeps its traceback.
+The CLI prints these, and any OSError (a missing file, EACCES, EROFS, ENOSPC), as one line
+naming the file and the problem (no traceback; ``-v`` adds it) and exits with status 2:
+:func:`report_error`. Anything else is a bug and keeps its traceback.
 """
 
 import os
