@@ -196,6 +196,17 @@ def test_evaluate_and_cache_and_train_outputs_over_inputs_are_refused(tiny, tmp_
     assert "refusing" in one_line_error(capsys, "cache")
 
 
+def test_report_output_over_its_input_is_refused(tmp_path, capsys):
+    paper = tmp_path / "paper_table1.csv"
+    paper.write_text("kept\n")
+    metrics = tmp_path / "m.json"
+    metrics.write_text("{}")
+    rc = g2rl_main(["report", "table1", "--dataset", "disfa", "--baseline", str(metrics), "--g2rl", str(metrics),
+                    "--paper", str(paper), "--data-label", "demo", "--out-prefix", str(tmp_path / "paper_table1")])
+    assert rc == 2 and "(.csv) is an input of `g2rl report table1` (--paper)" in one_line_error(capsys, "report")
+    assert paper.read_text() == "kept\n"
+
+
 # -- item 13: the missing-root hint works with Snakemake ----------------------------------------
 
 def test_missing_root_suggests_the_readme_form(tmp_path):

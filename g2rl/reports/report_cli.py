@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from g2rl.errors import G2RLError
+from g2rl.paths import refuse_output_over_input
 from g2rl.reports.evaluate import read_metrics_json
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,17 @@ def with_error_bars(runs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
+    """No output of any report (prefix + each extension, figure paths) may be one of its inputs."""
+    prefix = getattr(args, "out_prefix", None)
+    outputs = {f"--out-prefix ({ext})": f"{prefix}{ext}" for ext in (".csv", ".md", ".tex", ".png", ".pdf")} if prefix else {}
+    outputs.update({f"--{a.replace('_', '-')}": getattr(args, a, None) for a in ("heatmaps_out", "curves_out")})
+    inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops")}
+    refuse_output_over_input(f"report {args.what}", outputs, inputs)
+
+
 def main(args: argparse.Namespace) -> int:
+    _refuse_overwriting_inputs(args)
     if args.what == "table1":
         from g2rl.reports.table1 import DATASET_NAMES, build_table1, write_table1
 
