@@ -7,7 +7,7 @@ through :func:`atomic_path`.
 Nor may it leave debris: the temporary file (``.<stem>.tmp-<pid><suffix>``, many GB for a crops
 cache) is removed when the body fails, on SIGTERM / SIGINT / SIGHUP (scancel, a SLURM time limit,
 Ctrl-C), and temporaries of the same output left by a process that no longer exists (SIGKILL,
-a node crash) are removed the next time that output is written.
+a node crash) are removed the next time a process writes that output.
 """
 
 from __future__ import annotations
@@ -43,26 +43,41 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def clear_stale_temporaries(final: str | os.PathLike) -> list[Path]:
+# directory -> the temporary-looking names it held when this process first wrote there. One
+# listing per directory and process: a command writing thousands of files into one folder (overlay
+# PNGs) must not list it once per file.
+_LISTINGS: dict[Path, list[str]] = {}
+
+
+def _temporary_names(folder: Path, fresh: bool) -> list[str]:
+    if fresh or folder not in _LISTINGS:
+        try:
+            _LISTINGS[folder] = [e.name for e in os.scandir(folder) if e.name.startswith(".") and ".tmp-" in e.name]
+        except OSError:
+            _LISTINGS[folder] = []
+    return _LISTINGS[folder]
+
+
+def clear_stale_temporaries(final: str | os.PathLike, fresh: bool = True) -> list[Path]:
     """Remove temporaries of ``final`` whose writing process is gone; return what was removed.
 
     Only names of the exact form :func:`temporary_path` makes are considered, and only for pids
-    that do not exist on this machine (a live pid, even a reused one, keeps its file).
+    that do not exist on this machine (a live pid, even a reused one, keeps its file). ``fresh``:
+    list the folder now; False (what :func:`atomic_path` does) reuses this process's first listing
+    of the folder, so debris is cleared by the next process that writes there.
     """
     final = Path(final)
     prefix, suffix = f".{final.stem}.tmp-", final.suffix
     removed = []
-    try:
-        entries = list(final.parent.iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        name = entry.name
+    names = _temporary_names(final.parent, fresh)
+    for name in list(names):
+        entry = final.parent / name
         if not (name.startswith(prefix) and name.endswith(suffix)):
             continue
         pid_text = name[len(prefix): len(name) - len(suffix) if suffix else None]
         if not pid_text.isdigit() or int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
             continue
+        names.remove(name)
         try:
             size = entry.stat().st_size
             entry.unlink()
@@ -118,7 +133,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    clear_stale_temporaries(final)
+    clear_stale_temporaries(final, fresh=False)
     tmp = temporary_path(final)
     _register(tmp)
     try:

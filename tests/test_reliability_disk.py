@@ -165,5 +165,23 @@ def test_sigkilled_build_debris_is_cleared_at_the_next_start(tiny, tmp_path):  #
     """)
     assert r.returncode == -signal.SIGKILL
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".heatmaps.tmp-")]  # debris
-    build_heatmap_cache(crops, 2.0, out)
+    r = run_python(f"""
+        import g2rl.preprocess.cache as cache
+        cache.build_heatmap_cache({str(crops)!r}, 2.0, {str(out)!r})
+    """)  # the next start: a new process
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "left by process" in r.stderr
     assert out.is_file() and not [p for p in tmp_path.iterdir() if p.name.startswith(".heatmaps.tmp-")]
+
+
+def test_a_folder_is_listed_once_per_process(tmp_path, monkeypatch):
+    """Writing many files into one folder (overlay PNGs) must not list the folder once per file."""
+    import g2rl.atomic
+
+    calls = []
+    real = os.scandir
+    monkeypatch.setattr(g2rl.atomic.os, "scandir", lambda p: calls.append(p) or real(p))
+    for i in range(20):
+        with atomic_path(tmp_path / f"f{i}.png") as tmp:
+            tmp.write_bytes(b"x")
+    assert len(calls) == 1 and len(list(tmp_path.iterdir())) == 20
