@@ -5,7 +5,7 @@
                        -> 1x1 conv -> K heatmaps (B, K, S/4, S/4)
 
 This network alone is the paper's Baseline and is all that G2RL keeps at test time.
-ImageNet weights come from a local torchvision state-dict file; nothing is ever downloaded.
+ImageNet weights: g2rl.model.weights (torchvision enum via the torch hub cache, or a local file).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torchvision
 from torch import nn
 
 from g2rl.errors import ConfigError, G2RLError
+from g2rl.model.weights import ResolvedWeights, resolve_weights
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +28,21 @@ RESNET_CHANNELS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet10
 
 
 def build_resnet_trunk(
-    name: str, pretrained: str | os.PathLike | None, warn_random: bool = True
+    name: str, pretrained: str | os.PathLike | ResolvedWeights | None, warn_random: bool = True
 ) -> tuple[nn.Sequential, int]:
     """A torchvision ResNet without its avgpool and fc, and its output channel count.
 
-    pretrained: path of a torchvision ImageNet state dict (e.g. resnet50-0676ba61.pth) or None
-    for random initialisation (logged as a warning: results will be far from the paper's).
-    warn_random=False silences that warning where the weights are loaded right after
-    (rebuilding a trained model from its checkpoint).
+    pretrained: 'imagenet' / 'imagenet_v1' / 'imagenet_v2' (torchvision's weights through the torch
+    hub cache), a path of a torchvision state dict, already resolved weights
+    (:func:`g2rl.model.weights.resolve_weights`), or None for random initialisation (logged as a
+    warning: results will be far from the paper's). warn_random=False silences that warning where
+    the weights are loaded right after (rebuilding a trained model from its checkpoint).
     """
     if name not in RESNET_CHANNELS:
         raise ConfigError(f"backbone {name!r} is not one of {sorted(RESNET_CHANNELS)}")
     net = getattr(torchvision.models, name)(weights=None)
-    if pretrained is None:
+    weights = resolve_weights(name, pretrained)
+    if weights.random:
         if warn_random:
             log.warning(
                 "backbone %s: no ImageNet weights given (pretrained=None) -> RANDOM initialisation; "
@@ -47,20 +50,11 @@ def build_resnet_trunk(
                 name,
             )
     else:
-        path = os.fspath(pretrained)
-        if not os.path.isfile(path):
-            raise G2RLError(f"{path}: ImageNet weights file for {name} does not exist")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # corrupt or not a state dict
-            raise G2RLError(f"{path}: cannot read as a torch state dict ({exc})") from exc
-        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-            state = state["state_dict"]
-        try:
-            net.load_state_dict(state, strict=True)
+            net.load_state_dict(weights.state_dict(), strict=True)
         except RuntimeError as exc:
-            raise G2RLError(f"{path}: not a torchvision {name} state dict ({exc})") from exc
-        log.info("backbone %s: ImageNet weights loaded from %s", name, path)
+            raise G2RLError(f"{weights.path}: not a torchvision {name} state dict ({exc})") from exc
+        log.info("backbone %s: %s loaded from %s", name, weights.describe(), weights.path)
     trunk = nn.Sequential(
         net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4
     )
@@ -109,7 +103,7 @@ class HeatmapNet(nn.Module):
         self,
         n_maps: int,
         backbone: str = "resnet50",
-        pretrained: str | os.PathLike | None = None,
+        pretrained: str | os.PathLike | ResolvedWeights | None = None,
         deconv_channels: Sequence[int] = (256, 256, 256),
         warn_random: bool = True,
     ) -> None:
