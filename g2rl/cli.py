@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("g2rl.reports.cli", "ICC / MAE / PCC of a predictions file -> metrics.json"),
     "report": ("g2rl.reports.report_cli", "Table 1, sensitivity figures and example figures"),
     "predict": ("g2rl.predict", "AU intensities for your own videos and images"),
+    "weights": ("g2rl.model.weights_cli", "resolve torchvision ImageNet weights (torch hub cache) into a file"),
+    "provenance": ("g2rl.provenance_cli", "which code, config, data, weights and device produced a result"),
 }
 
 

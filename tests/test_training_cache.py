@@ -18,7 +18,9 @@ def test_train_fold_and_cli_on_cache(tiny, tmp_path):  # noqa: F811
     heat = root / "heatmaps_s2.h5"
     build_heatmap_cache(crops, 2.0, heat)
     out = tmp_path / "fold2"
-    summary = train_fold(crops, heat, "2", out, small_settings(epochs=1, batch_size=4), seed=0, device="cpu")
+    # the tiny cache is not demo data: random init must be asked for (tests/test_provenance.py checks the refusal)
+    settings = small_settings(epochs=1, batch_size=4, allow_random_init=True)
+    summary = train_fold(crops, heat, "2", out, settings, seed=0, device="cpu")
     keys = pd.read_csv(out / "predictions.csv")
     assert summary["n_test"] == 3 and len(keys) == 3 and set(keys["split"].astype(str)) == {"2"}
     assert list(keys.columns[4:6]) == ["AU06_pred", "AU06_true"]
@@ -29,10 +31,12 @@ def test_train_fold_and_cli_on_cache(tiny, tmp_path):  # noqa: F811
         "train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "1", "--out",
         str(tmp_path / "cli"), "--method", "baseline", "--backbone", "resnet18", "--epochs", "1",
         "--batch-size", "4", "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu",
+        "--allow-random-init",
     ])  # fmt: skip
     assert rc == 0
     assert torch.load(tmp_path / "cli" / "model.pt", weights_only=True)["meta"]["method"] == "baseline"
     # a sigma the heatmaps file was not built with is refused by the reader, naming the file
     rc = g2rl_main(["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "1", "--out",
-                    str(tmp_path / "bad"), "--sigma", "1", "--backbone", "resnet18", "--device", "cpu"])  # fmt: skip
+                    str(tmp_path / "bad"), "--sigma", "1", "--backbone", "resnet18", "--device", "cpu",
+                    "--allow-random-init"])  # fmt: skip
     assert rc == 2

@@ -31,6 +31,7 @@ from typing import Any
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import ConfigError, G2RLError
+from g2rl.provenance import sidecar_path
 
 # config value -> torchvision weights member name
 IMAGENET_CHOICES = {"imagenet": "IMAGENET1K_V1", "imagenet_v1": "IMAGENET1K_V1", "imagenet_v2": "IMAGENET1K_V2"}
@@ -161,12 +162,6 @@ def fetch_imagenet(backbone: str, setting: str) -> ResolvedWeights:
     digest = sha256_of(path)
     _check_hash(path, digest, weights)
     return ResolvedWeights("torchvision", backbone, setting, repr(weights), path, digest, weights.url)
-
-
-def sidecar_path(path: str | os.PathLike) -> Path:
-    """`x/resnet50_imagenet.pth` -> `x/resnet50_imagenet.provenance.json`."""
-    p = Path(path)
-    return p.with_name(p.stem + ".provenance.json")
 
 
 def _from_file(backbone: str, setting: str) -> ResolvedWeights:

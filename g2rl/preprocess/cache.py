@@ -37,6 +37,7 @@ from g2rl.preprocess.flags import apply_flag_policy
 from g2rl.preprocess.h5write import check_free_space, h5_output
 from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap, render_heatmaps
 from g2rl.preprocess.landmarks import landmark_array, read_landmarks_csv
+from g2rl.provenance import dataset_attrs
 
 _log = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ def build_crop_cache(
             "au_point_mapping": json.dumps({au: au_point_mapping[au] for au in aus}),
             "max_gap": int(max_gap), "heatmap_stride": HEATMAP_STRIDE, "fingerprint": uuid.uuid4().hex,
             "n_frames": n, "counts": json.dumps(counts),
+            **dataset_attrs(frame_index),  # demo or real, media root, frame-index fingerprint (provenance)
         })
     dt = time.perf_counter() - t_start
     say(f"{out_h5}: {n} crops of {crop_size}x{crop_size} written, {counts['frames_excluded']} of "

@@ -12,6 +12,7 @@ import logging
 
 from g2rl.evidence import BootstrapSettings
 from g2rl.paths import refuse_output_over_input
+from g2rl.provenance import predictions_provenance
 from g2rl.reports.evaluate import evaluate_runs, write_metrics_json
 from g2rl.reports.evidence_report import diagnostics_key
 
@@ -55,6 +56,7 @@ def main(args: argparse.Namespace) -> int:
     metrics = evaluate_runs(args.predictions, aus=aus, pooled=args.pooled, bootstrap=boot)
     if args.diagnostics:
         metrics["diagnostics"] = diagnostics_key(args.diagnostics)
+    metrics["provenance"] = predictions_provenance(args.predictions)
     if args.run:
         metrics["run"] = dict(args.run)
     write_metrics_json(metrics, args.out)

@@ -149,11 +149,13 @@ def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
 def main(args: argparse.Namespace) -> int:
     _refuse_overwriting_inputs(args)
     if args.what == "table1":
+        from g2rl.reports.stamp import metrics_records, stamp
         from g2rl.reports.table1 import DATASET_NAMES, build_table1, write_table1
 
+        loaded = {p: read_metrics_json(p) for p in [*args.baseline, *args.g2rl]}
         ours = {
-            "Baseline": [read_metrics_json(p) for p in args.baseline],
-            "G2RL": [read_metrics_json(p) for p in args.g2rl],
+            "Baseline": [loaded[p] for p in args.baseline],
+            "G2RL": [loaded[p] for p in args.g2rl],
         }
         df = build_table1(args.dataset, ours, args.paper, args.data_label)
         if args.evidence:
@@ -161,6 +163,9 @@ def main(args: argparse.Namespace) -> int:
             from g2rl.reports.table1_evidence import attach_evidence
 
             attach_evidence(df, read_evidence(args.evidence))
+        # initialisation and provenance (single or MIXED) go into the caption; the records beside it
+        _, notes = stamp([f"{args.out_prefix}.csv"], metrics_records(loaded), "table1")
+        df.attrs["notes"] = [*df.attrs.get("notes", []), *notes]
         caption = args.caption or f"Table 1 ({DATASET_NAMES.get(args.dataset, args.dataset)}): ICC and MAE per AU"
         paths = write_table1(df, args.out_prefix, caption)
         for m in ("Baseline", "G2RL"):
@@ -198,6 +203,11 @@ def main(args: argparse.Namespace) -> int:
         records = sensitivity_records(args.metrics, args.param)
         log.info("sensitivity to %s (%s):\n%s", args.param, records.attrs.get("error_bars"), records.to_string(index=False))
         paths = plot_sensitivity(records, args.out_prefix)
+        from g2rl.reports.stamp import FIGURE_KEYS, metrics_records, stamp
+
+        loaded = {p: read_metrics_json(p) for p in args.metrics}
+        side, notes = stamp(paths, metrics_records(loaded), f"sensitivity_{args.param}", FIGURE_KEYS)
+        log.info("%s: %s", side, " ".join(notes))
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     if args.what == "examples":
@@ -206,6 +216,11 @@ def main(args: argparse.Namespace) -> int:
         curve_aus = [a for item in args.curve_aus for a in item.split(",") if a] if args.curve_aus else None
         paths = make_example_figures(args.model, args.predictions, args.crops, args.heatmaps_out, args.curves_out,
                                      n_samples=args.samples, curve_aus=curve_aus)
+        from g2rl.reports.stamp import example_inputs, stamp
+
+        inputs = example_inputs(args.model, args.predictions)
+        for path in paths:
+            stamp([path], inputs, Path(path).stem)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     raise G2RLError(f"unknown report {args.what!r}")

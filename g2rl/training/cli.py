@@ -53,7 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto (CUDA if available, else CPU) | cpu | cuda | cuda:N; cuda fails when CUDA is unusable",
     )
     parser.add_argument("--backbone", choices=sorted(RESNET_CHANNELS), default=d.backbone, help="ResNet trunk")
-    parser.add_argument("--pretrained", default=d.pretrained, help="local torchvision ImageNet state dict; None = random initialisation")
+    parser.add_argument(
+        "--pretrained", default=d.pretrained,
+        help="imagenet | imagenet_v1 | imagenet_v2 (torchvision, via the torch hub cache) or a state-dict file; "
+        "None = random initialisation, refused on non-demo data without --allow-random-init",
+    )
+    parser.add_argument("--allow-random-init", action="store_true", help="train from random weights on real data")
     parser.add_argument("--deconv-channels", type=_ints, default=_csv(d.deconv_channels), help="widths of the three deconvolution layers")
     parser.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training rows")
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="samples per optimiser step")
@@ -93,7 +98,8 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
             raise ConfigError("--method g2rl needs --lambda > 0 (lambda 0 is --method baseline)")
         lambda_g = args.lambda_g
     return TrainSettings(
-        backbone=args.backbone, pretrained=args.pretrained, deconv_channels=args.deconv_channels,
+        backbone=args.backbone, pretrained=args.pretrained, allow_random_init=args.allow_random_init,
+        deconv_channels=args.deconv_channels,
         lambda_g=lambda_g, sigma=args.sigma, aux_weight=args.aux_weight, lr=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, lr_step_epochs=args.lr_step_epochs,
         lr_gamma=args.lr_gamma, weight_decay=args.weight_decay, num_workers=args.num_workers,

@@ -32,6 +32,8 @@ from torch.utils.data import DataLoader, Dataset
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.model.g2rl_net import G2RLModel
+from g2rl.model.weights import resolve_weights
+from g2rl.provenance import device_info, sidecar_path, training_record, write_json
 from g2rl.training.checkpoint import (
     load_resume_checkpoint,
     save_inference_checkpoint,
@@ -107,12 +109,18 @@ def train_fold(
     settings, seed: g2rl.training.run_identity); else ``on_stale_resume`` "refuse" raises and
     "restart" starts over. Returns a summary dict (plain types).
     """
+    from g2rl.model.weights import check_initialisation
     from g2rl.preprocess.dataset import CacheDataset, read_cache_attrs, read_cache_keys
+    from g2rl.provenance import cache_identity
 
     source = os.fspath(crops_h5)
     keys = read_cache_keys(crops_h5)
     attrs = read_cache_attrs(crops_h5)
     train_rows, test_rows = split_rows(keys["split"], test_split, source)
+    # initialisation policy and provenance: which data the cache holds, which weights start the run
+    dataset, caches = cache_identity(crops_h5, heatmaps_h5)
+    weights = resolve_weights(settings.backbone, settings.pretrained)
+    check_initialisation(weights, dataset["kind"], settings.allow_random_init, source)
     train_set = CacheDataset(crops_h5, heatmaps_h5, rows=train_rows, sigma=settings.sigma)
     # the test set needs no target maps (sigma=None: none rendered either)
     test_set = CacheDataset(crops_h5, None, rows=test_rows, sigma=None)
@@ -131,6 +139,8 @@ def train_fold(
         "n_test": int(len(test_rows)),
         "source": source,
         "data": data_identity(crops_h5, heatmaps_h5, keys, train_rows, test_rows),
+        "weights": weights,
+        "provenance": {"dataset": dataset, "caches": caches},
     }
     return run_training(train_set, test_set, keys, info, out_dir, settings, seed, device, log, on_epoch_end,
                         keep_resume_checkpoint, on_stale_resume)
@@ -169,7 +179,9 @@ def run_training(
 
     Dataset items: dicts with image (3,S,S) float32, heatmaps (K,S/4,S/4), intensity (K,) NaN =
     unlabelled, landmarks (68,2) crop pixels, row int (index into ``keys``). ``info`` carries
-    dataset, aus, crop_size, heatmap_size, au_points, test_split, source (for messages).
+    dataset, aus, crop_size, heatmap_size, au_points, test_split, source (for messages), and
+    optionally weights (resolved, :mod:`g2rl.model.weights`) and provenance (the dataset and cache
+    records of the run's provenance).
     """
     logger, handler = _logger(log)
     try:
@@ -183,6 +195,7 @@ def run_training(
 
 def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logger, on_epoch_end, keep_resume,
          on_stale_resume="refuse"):
+    t_wall = time.perf_counter()
     settings.validate()
     dev = resolve_device(device)
     bf16 = use_bf16(dev, settings.amp)
@@ -192,9 +205,11 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
     out_dir.mkdir(parents=True, exist_ok=True)
     last_path, log_path = out_dir / "last.pt", out_dir / "train_log.csv"
 
+    weights = info.get("weights") or resolve_weights(settings.backbone, settings.pretrained)
+    logger.info("backbone %s: %s", settings.backbone, weights.describe())
     seed_everything(seed)
     model = G2RLModel(
-        len(aus), settings.backbone, settings.pretrained, settings.deconv_channels, settings.lambda_g,
+        len(aus), settings.backbone, weights, settings.deconv_channels, settings.lambda_g,
         settings.aux_weight, settings.gcn_channels, settings.gcn_conv_channels, settings.gcn_fc_channels,
         settings.latent_dim, settings.adjacency_tau, settings.projection_pool,
     ).to(dev)  # fmt: skip
@@ -244,6 +259,11 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
         net, test_set, settings.sigma, dev, batch_size=settings.batch_size,
         num_workers=settings.num_workers, bf16=bf16, channels_last=cl,
     )  # fmt: skip
+    run = {"method": settings.method, "lambda_g": settings.lambda_g, "sigma": settings.sigma, "seed": seed,
+           "test_split": info.get("test_split"), "resumed_from_epoch": start_epoch}
+    provenance = training_record(settings.to_dict(), weights.identity(), device_info(dev, bf16),
+                                 time.perf_counter() - t_wall, run=run, **info.get("provenance", {}))
+    write_json(provenance, sidecar_path(out_dir / "predictions.csv"))
     write_predictions(out_dir / "predictions.csv", predictions_frame(keys, pred_rows, aus, pred, true))
     # what the geometry branch could teach, final L_G and g_spread (g2rl.training.diagnostics)
     teach = teach_score(model, test_set, aus, dev, batch_size=settings.batch_size)
@@ -254,7 +274,7 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
         "deconv_channels": list(settings.deconv_channels), "mean": list(IMAGENET_MEAN),
         "std": list(IMAGENET_STD), "au_points": info.get("au_points"), "method": settings.method,
         "lambda_g": settings.lambda_g, "seed": seed, "test_split": info.get("test_split"),
-        "epochs": settings.epochs, "settings": settings.to_dict(),
+        "epochs": settings.epochs, "settings": settings.to_dict(), "provenance": provenance,
     }  # fmt: skip
     save_inference_checkpoint(out_dir / "model.pt", net, meta)
     if not keep_resume:

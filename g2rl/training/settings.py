@@ -24,7 +24,9 @@ class TrainSettings:
 
     # network
     backbone: str = "resnet50"
-    pretrained: str | None = None  # local torchvision ImageNet state dict; None = random init (warned)
+    # imagenet / imagenet_v1 / imagenet_v2 (torchvision enum), a state-dict path, or None = random init
+    pretrained: str | None = None
+    allow_random_init: bool = False  # random init on non-demo data is refused unless this is set
     deconv_channels: tuple[int, ...] = (256, 256, 256)
     # method (Eq. 8)
     lambda_g: float = 0.05
