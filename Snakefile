@@ -12,6 +12,7 @@ include: "workflow/rules/evaluate.smk"
 localrules:
     all,
     frame_index,
+    weights,
     evaluate,
     table1,
     evidence,

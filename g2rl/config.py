@@ -70,7 +70,13 @@ def validate(config: dict, source: str = "config") -> dict:
 
 
 def _check_semantics(config: dict, source: str) -> None:
-    """Checks the schema cannot express: dataset roots exist (or the demo generator makes them)."""
+    """Checks the schema cannot express: dataset roots exist (or the demo generator makes them),
+    and no random initialisation on real data unless asked for."""
+    from g2rl.init_policy import check_random_init
+
+    model = config["model"]
+    kind = "real" if config["data_label"] == "real" else "demo"  # the cache's own record is checked again at training
+    check_random_init(model["pretrained"] is None, kind, model["allow_random_init"], source)
     demo = config["demo"]
     demo_out = Path(demo["out"]).resolve() if demo["enabled"] else None
     for name in config["datasets"]:

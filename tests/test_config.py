@@ -92,3 +92,12 @@ def test_workflow_rejects_bad_config_with_one_message(tmp_path):
     )
     assert r.returncode != 0
     assert "disfa.root: dataset folder" in r.stdout + r.stderr
+
+
+def test_random_init_on_real_data_needs_allow_random_init(tmp_path):
+    cfg = validate(real_config(tmp_path))
+    assert cfg["model"]["pretrained"] == "imagenet" and cfg["model"]["allow_random_init"] is False
+    with pytest.raises(ConfigError, match=r"model\.pretrained is null .* on real data.*allow_random_init: true"):
+        validate(real_config(tmp_path, model={"pretrained": None}))
+    validate(real_config(tmp_path, model={"pretrained": None, "allow_random_init": True}))
+    assert load_config(DEFAULT_CONFIG)["model"]["pretrained"] is None  # the demo: random init allowed

@@ -49,12 +49,13 @@ def test_paper_scale_plan(tmp_path):
     disfa = dry_run_counts(tmp_path / "wd_disfa", REPO / "config/disfa.yaml", "disfa", tmp_path / "DISFA")
     bp4d = dry_run_counts(tmp_path / "wd_bp4d", REPO / "config/bp4d.yaml", "bp4d", tmp_path / "BP4D")
 
+    # ImageNet weights are resolved once (the `weights` rule), not per training.
     # 5 sigmas, 5 lambdas sharing (sigma 2, lambda 0.05), plus the Baseline: 10 settings. The two Table 1
     # settings (Baseline, G2RL at 2 / 0.05) run 3 seeds, the other 8 sweep points one: 14 runs.
     assert disfa == {"landmarks": 27, "crop_cache": 1, "heatmap_cache": 5, "train": 42, "evaluate": 14,
                      "evidence": 1, "g2rl_vs_baseline": 1,
-                     "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1}
+                     "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1, "weights": 1}
     assert bp4d == {"landmarks": 41 * 8, "crop_cache": 1, "heatmap_cache": 5, "train": 14, "evaluate": 14,
                     "evidence": 1, "g2rl_vs_baseline": 1,
-                    "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1}
+                    "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1, "weights": 1}
     assert len(disfa_subjects) == 27 and len(bp4d_subjects) == 41

@@ -31,10 +31,9 @@ from typing import Any
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import ConfigError, G2RLError
+from g2rl.init_policy import IMAGENET_CHOICES, check_random_init
 from g2rl.provenance import sidecar_path
 
-# config value -> torchvision weights member name
-IMAGENET_CHOICES = {"imagenet": "IMAGENET1K_V1", "imagenet_v1": "IMAGENET1K_V1", "imagenet_v2": "IMAGENET1K_V2"}
 # torch.hub's convention: "<name>-<first hex digits of the sha256>.<ext>"
 HASH_REGEX = re.compile(r"-([a-f0-9]*)\.")
 SIDECAR_FORMAT = "g2rl-weights/1"
@@ -200,16 +199,8 @@ def resolve_weights(backbone: str, setting: str | os.PathLike | ResolvedWeights 
 
 
 def check_initialisation(weights: ResolvedWeights, data_kind: str, allow_random_init: bool, source: str) -> None:
-    """Refuse random initialisation on anything but the demo data unless explicitly allowed.
-
-    data_kind: 'demo', 'real' or 'unknown' (a cache that does not say). The paper starts from
-    ImageNet; a random-init run on real data would look like the paper's experiment and is not.
-    """
-    if weights.random and data_kind != "demo" and not allow_random_init:
-        raise ConfigError(
-            f"{source}: model.pretrained is null (random initialisation) on {data_kind} data; the paper starts "
-            "from ImageNet: set model.pretrained: imagenet, or model.allow_random_init: true to train from scratch anyway"
-        )
+    """:func:`g2rl.init_policy.check_random_init` for resolved weights."""
+    check_random_init(weights.random, data_kind, allow_random_init, source)
 
 
 def export_weights(resolved: ResolvedWeights, out: str | os.PathLike) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from g2rl.config import lambda_label, parse_sigma, sigma_label, validate
+from g2rl.init_policy import IMAGENET_CHOICES
 
 # config/config.yaml (the demo) is the default; a --configfile replaces it instead of merging into it,
 # so a paper config never inherits the demo's folds or sizes.

@@ -20,7 +20,9 @@ def train_flags(wc):
     if t["lr_step_epochs"]:
         flags.append(f"--lr-step-epochs {','.join(map(str, t['lr_step_epochs']))}")
     if m["pretrained"]:
-        flags.append(f"--pretrained {shlex.quote(m['pretrained'])}")
+        flags.append(f"--pretrained {shlex.quote(weights_file())}")
+    if m["allow_random_init"]:
+        flags.append("--allow-random-init")
     if t["max_train_samples"]:
         flags.append(f"--max-train-samples {t['max_train_samples']}")
     if t["gpus"] > 0:
@@ -31,15 +33,40 @@ def train_flags(wc):
     return " ".join(flags)
 
 
+def weights_file():
+    """The file a training loads: the `weights` rule's export for torchvision names, else the user's file."""
+    m = config["model"]
+    if m["pretrained"] in IMAGENET_CHOICES:
+        return f"resources/weights/{m['backbone']}_{m['pretrained']}.pth"
+    return m["pretrained"]
+
+
+# Resolved once, on the submit host (a localrule): torch hub cache, download when online, hash check.
+rule weights:
+    output:
+        "resources/weights/{backbone}_{choice}.pth",
+    log:
+        f"{RESULTS}/logs/weights_{{backbone}}_{{choice}}.log",
+    wildcard_constraints:
+        backbone=r"resnet\d+",
+        choice="|".join(IMAGENET_CHOICES),
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} weights --backbone {wildcards.backbone} --pretrained {wildcards.choice} --out {output} > {log} 2>&1"
+
+
 rule train:
     input:
         crops=f"{RESULTS}/{{dataset}}/cache/crops.h5",
         heatmaps=f"{RESULTS}/{{dataset}}/cache/heatmaps_sigma{{sigma}}.h5",
+        weights=lambda wc: [weights_file()] if config["model"]["pretrained"] else [],
     output:
         predictions=f"{RESULTS}/{{dataset}}/runs/{{method}}/sigma{{sigma}}/lambda{{lam}}/seed{{seed}}/fold{{fold}}/predictions.csv",
         model=f"{RESULTS}/{{dataset}}/runs/{{method}}/sigma{{sigma}}/lambda{{lam}}/seed{{seed}}/fold{{fold}}/model.pt",
         train_log=f"{RESULTS}/{{dataset}}/runs/{{method}}/sigma{{sigma}}/lambda{{lam}}/seed{{seed}}/fold{{fold}}/train_log.csv",
         diagnostics=f"{RESULTS}/{{dataset}}/runs/{{method}}/sigma{{sigma}}/lambda{{lam}}/seed{{seed}}/fold{{fold}}/diagnostics.json",
+        provenance=f"{RESULTS}/{{dataset}}/runs/{{method}}/sigma{{sigma}}/lambda{{lam}}/seed{{seed}}/fold{{fold}}/predictions.provenance.json",
     log:
         f"{RESULTS}/logs/{{dataset}}/train/{{method}}_sigma{{sigma}}_lambda{{lam}}_seed{{seed}}_fold{{fold}}.log",
     params:
