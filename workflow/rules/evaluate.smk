@@ -93,6 +93,7 @@ rule table1:
         ),
         md=f"{RESULTS}/tables/table1_{{dataset}}.md",
         tex=f"{RESULTS}/tables/table1_{{dataset}}.tex",
+        provenance=f"{RESULTS}/tables/table1_{{dataset}}.provenance.json",
     log:
         f"{RESULTS}/logs/{{dataset}}/table1.log",
     params:
