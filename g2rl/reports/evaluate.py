@@ -17,7 +17,8 @@ not something to average.
                             "avg": {"icc", "mae", "pcc", "n", "note"}}, ...},
       "pooled": null | {"n_frames": int, "files": [str, ...], "per_au": {...}, "avg": {...}},
       "run": {...},                               # optional labels (dataset, method, sigma, ...)
-      "bootstrap": {...} | null, "fold_mean": {...} | null, "diagnostics": {...}   # g2rl.reports.evidence_report
+      "bootstrap": {...} | null, "fold_mean": {...} | null, "diagnostics": {...},  # g2rl.reports.evidence_report
+      "provenance": {...}                         # g2rl evaluate: the runs' records (g2rl.provenance)
     }
 """
 
