@@ -155,7 +155,8 @@ def data_kind(media: Iterable[str]) -> str:
     summary file there), else 'real'."""
     from g2rl.demo.generator import SUMMARY_NAME
 
-    folders = {Path(m).resolve().parent for m in media}
+    # folders first (string work), then one resolve per folder: BP4D has ~150k images in ~300 folders
+    folders = {Path(d).resolve() for d in {os.path.dirname(os.path.abspath(m)) for m in media}}
     if not folders:
         return "unknown"
     for folder in folders:
@@ -167,7 +168,8 @@ def data_kind(media: Iterable[str]) -> str:
 def dataset_attrs(index) -> dict[str, str]:
     """Crops-cache attributes that say which data the cache was built from (see :func:`dataset_of_cache`)."""
     media = index["media"].astype(str).unique().tolist()
-    root = os.path.commonpath([str(Path(m).resolve().parent) for m in media]) if media else ""
+    folders = {str(Path(d).resolve()) for d in {os.path.dirname(os.path.abspath(m)) for m in media}}
+    root = os.path.commonpath(sorted(folders)) if folders else ""
     return {"data_kind": data_kind(media), "media_root": root, "frame_index_fingerprint": frame_index_fingerprint(index)}
 
 

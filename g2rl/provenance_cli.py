@@ -12,7 +12,7 @@ import json
 
 import yaml
 
-from g2rl.provenance import distinct, read_provenance
+from g2rl.provenance import distinct, read_provenance, runs_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,8 @@ def main(args: argparse.Namespace) -> int:
             print(json.dumps(record, indent=2))
             continue
         print(f"# {path}")
-        summary = distinct([record])
-        print("summary: " + "; ".join(f"{k} {', '.join(v)}" for k, v in summary.items()))
+        if runs_of(record):  # a weights file's record has no training runs to summarise
+            summary = distinct([record])
+            print("summary: " + "; ".join(f"{k} {', '.join(v)}" for k, v in summary.items()))
         print(yaml.safe_dump(record, sort_keys=False, default_flow_style=False, width=120).rstrip())
     return 0

@@ -12,12 +12,12 @@ import torch
 import torchvision
 from torchvision.models import ResNet18_Weights, ResNet50_Weights
 
+from g2rl.cli import main as g2rl_main
 from g2rl.errors import ConfigError, G2RLError
 from g2rl.model.backbone import HeatmapNet
 from g2rl.model.weights import (
     check_initialisation,
     expected_file,
-    export_weights,
     imagenet_enum,
     resolve_weights,
     sidecar_path,
@@ -84,11 +84,14 @@ def test_cached_file_with_wrong_hash_is_refused(torch_home, monkeypatch):
     assert msg.startswith(str(path)) and "does not start with" in msg and "delete it" in msg and "\n" not in msg
 
 
-def test_offline_and_not_cached_names_file_folder_and_url(torch_home, monkeypatch):
+def test_offline_and_not_cached_names_file_folder_and_url(torch_home, monkeypatch, capsys, tmp_path):
     _no_network(monkeypatch)
     with pytest.raises(G2RLError) as err:
         resolve_weights("resnet50", "imagenet")
     msg = str(err.value)
+    # the workflow's `weights` rule: exit 2 and that one line, no traceback
+    assert g2rl_main(["weights", "--backbone", "resnet50", "--pretrained", "imagenet", "--out", str(tmp_path / "w.pth")]) == 2
+    assert capsys.readouterr().err.strip() == f"g2rl weights: error: {msg}"
     folder = torch_home / "hub" / "checkpoints"
     assert msg.startswith("resnet50-0676ba61.pth: ImageNet weights ResNet50_Weights.IMAGENET1K_V1")
     assert str(folder) in msg and "https://download.pytorch.org/models/resnet50-0676ba61.pth" in msg
@@ -130,7 +133,8 @@ def test_local_path_and_random(tmp_path):
 
 def test_exported_copy_keeps_the_enum_name(torch_home, monkeypatch, tmp_path):
     ref, digest = _cache_resnet18(torch_home, monkeypatch)
-    out = export_weights(resolve_weights("resnet18", "imagenet"), tmp_path / "weights" / "resnet18_imagenet.pth")
+    out = tmp_path / "weights" / "resnet18_imagenet.pth"
+    assert g2rl_main(["weights", "--backbone", "resnet18", "--pretrained", "imagenet", "--out", str(out)]) == 0
     assert sidecar_path(out).name == "resnet18_imagenet.provenance.json"
     w = resolve_weights("resnet18", str(out))
     assert (w.kind, w.name, w.sha256, w.path) == ("torchvision", "ResNet18_Weights.IMAGENET1K_V1", digest, out)

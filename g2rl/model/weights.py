@@ -148,7 +148,7 @@ def fetch_imagenet(backbone: str, setting: str) -> ResolvedWeights:
     if not path.is_file():
         try:
             # torchvision's own route: downloads into the hub cache and checks the hash prefix
-            weights.get_state_dict(progress=False, check_hash=True)
+            weights.get_state_dict(progress=False, check_hash=True, weights_only=True)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             raise G2RLError(
