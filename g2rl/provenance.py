@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -226,15 +225,6 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     """The provenance file beside a result: `table1_disfa.csv` -> `table1_disfa.provenance.json`."""
     p = Path(path)
     return p.with_name(p.stem + ".provenance.json")
-
-
-def write_json(record: dict, path: str | os.PathLike) -> Path:
-    from g2rl.atomic import atomic_path
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, allow_nan=False, default=str) + "\n")
-    return path
 
 
 def runs_of(record: dict | None) -> list[dict]:

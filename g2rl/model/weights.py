@@ -32,6 +32,7 @@ from typing import Any
 from g2rl.atomic import atomic_path
 from g2rl.errors import ConfigError, G2RLError
 from g2rl.init_policy import IMAGENET_CHOICES, check_random_init
+from g2rl.jsonfile import write_json
 from g2rl.provenance import sidecar_path
 
 # torch.hub's convention: "<name>-<first hex digits of the sha256>.<ext>"
@@ -215,6 +216,5 @@ def export_weights(resolved: ResolvedWeights, out: str | os.PathLike) -> Path:
         except OSError:  # another file system, or links not allowed
             shutil.copyfile(resolved.path, tmp)
     info = {"format": SIDECAR_FORMAT, "weights": resolved.identity()}
-    with atomic_path(sidecar_path(out)) as tmp:
-        Path(tmp).write_text(json.dumps(info, indent=2) + "\n")
+    write_json(info, sidecar_path(out))
     return out

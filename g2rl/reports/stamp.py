@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from g2rl.errors import G2RLError
+from g2rl.jsonfile import write_json
 from g2rl.provenance import (
     IDENTITY_KEYS,
     collection,
@@ -22,7 +23,6 @@ from g2rl.provenance import (
     provenance_note,
     read_provenance,
     sidecar_path,
-    write_json,
 )
 
 # a figure may show several datasets: only code, config and initialisation must agree there

@@ -33,7 +33,8 @@ from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.model.g2rl_net import G2RLModel
 from g2rl.model.weights import resolve_weights
-from g2rl.provenance import device_info, sidecar_path, training_record, write_json
+from g2rl.jsonfile import write_json
+from g2rl.provenance import device_info, sidecar_path, training_record
 from g2rl.training.checkpoint import (
     load_resume_checkpoint,
     save_inference_checkpoint,
