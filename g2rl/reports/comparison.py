@@ -110,7 +110,7 @@ def to_markdown(df: pd.DataFrame, data_note: str, fold_notes: dict[str, list[str
         first = block.iloc[0]
         lines += ["", f"*{DATASET_NAMES.get(dataset, dataset)}: {int(first['n_seeds'])} seed(s), "
                       f"{int(first['n_subjects'])} test subjects*", "",
-                  *[f"- {n}" for n in fold_notes.get(dataset, [])], "",
+                  *([f"- {n}" for n in fold_notes[dataset]] + [""] if fold_notes.get(dataset) else []),
                   "| AU | Metric | Baseline | G2RL | G2RL − Baseline | G2RL wins | Teach | L_G | g_spread |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for _, r in block.iterrows():
