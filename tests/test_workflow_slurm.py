@@ -5,6 +5,7 @@ every kind of job (demo data, landmarks, both caches, Baseline and G2RL training
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import REPO, TINY_CONFIG
@@ -12,8 +13,17 @@ from test_slurm_workflow import require_slurm, result_files, run_workflow_via_sl
 
 TARGET = "results/tables/table1_bp4d.csv"
 # Files that legitimately differ between two runs: logs, HDF5 caches (each build gets a fresh fingerprint),
-# checkpoints and train logs (timings; the checkpoints are compared through their predictions).
-IGNORE = ("results/logs/**", "results/**/*.h5", "results/**/model.pt", "results/**/train_log.csv")
+# checkpoints and train logs (timings; the checkpoints are compared through their predictions), provenance
+# records (times, devices, cache fingerprints; metrics.json is compared without its "provenance" key).
+IGNORE = ("results/logs/**", "results/**/*.h5", "results/**/model.pt", "results/**/train_log.csv",
+          "results/**/*.provenance.json")
+
+
+def comparable(path: Path):
+    """A file's bytes, or for metrics.json its content without the run-specific provenance record."""
+    if path.name == "metrics.json":
+        return {k: v for k, v in json.loads(path.read_text()).items() if k != "provenance"}
+    return path.read_bytes()
 
 
 def test_real_workflow_via_slurm_matches_local(tiny_workflow: Path, tmp_path: Path) -> None:
@@ -42,5 +52,5 @@ def test_real_workflow_via_slurm_matches_local(tiny_workflow: Path, tmp_path: Pa
     assert TARGET in slurm_files and len(slurm_files) > 50
     missing = sorted(set(slurm_files) - set(local_files))
     assert not missing, f"the SLURM run wrote files the local run did not: {missing[:10]}"
-    differing = [rel for rel, path in slurm_files.items() if path.read_bytes() != local_files[rel].read_bytes()]
+    differing = [rel for rel, path in slurm_files.items() if comparable(path) != comparable(local_files[rel])]
     assert not differing, f"outputs differ between the SLURM and the local run: {differing[:10]}"
