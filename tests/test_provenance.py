@@ -82,3 +82,19 @@ def test_training_provenance_in_model_sidecar_and_metrics(cache, tmp_path, capsy
         assert prov["config_sha256"] in text and "weights file sha256" in text
     assert g2rl_main(["provenance", str(out / "train_log.csv")]) == 2
     assert "train_log.provenance.json" in capsys.readouterr().err
+
+
+def test_demo_data_is_recognised_by_the_generators_summary(tmp_path):
+    import pandas as pd
+
+    from g2rl.demo.generator import SUMMARY_NAME
+    from g2rl.provenance import dataset_attrs
+
+    (tmp_path / "demo" / "BP4D" / "Sequences" / "F001" / "T1").mkdir(parents=True)
+    (tmp_path / "demo" / SUMMARY_NAME).write_text("{}")
+    index = pd.DataFrame({"media": [str(tmp_path / "demo/BP4D/Sequences/F001/T1" / f"{i}.jpg") for i in range(3)]})
+    attrs = dataset_attrs(index)
+    assert attrs["data_kind"] == "demo" and attrs["media_root"] == str(tmp_path / "demo/BP4D/Sequences/F001/T1")
+    index.loc[3, "media"] = str(tmp_path / "elsewhere" / "x.jpg")  # one folder outside the demo: real
+    assert dataset_attrs(index)["data_kind"] == "real"
+    assert dataset_attrs(index)["frame_index_fingerprint"] != attrs["frame_index_fingerprint"]
