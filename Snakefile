@@ -7,6 +7,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/ablation.smk"
 
 # Cheap aggregation and plotting run on the submit host, not as cluster jobs.
 localrules:
@@ -19,6 +20,8 @@ localrules:
     g2rl_vs_baseline,
     sensitivity_figures,
     example_figures,
+    ablation_table,
+    ablation,
 
 
 rule all:

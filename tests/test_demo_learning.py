@@ -10,6 +10,7 @@ import pytest
 
 from g2rl.datasets import index_disfa
 from g2rl.demo import generate_demo
+from g2rl.model.config import ModelConfig
 from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
 from g2rl.preprocess.cache import build_crop_cache, build_heatmap_cache
 from g2rl.preprocess.landmarks import LandmarkDetector, write_landmarks_csv
@@ -41,7 +42,7 @@ def demo_cache(tmp_path_factory):
 @pytest.mark.parametrize("lambda_g", [0.0, 0.05], ids=["baseline", "g2rl"])
 def test_trained_model_beats_the_training_mean_on_demo_data(demo_cache, lambda_g):
     root, index, aus = demo_cache
-    settings = TrainSettings(backbone="resnet18", deconv_channels=(64, 64, 64), lambda_g=lambda_g, sigma=2.0,
+    settings = TrainSettings(model=ModelConfig(backbone="resnet18", deconv_channels=(64, 64, 64)), lambda_g=lambda_g, sigma=2.0,
                              epochs=8, lr_step_epochs=(6,), num_workers=0)
     out = root / f"run_{lambda_g}"
     train_fold(root / "crops.h5", root / "heatmaps.h5", "test", out, settings, seed=0, device="cpu")

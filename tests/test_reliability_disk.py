@@ -48,7 +48,7 @@ def run_python(code: str, timeout: int = 120) -> subprocess.CompletedProcess:
 def test_crops_bytes_is_the_layout_size():
     # 10 frames of 64 x 64: images 10*64*64*3, landmarks 10*68*2*4, 3 AUs x 2 points x 2 float32,
     # intensities 10*3*4, two int64 keys, ~4 short strings of 32 bytes
-    assert crops_bytes(10, 64, 3, 2) == 10 * (64 * 64 * 3 + 544 + 48 + 12 + 16 + 128)
+    assert crops_bytes(10, 64, 3, 2) == 10 * (64 * 64 * 3 + 2 * 544 + 48 + 12 + 16 + 128)  # aligned + frame landmarks
 
 
 def test_crop_cache_refused_up_front_on_a_small_disk(tiny, tmp_path, capsys):  # noqa: F811

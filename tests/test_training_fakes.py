@@ -130,12 +130,13 @@ def make_fold(n_train: int = 64, n_test: int = 32, crop: int = 64, sigma: float 
 
 def small_settings(**changes):
     """A fast configuration: resnet18, narrow deconvs, no workers."""
+    from g2rl.model.config import ModelConfig
     from g2rl.training.settings import TrainSettings
 
-    base = dict(
+    model = ModelConfig(
         backbone="resnet18", deconv_channels=(32, 32, 32), gcn_channels=(16, 16, 16), gcn_conv_channels=4,
-        gcn_fc_channels=(64, 64), latent_dim=32, projection_pool=2, batch_size=16, epochs=2,
-        lr_step_epochs=(1,), num_workers=0, lr=1e-3,
+        gcn_fc_channels=(64, 64), latent_dim=32, projection_pool=2, **changes.pop("model_changes", {}),
     )  # fmt: skip
+    base = dict(model=model, batch_size=16, epochs=2, lr_step_epochs=(1,), num_workers=0, lr=1e-3)
     base.update(changes)
     return TrainSettings(**base)

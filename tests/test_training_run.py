@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from g2rl.errors import G2RLError
-from g2rl.model import G2RLModel
+from g2rl.model import G2RLModel, ModelConfig
 from g2rl.training import TrainSettings, load_inference_model, run_training
 from g2rl.training.predictions import predict_intensities
 from test_training_fakes import AUS, make_fold, small_settings
@@ -62,7 +62,7 @@ def test_outputs_and_contract(g2rl_run):
     log = pd.read_csv(out / "train_log.csv")
     assert list(log["epoch"]) == [1, 2, 3, 4, 5]
     assert np.allclose(log["lr"], [2e-3] * 4 + [2e-4])  # step at epoch 4 (0-based)
-    for col in ("loss_total", "loss_heatmap", "loss_guidance", "loss_aux", "g_norm", "images_per_s", "seconds"):
+    for col in ("loss_total", "loss_heatmap", "loss_guidance", "loss_teach", "g_norm", "g_spread", "images_per_s", "seconds"):
         assert log[col].notna().all(), col
     assert summary["method"] == "g2rl" and summary["n_train"] == 96
 
@@ -75,8 +75,8 @@ def test_heatmap_loss_decreases_and_g_does_not_collapse(g2rl_run):
     assert (log["g_norm"] > 0).all()
     assert log["g_spread"].iloc[-1] > 0.1
     assert log["g_spread"].iloc[-1] > 2 * log["g_spread"].iloc[0]
-    # the auxiliary head learns from G: below its first-epoch loss
-    assert log["loss_aux"].iloc[-1] < log["loss_aux"].iloc[0]
+    # the teacher head learns from G: below its first-epoch loss
+    assert log["loss_teach"].iloc[-1] < log["loss_teach"].iloc[0]
 
 
 def test_inference_checkpoint(g2rl_run, baseline_run):
@@ -91,7 +91,7 @@ def test_inference_checkpoint(g2rl_run, baseline_run):
     base = torch.load(baseline_run[0] / "model.pt", weights_only=True)["state_dict"]
     assert list(raw["state_dict"]) == list(base)
     assert [v.shape for v in raw["state_dict"].values()] == [v.shape for v in base.values()]
-    assert not any(k.startswith(("geometry", "projection", "aux_head")) for k in raw["state_dict"])
+    assert not any(k.startswith(("geometry", "projection", "teach_head")) for k in raw["state_dict"])
     # the loaded model reproduces the written predictions
     net, meta2 = load_inference_model(out / "model.pt", "cpu")
     assert meta2 == meta
@@ -102,7 +102,7 @@ def test_inference_checkpoint(g2rl_run, baseline_run):
 
 
 def test_inference_model_equals_baseline_parameters():
-    kw = dict(n_aus=4, backbone="resnet18", deconv_channels=(16, 16, 16))
+    kw = dict(n_aus=4, config=ModelConfig(backbone="resnet18", deconv_channels=(16, 16, 16)))
     g, b = G2RLModel(lambda_g=0.05, **kw), G2RLModel(lambda_g=0.0, **kw)
     gn = [(n, p.numel()) for n, p in g.inference_model().named_parameters()]
     bn = [(n, p.numel()) for n, p in b.inference_model().named_parameters()]

@@ -19,12 +19,13 @@ from test_training_fakes import make_fold, small_settings
 def test_defaults_are_the_guides():
     s = TrainSettings()
     assert (s.lr, s.batch_size, s.epochs, s.lr_step_epochs, s.lr_gamma, s.weight_decay) == (5e-4, 16, 10, (5,), 0.1, 1e-5)
-    assert (s.backbone, s.deconv_channels, s.latent_dim, s.lambda_g, s.sigma, s.num_workers) == ("resnet50", (256, 256, 256), 256, 0.05, 2.0, 2)
+    assert (s.backbone, s.deconv_channels, s.model.latent_dim, s.lambda_g, s.sigma, s.num_workers) == ("resnet50", (256, 256, 256), 256, 0.05, 2.0, 2)
+    assert (s.model.guidance, s.model.adjacency, s.model.geometry_input) == ("stopgrad_aux", "gaussian", "aligned")
     assert s.method == "g2rl" and TrainSettings(lambda_g=0).method == "baseline"
 
 
 def test_settings_validation_and_round_trip():
-    s = TrainSettings(deconv_channels=[128, 64, 32])
+    s = TrainSettings(model={"deconv_channels": [128, 64, 32]})
     assert s.deconv_channels == (128, 64, 32)
     assert TrainSettings.from_dict(s.to_dict()) == s
     with pytest.raises(ConfigError, match="lambda_g"):
@@ -33,8 +34,10 @@ def test_settings_validation_and_round_trip():
         TrainSettings(amp="fp16")
     with pytest.raises(ConfigError, match="unknown"):
         TrainSettings.from_dict({"lerning_rate": 1})
-    with pytest.raises(ConfigError, match="aux_weight"):
-        TrainSettings(aux_weight=0)  # G2RL without the auxiliary objective could collapse
+    with pytest.raises(ConfigError, match="teach_weight"):
+        TrainSettings(model={"teach_weight": 0})  # stopgrad_aux without L_teach: G would have no content
+    with pytest.raises(ConfigError, match="unknown model setting"):
+        TrainSettings.from_dict({"model": {"aux_weight": 1.0}})
 
 
 def test_device_choices():
@@ -64,6 +67,10 @@ def test_cli_mapping():
     assert s.lambda_g == 0 and s.deconv_channels == (64, 64, 32)
     s = train_cli.settings_from_args(p.parse_args(base + ["--lambda", "0.5", "--epochs", "3", "--backbone", "resnet18"]))
     assert (s.lambda_g, s.epochs, s.backbone) == (0.5, 3, "resnet18")
+    s = train_cli.settings_from_args(p.parse_args(base + ["--guidance", "literal", "--adjacency", "knn", "--adjacency-k", "5",
+                                                          "--heatmap-layout", "per_point", "--au-points", "pairs"]))
+    assert (s.model.guidance, s.model.adjacency, s.model.adjacency_k, s.model.heatmap_layout, s.model.au_points) == (
+        "literal", "knn", 5, "per_point", "pairs")
     with pytest.raises(ConfigError):
         train_cli.settings_from_args(p.parse_args(base + ["--lambda", "0"]))
 

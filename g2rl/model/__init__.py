@@ -12,6 +12,7 @@ _WHERE = {
     "LossTerms": "g2rl.model.g2rl_net",
     "GeometryModule": "g2rl.model.geometry",
     "KnowledgeProjection": "g2rl.model.projection",
+    "ModelConfig": "g2rl.model.config",
 }
 
 __all__ = sorted(_WHERE)

@@ -1,7 +1,10 @@
 """Landmark normalisation and the distance-derived adjacency of the geometry graph (Eq. 3).
 
 The paper says only that A "is determined by the Euclidean distances between the nodes".
-We settle it as a dense Gaussian kernel over the 68 landmarks of each sample:
+Two settings (``ModelConfig.adjacency``). ``knn`` (the SCC code's choice): each node linked to its
+k nearest nodes (itself included) in the features entering the layer, recomputed at every layer,
+symmetrised (:func:`knn_adjacency`). ``gaussian`` (default) is a dense kernel over the 68 landmarks
+of each sample, the same at every layer:
 
     A_ij = exp(-d_ij^2 / (2 tau^2)),   d_ij = ||p_i - p_j||_2
 
@@ -44,6 +47,39 @@ def normalize_landmarks(points: torch.Tensor, min_iod: float = 1e-3) -> torch.Te
         raise ValueError("landmarks with a (near-)zero inter-ocular distance cannot be normalised")
     centred = points - points.mean(dim=1, keepdim=True)
     return centred / iod[:, None, None]
+
+
+def similarity_normalize(points: torch.Tensor, min_iod: float = 1e-3) -> torch.Tensor:
+    """Remove translation, rotation and scale only: centroid at 0, eye line horizontal, IOD 1.
+
+    points: (B, 68, 2) in any pixel frame (the original video frame, before the affine
+    alignment, which also shears and stretches). Returns (B, 68, 2) in IOD units.
+    """
+    p = normalize_landmarks(points, min_iod)
+    d = p[:, LEFT_EYE].mean(dim=1) - p[:, RIGHT_EYE].mean(dim=1)  # (B, 2), unit length
+    cos, sin = d[:, 0], d[:, 1]
+    # rotate by -angle(d): x' = cos x + sin y, y' = -sin x + cos y
+    rot = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (B, 2, 2)
+    return p @ rot
+
+
+def knn_adjacency(features: torch.Tensor, k: int) -> torch.Tensor:
+    """Binary symmetric kNN graph: A_ij = 1 if j is among i's k nearest nodes or i among j's.
+
+    features: (B, N, C) node features; distances are Euclidean in C dimensions and each node is
+    its own nearest neighbour (so k counts the self-loop). Returns (B, N, N) float, ones on the
+    diagonal. Not differentiable in the features (the graph is a choice of neighbours).
+    """
+    n = features.shape[1]
+    if not 1 <= k <= n:
+        raise ValueError(f"knn k must be in 1..{n}, got {k}")
+    d = torch.cdist(features.detach().float(), features.detach().float())
+    # ties broken by index through a tiny ramp, so the graph does not depend on topk's tie order
+    d = d + torch.arange(n, device=d.device, dtype=d.dtype) * 1e-9
+    d.diagonal(dim1=-2, dim2=-1).fill_(-1.0)  # self first
+    idx = d.topk(k, dim=-1, largest=False).indices  # (B, N, k)
+    adj = torch.zeros_like(d).scatter_(-1, idx, 1.0)
+    return torch.maximum(adj, adj.transpose(-1, -2))
 
 
 def gaussian_adjacency(points: torch.Tensor, tau: float) -> torch.Tensor:

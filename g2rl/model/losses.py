@@ -1,4 +1,5 @@
-"""Loss terms of Eq. 2/7 (heatmaps), Eq. 6 (geometry guidance) and the auxiliary G objective.
+"""Loss terms of Eq. 2/7 (heatmaps), Eq. 6 (geometry guidance, the paper's "auxiliary" loss)
+and L_teach (the intensity head on G of guidance stopgrad_aux).
 
 Reduction (settled here, see docs/METHOD.md): the paper writes squared L2 norms summed over the
 training set. We keep the per-sample squared norm (sum over a sample's pixels / G's dimensions)
@@ -33,9 +34,10 @@ def masked_heatmap_loss(pred: torch.Tensor, target: torch.Tensor, intensity: tor
 def guidance_loss(g: torch.Tensor, projected: torch.Tensor) -> torch.Tensor:
     """L_G = ||G - W M||^2 / D per sample, averaged over the batch.
 
-    g: (B, D) target vectors with ||G|| = sqrt(D) (the caller passes G detached: L_G must not move
-    G, see g2rl_net); projected: (B, D) = W M. Dividing by D makes this the squared norm of the
-    unit-norm G's residual, so L_G starts near 1 whatever D is. Returns a scalar.
+    g: (B, D) geometry vectors (stopgrad_aux passes G detached with ||G|| = sqrt(D), so L_G cannot
+    move G; the literal variants pass it with its gradient, see g2rl_net); projected: (B, D) = W M.
+    Dividing by D (for a fixed-norm G: the squared norm of the unit-norm G's residual, so L_G starts
+    near 1 whatever D is) is the same constant for every variant. Returns a scalar.
     """
     return (g.float() - projected.float()).pow(2).mean(dim=1).mean()
 

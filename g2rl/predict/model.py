@@ -93,9 +93,18 @@ class AUModel:
         return float(self.meta["sigma"])
 
     @property
+    def heatmap_spec(self):
+        """How this checkpoint's maps decode: layout (channel -> AU), peak convention, sigma."""
+        from g2rl.preprocess.heatmap_layout import HeatmapSpec
+
+        return HeatmapSpec.from_meta(self.meta)
+
+    @property
     def peak_at_max(self) -> float:
         """Heatmap value of intensity 5 (the top of the overlay colour scale)."""
-        return 5.0 / (2 * math.pi * self.sigma**2)
+        from g2rl.preprocess.heatmaps import peak_value
+
+        return peak_value(5.0, self.sigma, self.heatmap_spec.peak)
 
     def normalise(self, crops: np.ndarray) -> torch.Tensor:
         """(N, S, S, 3) uint8 RGB crops -> (N, 3, S, S) float32 on the device, normalised with
@@ -114,9 +123,9 @@ class AUModel:
             heatmaps: also return the predicted heatmaps.
 
         Returns:
-            (intensities (N, K) float32 in [0, 5], heatmaps (N, K, S/4, S/4) float32 or None).
+            (intensities (N, K) float32 in [0, 5], heatmaps (N, K, S/4, S/4) float32 or None; a
+            per_point checkpoint's maps are merged per AU by their pixel-wise max).
         """
-        from g2rl.preprocess.heatmaps import decode_heatmaps
         from g2rl.training.device import autocast
 
         crops = np.asarray(crops)
@@ -130,9 +139,9 @@ class AUModel:
             with autocast(self.device, self.bf16):
                 maps = self.net(x)
             maps = maps.float()
-            intensity, _ = decode_heatmaps(maps, self.sigma)
-            out = intensity.cpu().numpy().astype(np.float32)
-            return out, (maps.cpu().numpy() if heatmaps else None)
+            spec = self.heatmap_spec
+            out = spec.decode(maps).cpu().numpy().astype(np.float32)
+            return out, (spec.per_au_maps(maps.cpu().numpy()) if heatmaps else None)
 
 
 def load_au_model(checkpoint: str | os.PathLike, device: str = "auto", amp: str = "auto") -> AUModel:
@@ -162,8 +171,9 @@ def load_au_model(checkpoint: str | os.PathLike, device: str = "auto", amp: str 
         raise G2RLError(f"{path}: not a readable g2rl inference checkpoint ({type(exc).__name__}: {exc})") from exc
     check_meta(meta, path)
     n_maps = net.final.out_channels
-    if n_maps != len(meta["aus"]):
-        raise G2RLError(f"{path}: network has {n_maps} heatmaps but meta lists {len(meta['aus'])} AUs")
+    want = len(meta.get("channel_au", meta["aus"]))
+    if n_maps != want:
+        raise G2RLError(f"{path}: network has {n_maps} heatmaps but its meta describes {want} channels")
     bf16 = use_bf16(dev, amp)
     cl = use_channels_last(dev, "auto", bf16)
     if cl:

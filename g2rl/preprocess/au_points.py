@@ -2,7 +2,14 @@
 
 A mapping is ``{AU name: [point, ...]}`` and a point is a list of landmark indices (0-based,
 dlib order) whose mean is the point: one index = that landmark, two = their midpoint, three =
-their centroid. Each dataset uses its own AU list; the mapping lives in the workflow config.
+their centroid. Each dataset uses its own AU list; the mapping lives in the workflow config,
+either by name (:data:`NAMED_MAPPINGS`: ``hr`` or ``pairs``) or written out.
+
+``hr`` (:data:`HR_AU_POINTS`) is the table of two third-party heatmap AU implementations (GUIDE.md
+section 2): 1 to 3 points per AU, centroids included. ``pairs`` (:data:`PAIRS_AU_POINTS`) follows the
+G2RL first author's own SCC code (EvelynFan/FAU): BP4D 10 points (two per AU), DISFA 24 (AU04 one,
+AU09 three, the others two), only single landmarks and midpoints; docs/AU_POINTS.md says how each
+point was chosen and shows them on an aligned face.
 """
 
 from __future__ import annotations
@@ -11,11 +18,11 @@ import numpy as np
 
 from g2rl.errors import ConfigError
 
-# The default table (GUIDE.md section 2), used by two independent public implementations of
-# heatmap AU intensity regression.
+# `hr` (GUIDE.md section 2), used by two independent public implementations of heatmap AU
+# intensity regression (third-party, not the G2RL author's).
 _BROWS = [[21], [22], [21, 22, 27]]
 _LIP_CORNERS = [[48], [54]]
-DEFAULT_AU_POINTS: dict[str, list[list[int]]] = {
+HR_AU_POINTS: dict[str, list[list[int]]] = {
     "AU01": _BROWS,
     "AU02": [[18], [25]],
     "AU04": _BROWS,
@@ -31,6 +38,50 @@ DEFAULT_AU_POINTS: dict[str, list[list[int]]] = {
     "AU25": [[61, 64]],
     "AU26": [[61, 64]],
 }
+DEFAULT_AU_POINTS = HR_AU_POINTS  # what `au_points: null` means (today's behaviour)
+
+# `pairs`: the G2RL author's convention (SCC code, EvelynFan/FAU main/datasets.py: one heatmap
+# channel per point). The BP4D points are the landmarks / midpoints nearest to the author's
+# example annotation (examples/train_example.json, BP4D M017/T8/336, 256 px crop) on our mean
+# aligned face; DISFA has no published example, so its points are ours, with the SCC code's
+# point counts. Point by point, with the example's coordinates: docs/AU_POINTS.md.
+PAIRS_AU_POINTS: dict[str, list[list[int]]] = {
+    "AU01": [[21], [22]],  # inner brow ends
+    "AU02": [[18], [25]],  # outer halves of the brows
+    "AU04": [[21, 22]],  # glabella, between the inner brow ends (one point in the SCC code)
+    "AU05": [[37, 38], [43, 44]],  # upper eyelids
+    "AU06": [[0, 1], [15, 16]],  # example (55, 105.5) / (198.5, 104.5): cheeks beside the eyes
+    "AU09": [[28], [31], [35]],  # nose bridge and nostril wings (three points in the SCC code)
+    "AU10": [[49], [53]],  # example (102, 166) / (158, 165): upper lip either side of the philtrum
+    "AU12": [[48], [54]],  # example (84, 164) / (174, 164): lip corners
+    "AU14": [[3], [13]],  # example (61, 156.5) / (192.5, 155): beside the mouth, at the face outline
+    "AU15": [[48, 5], [54, 11]],  # below and outside the lip corners (depressor anguli oris)
+    "AU17": [[57], [57, 8]],  # example (131, 191) / (130.5, 210.5): lower lip centre and the chin
+    "AU20": [[48, 4], [54, 12]],  # outside the lip corners, the direction the stretcher pulls
+    "AU25": [[62], [66]],  # inner lip centres (lips part)
+    "AU26": [[57], [8]],  # lower lip centre and chin tip (jaw drop)
+}
+NAMED_MAPPINGS: dict[str, dict[str, list[list[int]]]] = {"hr": HR_AU_POINTS, "pairs": PAIRS_AU_POINTS}
+
+
+def resolve_au_mapping(value) -> dict:
+    """A mapping from the config: None (= ``hr``), a name in :data:`NAMED_MAPPINGS`, or a dict."""
+    if value is None:
+        return DEFAULT_AU_POINTS
+    if isinstance(value, str):
+        if value not in NAMED_MAPPINGS:
+            raise ConfigError(f"AU point mapping {value!r} is not one of {sorted(NAMED_MAPPINGS)} (or a written-out mapping)")
+        return NAMED_MAPPINGS[value]
+    if not isinstance(value, dict):
+        raise ConfigError(f"AU point mapping must be a name or a mapping, got {type(value).__name__}")
+    return value
+
+
+def mapping_name(value) -> str:
+    """The name of a mapping given in the config (``custom`` for a written-out one)."""
+    if value is None:
+        return "hr"
+    return value if isinstance(value, str) else "custom"
 
 
 def validate_au_mapping(aus: list[str], mapping: dict) -> None:

@@ -5,13 +5,17 @@ Two files, so that a change of sigma rebuilds only the (cheap) heatmaps and neve
 ``crops.h5`` (one per dataset; :func:`build_crop_cache`)
     ``images`` uint8 (N, S, S, 3) RGB, one sample per chunk, uncompressed (photos barely
     compress and lzf halves the read speed); ``landmarks`` float32 (N, 68, 2) crop px;
-    ``au_points`` float32 (N, K, P, 2) crop px, NaN-padded; ``intensities`` float32 (N, K),
+    ``au_points`` float32 (N, K, P, 2) crop px, NaN-padded; ``frame_landmarks`` float32 (N, 68, 2)
+    the same landmarks in the original frame's px (before alignment; for the geometry module's
+    ``similarity`` input; absent in caches written before it existed); ``intensities`` float32 (N, K),
     NaN = unlabelled; ``landmark_source`` text (detected / carried); frame keys ``subject``,
     ``session``, ``split`` (text), ``frame`` and ``media_frame`` (int64). Attributes: see
     :data:`CROPS_ATTRS`.
-``heatmaps_sigma{sigma}.h5`` (one per sigma; :func:`build_heatmap_cache`)
-    ``heatmaps`` float16 (N, K, S/4, S/4), one sample per chunk, compressed. Attributes:
-    ``sigma``, ``crops_fingerprint`` (the crops file's ``fingerprint``), ``aus``, ...
+``heatmaps_sigma{sigma}.h5`` (one per sigma, AU mapping, layout and peak; :func:`build_heatmap_cache`)
+    ``heatmaps`` float16 (N, C, S/4, S/4), one sample per chunk, compressed; C = K (layout per_au)
+    or the number of AU points (per_point; g2rl.preprocess.heatmap_layout). Attributes: ``sigma``,
+    ``crops_fingerprint`` (the crops file's ``fingerprint``), ``aus``, ``layout``, ``peak``,
+    ``au_point_mapping``, ``channel_au``, ...
 
 Both are written under a temporary name and renamed when complete (:func:`g2rl.atomic.atomic_path`).
 The validators here are shared with the reader (:mod:`g2rl.preprocess.dataset`).
@@ -35,7 +39,8 @@ from g2rl.preprocess.align import alignment_matrix, transform_points, warp_to_cr
 from g2rl.preprocess.au_points import au_points, max_points, validate_au_mapping
 from g2rl.preprocess.flags import apply_flag_policy
 from g2rl.preprocess.h5write import check_free_space, h5_output
-from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap, render_heatmaps
+from g2rl.preprocess.heatmap_layout import channel_aus, render_layout
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap
 from g2rl.preprocess.landmarks import landmark_array, read_landmarks_csv
 from g2rl.provenance import dataset_attrs
 
@@ -55,9 +60,9 @@ def _logger(log) -> Callable[[str], None]:
 
 
 def crops_bytes(n: int, crop_size: int, k: int, p_max: int) -> int:
-    """Bytes the datasets of a crops cache take: images N x S x S x 3 uint8, landmarks N x 68 x 2,
-    AU points N x K x P x 2 and intensities N x K float32, two int64 frame keys and ~4 short strings."""
-    return n * (crop_size * crop_size * 3 + 68 * 2 * 4 + k * p_max * 2 * 4 + k * 4 + 2 * 8 + 4 * 32)
+    """Bytes the datasets of a crops cache take: images N x S x S x 3 uint8, landmarks (aligned and frame) 2 x N x 68 x 2,
+        AU points N x K x P x 2 and intensities N x K float32, two int64 frame keys and ~4 short strings."""
+    return n * (crop_size * crop_size * 3 + 2 * 68 * 2 * 4 + k * p_max * 2 * 4 + k * 4 + 2 * 8 + 4 * 32)
 
 
 def _sequence_rows(seq: pd.DataFrame, lm: pd.DataFrame, csv_path: str) -> np.ndarray:
@@ -206,6 +211,7 @@ def build_crop_cache(
                 bar.update(1)
         bar.close()
         f.create_dataset("landmarks", data=landmarks_out)
+        f.create_dataset("frame_landmarks", data=np.concatenate([p[2] for p in plan]).astype(np.float32))
         f.create_dataset("au_points", data=au_points(landmarks_out, aus, au_point_mapping).astype(np.float32))
         f.create_dataset("intensities", data=intens[order_all].astype(np.float32))
         text = h5py.string_dtype()
@@ -246,11 +252,15 @@ def _video_frames(frames, wanted: np.ndarray, video: str):
 
 def build_heatmap_cache(
     crops_h5: str | os.PathLike, sigma: float, out_h5: str | os.PathLike, compression: str | None = "lzf", log=None,
+    layout: str = "per_au", peak: str = "eq1", mapping: dict | None = None,
 ) -> dict:
     """Render Eq. 1 heatmaps for every sample of a crops file and write ``out_h5``.
 
-    ``heatmaps`` float16 (N, K, S/4, S/4), one sample per chunk, compressed with
-    ``compression`` (``"lzf"``, ``"gzip"`` or None). Returns the written attributes.
+    ``heatmaps`` float16 (N, C, S/4, S/4), one sample per chunk, compressed with
+    ``compression`` (``"lzf"``, ``"gzip"`` or None), in ``layout`` with the ``peak`` convention.
+    ``mapping`` (AU -> points): None = the points the crops file stores; else the points are
+    computed afresh from its aligned landmarks (another mapping without re-aligning any frame).
+    Returns the written attributes.
     """
     import h5py
 
@@ -260,9 +270,17 @@ def build_heatmap_cache(
     t0 = time.perf_counter()
     with open_h5(crops_h5) as f:
         attrs = validate_crops_file(f, crops_h5)
-        points = f["au_points"][...]
         intens = f["intensities"][...]
+        if mapping is None:
+            mapping = attrs["au_point_mapping"]
+            points = f["au_points"][...]
+        else:
+            validate_au_mapping(attrs["aus"], mapping)
+            points = au_points(f["landmarks"][...], attrs["aus"], mapping).astype(np.float32)
     n, k = intens.shape
+    mapping = {au: mapping[au] for au in attrs["aus"]}
+    channel_au = channel_aus(attrs["aus"], mapping, layout)
+    c = len(channel_au)
     size = attrs["crop_size"] // HEATMAP_STRIDE
     hm_points = crop_to_heatmap(points.astype(np.float64), HEATMAP_STRIDE)
     out_attrs = {
@@ -270,25 +288,27 @@ def build_heatmap_cache(
         "crops_fingerprint": attrs["fingerprint"], "aus": json.dumps(attrs["aus"]),
         "crop_size": attrs["crop_size"], "heatmap_size": size, "heatmap_stride": HEATMAP_STRIDE,
         "n_frames": n, "compression": str(compression), "fingerprint": uuid.uuid4().hex,
+        "layout": layout, "peak": peak, "au_point_mapping": json.dumps(mapping), "channel_au": json.dumps(channel_au),
     }
-    raw_bytes = n * k * size * size * 2  # float16
-    what = f"{n} x {k} heatmaps of {size}x{size}"
+    raw_bytes = n * c * size * size * 2  # float16
+    what = f"{n} x {c} heatmaps of {size}x{size}"
     if compression is None:
         check_free_space(out_h5, raw_bytes, what)
     with h5_output(out_h5) as (f, tmp):
-        ds = f.create_dataset("heatmaps", (n, k, size, size), np.float16, chunks=(1, k, size, size),
+        ds = f.create_dataset("heatmaps", (n, c, size, size), np.float16, chunks=(1, c, size, size),
                               compression=compression)
         block = 256
         for start in range(0, n, block):
             stop = min(n, start + block)
-            ds[start:stop] = np.stack([render_heatmaps(hm_points[i], intens[i], sigma, size)
+            ds[start:stop] = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
                                        for i in range(start, stop)]).astype(np.float16)
             if start == 0 and compression is not None and stop < n:
                 # compressed size is unknown up front: extrapolate from the first block on disk
                 f.flush()
                 check_free_space(out_h5, int(os.path.getsize(tmp) * (n - stop) / stop), what)
         f.attrs.update(out_attrs)
-    say(f"{out_h5}: {n} x {k} heatmaps {size}x{size} at sigma={sigma} ({time.perf_counter() - t0:.1f} s)")
+    say(f"{out_h5}: {n} x {c} heatmaps {size}x{size} ({layout}, peak {peak}) at sigma={sigma} "
+        f"({time.perf_counter() - t0:.1f} s)")
     return out_attrs
 
 
@@ -347,13 +367,21 @@ def validate_heatmaps_file(f, path, crops_attrs: dict) -> dict:
         raise G2RLError(f"{path}: not a heatmaps cache (kind={_attr(f, 'kind', path)!r})")
     attrs = {name: _attr(f, name, path) for name in ("sigma", "crops_fingerprint", "aus", "heatmap_size", "n_frames")}
     attrs["aus"] = json.loads(attrs["aus"])
+    # files written before the layouts existed: per_au, eq1 peak, the crops file's points
+    attrs["layout"] = _attr(f, "layout", path) if "layout" in f.attrs else "per_au"
+    attrs["peak"] = _attr(f, "peak", path) if "peak" in f.attrs else "eq1"
+    attrs["au_point_mapping"] = (json.loads(_attr(f, "au_point_mapping", path)) if "au_point_mapping" in f.attrs
+                                 else crops_attrs["au_point_mapping"])
+    attrs["channel_au"] = (json.loads(_attr(f, "channel_au", path)) if "channel_au" in f.attrs
+                           else list(range(len(attrs["aus"]))))
     if attrs["crops_fingerprint"] != crops_attrs["fingerprint"]:
         raise G2RLError(f"{path}: built from another crops file (fingerprint {attrs['crops_fingerprint']}, "
                         f"crops file has {crops_attrs['fingerprint']}); rebuild the heatmaps")
     if attrs["aus"] != crops_attrs["aus"]:
         raise G2RLError(f"{path}: AU list {attrs['aus']} differs from the crops file's {crops_attrs['aus']}")
-    n, k, h = crops_attrs["n_frames"], len(crops_attrs["aus"]), crops_attrs["crop_size"] // HEATMAP_STRIDE
-    if _shape(f, "heatmaps", path) != (n, k, h, h):
-        raise G2RLError(f"{path}: 'heatmaps' has shape {_shape(f, 'heatmaps', path)}, expected {(n, k, h, h)}")
+    n, c, h = crops_attrs["n_frames"], len(attrs["channel_au"]), crops_attrs["crop_size"] // HEATMAP_STRIDE
+    if _shape(f, "heatmaps", path) != (n, c, h, h):
+        raise G2RLError(f"{path}: 'heatmaps' has shape {_shape(f, 'heatmaps', path)}, expected {(n, c, h, h)} "
+                        f"({attrs['layout']} layout)")
     attrs["sigma"] = float(attrs["sigma"])
     return attrs

@@ -1,7 +1,7 @@
 """`g2rl cache crops|heatmaps`: the HDF5 caches the trainer reads (the workflow's crop_cache and heatmap_cache rules).
 
     g2rl cache crops --index frame_index.csv --landmarks-dir DIR --out crops.h5 --crop-size 256 --max-gap 5 --aus AU06,AU12
-    g2rl cache heatmaps --crops crops.h5 --sigma 2 --out heatmaps_sigma2.h5
+    g2rl cache heatmaps --crops crops.h5 --sigma 2 --out heatmaps_sigma2.h5 [--au-points pairs --layout per_point --peak eq1]
 
 The landmark CSVs are looked up as DIR/<subject>/<session>.csv, one per sequence of the index.
 """
@@ -28,13 +28,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     crops.add_argument("--crop-size", type=int, default=256, help="aligned crop size S in pixels (heatmaps are S/4)")
     crops.add_argument("--max-gap", type=int, default=5, help="no-face frames within this many frames of a face carry its landmarks")
     crops.add_argument("--aus", required=True, help="comma-separated AU columns, e.g. AU06,AU10,AU12")
-    crops.add_argument("--au-points", default="null", metavar="JSON",
-                       help="AU -> points mapping as JSON; null = the default table (docs/PREPROCESSING.md)")
+    crops.add_argument("--au-points", default="null", metavar="NAME|JSON",
+                       help="AU -> points: hr, pairs, a JSON mapping, or null = hr (docs/AU_POINTS.md)")
     crops.add_argument("--no-progress", action="store_true")
     heat = sub.add_parser("heatmaps", help="Eq. 1 heatmaps for one sigma from a crops file")
     heat.add_argument("--crops", required=True, type=Path)
     heat.add_argument("--sigma", required=True, type=float, help="Gaussian sigma in heatmap pixels")
     heat.add_argument("--out", required=True, type=Path)
+    heat.add_argument("--au-points", default="null", metavar="NAME|JSON",
+                      help="hr, pairs or a JSON mapping (points recomputed from the aligned landmarks); "
+                           "null = the points the crops file stores")
+    heat.add_argument("--layout", choices=("per_au", "per_point"), default="per_au",
+                      help="one channel per AU, or one per AU point")
+    heat.add_argument("--peak", choices=("eq1", "intensity"), default="eq1",
+                      help="peak I / (2 pi sigma^2) as Eq. 1 prints it, or peak I")
+
+
+def parse_mapping(text: str, option: str = "--au-points") -> dict | None:
+    """hr / pairs / JSON mapping / null (None) from a command-line value."""
+    from g2rl.preprocess.au_points import resolve_au_mapping
+
+    if text.strip() in ("", "null"):
+        return None
+    if not text.lstrip().startswith("{"):
+        return resolve_au_mapping(text.strip())
+    try:
+        return resolve_au_mapping(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{option}: not a mapping name or valid JSON ({exc})") from None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -43,17 +64,15 @@ def main(args: argparse.Namespace) -> int:
 
         refuse_output_over_input("cache heatmaps", {"--out": args.out}, {"--crops": args.crops})
 
-        build_heatmap_cache(args.crops, args.sigma, args.out, log=log)
+        build_heatmap_cache(args.crops, args.sigma, args.out, log=log, layout=args.layout, peak=args.peak,
+                            mapping=parse_mapping(args.au_points))
         return 0
 
     from g2rl.datasets.frame_index import read_frame_index
     from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
     from g2rl.preprocess.cache import build_crop_cache
 
-    try:
-        mapping = json.loads(args.au_points)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--au-points: not valid JSON ({exc})") from None
+    mapping = parse_mapping(args.au_points)
     refuse_output_over_input("cache crops", {"--out": args.out}, {"--index": args.index})
     index = read_frame_index(args.index)
     sequences = index[["subject", "session"]].drop_duplicates().itertuples(index=False)

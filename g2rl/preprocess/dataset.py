@@ -18,7 +18,8 @@ import torch
 
 from g2rl.errors import ConfigError, G2RLError
 from g2rl.preprocess.cache import open_h5, validate_crops_file, validate_heatmaps_file
-from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap, render_heatmaps
+from g2rl.preprocess.heatmap_layout import render_layout
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap
 
 # ImageNet statistics (RGB, on [0, 1] pixels) for the ImageNet-pretrained backbone
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -53,13 +54,17 @@ class CacheDataset(torch.utils.data.Dataset):
         rows: cache rows to serve (e.g. one fold's training rows); None = all.
         sigma: heatmap sigma in heatmap px; with ``heatmaps_h5`` it must equal the file's sigma.
         normalize: normalise images with :data:`IMAGENET_MEAN` / :data:`IMAGENET_STD`; else [0, 1].
+        layout, peak: how maps rendered on the fly are laid out (g2rl.preprocess.heatmap_layout);
+            a heatmaps file carries its own.
 
-    Each item: ``image`` float32 (3, S, S); ``heatmaps`` float32 (K, S/4, S/4) (if any);
+    Each item: ``image`` float32 (3, S, S); ``heatmaps`` float32 (C, S/4, S/4) (if any);
     ``intensity`` float32 (K,) with NaN = unlabelled; ``landmarks`` float32 (68, 2) crop px;
+    ``frame_landmarks`` float32 (68, 2) original frame px (if the file has them);
     ``row`` int (the cache row).
     """
 
-    def __init__(self, crops_h5, heatmaps_h5=None, rows=None, sigma: float | None = None, normalize: bool = True):
+    def __init__(self, crops_h5, heatmaps_h5=None, rows=None, sigma: float | None = None, normalize: bool = True,
+                 layout: str = "per_au", peak: str = "eq1"):
         self.crops_h5 = Path(crops_h5)
         self.heatmaps_h5 = None if heatmaps_h5 is None else Path(heatmaps_h5)
         self.attrs = read_cache_attrs(self.crops_h5)
@@ -71,7 +76,8 @@ class CacheDataset(torch.utils.data.Dataset):
                 raise ConfigError(f"{self.heatmaps_h5}: built with sigma={self.heatmap_attrs['sigma']}, "
                                   f"but sigma={sigma} was asked for")
             sigma = self.heatmap_attrs["sigma"]
-        self.sigma = sigma
+            layout, peak = self.heatmap_attrs["layout"], self.heatmap_attrs["peak"]
+        self.sigma, self.layout, self.peak = sigma, layout, peak
         self.aus = list(self.attrs["aus"])
         self.crop_size = self.attrs["crop_size"]
         self.heatmap_size = self.crop_size // HEATMAP_STRIDE
@@ -99,7 +105,7 @@ class CacheDataset(torch.utils.data.Dataset):
                 heat = open_h5(self.heatmaps_h5)
                 validate_heatmaps_file(heat, self.heatmaps_h5, attrs)
             # keep the h5py Dataset objects: looking a dataset up by name costs ~0.1 ms per read
-            names = ("images", "landmarks", "intensities", "au_points")
+            names = [n for n in ("images", "landmarks", "intensities", "au_points", "frame_landmarks") if n in crops]
             self._handles = (pid, crops, heat, {n: crops[n] for n in names}, None if heat is None else heat["heatmaps"])
         return self._handles[3], self._handles[4]
 
@@ -110,12 +116,13 @@ class CacheDataset(torch.utils.data.Dataset):
             image = crops["images"][row]
             landmarks = crops["landmarks"][row]
             intensity = crops["intensities"][row]
-            maps = None
+            maps = frame_landmarks = None
             if heat is not None:
                 maps = heat[row].astype(np.float32)
             elif self.sigma is not None:
                 points = crop_to_heatmap(crops["au_points"][row].astype(np.float64), HEATMAP_STRIDE)
-                maps = render_heatmaps(points, intensity, self.sigma, self.heatmap_size)
+                maps = render_layout(points, intensity, self.sigma, self.heatmap_size, self.layout, self.peak)
+            frame_landmarks = crops["frame_landmarks"][row] if "frame_landmarks" in crops else None
         except OSError as exc:  # a chunk that cannot be read: truncated or corrupt file
             raise G2RLError(f"{self.crops_h5 if heat is None else f'{self.crops_h5} / {self.heatmaps_h5}'}: "
                             f"cannot read row {row} ({exc})") from exc
@@ -130,6 +137,8 @@ class CacheDataset(torch.utils.data.Dataset):
         }
         if maps is not None:
             item["heatmaps"] = torch.from_numpy(maps)
+        if frame_landmarks is not None:
+            item["frame_landmarks"] = torch.from_numpy(frame_landmarks.astype(np.float32))
         return item
 
     def __getstate__(self):

@@ -1,4 +1,9 @@
-"""Eq. 1 of the paper: AU intensity heatmaps, and their decoding.
+"""Eq. 1 of the paper: AU intensity heatmaps, and their decoding, under two peak conventions.
+
+``peak="eq1"`` (Eq. 1 as printed): the map's peak is I_k / (2 pi sigma^2), so decoding multiplies
+the max by 2 pi sigma^2. ``peak="intensity"``: the peak is I_k itself, what the paper's test rule
+"I = max Phi(X)" and its Figure 4 ("pred: 4.393") imply and the author's SCC code uses; decoding
+is the max. The two weight the loss differently across sigma (docs/METHOD.md, "Peak convention").
 
 Encoding, for AU k with intensity I_k and points p_1..p_P (heatmap pixels)::
 
@@ -26,6 +31,16 @@ import numpy as np
 
 HEATMAP_STRIDE = 4
 MAX_INTENSITY = 5.0
+PEAKS = ("eq1", "intensity")
+
+
+def peak_factor(sigma: float, peak: str = "eq1") -> float:
+    """Map value per unit of intensity at a point's (snapped) centre: 1 / (2 pi sigma^2) or 1."""
+    if peak == "eq1":
+        return 1.0 / (2 * math.pi * sigma**2)
+    if peak == "intensity":
+        return 1.0
+    raise ValueError(f"heatmap peak convention must be one of {PEAKS}, got {peak!r}")
 
 
 def crop_to_heatmap(points, stride: int = HEATMAP_STRIDE):
@@ -38,12 +53,12 @@ def heatmap_to_crop(points, stride: int = HEATMAP_STRIDE):
     return (points + 0.5) * stride - 0.5
 
 
-def peak_value(intensity: float, sigma: float) -> float:
-    """The value of an Eq. 1 map at its (snapped) centre: I / (2 pi sigma^2)."""
-    return intensity / (2 * math.pi * sigma**2)
+def peak_value(intensity: float, sigma: float, peak: str = "eq1") -> float:
+    """The value of a map at its (snapped) centre: I / (2 pi sigma^2) (eq1) or I (intensity)."""
+    return intensity * peak_factor(sigma, peak)
 
 
-def render_heatmaps(points: np.ndarray, intensities: np.ndarray, sigma: float, size: int) -> np.ndarray:
+def render_heatmaps(points: np.ndarray, intensities: np.ndarray, sigma: float, size: int, peak: str = "eq1") -> np.ndarray:
     """Eq. 1 target maps for one sample.
 
     Args:
@@ -51,6 +66,7 @@ def render_heatmaps(points: np.ndarray, intensities: np.ndarray, sigma: float, s
         intensities: (K,) AU intensities (0-5), NaN = unlabelled.
         sigma: Gaussian standard deviation in heatmap px (> 0).
         size: heatmap side length H = W (crop size / 4).
+        peak: ``eq1`` (peak I / 2 pi sigma^2) or ``intensity`` (peak I).
 
     Returns:
         (K, size, size) float32.
@@ -69,23 +85,24 @@ def render_heatmaps(points: np.ndarray, intensities: np.ndarray, sigma: float, s
     gy = np.exp(-((grid - centres[..., 1:2]) ** 2) / (2 * sigma**2))  # (K, P, H)
     g = gy[..., :, None] * gx[..., None, :]  # (K, P, H, W)
     g[~valid] = 0.0
-    scale = np.where(np.isfinite(inten), inten, 0.0) / (2 * math.pi * sigma**2)
+    scale = np.where(np.isfinite(inten), inten, 0.0) * peak_factor(sigma, peak)
     return (g.max(axis=1) * scale[:, None, None]).astype(np.float32)
 
 
-def decode_heatmaps(maps, sigma: float):
+def decode_heatmaps(maps, sigma: float, peak: str = "eq1"):
     """Intensities and locations from heatmaps (numpy arrays or torch tensors).
 
     Args:
         maps: (..., K, H, W) heatmaps.
         sigma: the sigma the maps were encoded with (heatmap px).
+        peak: the peak convention they were encoded with.
 
     Returns:
-        ``(intensities, locations)``: (..., K) = max * 2 pi sigma^2 clipped to [0, 5], and
+        ``(intensities, locations)``: (..., K) = max / :func:`peak_factor` clipped to [0, 5], and
         (..., K, 2) (x, y) heatmap px of the global max; float32, same library as the input
         (torch stays on its device and keeps gradients for the intensity).
     """
-    factor = 2 * math.pi * sigma**2
+    factor = 1.0 / peak_factor(sigma, peak)
     width = maps.shape[-1]
     if isinstance(maps, np.ndarray):
         flat = maps.reshape(*maps.shape[:-2], -1)

@@ -76,7 +76,10 @@ def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str 
     x = (images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - mean) / std
     with torch.no_grad():
         maps = net(torch.from_numpy(x).to(device)).float().cpu().numpy()
-    return images, maps, list(meta["aus"])
+    from g2rl.preprocess.heatmap_layout import HeatmapSpec
+
+    # per_point checkpoints: one panel per AU, the pixel-wise max of its points' maps
+    return images, HeatmapSpec.from_meta(meta).per_au_maps(maps), list(meta["aus"])
 
 
 def make_example_figures(

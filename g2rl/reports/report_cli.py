@@ -6,6 +6,7 @@ example figures (heatmaps, intensity curves) from one trained fold.
     g2rl report sensitivity --param sigma --out-prefix results/figures/sensitivity_sigma M.json [...]
     g2rl report examples --model fold1/model.pt --predictions fold1/predictions.csv \
         --crops results/disfa/cache/crops.h5 --heatmaps-out heatmaps.png --curves-out curves.png
+    g2rl report ablation --dataset disfa --rows ROWS.json --data-label demo --out-prefix results/disfa/ablation/table
 
 Several files per method (table1) or per (dataset, value) (sensitivity) are seeds: averaged.
 For the sensitivity figure each file's dataset and swept value come from its ``run`` labels
@@ -67,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--curves-out", required=True, help="PNG for the intensity curves")
     e.add_argument("--samples", type=int, default=2, help="faces in the heatmap figure (default 2)")
     e.add_argument("--curve-aus", nargs="+", metavar="AU", help="AUs of the curves (default: the first two)")
+    a = sub.add_parser("ablation", help="Baseline, G2RL and its variants on the same folds (g2rl.reports.ablation)")
+    a.add_argument("--dataset", required=True)
+    a.add_argument("--rows", required=True, help="JSON list (or a file with one) of {name, changes, predictions, train_logs}")
+    a.add_argument("--aus", help="comma-separated AUs (default: those of the first predictions file)")
+    a.add_argument("--data-label", required=True, choices=["demo", "real"])
+    a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv and .md")
 
 
 def run_labels(path: str | Path, metrics: dict) -> dict:
@@ -222,5 +229,12 @@ def main(args: argparse.Namespace) -> int:
         for path in paths:
             stamp([path], inputs, Path(path).stem)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
+        return 0
+    if args.what == "ablation":
+        from g2rl.reports.ablation import read_rows, write_ablation
+
+        aus = [a for a in args.aus.split(",") if a] if args.aus else None
+        table = write_ablation(read_rows(args.rows), args.out_prefix, args.dataset, args.data_label, aus)
+        log.info("ablation %s:\n%s", args.dataset, table[["method", "ICC_avg", "MAE_avg", "g_spread_final"]].to_string(index=False))
         return 0
     raise G2RLError(f"unknown report {args.what!r}")

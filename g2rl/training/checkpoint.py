@@ -2,7 +2,9 @@
 
 model.pt = {"state_dict": HeatmapNet weights, "meta": {...}} with only plain types, so it loads
 with ``torch.load(path, weights_only=True)`` (no pickled code runs). It holds exactly the
-Baseline's parameters: G2RL's geometry module, projection and auxiliary head are not saved.
+Baseline's parameters: G2RL's geometry module, projection and teacher head are not saved.
+meta["model"] is the run's ModelConfig (plain dict); meta["channel_au"], ["heatmap_layout"] and
+["heatmap_peak"] say how its maps decode (g2rl.preprocess.heatmap_layout.HeatmapSpec.from_meta).
 
 last.pt holds everything a killed run needs to continue: the full joint model, optimizer,
 scheduler, the last finished epoch, RNG states, the per-epoch log so far, and the settings and
@@ -58,9 +60,8 @@ def load_inference_model(path: str | os.PathLike, device: str | torch.device = "
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         meta, state = ckpt["meta"], ckpt["state_dict"]
-        net = HeatmapNet(
-            len(meta["aus"]), meta["backbone"], None, tuple(meta["deconv_channels"]), warn_random=False
-        )
+        n_maps = len(meta.get("channel_au", meta["aus"]))  # per_point: one map per AU point
+        net = HeatmapNet(n_maps, meta["backbone"], None, tuple(meta["deconv_channels"]), warn_random=False)
     except (KeyError, TypeError, RuntimeError, EOFError, OSError) as exc:
         raise G2RLError(f"{path}: not a g2rl inference checkpoint ({exc})") from exc
     try:

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from g2rl.errors import ConfigError
-from g2rl.model.backbone import RESNET_CHANNELS
+from g2rl.model.config import add_model_arguments, model_config_from_args
 from g2rl.paths import ensure_writable_dir, refuse_output_over_input
 from g2rl.training.settings import AMP_MODES, SWITCH_MODES, TrainSettings
 
@@ -52,14 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default="auto",
         help="auto (CUDA if available, else CPU) | cpu | cuda | cuda:N; cuda fails when CUDA is unusable",
     )
-    parser.add_argument("--backbone", choices=sorted(RESNET_CHANNELS), default=d.backbone, help="ResNet trunk")
     parser.add_argument(
         "--pretrained", default=d.pretrained,
         help="imagenet | imagenet_v1 | imagenet_v2 (torchvision, via the torch hub cache) or a state-dict file; "
         "None = random initialisation, refused on non-demo data without --allow-random-init",
     )
     parser.add_argument("--allow-random-init", action="store_true", help="train from random weights on real data")
-    parser.add_argument("--deconv-channels", type=_ints, default=_csv(d.deconv_channels), help="widths of the three deconvolution layers")
     parser.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training rows")
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="samples per optimiser step")
     parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
@@ -69,14 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lr-gamma", type=float, default=d.lr_gamma, help="lr factor at each step epoch")
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay")
-    parser.add_argument(
-        "--aux-weight", type=float, default=d.aux_weight,
-        help="weight of the auxiliary intensity loss that gives G content (docs/METHOD.md)",
-    )
     parser.add_argument("--num-workers", type=int, default=d.num_workers, help="DataLoader worker processes")
     parser.add_argument(
         "--max-train-samples", type=int, default=d.max_train_samples,
-        help="train on this many evenly spaced training rows (demo and smoke runs); None = all",
+        help="cap on training rows per epoch: the first N of each epoch's seeded shuffle, a fresh random subset "
+             "every epoch (demo and smoke runs); None = all",
     )
     parser.add_argument("--amp", choices=AMP_MODES, default=d.amp, help="bf16 autocast; auto = where it pays")
     parser.add_argument(
@@ -88,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-stale-resume", choices=("refuse", "restart"), default="refuse",
                         help="when OUT/last.pt was made by another run (other data, split, settings or seed): "
                              "refuse (default) or restart from epoch 0 (the workflow's choice)")
+    add_model_arguments(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
@@ -98,9 +94,8 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
             raise ConfigError("--method g2rl needs --lambda > 0 (lambda 0 is --method baseline)")
         lambda_g = args.lambda_g
     return TrainSettings(
-        backbone=args.backbone, pretrained=args.pretrained, allow_random_init=args.allow_random_init,
-        deconv_channels=args.deconv_channels,
-        lambda_g=lambda_g, sigma=args.sigma, aux_weight=args.aux_weight, lr=args.lr,
+        model=model_config_from_args(args), pretrained=args.pretrained, allow_random_init=args.allow_random_init,
+        lambda_g=lambda_g, sigma=args.sigma, lr=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, lr_step_epochs=args.lr_step_epochs,
         lr_gamma=args.lr_gamma, weight_decay=args.weight_decay, num_workers=args.num_workers,
         max_train_samples=args.max_train_samples, amp=args.amp, channels_last=args.channels_last,

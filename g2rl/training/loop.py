@@ -2,7 +2,7 @@
 
 Files written into out_dir, all atomically:
     last.pt          resume checkpoint, after every epoch (removed at the end unless kept)
-    train_log.csv    one row per epoch: loss terms, lr, throughput, ||G||
+    train_log.csv    one row per epoch: loss terms (L_teach = loss_teach), lr, throughput, ||G||, G's spread
     predictions.csv  the test split's predictions (docs/CONTRACTS.md)
     diagnostics.json the geometry branch's test score, final L_G and g_spread (g2rl.training.diagnostics)
     model.pt         the inference checkpoint (Baseline parameters + meta)
@@ -35,6 +35,7 @@ from g2rl.model.g2rl_net import G2RLModel
 from g2rl.model.weights import resolve_weights
 from g2rl.jsonfile import write_json
 from g2rl.provenance import device_info, sidecar_path, training_record
+from g2rl.preprocess.heatmap_layout import HeatmapSpec
 from g2rl.training.checkpoint import (
     load_resume_checkpoint,
     save_inference_checkpoint,
@@ -52,7 +53,7 @@ _log = logging.getLogger(__name__)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LOG_COLUMNS = (
-    "epoch", "lr", "loss_total", "loss_heatmap", "loss_guidance", "loss_aux",
+    "epoch", "lr", "loss_total", "loss_heatmap", "loss_guidance", "loss_teach",
     "g_norm", "g_spread", "images", "seconds", "images_per_s", "data_wait_share",
 )  # fmt: skip
 # Called after each epoch's checkpoint is on disk: (epoch index, that epoch's log row).
@@ -123,6 +124,10 @@ def train_fold(
     weights = resolve_weights(settings.backbone, settings.pretrained)
     check_initialisation(weights, dataset["kind"], settings.allow_random_init, source)
     train_set = CacheDataset(crops_h5, heatmaps_h5, rows=train_rows, sigma=settings.sigma)
+    # the heatmaps file decides the AU points, layout and peak; the model config must agree with it
+    heat = train_set.heatmap_attrs or {"layout": "per_au", "peak": "eq1", "au_point_mapping": attrs["au_point_mapping"],
+                                       "channel_au": list(range(len(attrs["aus"])))}
+    settings = settings.replace(model=settings.model.with_heatmap_choices(heat, list(attrs["aus"]), os.fspath(heatmaps_h5 or crops_h5)))
     # the test set needs no target maps (sigma=None: none rendered either)
     test_set = CacheDataset(crops_h5, None, rows=test_rows, sigma=None)
     for key in ("dataset", "aus", "crop_size"):
@@ -134,7 +139,8 @@ def train_fold(
         "aus": list(attrs["aus"]),
         "crop_size": crop,
         "heatmap_size": crop // 4,
-        "au_points": attrs.get("au_point_mapping"),
+        "au_points": heat["au_point_mapping"],
+        "channel_au": list(heat["channel_au"]),
         "test_split": str(test_split),
         "n_train": int(len(train_rows)),
         "n_test": int(len(test_rows)),
@@ -182,7 +188,8 @@ def run_training(
     unlabelled, landmarks (68,2) crop pixels, row int (index into ``keys``). ``info`` carries
     dataset, aus, crop_size, heatmap_size, au_points, test_split, source (for messages), and
     optionally weights (resolved, :mod:`g2rl.model.weights`) and provenance (the dataset and cache
-    records of the run's provenance).
+    records of the run's provenance), and channel_au (the AU index of each heatmap channel;
+    default one channel per AU).
     """
     logger, handler = _logger(log)
     try:
@@ -209,11 +216,9 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
     weights = info.get("weights") or resolve_weights(settings.backbone, settings.pretrained)
     logger.info("backbone %s: %s", settings.backbone, weights.describe())
     seed_everything(seed)
-    model = G2RLModel(
-        len(aus), settings.backbone, weights, settings.deconv_channels, settings.lambda_g,
-        settings.aux_weight, settings.gcn_channels, settings.gcn_conv_channels, settings.gcn_fc_channels,
-        settings.latent_dim, settings.adjacency_tau, settings.projection_pool,
-    ).to(dev)  # fmt: skip
+    channel_au = list(info.get("channel_au") or range(len(aus)))
+    spec = HeatmapSpec(settings.sigma, settings.model.heatmap_peak or "eq1", tuple(channel_au), len(aus))
+    model = G2RLModel(settings.model, len(aus), settings.lambda_g, weights, channel_au).to(dev)
     if cl:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -234,8 +239,10 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
         logger.info("resuming from %s after epoch %d", last_path, start_epoch - 1)
 
     logger.info(
-        "training %s (lambda=%g, sigma=%g) on %d frames, testing %d; device %s, bf16 %s, channels_last %s",
-        settings.method, settings.lambda_g, settings.sigma, len(train_set), len(test_set), dev, bf16, cl,
+        "training %s (lambda=%g, sigma=%g, guidance %s, %d heatmap channels, peak %s) on %d frames, testing %d; "
+        "device %s, bf16 %s, channels_last %s",
+        settings.method, settings.lambda_g, settings.sigma, settings.model.guidance, len(channel_au), spec.peak,
+        len(train_set), len(test_set), dev, bf16, cl,
     )  # fmt: skip
     t_run = time.perf_counter()
     for epoch in range(start_epoch, settings.epochs):
@@ -248,9 +255,9 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
             scheduler=scheduler.state_dict(), epoch=epoch, log_rows=rows, identity=identity,
         )  # fmt: skip
         logger.info(
-            "epoch %d/%d: L=%.4g L_S=%.4g L_G=%.4g L_aux=%.4g |G_raw|=%.3g lr=%.2g %.1f img/s (%.0f s)",
+            "epoch %d/%d: L=%.4g L_S=%.4g L_G=%.4g L_teach=%.4g |G_raw|=%.3g G spread=%.3g lr=%.2g %.1f img/s (%.0f s)",
             epoch + 1, settings.epochs, row["loss_total"], row["loss_heatmap"], row["loss_guidance"],
-            row["loss_aux"], row["g_norm"], row["lr"], row["images_per_s"], row["seconds"],
+            row["loss_teach"], row["g_norm"], row["g_spread"], row["lr"], row["images_per_s"], row["seconds"],
         )  # fmt: skip
         if on_epoch_end is not None:
             on_epoch_end(epoch, dict(row))
@@ -258,7 +265,7 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
     net = model.inference_model()
     pred_rows, pred, true = predict_intensities(
         net, test_set, settings.sigma, dev, batch_size=settings.batch_size,
-        num_workers=settings.num_workers, bf16=bf16, channels_last=cl,
+        num_workers=settings.num_workers, bf16=bf16, channels_last=cl, spec=spec,
     )  # fmt: skip
     run = {"method": settings.method, "lambda_g": settings.lambda_g, "sigma": settings.sigma, "seed": seed,
            "test_split": info.get("test_split"), "resumed_from_epoch": start_epoch}
@@ -275,7 +282,9 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
         "deconv_channels": list(settings.deconv_channels), "mean": list(IMAGENET_MEAN),
         "std": list(IMAGENET_STD), "au_points": info.get("au_points"), "method": settings.method,
         "lambda_g": settings.lambda_g, "seed": seed, "test_split": info.get("test_split"),
-        "epochs": settings.epochs, "settings": settings.to_dict(), "provenance": provenance,
+        "epochs": settings.epochs, "settings": settings.to_dict(), "provenance": provenance, "model": settings.model.to_dict(),
+        "heatmap_layout": settings.model.heatmap_layout or "per_au", "heatmap_peak": spec.peak,
+        "channel_au": list(channel_au),
     }  # fmt: skip
     save_inference_checkpoint(out_dir / "model.pt", net, meta)
     if not keep_resume:
@@ -287,6 +296,17 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
         "n_train": len(train_set), "n_test": len(test_set), "seconds": time.perf_counter() - t_run,
         "final": final,
     }  # fmt: skip
+
+
+def geometry_landmarks_key(model_config, batch: dict, source: str) -> str:
+    """The batch key of the geometry module's input: post-alignment ``landmarks`` (geometry_input
+    aligned) or the original ``frame_landmarks`` (similarity), which older caches lack."""
+    if model_config.geometry_input != "similarity":
+        return "landmarks"
+    if "frame_landmarks" not in batch:
+        raise G2RLError(f"{source}: has no frame_landmarks (written before they were stored); rebuild the crops "
+                        "cache to use geometry_input=similarity")
+    return "frame_landmarks"
 
 
 def _to_device(batch: dict, dev: torch.device, cl: bool) -> dict:
@@ -303,13 +323,13 @@ def _train_epoch(model, optimizer, train_set, settings, seed, epoch, dev, bf16, 
     gen = epoch_generator(seed, epoch)
     order = torch.randperm(len(train_set), generator=gen)
     if settings.max_train_samples is not None:
-        order = order[: settings.max_train_samples]  # a fresh random subset every epoch
+        order = order[: settings.max_train_samples]  # a fresh random subset every epoch (seeded by (seed, epoch))
     loader = DataLoader(
         train_set, batch_size=settings.batch_size, sampler=order.tolist(), num_workers=settings.num_workers,
         worker_init_fn=_seed_worker, generator=gen, pin_memory=dev.type == "cuda",
     )  # fmt: skip
     # running sums stay on the device: one host sync per step (the finiteness check) is enough
-    names = ("total", "heatmap", "guidance", "aux", "g_norm")
+    names = ("total", "heatmap", "guidance", "teach", "g_norm")
     sums = {k: torch.zeros((), device=dev) for k in (*names, "g_spread")}
     n = n_spread = 0
     wait = 0.0
@@ -317,11 +337,12 @@ def _train_epoch(model, optimizer, train_set, settings, seed, epoch, dev, bf16, 
     t0 = t_fetch = time.perf_counter()
     for step, batch in enumerate(loader):
         wait += time.perf_counter() - t_fetch
-        if model.guided and not bool(torch.isfinite(torch.as_tensor(batch["landmarks"])).all()):
+        geo_key = geometry_landmarks_key(settings.model, batch, source) if model.guided else "landmarks"
+        if model.guided and not bool(torch.isfinite(torch.as_tensor(batch[geo_key])).all()):
             raise G2RLError(f"{source}: cache rows {torch.as_tensor(batch['row']).tolist()} have missing (NaN) landmarks")
         b = _to_device(batch, dev, cl)
         with autocast(dev, bf16):
-            terms = model(b["image"], b["heatmaps"], b["intensity"], b.get("landmarks"))
+            terms = model(b["image"], b["heatmaps"], b["intensity"], b.get(geo_key))
         if not bool(torch.isfinite(terms.total)):
             raise RuntimeError(f"loss is not finite at epoch {epoch + 1}, step {step + 1}: {terms}")
         optimizer.zero_grad(set_to_none=True)
@@ -349,7 +370,7 @@ def _train_epoch(model, optimizer, train_set, settings, seed, epoch, dev, bf16, 
         "epoch": epoch + 1, "lr": lr,
         "loss_total": float(sums["total"]) / n, "loss_heatmap": float(sums["heatmap"]) / n,
         "loss_guidance": float(sums["guidance"]) / n if model.guided else nan,
-        "loss_aux": float(sums["aux"]) / n if model.guided else nan,
+        "loss_teach": float(sums["teach"]) / n if model.guided else nan,
         "g_norm": float(sums["g_norm"]) / n if model.guided else nan,
         "g_spread": float(sums["g_spread"]) / n_spread if n_spread else nan,
         "images": n, "seconds": seconds, "images_per_s": n / seconds if seconds > 0 else nan,

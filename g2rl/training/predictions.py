@@ -28,14 +28,16 @@ def predict_intensities(
     num_workers: int = 0,
     bf16: bool = False,
     channels_last: bool = False,
+    spec=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run ``net`` (eval mode) over ``dataset`` in order.
 
     Returns (rows (N,) int, predicted intensities (N, K) float32 in [0, 5], labels (N, K) float32
-    with NaN = unlabelled). Intensity = heatmap maximum x 2 pi sigma^2 (the inverse of Eq. 1),
-    via g2rl.preprocess.heatmaps.decode_heatmaps.
+    with NaN = unlabelled). ``spec`` (g2rl.preprocess.heatmap_layout.HeatmapSpec) says how the maps
+    decode (layout, peak convention); None = one map per AU, Eq. 1's peak: intensity = heatmap
+    maximum x 2 pi sigma^2.
     """
-    from g2rl.preprocess.heatmaps import decode_heatmaps
+    from g2rl.preprocess.heatmap_layout import HeatmapSpec
 
     net.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
@@ -46,7 +48,9 @@ def predict_intensities(
             image = image.contiguous(memory_format=torch.channels_last)
         with autocast(device, bf16):
             maps = net(image)
-        intensity, _ = decode_heatmaps(maps.float(), sigma)
+        if spec is None:  # one map per AU, Eq. 1 peak
+            spec = HeatmapSpec(sigma, "eq1", tuple(range(maps.shape[1])), maps.shape[1])
+        intensity = spec.decode(maps.float())
         preds.append(torch.as_tensor(intensity).float().clamp(0.0, 5.0).cpu().numpy())
         trues.append(torch.as_tensor(batch["intensity"]).float().numpy())
         rows.append(torch.as_tensor(batch["row"]).numpy())

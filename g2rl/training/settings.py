@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from g2rl.errors import ConfigError
-from g2rl.model.backbone import RESNET_CHANNELS
+from g2rl.model.config import ModelConfig
 
 AMP_MODES = ("auto", "bf16", "off")
 SWITCH_MODES = ("auto", "on", "off")
@@ -22,23 +22,15 @@ SWITCH_MODES = ("auto", "on", "off")
 class TrainSettings:
     """Hyper-parameters of one training run. ``lambda_g == 0`` is the paper's Baseline."""
 
-    # network
-    backbone: str = "resnet50"
-    # imagenet / imagenet_v1 / imagenet_v2 (torchvision enum), a state-dict path, or None = random init
+    # architecture and method choices, as one dataclass (saved whole in the checkpoint meta)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    # initialisation (not a model choice): imagenet / imagenet_v1 / imagenet_v2 (torchvision enum),
+    # a state-dict path, or None = random init
     pretrained: str | None = None
     allow_random_init: bool = False  # random init on non-demo data is refused unless this is set
-    deconv_channels: tuple[int, ...] = (256, 256, 256)
     # method (Eq. 8)
-    lambda_g: float = 0.05
+    lambda_g: float = 0.05  # must be < 1: lambda = 1 would leave L_S (the only loss the test-time net has) weight 0
     sigma: float = 2.0  # heatmap Gaussian std in heatmap pixels (selects the cached targets)
-    aux_weight: float = 1.0  # weight of the auxiliary AU-intensity loss on G
-    # geometry module and projection
-    gcn_channels: tuple[int, ...] = (64, 128, 256)
-    gcn_conv_channels: int = 32
-    gcn_fc_channels: tuple[int, ...] = (512, 256)
-    latent_dim: int = 256
-    adjacency_tau: float = 0.25  # Gaussian adjacency width, inter-ocular distances
-    projection_pool: int = 4  # M is average-pooled to pool x pool before W
     # optimisation
     lr: float = 5e-4
     batch_size: int = 16
@@ -47,16 +39,25 @@ class TrainSettings:
     lr_gamma: float = 0.1
     weight_decay: float = 1e-5
     num_workers: int = 2
-    max_train_samples: int | None = None  # evenly spaced subset of the training rows (demo/smoke runs)
+    max_train_samples: int | None = None  # per epoch, the first N of that epoch's shuffled order (demo/smoke runs)
     # speed
     amp: str = "auto"  # auto | bf16 | off
     channels_last: str = "auto"  # auto | on | off
 
     def __post_init__(self) -> None:
-        # tuples, also when read from YAML/JSON lists
-        for name in ("deconv_channels", "gcn_channels", "gcn_fc_channels", "lr_step_epochs"):
-            setattr(self, name, tuple(int(v) for v in getattr(self, name)))
+        if isinstance(self.model, dict):
+            self.model = ModelConfig.from_dict(self.model)
+        # a tuple, also when read from a YAML/JSON list
+        self.lr_step_epochs = tuple(int(v) for v in self.lr_step_epochs)
         self.validate()
+
+    @property
+    def backbone(self) -> str:
+        return self.model.backbone
+
+    @property
+    def deconv_channels(self) -> tuple[int, ...]:
+        return self.model.deconv_channels
 
     @property
     def method(self) -> str:
@@ -66,25 +67,18 @@ class TrainSettings:
         def bad(key: str, why: str) -> ConfigError:
             return ConfigError(f"training setting {key}={getattr(self, key)!r}: {why}")
 
-        if self.backbone not in RESNET_CHANNELS:
-            raise bad("backbone", f"must be one of {sorted(RESNET_CHANNELS)}")
-        if len(self.deconv_channels) != 3 or min(self.deconv_channels) < 1:
-            raise bad("deconv_channels", "must be three positive widths")
+        if not isinstance(self.model, ModelConfig):
+            raise bad("model", "must be a ModelConfig")
+        self.model.validate()
         if not 0.0 <= self.lambda_g < 1.0:
             raise bad("lambda_g", "must be in [0, 1) (0 = Baseline)")
         if self.sigma <= 0:
             raise bad("sigma", "must be > 0")
-        if self.aux_weight < 0:
-            raise bad("aux_weight", "must be >= 0")
-        if self.lambda_g > 0 and self.aux_weight == 0:
-            raise bad("aux_weight", "must be > 0 for G2RL: without it G has no content (see docs/METHOD.md)")
-        if len(self.gcn_channels) != 3 or len(self.gcn_fc_channels) != 2:
-            raise bad("gcn_channels", "three GCN widths and two FC widths (the third FC is latent_dim)")
-        for key in ("gcn_conv_channels", "latent_dim", "projection_pool", "batch_size", "epochs"):
+        if self.lambda_g > 0:
+            self.model.check_guided()
+        for key in ("batch_size", "epochs"):
             if getattr(self, key) < 1:
                 raise bad(key, "must be >= 1")
-        if self.adjacency_tau <= 0:
-            raise bad("adjacency_tau", "must be > 0")
         if self.lr <= 0 or self.weight_decay < 0 or not 0 < self.lr_gamma <= 1:
             raise bad("lr", "lr > 0, weight_decay >= 0 and 0 < lr_gamma <= 1 required")
         if self.num_workers < 0:
@@ -98,11 +92,14 @@ class TrainSettings:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (lists for tuples), for checkpoints and logs."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        out["model"] = self.model.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainSettings":
-        """Build from a config mapping; an unknown key is an error (a typo must not be ignored)."""
+        """Build from a config mapping (``model`` a nested mapping); an unknown key is an error
+        (a typo must not be ignored)."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

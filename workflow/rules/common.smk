@@ -10,6 +10,7 @@ import pandas as pd
 
 from g2rl.config import lambda_label, parse_sigma, sigma_label, validate
 from g2rl.init_policy import IMAGENET_CHOICES
+from g2rl.model.variants import VARIANT_PREFIX, base_model_config, describe, heatmap_cache, method_model_config, variants
 
 # config/config.yaml (the demo) is the default; a --configfile replaces it instead of merging into it,
 # so a paper config never inherits the demo's folds or sizes.
@@ -32,7 +33,7 @@ CONDA_ENV = str(REPO / "envs" / "g2rl.yaml")
 
 wildcard_constraints:
     dataset="disfa|bp4d",
-    method="baseline|g2rl",
+    method="baseline|g2rl|g2rl-[a-z0-9_]+",
     sigma=r"[0-9.]+",
     lam=r"[0-9.]+",
     seed=r"\d+",
@@ -105,4 +106,5 @@ def final_outputs():
         outs += [f"{RESULTS}/figures/sensitivity_sigma.png"]
     if EXP["lambda_sweep"]:
         outs += [f"{RESULTS}/figures/sensitivity_lambda.png"]
+    outs += ablation_outputs()
     return outs

@@ -74,7 +74,32 @@ rule heatmap_cache:
         f"{RESULTS}/logs/{{dataset}}/heatmap_cache_sigma{{sigma}}.log",
     params:
         sigma=lambda wc: sigma_values()[wc.sigma],
+        au_points=jarg(config["preprocess"]["au_points"]),
+        layout=config["preprocess"]["heatmap_layout"],
+        peak=config["preprocess"]["heatmap_peak"],
     conda:
         CONDA_ENV
     shell:
-        "{G2RL} cache heatmaps --crops {input} --sigma {params.sigma} --out {output} > {log} 2>&1"
+        "{G2RL} cache heatmaps --crops {input} --sigma {params.sigma} --au-points {params.au_points} "
+        "--layout {params.layout} --peak {params.peak} --out {output} > {log} 2>&1"
+
+
+# An ablation variant's heatmaps (other AU points, layout or peak), from the same crops.
+rule heatmap_cache_variant:
+    input:
+        f"{RESULTS}/{{dataset}}/cache/crops.h5",
+    output:
+        f"{RESULTS}/{{dataset}}/cache/{{points}}-{{layout}}-{{peak}}/heatmaps_sigma{{sigma}}.h5",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/heatmap_cache_{{points}}-{{layout}}-{{peak}}_sigma{{sigma}}.log",
+    wildcard_constraints:
+        points="hr|pairs",
+        layout="per_au|per_point",
+        peak="eq1|intensity",
+    params:
+        sigma=lambda wc: sigma_values()[wc.sigma],
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} cache heatmaps --crops {input} --sigma {params.sigma} --au-points {wildcards.points} "
+        "--layout {wildcards.layout} --peak {wildcards.peak} --out {output} > {log} 2>&1"

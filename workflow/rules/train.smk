@@ -5,9 +5,7 @@ def train_flags(wc):
     """`g2rl train` options of one job from the config's model and train sections."""
     m, t = config["model"], config["train"]
     flags = [
-        f"--backbone {m['backbone']}",
-        f"--deconv-channels {','.join(map(str, m['deconv_channels']))}",
-        f"--aux-weight {m['aux_weight']}",
+        *method_model_config(config, wc.method).cli_flags(),  # every ModelConfig field, variant applied
         f"--epochs {t['epochs']}",
         f"--batch-size {t['batch_size']}",
         f"--lr {t['lr']}",
@@ -28,7 +26,7 @@ def train_flags(wc):
     if t["gpus"] > 0:
         # explicit, so a broken CUDA setup stops the job with one line instead of training on the CPU
         flags.append("--device cuda")
-    if wc.method == "g2rl":
+    if wc.method != "baseline":
         flags.append(f"--lambda {wc.lam}")
     return " ".join(flags)
 
@@ -59,7 +57,7 @@ rule weights:
 rule train:
     input:
         crops=f"{RESULTS}/{{dataset}}/cache/crops.h5",
-        heatmaps=f"{RESULTS}/{{dataset}}/cache/heatmaps_sigma{{sigma}}.h5",
+        heatmaps=lambda wc: heatmap_cache(config, wc.dataset, wc.method, wc.sigma),
         weights=lambda wc: [weights_file()] if config["model"]["pretrained"] else [],
     output:
         predictions=f"{RESULTS}/{{dataset}}/runs/{{method}}/sigma{{sigma}}/lambda{{lam}}/seed{{seed}}/fold{{fold}}/predictions.csv",
@@ -73,6 +71,7 @@ rule train:
         out_dir=lambda wc, output: str(Path(output.predictions).parent),
         sigma=lambda wc: sigma_values()[wc.sigma],
         flags=train_flags,
+        method=lambda wc: "baseline" if wc.method == "baseline" else "g2rl",  # g2rl-<variant>: a G2RL run
     # Snakemake exports OMP_NUM_THREADS={threads} to the job, which sets torch's intra-op threads.
     threads: config["train"]["threads"]
     resources:
@@ -83,6 +82,6 @@ rule train:
     # folds) is not continued; Snakemake reruns the job because of that change, so it starts over.
     shell:
         "{G2RL} train --crops {input.crops} --heatmaps {input.heatmaps} --test-split {wildcards.fold} "
-        "--out {params.out_dir} --method {wildcards.method} --sigma {params.sigma} --seed {wildcards.seed} "
+        "--out {params.out_dir} --method {params.method} --sigma {params.sigma} --seed {wildcards.seed} "
         "--on-stale-resume restart "
         "{params.flags} > {log} 2>&1"
