@@ -1,0 +1,98 @@
+"""The ablation table from hand-made predictions and train logs; the workflow's variant plumbing."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from g2rl.cli import main as g2rl_main
+from g2rl.config import validate
+from g2rl.errors import ConfigError, G2RLError
+from g2rl.model.variants import base_model_config, describe, heatmap_cache, method_model_config
+from g2rl.reports.ablation import build_ablation_table
+
+AUS = ["AU06", "AU12"]
+
+
+def _predictions(path, split, pred_noise, seed=0):
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, 6, size=(40, 2)).astype(float)
+    df = pd.DataFrame({"subject": "S", "session": "T", "frame": np.arange(40) + 100 * int(split), "split": split})
+    for k, au in enumerate(AUS):
+        df[f"{au}_pred"] = true[:, k] + pred_noise[k]
+        df[f"{au}_true"] = true[:, k]
+    df.to_csv(path, index=False)
+    return str(path)
+
+
+def _log(path, g_spread):
+    pd.DataFrame({"epoch": [1, 2], "g_spread": [0.5, g_spread], "g_norm": [3.0, 2.0]}).to_csv(path, index=False)
+    return str(path)
+
+
+def test_table_by_hand(tmp_path):
+    rows = []
+    for name, noise, spread in (("Baseline", (0.0, 1.0), float("nan")), ("G2RL literal", (0.5, 0.0), 0.001)):
+        d = tmp_path / name
+        d.mkdir()
+        rows.append({"name": name, "changes": "x",
+                     "predictions": [_predictions(d / "p1.csv", "1", noise), _predictions(d / "p2.csv", "2", noise, 1)],
+                     "train_logs": [_log(d / "l1.csv", spread), _log(d / "l2.csv", spread)]})
+    t = build_ablation_table(rows, AUS).set_index("method")
+    # a constant offset c: MAE = c; ICC(3,1) is blind to an offset (consistency), so it stays 1
+    assert t.loc["Baseline", "MAE_AU06"] == pytest.approx(0.0) and t.loc["Baseline", "MAE_AU12"] == pytest.approx(1.0)
+    assert t.loc["Baseline", "MAE_avg"] == pytest.approx(0.5) and t.loc["G2RL literal", "MAE_avg"] == pytest.approx(0.25)
+    assert t.loc["Baseline", "ICC_AU12"] == pytest.approx(1.0)
+    assert t.loc["G2RL literal", "g_spread_final"] == pytest.approx(0.001)  # last epoch, not the first
+    assert math.isnan(t.loc["Baseline", "g_spread_final"])
+    assert t.loc["Baseline", "n_frames"] == 80 and t.loc["Baseline", "folds"] == "1,2"  # pooled over the folds
+    # the CLI writes csv + md
+    spec = tmp_path / "rows.json"
+    spec.write_text(json.dumps(rows))
+    assert g2rl_main(["report", "ablation", "--dataset", "disfa", "--rows", str(spec), "--data-label", "demo",
+                      "--out-prefix", str(tmp_path / "out" / "table")]) == 0
+    md = (tmp_path / "out" / "table.md").read_text()
+    assert "G2RL literal" in md and "ICC per AU" in md and "demo" in md.lower()
+    assert list(pd.read_csv(tmp_path / "out" / "table.csv")["method"]) == ["Baseline", "G2RL literal"]
+    rows[1]["train_logs"] = [str(tmp_path / "missing.csv")] * 2
+    with pytest.raises(G2RLError, match="missing.csv"):
+        build_ablation_table(rows, AUS)
+
+
+def _config(tmp_path, **ablation):
+    return validate({"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path)},
+                     "preprocess": {"au_points": "pairs", "heatmap_layout": "per_point"},
+                     "experiments": {"ablation": ablation}})
+
+
+def test_variants_become_run_configs_and_caches(tmp_path):
+    cfg = _config(tmp_path, variants={"literal": {"guidance": "literal"}, "hr": {"au_points": "hr", "heatmap_layout": "per_au"},
+                                      "intensity_peak": {"heatmap_peak": "intensity"}})
+    base = base_model_config(cfg)
+    assert (base.au_points, base.heatmap_layout, base.heatmap_peak, base.guidance) == ("pairs", "per_point", "eq1", "stopgrad_aux")
+    assert method_model_config(cfg, "g2rl-literal").guidance == "literal"
+    assert describe(method_model_config(cfg, "g2rl-hr"), base) == "au_points=hr, heatmap_layout=per_au"
+    # Table 1's runs and a guidance variant share the heatmaps; a heatmap variant has its own
+    assert heatmap_cache(cfg, "disfa", "g2rl", "2") == heatmap_cache(cfg, "disfa", "g2rl-literal", "2") == "results/disfa/cache/heatmaps_sigma2.h5"
+    assert heatmap_cache(cfg, "disfa", "g2rl-hr", "2") == "results/disfa/cache/hr-per_au-eq1/heatmaps_sigma2.h5"
+    assert heatmap_cache(cfg, "disfa", "g2rl-intensity_peak", "2") == "results/disfa/cache/pairs-per_point-intensity/heatmaps_sigma2.h5"
+    with pytest.raises(ConfigError, match="g2rl-nope"):
+        method_model_config(cfg, "g2rl-nope")
+
+
+def test_schema_rejects_bad_ablation_and_lambda_one(tmp_path):
+    with pytest.raises(ConfigError, match="experiments.ablation.variants"):
+        _config(tmp_path, variants={"x": {"guidance": "stopgrad"}})
+    with pytest.raises(ConfigError, match="experiments.ablation.variants"):
+        _config(tmp_path, variants={"Bad-Name": {"guidance": "literal"}})
+    with pytest.raises(ConfigError, match="experiments.lambda"):
+        validate({"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path)}, "experiments": {"lambda": 1}})
+    with pytest.raises(ConfigError, match="lambda_sweep"):
+        validate({"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path)},
+                  "experiments": {"lambda_sweep": [0.5, 1.0]}})
+    with pytest.raises(ConfigError, match="model.aux_weight"):
+        validate({"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path)}, "model": {"aux_weight": 1}})
