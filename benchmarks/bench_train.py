@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from g2rl.model import G2RLModel
+from g2rl.model import G2RLModel, ModelConfig
 from g2rl.training.device import autocast, cpu_has_native_bf16, resolve_device
 
 K = 12  # DISFA's AU count
@@ -63,7 +63,7 @@ def _sync(dev):
 
 def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=False, num_workers=2):
     torch.manual_seed(0)
-    model = G2RLModel(K, backbone, None, (256, 256, 256), lambda_g).to(dev)
+    model = G2RLModel(ModelConfig(backbone=backbone), K, lambda_g).to(dev)
     if bf16:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5)

@@ -43,6 +43,23 @@ def test_every_output_exists(tiny_workflow):
         assert (wd / RESULTS / "figures" / f"sensitivity_{param}.png").stat().st_size > 10_000
 
 
+def test_ablation_table_has_every_row(tiny_workflow):
+    """.test/config.yaml's ablation: Baseline, G2RL and two variants, on the first fold, per dataset."""
+    for dataset, folds in DATASETS.items():
+        table = pd.read_csv(tiny_workflow / RESULTS / dataset / "ablation" / "table.csv")
+        assert list(table["method"]) == ["Baseline", "G2RL", "G2RL literal", "G2RL pairs"]
+        assert set(table["folds"].astype(str)) == {folds[0]}
+        assert table[["ICC_avg", "MAE_avg"]].notna().all().all() and table.filter(like="MAE_AU").notna().all().all()
+        assert table["g_spread_final"].iloc[0] != table["g_spread_final"].iloc[0]  # Baseline: no G (NaN)
+        assert table["g_spread_final"].iloc[1:].notna().all()
+        assert "G2RL literal" in (tiny_workflow / RESULTS / dataset / "ablation" / "table.md").read_text()
+        # the pairs variant trained on one map per point (BP4D 10, DISFA 24 under pairs)
+        rd = run_dir(tiny_workflow, dataset, "g2rl-pairs", "2", "0.05") / f"fold{folds[0]}"
+        meta = torch.load(rd / "model.pt", weights_only=True)["meta"]
+        assert meta["heatmap_layout"] == "per_point" and meta["model"]["au_points"] == "pairs"
+        assert len(meta["channel_au"]) == {"disfa": 24, "bp4d": 10}[dataset]
+
+
 def test_landmark_jobs_one_per_sequence(tiny_workflow):
     for dataset in DATASETS:
         index = pd.read_csv(tiny_workflow / RESULTS / dataset / "frame_index.csv", dtype={"session": str})

@@ -63,8 +63,10 @@ def teach_score(model: torch.nn.Module, test_set: Dataset, aus: list[str], devic
     was_training = model.training
     model.eval()
     preds, trues, skipped = [], [], 0
+    # the landmarks the geometry module was trained on (ModelConfig.geometry_input)
+    similarity = getattr(getattr(model, "config", None), "geometry_input", "aligned") == "similarity"
     for batch in DataLoader(test_set, batch_size=batch_size, shuffle=False, num_workers=0):
-        lm = torch.as_tensor(batch["landmarks"]).float()
+        lm = torch.as_tensor(batch["frame_landmarks" if similarity else "landmarks"]).float()
         ok = torch.isfinite(lm).flatten(1).all(dim=1)
         skipped += int((~ok).sum())
         if not ok.any():
