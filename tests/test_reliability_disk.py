@@ -106,12 +106,12 @@ def test_signal_during_a_heatmap_build_removes_the_temporary(tiny, tmp_path, sig
     code = textwrap.dedent(f"""
         import sys, time
         import g2rl.preprocess.cache as cache
-        real = cache.render_heatmaps
+        real = cache.render_layout  # what build_heatmap_cache renders each sample with
         def slow(*a, **k):      # the build is real; only made slow enough to be interrupted
             print("rendering", flush=True)
             time.sleep(60)
             return real(*a, **k)
-        cache.render_heatmaps = slow
+        cache.render_layout = slow
         from g2rl.cli import main
         sys.exit(main(["cache", "heatmaps", "--crops", {str(crops)!r}, "--sigma", "2", "--out", {str(out)!r}]))
     """)
@@ -160,7 +160,7 @@ def test_sigkilled_build_debris_is_cleared_at_the_next_start(tiny, tmp_path):  #
         import g2rl.preprocess.cache as cache
         def die(*a, **k):
             os.kill(os.getpid(), signal.SIGKILL)   # no handler can run: the temporary stays
-        cache.render_heatmaps = die
+        cache.render_layout = die  # what build_heatmap_cache renders each sample with
         cache.build_heatmap_cache({str(crops)!r}, 2.0, {str(out)!r})
     """)
     assert r.returncode == -signal.SIGKILL
