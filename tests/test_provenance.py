@@ -56,7 +56,10 @@ def test_training_provenance_in_model_sidecar_and_metrics(cache, tmp_path, capsy
     assert json.loads((out / "predictions.provenance.json").read_text()) == prov
     commit, dirty = git_state()
     assert prov["code"]["commit"] == commit and prov["code"]["dirty"] == dirty
-    assert prov["config_sha256"] == sha256_json(experiment_config(settings.to_dict()))
+    # the run records its settings with the model config it ran (heatmap choices filled in from the cache)
+    ran = {**settings.to_dict(), "model": torch.load(out / "model.pt", weights_only=True)["meta"]["model"]}
+    assert ran["model"]["heatmap_layout"] == "per_au" and ran["model"]["backbone"] == "resnet18"
+    assert prov["config_sha256"] == sha256_json(experiment_config(ran))
     assert "lambda_g" not in prov["config"] and prov["config"]["epochs"] == 1
     assert prov["versions"] == versions() and torch.__version__.startswith(prov["versions"]["torch"])
     assert set(prov["versions"]) == {"python", "torch", "torchvision", "torch-geometric", "dlib", "snakemake",

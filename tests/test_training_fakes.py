@@ -129,14 +129,21 @@ def make_fold(n_train: int = 64, n_test: int = 32, crop: int = 64, sigma: float 
 
 
 def small_settings(**changes):
-    """A fast configuration: resnet18, narrow deconvs, no workers."""
+    """A fast configuration: resnet18, narrow deconvs, no workers. Changes to ModelConfig fields
+    (e.g. deconv_channels, guidance) go into the model config, the rest into TrainSettings."""
+    import dataclasses
+
     from g2rl.model.config import ModelConfig
     from g2rl.training.settings import TrainSettings
 
-    model = ModelConfig(
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    model_changes = {k: changes.pop(k) for k in list(changes) if k in model_fields}
+    model_changes.update(changes.pop("model_changes", {}))
+    model = dict(
         backbone="resnet18", deconv_channels=(32, 32, 32), gcn_channels=(16, 16, 16), gcn_conv_channels=4,
-        gcn_fc_channels=(64, 64), latent_dim=32, projection_pool=2, **changes.pop("model_changes", {}),
+        gcn_fc_channels=(64, 64), latent_dim=32, projection_pool=2,
     )  # fmt: skip
-    base = dict(model=model, batch_size=16, epochs=2, lr_step_epochs=(1,), num_workers=0, lr=1e-3)
+    model.update(model_changes)
+    base = dict(model=ModelConfig(**model), batch_size=16, epochs=2, lr_step_epochs=(1,), num_workers=0, lr=1e-3)
     base.update(changes)
     return TrainSettings(**base)

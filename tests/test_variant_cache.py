@@ -50,7 +50,7 @@ def test_training_and_prediction_on_a_per_point_cache(pairs_cache, tmp_path):
     from g2rl.predict.model import load_au_model
 
     root, crops, heat = pairs_cache
-    settings = small_settings(epochs=1, batch_size=4, amp="off", channels_last="off", sigma=1.0,
+    settings = small_settings(epochs=1, batch_size=4, amp="off", channels_last="off", sigma=1.0, allow_random_init=True,
                               model_changes=dict(guidance="literal", geometry_input="similarity", adjacency="knn"))
     out = tmp_path / "fold2"
     train_fold(crops, heat, "2", out, settings, seed=0, device="cpu")
@@ -74,8 +74,8 @@ def test_training_and_prediction_on_a_per_point_cache(pairs_cache, tmp_path):
 def test_model_settings_that_contradict_the_cache_are_refused(pairs_cache, tmp_path):
     root, crops, heat = pairs_cache
     with pytest.raises(ConfigError, match="pairs.h5"):
-        train_fold(crops, heat, "2", tmp_path / "x", small_settings(sigma=1.0, model_changes=dict(heatmap_layout="per_au")),
+        train_fold(crops, heat, "2", tmp_path / "x", small_settings(sigma=1.0, allow_random_init=True, model_changes=dict(heatmap_layout="per_au")),
                    seed=0, device="cpu")
     rc = g2rl_main(["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "2", "--out",
-                    str(tmp_path / "y"), "--sigma", "1", "--au-points", "hr", "--backbone", "resnet18", "--device", "cpu"])
+                    str(tmp_path / "y"), "--sigma", "1", "--au-points", "hr", "--backbone", "resnet18", "--device", "cpu", "--allow-random-init"])
     assert rc == 2
