@@ -30,6 +30,15 @@ GEOMETRY_INPUTS = ("aligned", "similarity")
 _TUPLES = ("deconv_channels", "gcn_channels", "gcn_fc_channels")
 
 
+def from_known_fields(cls, values: dict[str, Any], what: str):
+    """``cls(**values)`` for a dataclass, with an unknown key an error naming it (``what``: e.g. "model setting")."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what}(s) {unknown}; known: {sorted(known)}")
+    return cls(**values)
+
+
 @dataclass
 class ModelConfig:
     """Architecture and method choices of one model (defaults: today's behaviour, the guide's widths)."""
@@ -139,11 +148,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
         """Build from a mapping; an unknown key is an error (a typo must not be ignored)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown model setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return from_known_fields(cls, values, "model setting")
 
     def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes)

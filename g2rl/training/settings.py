@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from g2rl.errors import ConfigError
-from g2rl.model.config import ModelConfig
+from g2rl.model.config import ModelConfig, from_known_fields
 
 AMP_MODES = ("auto", "bf16", "off")
 SWITCH_MODES = ("auto", "on", "off")
@@ -100,11 +100,7 @@ class TrainSettings:
     def from_dict(cls, values: dict[str, Any]) -> "TrainSettings":
         """Build from a config mapping (``model`` a nested mapping); an unknown key is an error
         (a typo must not be ignored)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return from_known_fields(cls, values, "training setting")
 
     def replace(self, **changes: Any) -> "TrainSettings":
         return dataclasses.replace(self, **changes)
