@@ -30,6 +30,25 @@ def _hopper():
     return read_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 
+def _two_face_photos(folder):
+    """0.png: a large (astronaut, ~125 px) and a small face (Grace Hopper, ~87 px) side by side;
+    1.png: the same with the small face painted out; 2.png: with the large face painted out."""
+    import cv2
+
+    big = cv2.resize(skimage.data.astronaut(), None, fx=1.4, fy=1.4, interpolation=cv2.INTER_CUBIC)
+    small = cv2.resize(_hopper(), None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)
+    both = np.full((360, 640, 3), 120, np.uint8)
+    both[:, :360] = big[40:400, 160:520]
+    both[40:240, 400:400 + small.shape[1]] = small[20:220]
+    only_big, only_small = both.copy(), both.copy()
+    only_big[:, 380:] = 120
+    only_small[:, :380] = 120
+    folder.mkdir()
+    for i, img in enumerate((both, only_big, only_small)):
+        write_image(folder / f"{i}.png", img)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict")
@@ -174,20 +193,7 @@ def test_only_unreadable_images(data, tmp_path, capsys):
 def test_several_faces_the_largest_is_measured(data, tmp_path):
     """A photo with a large (astronaut, ~125 px) and a small face (Grace Hopper, ~87 px): the row is the
     large face's: the same numbers as the photo with the small face painted out, not the small face's."""
-    import cv2
-
-    big = cv2.resize(skimage.data.astronaut(), None, fx=1.4, fy=1.4, interpolation=cv2.INTER_CUBIC)
-    small = cv2.resize(_hopper(), None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)
-    both = np.full((360, 640, 3), 120, np.uint8)
-    both[:, :360] = big[40:400, 160:520]
-    both[40:240, 400:400 + small.shape[1]] = small[20:220]
-    only_big, only_small = both.copy(), both.copy()
-    only_big[:, 380:] = 120
-    only_small[:, :380] = 120
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    for i, img in enumerate((both, only_big, only_small)):
-        write_image(folder / f"{i}.png", img)
+    folder = _two_face_photos(tmp_path / "faces")
     out = tmp_path / "aus.csv"
     assert _run("--checkpoint", data["ckpt"], folder, "--out", out) == 0
     df = pd.read_csv(out)
@@ -200,20 +206,7 @@ def test_several_faces_the_largest_is_measured(data, tmp_path):
 def test_faces_all_rows_largest_first(data, tmp_path):
     """--faces all: one row per face, face_id 0 = the larger; each face's numbers are those of
     the photo with only that face (the other painted out)."""
-    import cv2
-
-    big = cv2.resize(skimage.data.astronaut(), None, fx=1.4, fy=1.4, interpolation=cv2.INTER_CUBIC)
-    small = cv2.resize(_hopper(), None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)
-    both = np.full((360, 640, 3), 120, np.uint8)
-    both[:, :360] = big[40:400, 160:520]
-    both[40:240, 400:400 + small.shape[1]] = small[20:220]
-    only_big, only_small = both.copy(), both.copy()
-    only_big[:, 380:] = 120
-    only_small[:, :380] = 120
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    for i, img in enumerate((both, only_big, only_small)):
-        write_image(folder / f"{i}.png", img)
+    folder = _two_face_photos(tmp_path / "faces")
     out = tmp_path / "aus.csv"
     assert _run("--checkpoint", data["ckpt"], folder, "--faces", "all", "--landmarks", "--out", out) == 0
     df = pd.read_csv(out)
