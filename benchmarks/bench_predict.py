@@ -68,13 +68,26 @@ def network_alone(model, batch_size: int, n_images: int) -> float:
     return batches * batch_size / (time.perf_counter() - t)
 
 
-def end_to_end(model, video: Path, options, pool) -> tuple[float, float, int]:
-    """(frames/s, share of the time the network side waited for landmarks, faces measured)."""
+def end_to_end(model, video: Path, options, pool) -> tuple[float, float, int, np.ndarray]:
+    """(frames/s, share of the time the network side waited for landmarks, faces measured,
+    (N, 68, 2) landmarks of the rows)."""
     from g2rl.predict.pipeline import predict_inputs
 
     result = predict_inputs(model, [video], options, pool=pool)
     st = result.stats
-    return st.frames / st.seconds_total, st.seconds_waiting / st.seconds_total, st.faces
+    t = result.table
+    points = np.stack([t[[f"x_{i}" for i in range(68)]].to_numpy(), t[[f"y_{i}" for i in range(68)]].to_numpy()], -1)
+    return st.frames / st.seconds_total, st.seconds_waiting / st.seconds_total, st.faces, points
+
+
+def iod_error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(mean, max) over frames of the mean point distance between two landmark sets, in units of
+    the inter-ocular distance of ``a`` (frames with a face in both)."""
+    from g2rl.preprocess.landmarks import inter_ocular_distance
+
+    ok = np.isfinite(a).all(axis=(1, 2)) & np.isfinite(b).all(axis=(1, 2))
+    err = np.linalg.norm(a[ok] - b[ok], axis=-1).mean(-1) / inter_ocular_distance(a[ok])
+    return float(err.mean()), float(err.max())
 
 
 def main() -> None:
@@ -113,7 +126,7 @@ def main() -> None:
                 write_checkpoint(ckpt, backbone, crop)
                 model = load_au_model(ckpt, device=args.device, amp="auto")
                 opts = {n: PredictOptions(batch_size=args.batch_size, max_frames=args.frames, workers=n,
-                                          progress=False) for n in args.workers}
+                                          landmarks=True, progress=False) for n in args.workers}
                 # warm-up: kernels, dlib model, worker processes
                 network_alone(model, args.batch_size, args.batch_size)
                 for n in args.workers:
@@ -129,13 +142,18 @@ def main() -> None:
                 print(f"  network alone on ready crops:  {net_fps:7.1f} img/s   (rounds: "
                       f"{', '.join(f'{x:.1f}' for x in net)})")
                 for n in args.workers:
-                    rates = [r for r, _, _ in e2e[n]]
+                    rates = [r[0] for r in e2e[n]]
                     i = int(np.argsort(rates)[len(rates) // 2])
-                    rate, wait, faces = e2e[n][i]
+                    rate, wait, faces, _ = e2e[n][i]
                     print(f"  end to end, {n} landmark worker{'s' if n > 1 else ' '}: {rate:7.1f} frames/s = "
                           f"{100 * rate / net_fps:5.1f} % of the network alone; network waited for landmarks "
                           f"{100 * wait:4.1f} % of the time; {faces} faces (rounds: "
                           f"{', '.join(f'{x:.1f}' for x in rates)})")
+                one = e2e[args.workers[0]][0][3]
+                for n in args.workers[1:]:
+                    mean, worst = iod_error(one, e2e[n][0][3])
+                    print(f"  landmarks, {n} workers vs {args.workers[0]}: mean {100 * mean:.2f} %, max {100 * worst:.2f} % "
+                          f"of the inter-ocular distance (chunks of 32 frames, each re-seeded by a detection)")
                 print()
                 del model
     finally:
