@@ -130,7 +130,7 @@ def main() -> None:
                 # warm-up: kernels, dlib model, worker processes
                 network_alone(model, args.batch_size, args.batch_size)
                 for n in args.workers:
-                    end_to_end(model, args.video, PredictOptions(max_frames=2 * args.batch_size, workers=n,
+                    end_to_end(model, args.video, PredictOptions(max_frames=2 * args.batch_size, workers=n, landmarks=True,
                                                                  progress=False), pools.get(n))
                 net, e2e = [], {n: [] for n in args.workers}
                 for _ in range(args.rounds):
