@@ -130,8 +130,8 @@ def main() -> None:
                 # warm-up: kernels, dlib model, worker processes
                 network_alone(model, args.batch_size, args.batch_size)
                 for n in args.workers:
-                    end_to_end(model, args.video, PredictOptions(max_frames=2 * args.batch_size, workers=n, landmarks=True,
-                                                                 progress=False), pools.get(n))
+                    warm = PredictOptions(max_frames=2 * args.batch_size, workers=n, landmarks=True, progress=False)
+                    end_to_end(model, args.video, warm, pools.get(n))
                 net, e2e = [], {n: [] for n in args.workers}
                 for _ in range(args.rounds):
                     net.append(network_alone(model, args.batch_size, args.frames))
@@ -152,7 +152,8 @@ def main() -> None:
                 one = e2e[args.workers[0]][0][3]
                 for n in args.workers[1:]:
                     mean, worst = iod_error(one, e2e[n][0][3])
-                    print(f"  landmarks, {n} workers vs {args.workers[0]}: mean {100 * mean:.2f} %, max {100 * worst:.2f} % "
+                    print(f"  landmarks, {n} workers vs {args.workers[0]}: mean {100 * mean:.2f} %, "
+                          f"max {100 * worst:.2f} % "
                           f"of the inter-ocular distance (chunks of 32 frames, each re-seeded by a detection)")
                 print()
                 del model

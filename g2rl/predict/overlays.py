@@ -99,7 +99,8 @@ class OverlayWriter:
         until a write has failed)."""
         return self.error is None and position % self.every == 0
 
-    def write(self, folder: Path, stem: str, crop: np.ndarray, maps: np.ndarray, intensities: np.ndarray) -> Path | None:
+    def write(self, folder: Path, stem: str, crop: np.ndarray, maps: np.ndarray,
+              intensities: np.ndarray) -> Path | None:
         """Write ``folder/stem.png`` (see :func:`heatmap_panel`); None when it could not be
         written (the reason is kept in :attr:`error` and no further overlay is written)."""
         import cv2
