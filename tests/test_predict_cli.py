@@ -250,3 +250,13 @@ def test_two_landmark_workers_give_the_same_rows(data, tmp_path):
     pb = np.stack([b[[f"x_{i}" for i in range(68)]], b[[f"y_{i}" for i in range(68)]]], -1)
     assert (np.linalg.norm(pa - pb, axis=-1).mean(-1) / inter_ocular_distance(pa)).max() < 0.02
     np.testing.assert_allclose(a[[f"{x}_r" for x in AUS]], b[[f"{x}_r" for x in AUS]], atol=1e-4)
+
+
+def test_video_without_any_frame_is_a_named_failure(data, tmp_path, capsys):
+    empty = tmp_path / "empty.avi"
+    with VideoWriter(empty, 10, (64, 48)):
+        pass  # a valid container holding no frame
+    out = tmp_path / "aus.csv"
+    assert _run("--checkpoint", data["ckpt"], empty, data["video"], "--out", out) == 1
+    assert f"{empty}: no frame could be decoded" in capsys.readouterr().err
+    assert len(pd.read_csv(out)) == 6  # the other video is still written

@@ -280,11 +280,11 @@ def predict_unit(
     stats.seconds_landmarks += stage.times.producer
     stats.seconds_waiting += stage.times.waiting
 
+    if unit.kind == "video" and n_frames == 0:
+        raise MediaError(f"{unit.path}: no frame could be decoded")
     n = len(rows.file)
     if n == 0:  # every image of the unit was unreadable; each is already in failures
         return empty_table(model.aus, options.landmarks), failures
-    if unit.kind == "video" and n_frames == 0:
-        raise MediaError(f"{unit.path}: no frame could be decoded")
     position = np.asarray(rows.position, dtype=np.int64)
     if unit.kind == "video":
         if fps > 0:
