@@ -4,11 +4,15 @@ Library use::
 
     from g2rl.predict import load_au_model, run_predict
     result = run_predict("model.pt", ["clip.mp4", "photos/"], "aus.csv")
-    result.table        # one row per frame: file, frame, timestamp, success, confidence, AUxx_r ...
+    result.table        # one row per frame (and face): file, frame, face_id, timestamp, success,
+                        # confidence, detector_score, AUxx_r ...
 
 Modules: ``model`` (checkpoint -> crops to intensities), ``inputs`` (INPUT paths -> units),
-``pipeline`` (landmarks -> alignment -> network -> table), ``overlays`` (heatmap PNGs), ``run``
-(the whole command), ``cli`` (its arguments). docs/PREDICT.md describes the output.
+``stream`` (the landmark stage beside the network: thread or worker processes), ``pipeline``
+(its results -> network batches -> table), ``confidence`` (detector score -> 0-1),
+``output`` (output checks before any work, rescue of the rows), ``overlays`` (heatmap PNGs),
+``options`` (the run's settings), ``run`` (the whole command), ``cli`` (its arguments).
+docs/PREDICT.md describes the output.
 """
 
 from g2rl.predict.cli import add_arguments, main
