@@ -154,7 +154,7 @@ def main() -> None:
                     mean, worst = iod_error(one, e2e[n][0][3])
                     print(f"  landmarks, {n} workers vs {args.workers[0]}: mean {100 * mean:.2f} %, "
                           f"max {100 * worst:.2f} % "
-                          f"of the inter-ocular distance (chunks of 32 frames, each re-seeded by a detection)")
+                          f"of the inter-ocular distance (chunks of 33 frames, each re-seeded by a detection)")
                 print()
                 del model
     finally:

@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of a video's first frame in the 'frame' column (default 0; OpenFace uses 1)")
     parser.add_argument("--landmark-workers", type=_positive, default=1, metavar="N",
                         help="1 (default): landmarks in a thread beside the network; N >= 2: N processes, each "
-                             "taking chunks of a video (re-detected at each chunk start)")
+                             "taking chunks of 33 frames of a video (re-detected at each chunk start)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

@@ -23,7 +23,7 @@ class PredictOptions:
         frame_base: the number of a video's first frame in the ``frame`` column (0 or 1).
         workers: landmark workers (1 = a thread beside the network; N >= 2 = N processes).
         chunk_frames: frames per unit of landmark work (a chunk; each starts with a detection
-            when ``workers`` >= 2).
+            when ``workers`` >= 2); None = 3 detection periods (33 frames, see g2rl.predict.stream).
         progress: tqdm bars on stderr.
     """
 
@@ -35,7 +35,7 @@ class PredictOptions:
     landmarks: bool = False
     frame_base: int = 0
     workers: int = 1
-    chunk_frames: int = 32
+    chunk_frames: int | None = None
     progress: bool = True
 
     def __post_init__(self):
@@ -45,7 +45,7 @@ class PredictOptions:
             raise G2RLError(f"--faces must be one of {', '.join(FACE_MODES)}, got {self.faces!r}")
         if self.frame_base not in (0, 1):
             raise G2RLError(f"--frame-base must be 0 or 1, got {self.frame_base!r}")
-        if self.workers < 1 or self.chunk_frames < 1:
+        if self.workers < 1 or (self.chunk_frames is not None and self.chunk_frames < 1):
             raise G2RLError(f"workers and chunk_frames must be >= 1, got {self.workers}, {self.chunk_frames}")
         if self.max_frames is not None and self.max_frames < 1:
             raise G2RLError(f"--max-frames must be >= 1, got {self.max_frames}")

@@ -13,10 +13,13 @@ Workers (``workers``):
 * ``N >= 2``: the producer thread decodes and sends chunks of ``chunk_frames`` consecutive
   frames to N worker processes (dlib holds Python's lock, so threads would not scale). Each
   chunk starts with a detection (the tracker is re-seeded there) and is followed within; the
-  results come back in order. A chunk start adds one detection to the ``redetect_every``
-  periodic ones, so the points differ from one worker's only where a detection replaced a
-  followed fit: well within the fast path's 2 % of the inter-ocular distance
-  (tests/test_predict_stream.py compares them).
+  results come back in order. The default chunk is 3 detection periods (33 frames: a
+  detection and 10 followed frames, 3 times), so a chunk starts where one tracker would detect
+  anyway and the points are identical to one worker's as long as no fit degrades; after a
+  degraded fit (an extra detection shifts one tracker's schedule) they differ until the chunk
+  ends, by about the fast path's own distance to the plain path (~2 % of the inter-ocular
+  distance). tests/test_predict_stream.py compares them; benchmarks/bench_predict.py measures
+  it on a real video.
 
 Faces (``faces``): ``largest`` keeps the largest detected face of each frame (on a followed
 video, the face being followed, as in training); ``all`` detects every frame on its own and
@@ -42,6 +45,14 @@ from g2rl.errors import G2RLError
 log = logging.getLogger("g2rl.predict")
 
 FACE_MODES = ("largest", "all")
+
+
+def default_chunk_frames() -> int:
+    """3 detection periods of the fast path with default settings (33 frames): chunk starts fall
+    on frames where one tracker detects anyway."""
+    from g2rl.preprocess.landmarks import REDETECT_EVERY
+
+    return 3 * (REDETECT_EVERY + 1)
 
 
 @dataclass(frozen=True)
@@ -216,7 +227,8 @@ class LandmarkStage:
         where: a label for messages (the unit's path).
         pool: worker processes (None = the producer thread finds the landmarks itself).
         landmarker: the in-thread landmarker (reused across units; None = a new one).
-        chunk_frames: frames per chunk (the unit of work sent to a worker and put on the queue).
+        chunk_frames: frames per chunk (the unit of work sent to a worker and put on the queue);
+            None = :func:`default_chunk_frames`.
         queue_chunks: chunks that may wait in the queue (bounds memory).
 
     An exception in the producer (e.g. a video that cannot be decoded) is raised again by the
@@ -225,7 +237,8 @@ class LandmarkStage:
 
     def __init__(self, frames: Iterable[tuple[int, str, np.ndarray]], settings: StageSettings, track: bool,
                  where: str, pool: LandmarkPool | None = None, landmarker: Landmarker | None = None,
-                 chunk_frames: int = 32, queue_chunks: int = 4):
+                 chunk_frames: int | None = None, queue_chunks: int = 4):
+        chunk_frames = default_chunk_frames() if chunk_frames is None else chunk_frames
         if chunk_frames < 1 or queue_chunks < 1:
             raise ValueError("chunk_frames and queue_chunks must be >= 1")
         self.frames = frames

@@ -45,6 +45,7 @@ N_LANDMARKS = 68
 X_COLUMNS = [f"x_{i}" for i in range(N_LANDMARKS)]
 Y_COLUMNS = [f"y_{i}" for i in range(N_LANDMARKS)]
 LANDMARK_COLUMNS = ["frame", "success", "confidence", *X_COLUMNS, *Y_COLUMNS]
+REDETECT_EVERY = 10  # fast path default: a detection, then up to 10 followed frames
 
 
 @dataclass
@@ -105,7 +106,7 @@ class LandmarkDetector:
         self,
         detect_scale: float = 1.0,
         fast: bool = True,
-        redetect_every: int = 10,
+        redetect_every: int = REDETECT_EVERY,
         max_shift: float = 0.1,
         max_size_change: float = 0.1,
         upsample: int = 0,
@@ -129,6 +130,12 @@ class LandmarkDetector:
         self.stats: dict[str, int] = {}
         self._reset_stats()
         self._state: _Track | None = None
+
+    @property
+    def detection_period(self) -> int:
+        """Frames from one periodic detection to the next on the fast path (the detection and
+        ``redetect_every`` followed frames), while no fit degrades."""
+        return self.redetect_every + 1
 
     # -- public API -------------------------------------------------------------------------
 
