@@ -260,3 +260,18 @@ def test_video_without_any_frame_is_a_named_failure(data, tmp_path, capsys):
     assert _run("--checkpoint", data["ckpt"], empty, data["video"], "--out", out) == 1
     assert f"{empty}: no frame could be decoded" in capsys.readouterr().err
     assert len(pd.read_csv(out)) == 6  # the other video is still written
+
+
+def test_truncated_video_is_predicted_with_a_warning(data, tmp_path, caplog):
+    """A video whose container declares more frames than it decodes (issue 12, item 4): a warning
+    'decoded K of N frames', the K frames predicted, exit 0."""
+    import logging
+
+    from test_reliability_inputs import truncated_video
+
+    video = truncated_video(tmp_path / "cut.avi")
+    out = tmp_path / "aus.csv"
+    with caplog.at_level(logging.WARNING, logger="g2rl.predict"):
+        assert _run("--checkpoint", data["ckpt"], video, "--out", out) == 0
+    n = len(pd.read_csv(out))
+    assert 0 < n < 12 and f"decoded {n} of 12 frames" in caplog.text

@@ -282,6 +282,12 @@ def predict_unit(
 
     if unit.kind == "video" and n_frames == 0:
         raise MediaError(f"{unit.path}: no frame could be decoded")
+    if unit.kind == "video":
+        from g2rl.media import truncation_note
+
+        note = truncation_note(unit.path, n_frames, options.max_frames)
+        if note:  # not an error: the frames that could be decoded are predicted
+            log.warning("%s; the CSV has rows for those %d only", note, n_frames)
     n = len(rows.file)
     if n == 0:  # every image of the unit was unreadable; each is already in failures
         return empty_table(model.aus, options.landmarks), failures
