@@ -185,3 +185,18 @@ def test_a_folder_is_listed_once_per_process(tmp_path, monkeypatch):
         with atomic_path(tmp_path / f"f{i}.png") as tmp:
             tmp.write_bytes(b"x")
     assert len(calls) == 1 and len(list(tmp_path.iterdir())) == 20
+
+
+def test_checkpoint_on_a_full_disk_is_an_oserror_naming_it(tmp_path):
+    """torch.save to a path reports a full disk as RuntimeError ('unexpected pos'): a traceback at the CLI."""
+    import errno
+
+    import torch
+
+    from g2rl.training.checkpoint import save_resume_checkpoint
+
+    with tmpfs(tmp_path / "full", size="256k") as full:
+        with pytest.raises(OSError) as info:
+            save_resume_checkpoint(full / "last.pt", model={"w": torch.zeros(200_000)}, epoch=0)
+        assert info.value.errno == errno.ENOSPC and info.value.filename == str(full / "last.pt")
+        assert list(full.iterdir()) == []

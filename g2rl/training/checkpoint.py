@@ -42,6 +42,21 @@ def plain(value: Any, what: str = "value") -> Any:
         raise TypeError(f"{what} must hold plain types only ({exc})") from exc
 
 
+def _save(obj: Any, tmp: Path) -> None:
+    """torch.save, but a failed write (a full disk) surfaces as its OSError, not torch's RuntimeError."""
+    try:
+        with open(tmp, "wb") as fh:  # a Python file object: the write's OSError is raised ...
+            torch.save(obj, fh)
+    except RuntimeError as exc:
+        # ... and then hidden by torch's writer ("unexpected pos ..."); give the CLI the real reason
+        cause = exc.__context__
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__context__
+        if cause is None:
+            raise
+        raise cause from None
+
+
 def save_inference_checkpoint(path: str | os.PathLike, net: HeatmapNet, meta: dict[str, Any]) -> None:
     """Write {"state_dict", "meta"} for the test-time network, atomically."""
     missing = [k for k in META_KEYS if k not in meta]
@@ -49,7 +64,7 @@ def save_inference_checkpoint(path: str | os.PathLike, net: HeatmapNet, meta: di
         raise ValueError(f"inference meta lacks {missing}")
     state = {k: v.detach().to("cpu", memory_format=torch.contiguous_format).clone() for k, v in net.state_dict().items()}
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": state, "meta": plain(meta, "inference meta")}, tmp)
+        _save({"state_dict": state, "meta": plain(meta, "inference meta")}, tmp)
 
 
 def load_inference_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[HeatmapNet, dict]:
@@ -102,7 +117,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_resume_checkpoint(path: str | os.PathLike, **fields: Any) -> None:
     """Write the resume checkpoint atomically (fields: model, optimizer, scheduler, epoch, ...)."""
     with atomic_path(path) as tmp:
-        torch.save({**fields, "rng": rng_state()}, tmp)
+        _save({**fields, "rng": rng_state()}, tmp)
 
 
 def load_resume_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
