@@ -116,7 +116,8 @@ def test_full_output_is_one_line(tiny, tmp_path, capsys):  # noqa: F811
         assert one_line_error(capsys, "landmarks").endswith(f"{full / 'lm.csv'}: no space left on device")
         rc = g2rl_main(["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "1",
                         "--out", str(full / "run"), "--method", "baseline", "--backbone", "resnet18", "--epochs", "1",
-                        "--batch-size", "4", "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu"])
+                        "--batch-size", "4", "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu",
+                        "--allow-random-init"])
         assert rc == 2
         assert "no space left on device" in one_line_error(capsys, "train")
         assert not [p for p in (full / "run").iterdir() if p.name.startswith(".")]  # no temporaries left
