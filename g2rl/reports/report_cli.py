@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed")
     t.add_argument("--paper", required=True, help="the published numbers, config/paper_table1.csv")
     t.add_argument("--data-label", required=True, choices=["demo", "real"], help="what our rows were computed on")
-    t.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md, .tex")
+    t.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md, .tex, .html")
     t.add_argument("--caption", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")
     t.add_argument("--evidence", help="evidence.json of the dataset (g2rl report evidence): sd, CIs, marks")
     v = sub.add_parser("evidence", help="seeds and subject-bootstrap CIs of Baseline and G2RL, and their paired difference")

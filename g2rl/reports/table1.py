@@ -2,7 +2,8 @@
 
 :func:`build_table1` assembles the numbers (ICC and MAE per AU and their average);
 :func:`write_table1` writes them as ``.csv`` (full precision, plus a ``best`` column),
-``.md`` and ``.tex`` (2 decimals, best value per column in bold: highest ICC, lowest MAE).
+``.md``, ``.tex`` and ``.html`` (2 decimals, best value per column in bold: highest ICC, lowest
+MAE, among the paper's rows and separately among ours on real data; never on demo rows).
 Every output states which data our rows were computed on, because a table computed on the
 demo dataset looks just like one computed on BP4D.
 """
@@ -113,13 +114,21 @@ def value_columns(df: pd.DataFrame) -> list[str]:
 
 
 def best_mask(df: pd.DataFrame) -> pd.DataFrame:
-    """Boolean frame (same index, value columns): True where a cell is the best of its column
-    within its metric block, compared on the printed (rounded) values so ties are all bold."""
+    """Boolean frame (same index, value columns): True where a cell is the best of its column.
+
+    The paper's rows compete among themselves, and ours among themselves, never with each other:
+    our numbers come from another run of the method (and maybe other data), so a bold cell says
+    "best published" or "best of ours", not a claim over the paper. Our rows get bold only when
+    ``attrs['data_label']`` is 'real': a demo number must never look like a result. Values are
+    compared as printed (rounded), so ties are all bold.
+    """
     cols = value_columns(df)
     mask = pd.DataFrame(False, index=df.index, columns=cols)
-    for metric, block in df.groupby("metric", sort=False):
+    for (metric, source), block in df.groupby(["metric", "source"], sort=False):
         if metric not in HIGHER_IS_BETTER:
             raise G2RLError(f"unknown metric {metric!r} in Table 1 frame")
+        if source == "ours" and df.attrs.get("data_label") != "real":
+            continue
         for c in cols:
             shown = block[c].astype(float).round(DECIMALS)
             if shown.notna().any():
@@ -133,7 +142,10 @@ def _label(row) -> str:
 
 
 def _fmt(value: float) -> str:
-    return "--" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{DECIMALS}f}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "--"
+    # + 0.0 turns the -0.0 that rounding a small negative ICC gives into 0.0: no "-0.00" in a table
+    return f"{round(float(value), DECIMALS) + 0.0:.{DECIMALS}f}"
 
 
 _LATEX_SPECIAL = {
@@ -186,11 +198,46 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def to_html(df: pd.DataFrame, caption: str) -> str:
+    """A standalone HTML page (inline style, no scripts) as the Snakemake report shows it: caption, the data
+    note (a red banner on demo data), the protocol notes, then the table with best cells in ``<b>``."""
+    from html import escape
+
+    cols = value_columns(df)
+    best = best_mask(df)
+    demo = df.attrs.get("data_label") == "demo"
+    note_style = "background:#fde2e1;border:2px solid #c0392b;padding:6px;font-weight:bold" if demo else ""
+    out = [
+        "<!DOCTYPE html>", "<html><head><meta charset='utf-8'>", f"<title>{escape(caption)}</title>",
+        "<style>body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse}"
+        " th,td{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd} td.m,th.m{text-align:left}"
+        " tr.block th{background:#eee;text-align:left} tr.ours td{background:#f6f8ff}</style>",
+        "</head><body>", f"<h3>{escape(caption)}</h3>",
+        f"<p style='{note_style}'>{escape(df.attrs.get('data_note', ''))}</p>",
+    ]
+    notes = df.attrs.get("notes", [])
+    if notes:
+        out.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>")
+    out.append("<table><tr><th class='m'>Method</th>" + "".join(f"<th>{escape(c)}</th>" for c in cols) + "</tr>")
+    for metric, block in df.groupby("metric", sort=False):
+        out.append(f"<tr class='block'><th colspan='{len(cols) + 1}'>{escape(str(metric))}</th></tr>")
+        for i, row in block.iterrows():
+            cells = [f"<b>{_fmt(row[c])}</b>" if best.at[i, c] else _fmt(row[c]) for c in cols]
+            cls = " class='ours'" if row["source"] == "ours" else ""
+            out.append(f"<tr{cls}><td class='m'>{escape(_label(row))}</td>" + "".join(f"<td>{c}</td>" for c in cells)
+                       + "</tr>")
+    out += ["</table>", "<p>Bold: the best value of a column among the paper's rows, and separately among ours"
+            + (" (none here: demo numbers are never marked best)." if demo else ".") + "</p>", "</body></html>"]
+    return "\n".join(out) + "\n"
+
+
 def to_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     """The CSV form: full-precision values, ``source`` says 'paper' or 'ours (<data>)', and
     ``best`` lists the columns where the row holds the best (bold) value."""
     best = best_mask(df)
     out = df.copy()
+    cols = value_columns(df)
+    out[cols] = out[cols].astype(float) + 0.0  # -0.0 -> 0.0, written "0", never "-0"
     label = df.attrs.get("data_label", "")
     name = DATASET_NAMES.get(df.attrs.get("dataset", ""), df.attrs.get("dataset", ""))
     where = "DEMO data, not comparable with the paper" if label == "demo" else name
@@ -200,7 +247,7 @@ def to_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table1(df: pd.DataFrame, out_prefix: str | os.PathLike, caption: str) -> dict[str, Path]:
-    """Write ``<out_prefix>.csv``, ``.md`` and ``.tex`` atomically; returns {'csv'|'md'|'tex': path}.
+    """Write ``<out_prefix>.csv``, ``.md``, ``.tex`` and ``.html`` atomically; returns {ext: path}.
 
     ``df`` comes from :func:`build_table1` (its ``attrs`` carry the data note that every output
     repeats). ``caption`` is the title, e.g. 'Table 1 (BP4D): ICC and MAE per AU'.
@@ -208,11 +255,13 @@ def write_table1(df: pd.DataFrame, out_prefix: str | os.PathLike, caption: str) 
     if "data_note" not in df.attrs:
         raise G2RLError("Table 1 frame has no data note; build it with build_table1")
     out_prefix = Path(out_prefix)
-    paths = {ext: out_prefix.with_name(out_prefix.name + f".{ext}") for ext in ("csv", "md", "tex")}
+    paths = {ext: out_prefix.with_name(out_prefix.name + f".{ext}") for ext in ("csv", "md", "tex", "html")}
     with atomic_path(paths["csv"]) as tmp:
         to_csv_frame(df).to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(paths["md"]) as tmp:
         tmp.write_text(to_markdown(df, caption))
     with atomic_path(paths["tex"]) as tmp:
         tmp.write_text(to_latex(df, caption))
+    with atomic_path(paths["html"]) as tmp:
+        tmp.write_text(to_html(df, caption))
     return paths
