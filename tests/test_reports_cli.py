@@ -71,7 +71,7 @@ def test_report_sensitivity_from_paths_and_labels(tmp_path):
     assert len(records) == 2 * 4 + 1
     assert sorted(records.loc[records["dataset"] == "disfa", "value"].round(4)) == [0.4472, 0.7071, 1.0, 2.0, 2.236]
     prefix = tmp_path / "figures" / "sensitivity_sigma"
-    assert run_report(["sensitivity", "--param", "sigma", "--out-prefix", str(prefix), *map(str, files)]) == 0
+    assert run_report(["sensitivity", "--param", "sigma", "--out-prefix", str(prefix), "--data-label", "real", *map(str, files)]) == 0
     assert prefix.with_suffix(".png").stat().st_size > 5000
     assert prefix.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
     # more noise -> lower ICC: the curve follows the runs, not a constant

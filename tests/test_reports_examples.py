@@ -94,8 +94,8 @@ def test_heatmaps_match_a_direct_forward_pass(fold):
 
     tmp, pred = fold
     frames = pred.iloc[[15, 3]]  # out of cache order on purpose
-    images, maps, aus = heatmaps_for_frames(tmp / "model.pt", tmp / "crops.h5", frames)
-    assert aus == AUS and images.shape == (2, S, S, 3) and maps.shape == (2, 3, S // 4, S // 4)
+    images, maps, meta = heatmaps_for_frames(tmp / "model.pt", tmp / "crops.h5", frames)
+    assert meta["aus"] == AUS and images.shape == (2, S, S, 3) and maps.shape == (2, 3, S // 4, S // 4)
     with h5py.File(tmp / "crops.h5") as f:
         assert np.array_equal(images[0], f["images"][12 + 3])  # SN002 frame 4 = cache row 15
         assert np.array_equal(images[1], f["images"][3])
@@ -115,7 +115,7 @@ def test_report_examples_cli(fold):
     report_cli.add_arguments(parser)
     args = parser.parse_args(["examples", "--model", str(tmp / "model.pt"), "--predictions", str(tmp / "predictions.csv"),
                               "--crops", str(tmp / "crops.h5"), "--heatmaps-out", str(tmp / "fig" / "heatmaps.png"),
-                              "--curves-out", str(tmp / "fig" / "curves.png")])
+                              "--curves-out", str(tmp / "fig" / "curves.png"), "--data-label", "demo"])
     assert report_cli.main(args) == 0
     for name in ("heatmaps.png", "curves.png"):
         data = (tmp / "fig" / name).read_bytes()

@@ -1,13 +1,18 @@
-"""The figure writers produce non-empty PNG/PDF files and reject malformed input."""
+"""The figure writers produce non-empty PNG/PDF files, stamp demo figures, and reject malformed input."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from g2rl.errors import G2RLError
+import matplotlib
+
+from g2rl.reports import figures
 from g2rl.reports.figures import (
+    heatmap_grid,
     param_tick_label,
     plot_heatmap_examples,
     plot_intensity_curves,
@@ -76,12 +81,35 @@ def test_plot_heatmap_examples(tmp_path):
             heat[i, j] = (j + 1) * np.exp(-((yy - 4 - 3 * j) ** 2 + (xx - 8) ** 2) / 8.0)
     pred = heat.max(axis=(2, 3))
     true = np.array([[1.0, 2.0, np.nan], [1.0, 2.0, 3.0]])
-    out = plot_heatmap_examples(images, heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "fig4.png")
+    out = plot_heatmap_examples(images, heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "fig4.png", 0.5,
+                                captions=["SN001/LeftCamera frame 4", "SN002/LeftCamera frame 9"])
     assert_png(out)
     with pytest.raises(G2RLError, match="heatmaps must be"):
-        plot_heatmap_examples(images, heat[:, :2], ["AU06", "AU12", "AU25"], pred, true, tmp_path / "x.png")
+        plot_heatmap_examples(images, heat[:, :2], ["AU06", "AU12", "AU25"], pred, true, tmp_path / "x.png", 0.5)
     with pytest.raises(G2RLError, match="uint8"):
-        plot_heatmap_examples(images.astype(float), heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "x.png")
+        plot_heatmap_examples(images.astype(float), heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "x.png", 0.5)
+    with pytest.raises(G2RLError, match="peak_per_intensity"):
+        plot_heatmap_examples(images, heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "x.png", 0.0)
+
+
+def test_heatmap_tiles_wrap_into_balanced_rows():
+    assert heatmap_grid(12, 5) == (3, 5)  # DISFA: input + 12 AUs
+    assert heatmap_grid(5, 5) == (2, 3)  # BP4D: input + 5 AUs
+    assert heatmap_grid(3, 5) == (1, 4)
+    assert heatmap_grid(12, 7) == (2, 7)
+
+
+def test_heatmap_colour_scale_is_intensity_0_to_5(tmp_path, monkeypatch):
+    """Every tile is coloured on the same fixed scale: top of the scale = the heatmap value of intensity 5
+    (5 x peak_per_intensity), whatever the maps in this figure hold (as `g2rl predict --heatmaps`)."""
+    seen = []
+    real = figures.overlay_heatmap
+    monkeypatch.setattr(figures, "overlay_heatmap", lambda img, hm, vmax: seen.append(vmax) or real(img, hm, vmax))
+    images = np.zeros((1, 32, 32, 3), np.uint8)
+    heat = np.full((1, 2, 8, 8), 0.01)
+    plot_heatmap_examples(images, heat, ["AU01", "AU02"], np.ones((1, 2)), np.ones((1, 2)), tmp_path / "f.png",
+                          peak_per_intensity=1 / (2 * math.pi * 4.0))
+    assert seen == [pytest.approx(5 / (2 * math.pi * 4.0))] * 2
 
 
 def test_plot_intensity_curves(tmp_path):
@@ -99,7 +127,7 @@ def test_plot_intensity_curves(tmp_path):
             "AU02_pred": true1 / 2 + 0.2,
         }
     )
-    out = plot_intensity_curves(df, ["AU01", "AU02"], tmp_path / "fig5.png", method="G2RL")
+    out = plot_intensity_curves(df, ["AU01", "AU02"], tmp_path / "fig5.png", method="G2RL", fold="1", seed=0)
     assert_png(out)
     with pytest.raises(G2RLError, match="2 subjects"):
         plot_intensity_curves(pd.concat([df, df.assign(subject="SN002")]), ["AU01"], tmp_path / "x.png")
@@ -121,3 +149,53 @@ def test_overlay_heatmap_colours_the_peak_red():
     assert r > 2 * b and r > 2 * g  # jet's top end is red
     r0, g0, b0 = out[28, 4].astype(int)  # far from the peak: jet's bottom end is blue
     assert b0 > 2 * r0
+
+
+def test_intensity_curves_title_and_legend_placement(tmp_path, monkeypatch):
+    df = pd.DataFrame({"subject": "SN001", "session": "s", "frame": np.arange(1, 30), "split": "2",
+                       "AU01_true": np.linspace(0, 5, 29), "AU01_pred": np.linspace(5, 0, 29)})
+    seen = {}
+    monkeypatch.setattr(figures, "_save", lambda fig, path: seen.update(fig=fig) or path)
+    plot_intensity_curves(df, ["AU01"], tmp_path / "y.png", method="G2RL", fold="2", seed=3)
+    fig = seen["fig"]
+    assert "(test fold 2, seed 3)" in fig.get_suptitle()
+    # the legend belongs to the figure, outside the panels, not on top of the curves
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ground truth", "G2RL"]
+    assert all(ax.get_legend() is None for ax in fig.axes)
+
+
+def test_mae_axes_name_their_unit(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(figures, "_save", lambda fig, path: seen.update(fig=fig) or path)
+    rec = sensitivity_records()
+    plot_sensitivity(rec[rec["param"] == "sigma"], tmp_path / "s")
+    assert [ax.get_ylabel() for ax in seen["fig"].axes] == ["ICC", "MAE (intensity levels (0-5))"]
+
+
+def _red_pixels(path):
+    rgb = matplotlib.image.imread(path)[..., :3]
+    return int(((rgb[..., 0] > 0.6) & (rgb[..., 1] < 0.35) & (rgb[..., 2] < 0.35)).sum())
+
+
+def _pdf_strings(path):
+    """The text a PDF draws (uncompressed streams): the pieces of each TJ array, joined."""
+    data = path.read_bytes()
+    return [b"".join(re.findall(rb"\((.*?)\)", arr)).decode("latin-1") for arr in re.findall(rb"\[(.*?)\]\s*TJ", data, re.S)]
+
+
+def test_demo_figures_are_stamped_in_png_and_pdf(tmp_path):
+    rec = sensitivity_records()
+    sig = rec[rec["param"] == "sigma"]
+    with matplotlib.rc_context({"pdf.compression": 0}):
+        real_png, real_pdf = plot_sensitivity(sig, tmp_path / "real")
+        demo_png, demo_pdf = plot_sensitivity(sig, tmp_path / "demo", demo=True)
+    assert _red_pixels(demo_png) > _red_pixels(real_png) + 500
+    assert any("DEMO DATA" in t for t in _pdf_strings(demo_pdf))
+    assert not any("DEMO" in t for t in _pdf_strings(real_pdf)) and any("ICC" in t for t in _pdf_strings(real_pdf))
+
+    images = np.full((1, 32, 32, 3), 128, np.uint8)
+    heat = np.zeros((1, 1, 8, 8))
+    args = (images, heat, ["AU01"], np.ones((1, 1)), np.ones((1, 1)))
+    plain = plot_heatmap_examples(*args, tmp_path / "h.png", 1.0)
+    stamped = plot_heatmap_examples(*args, tmp_path / "hd.png", 1.0, demo=True)
+    assert _red_pixels(stamped) > _red_pixels(plain) + 200

@@ -47,9 +47,9 @@ def pick_curve_subject(pred_df: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["session"] == session].sort_values("frame")
 
 
-def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, list[str]]:
+def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, dict]:
     """Crops (N, S, S, 3) uint8 and predicted heatmaps (N, K, S/4, S/4) float32 for ``frames``
-    (columns subject, session, frame), plus the model's AU names."""
+    (columns subject, session, frame), plus the checkpoint's meta (its AU names, sigma, seed...)."""
     import torch
 
     from g2rl.preprocess.cache import open_h5
@@ -79,7 +79,7 @@ def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str 
     from g2rl.preprocess.heatmap_layout import HeatmapSpec
 
     # per_point checkpoints: one panel per AU, the pixel-wise max of its points' maps
-    return images, HeatmapSpec.from_meta(meta).per_au_maps(maps), list(meta["aus"])
+    return images, HeatmapSpec.from_meta(meta).per_au_maps(maps), meta
 
 
 def make_example_figures(
@@ -91,20 +91,29 @@ def make_example_figures(
     n_samples: int = 2,
     curve_aus: Sequence[str] | None = None,
     method: str = "G2RL",
+    demo: bool = False,
 ) -> tuple[Path, Path]:
     """Write the Figure 4 and Figure 5 style PNGs for one fold. ``curve_aus`` defaults to the
-    first two AUs (DISFA: AU01, AU02, as in the paper's Figure 5)."""
+    first two AUs (DISFA: AU01, AU02, as in the paper's Figure 5). The heatmaps' colour scale is
+    intensity 0 to 5 at the checkpoint's sigma; ``demo`` stamps "DEMO DATA" on both figures."""
+    from g2rl.preprocess.heatmaps import peak_value
+
     pred_df, aus = read_predictions(predictions_csv)
     frames = pick_heatmap_frames(pred_df, aus, n_samples)
-    images, maps, model_aus = heatmaps_for_frames(model_path, crops_h5, frames)
+    images, maps, meta = heatmaps_for_frames(model_path, crops_h5, frames)
+    model_aus = list(meta["aus"])
     if model_aus != list(aus):
         raise G2RLError(f"{model_path}: model AUs {model_aus} differ from {predictions_csv} AUs {aus}")
     pred = frames[[f"{a}_pred" for a in aus]].to_numpy(np.float64)
     true = frames[[f"{a}_true" for a in aus]].to_numpy(np.float64)
-    fig4 = plot_heatmap_examples(images, maps, aus, pred, true, heatmaps_png)
+    captions = [f"{r.subject}/{r.session} frame {r.frame}" for r in frames.itertuples()]
+    fig4 = plot_heatmap_examples(images, maps, aus, pred, true, heatmaps_png,
+                                 peak_per_intensity=peak_value(1.0, float(meta["sigma"]), meta.get("heatmap_peak", "eq1")), captions=captions, demo=demo)
     curve_aus = list(curve_aus) if curve_aus else list(aus[:2])
     subject_rows = pick_curve_subject(pred_df)
-    fig5 = plot_intensity_curves(subject_rows, curve_aus, curves_png, method=method)
+    fold = str(pred_df["split"].iloc[0])  # one predictions file is one fold (read_predictions' contract)
+    fig5 = plot_intensity_curves(subject_rows, curve_aus, curves_png, method=method, fold=fold,
+                                 seed=meta.get("seed"), demo=demo)
     log.info("heatmaps of %s; curves of subject %s (%d frames, %s)",
              ", ".join(f"{r.subject}/{r.session}/{r.frame}" for r in frames.itertuples()),
              subject_rows["subject"].iloc[0], len(subject_rows), ", ".join(curve_aus))

@@ -2,9 +2,10 @@
 
 - :func:`plot_sensitivity`: ICC and MAE vs sigma / vs lambda, one line per dataset (Figs. 6, 7).
 - :func:`plot_heatmap_examples`: a face, then each AU's predicted heatmap over it, titled
-  "label: x pred: y" (Fig. 4).
+  "label x pred y", on a fixed 0-5 intensity colour scale (Fig. 4).
 - :func:`plot_intensity_curves`: predicted vs true intensity over frames for one subject and
   two AUs (Fig. 5).
+- :func:`stamp_demo`: "DEMO DATA" on every figure made from the demo dataset.
 """
 
 from __future__ import annotations
@@ -37,6 +38,19 @@ def _save(fig, path: Path, dpi: int = 150) -> Path:
     return path
 
 
+DEMO_STAMP = "DEMO DATA"
+MAE_LABEL = "MAE (intensity levels (0-5))"
+
+
+def stamp_demo(fig) -> None:
+    """Mark a figure made from the demo dataset, in every format it is saved in: a red label above the
+    top-left corner and a faint diagonal watermark, so a cropped or forwarded figure still says so."""
+    fig.text(0.0, 1.0, f"{DEMO_STAMP}: synthetic faces, not comparable with the paper", ha="left", va="bottom",
+             color="#c0392b", fontsize=10, fontweight="bold", transform=fig.transFigure)
+    fig.text(0.5, 0.5, DEMO_STAMP, ha="center", va="center", rotation=25, color="#c0392b", alpha=0.18,
+             fontsize=min(72.0, 9.0 * fig.get_figwidth()), fontweight="bold", transform=fig.transFigure, zorder=10)
+
+
 def _short(x: float) -> str:
     """x with at most 3 decimals and no trailing zeros (0.05 -> '0.05', 2.0 -> '2')."""
     return f"{x:.3f}".rstrip("0").rstrip(".")
@@ -54,7 +68,7 @@ def param_tick_label(value: float) -> str:
     return _short(value) if math.isclose(value, round(value, 3), abs_tol=1e-9) else f"{value:.3g}"
 
 
-def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike) -> list[Path]:
+def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike, demo: bool = False) -> list[Path]:
     """ICC vs a parameter and MAE vs it, one line per dataset, as the paper's Figs. 6 and 7.
 
     ``records``: columns dataset ('bp4d' | 'disfa' | ...), param (one of 'sigma' | 'lambda' for
@@ -64,7 +78,7 @@ def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike) -> li
     which is printed under the panels. Writes
     ``<out_prefix>.png`` and ``<out_prefix>.pdf``: panel (a) ICC, panel (b) MAE. The swept
     values sit at equal spacing (the grids are roughly geometric), ticked with their values,
-    sigma as sqrt(0.2) etc. where it is one. Returns [png, pdf].
+    sigma as sqrt(0.2) etc. where it is one. ``demo`` stamps "DEMO DATA" on both files. Returns [png, pdf].
     """
     need = {"dataset", "param", "value", "icc", "mae"}
     missing = sorted(need - set(records.columns))
@@ -100,7 +114,7 @@ def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike) -> li
     for ax, name, letter in zip(axes, ("ICC", "MAE"), "ab"):
         ax.set_xticks(range(len(values)), [param_tick_label(v) for v in values])
         ax.set_xlabel(sym)
-        ax.set_ylabel(name)
+        ax.set_ylabel(MAE_LABEL if name == "MAE" else name)
         ax.set_title(f"({letter}) {name} w.r.t. {sym}")
         ax.grid(alpha=0.3)
         ax.legend()
@@ -109,6 +123,8 @@ def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike) -> li
         fig.tight_layout(rect=(0, 0.06, 1, 1))
     else:
         fig.tight_layout()
+    if demo:
+        stamp_demo(fig)
     out_prefix = Path(out_prefix)
     png = _save(fig, out_prefix.with_name(out_prefix.name + ".png"))
     pdf = _save(fig, out_prefix.with_name(out_prefix.name + ".pdf"))
@@ -118,7 +134,7 @@ def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike) -> li
 
 def _label_text(true: float, pred: float) -> str:
     t = "n/a" if (true is None or np.isnan(true)) else f"{true:g}"
-    return f"label: {t}  pred: {pred:.3f}"
+    return f"label {t}  pred {pred:.2f}"
 
 
 def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, vmax: float, alpha: float = 0.5) -> np.ndarray:
@@ -135,6 +151,15 @@ def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, vmax: float, alpha: 
     return np.clip(np.round(blended * 255.0), 0, 255).astype(np.uint8)
 
 
+def heatmap_grid(n_aus: int, columns: int) -> tuple[int, int]:
+    """(rows, columns) of one sample's tiles (the input face, then one per AU): at most ``columns`` wide,
+    and balanced, so a short last row is at most one tile short per row (13 tiles, 5 wide -> 3 x 5;
+    6 tiles -> 2 x 3)."""
+    tiles = n_aus + 1
+    rows = math.ceil(tiles / max(1, columns))
+    return rows, math.ceil(tiles / rows)
+
+
 def plot_heatmap_examples(
     images: np.ndarray,
     heatmaps: np.ndarray,
@@ -142,13 +167,21 @@ def plot_heatmap_examples(
     pred: np.ndarray,
     true: np.ndarray,
     out_png: str | os.PathLike,
+    peak_per_intensity: float,
+    captions: Sequence[str] | None = None,
+    columns: int = 5,
+    demo: bool = False,
 ) -> Path:
-    """Figure 4 style: per sample a row with the input face, then each AU's heatmap over it.
+    """Figure 4 style: per sample the input face, then each AU's heatmap over it, in rows of at most
+    ``columns`` tiles (legible at report width), each titled with the AU, its label and prediction.
 
-    images: (N, S, S, 3) uint8 RGB crops; heatmaps: (N, K, H, W) float predicted maps (any
-    H, W; stretched over the S x S crop); aus: K names; pred, true: (N, K) intensities (true
-    NaN = unlabelled, shown 'n/a'). All heatmaps share one colour scale, from 0 to the largest
-    value in the figure, so a redder map means a higher intensity across AUs and samples.
+    images: (N, S, S, 3) uint8 RGB crops; heatmaps: (N, K, H, W) float predicted maps (any H, W;
+    stretched over the S x S crop); aus: K names; pred, true: (N, K) intensities (true NaN =
+    unlabelled, shown 'n/a'). peak_per_intensity: the heatmap value of intensity 1
+    (:func:`g2rl.preprocess.heatmaps.peak_value` (1, sigma)). The colour scale is fixed from 0 to
+    intensity 5, as ``g2rl predict --heatmaps`` draws it, so one colour means one intensity in every
+    tile and every figure; a colour bar gives the intensities. captions: N titles of the input tiles
+    (e.g. 'F002/T1 frame 120'). ``demo`` stamps "DEMO DATA".
     """
     images = np.asarray(images)
     heatmaps = np.asarray(heatmaps, dtype=np.float64)
@@ -161,33 +194,49 @@ def plot_heatmap_examples(
         raise G2RLError(f"heatmaps must be (N={n}, K={k}, H, W), got {heatmaps.shape}")
     if pred.shape != (n, k) or true.shape != (n, k):
         raise G2RLError(f"pred and true must be (N={n}, K={k}), got {pred.shape} and {true.shape}")
-    vmax = float(np.nanmax(heatmaps)) if np.isfinite(heatmaps).any() else 1.0
-    vmax = vmax if vmax > 0 else 1.0
-    fig, axes = plt.subplots(n, k + 1, figsize=(1.9 * (k + 1), 2.3 * n), squeeze=False)
+    if not (peak_per_intensity > 0 and math.isfinite(peak_per_intensity)):
+        raise G2RLError(f"peak_per_intensity must be a positive number, got {peak_per_intensity!r}")
+    if captions is not None and len(captions) != n:
+        raise G2RLError(f"captions: {len(captions)} given for {n} samples")
+    vmax = 5.0 * peak_per_intensity
+    rows, cols = heatmap_grid(k, columns)
+    fig, axes = plt.subplots(n * rows, cols, figsize=(1.9 * cols + 0.9, 2.15 * rows * n), squeeze=False,
+                             layout="constrained")
     for i in range(n):
-        axes[i, 0].imshow(images[i])
-        axes[i, 0].set_title("Input", fontsize=8)
+        tiles = axes[i * rows:(i + 1) * rows].ravel()
+        tiles[0].imshow(images[i])
+        tiles[0].set_title("Input" + (f"\n{captions[i]}" if captions is not None else ""), fontsize=9)
         for j in range(k):
-            ax = axes[i, j + 1]
-            ax.imshow(overlay_heatmap(images[i], heatmaps[i, j], vmax))
-            ax.set_title(f"{aus[j]}\n{_label_text(true[i, j], pred[i, j])}", fontsize=7)
-        for ax in axes[i]:
+            tiles[j + 1].imshow(overlay_heatmap(images[i], heatmaps[i, j], vmax))
+            tiles[j + 1].set_title(f"{aus[j]}\n{_label_text(true[i, j], pred[i, j])}", fontsize=9)
+        for ax in tiles:
             ax.set_axis_off()
-    fig.tight_layout()
+    bar = fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0.0, 5.0), "jet"),
+                       ax=axes.ravel().tolist(), fraction=0.03, pad=0.02, ticks=range(6))
+    bar.set_label("heatmap as AU intensity (0-5), blended 50 % over the face", fontsize=9)
+    if demo:
+        stamp_demo(fig)
     path = _save(fig, Path(out_png))
     plt.close(fig)
     return path
 
 
 def plot_intensity_curves(
-    pred_df: pd.DataFrame, aus: Sequence[str], out_png: str | os.PathLike, method: str = "predicted"
+    pred_df: pd.DataFrame,
+    aus: Sequence[str],
+    out_png: str | os.PathLike,
+    method: str = "predicted",
+    fold: str | None = None,
+    seed: int | str | None = None,
+    demo: bool = False,
 ) -> Path:
     """Figure 5 style: predicted and true intensity over frames, one panel per AU.
 
     pred_df: one subject's rows of a predictions CSV (columns subject, session, frame,
     ``<AU>_pred``, ``<AU>_true``), ordered by frame; aus: the AUs to draw (the paper shows two).
     Unlabelled frames (true NaN) leave gaps in the ground-truth line. ``method`` labels the
-    prediction line (e.g. 'G2RL').
+    prediction line (e.g. 'G2RL'); ``fold`` (the test split) and ``seed`` go into the title; the
+    legend sits above the panels, off the curves. ``demo`` stamps "DEMO DATA".
     """
     if pred_df.empty:
         raise G2RLError("intensity curves: no rows")
@@ -205,17 +254,25 @@ def plot_intensity_curves(
         if np.any(np.diff(frames) <= 0):
             raise G2RLError("intensity curves: rows are not ordered by frame")
         x, xlabel = frames, "frame"
-    fig, axes = plt.subplots(len(aus), 1, figsize=(8.0, 2.2 * len(aus)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(len(aus), 1, figsize=(8.0, 2.2 * len(aus) + 0.6), sharex=True, squeeze=False,
+                             layout="constrained")
     for ax, au in zip(axes[:, 0], aus):
         ax.plot(x, pred_df[f"{au}_true"].astype(float), color="black", lw=1.2, label="ground truth")
         ax.plot(x, pred_df[f"{au}_pred"].astype(float), color="tab:red", lw=1.0, alpha=0.8, label=method)
         ax.set_ylabel(f"{au} intensity")
         ax.set_ylim(-0.2, 5.2)
+        ax.set_yticks(range(6))
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel(xlabel)
-    axes[0, 0].set_title(f"Subject {subjects[0]}: predicted vs ground-truth intensity")
-    fig.tight_layout()
+    where = ", ".join(p for p in (f"test fold {fold}" if fold is not None else "",
+                                  f"seed {seed}" if seed is not None else "") if p)
+    fig.suptitle(f"Subject {subjects[0]}" + (f" ({where})" if where else "") + ": predicted vs ground-truth intensity",
+                 fontsize=11)
+    # one legend for all panels, above them: intensity curves fill the whole height of each panel
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper right", ncols=2, fontsize=9, frameon=False)
+    if demo:
+        stamp_demo(fig)
     path = _save(fig, Path(out_png))
     plt.close(fig)
     return path

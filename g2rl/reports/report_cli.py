@@ -7,6 +7,9 @@ example figures (heatmaps, intensity curves) from one trained fold.
     g2rl report examples --model fold1/model.pt --predictions fold1/predictions.csv \
         --crops results/disfa/cache/crops.h5 --heatmaps-out heatmaps.png --curves-out curves.png
     g2rl report ablation --dataset disfa --rows ROWS.json --data-label demo --out-prefix results/disfa/ablation/table
+    g2rl report training --out-prefix results/figures/training_disfa --data-label demo .../train_log.csv [...]
+
+Every figure command takes --data-label: 'demo' stamps DEMO DATA on the figure.
 
 Several files per method (table1) or per (dataset, value) (sensitivity) are seeds: averaged.
 For the sensitivity figure each file's dataset and swept value come from its ``run`` labels
@@ -60,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--param", required=True, choices=["sigma", "lambda"])
     s.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
     s.add_argument("metrics", nargs="+", help="metrics.json of every (dataset, value, seed)")
+    s.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
     e = sub.add_parser("examples", help="heatmaps over test faces (Fig. 4) and intensity curves (Fig. 5) of one fold")
     e.add_argument("--model", required=True, help="the fold's model.pt")
     e.add_argument("--predictions", required=True, help="the fold's predictions.csv")
@@ -68,12 +72,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--curves-out", required=True, help="PNG for the intensity curves")
     e.add_argument("--samples", type=int, default=2, help="faces in the heatmap figure (default 2)")
     e.add_argument("--curve-aus", nargs="+", metavar="AU", help="AUs of the curves (default: the first two)")
+    e.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
     a = sub.add_parser("ablation", help="Baseline, G2RL and its variants on the same folds (g2rl.reports.ablation)")
     a.add_argument("--dataset", required=True)
     a.add_argument("--rows", required=True, help="JSON list (or a file with one) of {name, changes, predictions, train_logs}")
     a.add_argument("--aus", help="comma-separated AUs (default: those of the first predictions file)")
     a.add_argument("--data-label", required=True, choices=["demo", "real"])
     a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv and .md")
+    tr = sub.add_parser("training", help="loss terms per epoch of training runs (train_log.csv), one panel per term")
+    tr.add_argument("logs", nargs="+", help="train_log.csv files, laid out as <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/")
+    tr.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
+    tr.add_argument("--title", default="Training curves", help="figure title")
+    tr.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
 
 
 def run_labels(path: str | Path, metrics: dict) -> dict:
@@ -147,9 +157,9 @@ def with_error_bars(runs: pd.DataFrame) -> pd.DataFrame:
 def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
     """No output of any report (prefix + each extension, figure paths) may be one of its inputs."""
     prefix = getattr(args, "out_prefix", None)
-    outputs = {f"--out-prefix ({ext})": f"{prefix}{ext}" for ext in (".csv", ".md", ".tex", ".png", ".pdf")} if prefix else {}
+    outputs = {f"--out-prefix ({ext})": f"{prefix}{ext}" for ext in (".csv", ".md", ".tex", ".html", ".png", ".pdf")} if prefix else {}
     outputs.update({f"--{a.replace('_', '-')}": getattr(args, a, None) for a in ("heatmaps_out", "curves_out")})
-    inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops")}
+    inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops", "logs")}
     refuse_output_over_input(f"report {args.what}", outputs, inputs)
 
 
@@ -209,7 +219,7 @@ def main(args: argparse.Namespace) -> int:
 
         records = sensitivity_records(args.metrics, args.param)
         log.info("sensitivity to %s (%s):\n%s", args.param, records.attrs.get("error_bars"), records.to_string(index=False))
-        paths = plot_sensitivity(records, args.out_prefix)
+        paths = plot_sensitivity(records, args.out_prefix, demo=args.data_label == "demo")
         from g2rl.reports.stamp import FIGURE_KEYS, metrics_records, stamp
 
         loaded = {p: read_metrics_json(p) for p in args.metrics}
@@ -222,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
 
         curve_aus = [a for item in args.curve_aus for a in item.split(",") if a] if args.curve_aus else None
         paths = make_example_figures(args.model, args.predictions, args.crops, args.heatmaps_out, args.curves_out,
-                                     n_samples=args.samples, curve_aus=curve_aus)
+                                     n_samples=args.samples, curve_aus=curve_aus, demo=args.data_label == "demo")
         from g2rl.reports.stamp import example_inputs, stamp
 
         inputs = example_inputs(args.model, args.predictions)
@@ -236,5 +246,12 @@ def main(args: argparse.Namespace) -> int:
         aus = [a for a in args.aus.split(",") if a] if args.aus else None
         table = write_ablation(read_rows(args.rows), args.out_prefix, args.dataset, args.data_label, aus)
         log.info("ablation %s:\n%s", args.dataset, table[["method", "ICC_avg", "MAE_avg", "g_spread_final"]].to_string(index=False))
+        return 0
+    if args.what == "training":
+        from g2rl.reports.training_curves import plot_training_curves, read_training_logs
+
+        runs = read_training_logs(args.logs)
+        paths = plot_training_curves(runs, args.out_prefix, args.title, demo=args.data_label == "demo")
+        log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     raise G2RLError(f"unknown report {args.what!r}")
