@@ -2,6 +2,10 @@
 # Quick start: `snakemake --cores all` (demo data), or `--configfile config/disfa.yaml` for the real data.
 # Every output path is results/<dataset>/<stage>/..., one folder level per wildcard (README, "Outputs").
 
+# The HTML report's home page (snakemake --report): what was run, on what data, with which settings.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/preprocess.smk"
@@ -22,6 +26,7 @@ localrules:
     example_figures,
     ablation_table,
     ablation,
+    training_curves,
 
 
 rule all:

@@ -35,9 +35,9 @@ def test_every_output_exists(tiny_workflow):
             metrics = json.loads((rd / "metrics.json").read_text())
             assert set(metrics["folds"]) == set(folds)
             assert (metrics["pooled"] is not None) == (dataset == "disfa")
-        for ext in ("csv", "md", "tex"):
+        for ext in ("csv", "md", "tex", "html"):
             assert (wd / RESULTS / "tables" / f"table1_{dataset}.{ext}").stat().st_size > 0
-        for fig in (f"heatmaps_{dataset}.png", f"curves_{dataset}.png"):
+        for fig in (f"heatmaps_{dataset}.png", f"curves_{dataset}.png", f"training_{dataset}.png"):
             assert (wd / RESULTS / "figures" / fig).stat().st_size > 10_000
     for param in ("sigma", "lambda"):
         assert (wd / RESULTS / "figures" / f"sensitivity_{param}.png").stat().st_size > 10_000

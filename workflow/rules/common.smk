@@ -98,9 +98,10 @@ def metrics_files(dataset):
 def final_outputs():
     outs = []
     for d in DATASETS:
-        outs += expand(f"{RESULTS}/tables/table1_{d}.{{ext}}", ext=["csv", "md", "tex"])
+        outs += expand(f"{RESULTS}/tables/table1_{d}.{{ext}}", ext=["csv", "md", "tex", "html"])
         outs += [f"{RESULTS}/{d}/evidence.json"]
         outs += [f"{RESULTS}/figures/heatmaps_{d}.png", f"{RESULTS}/figures/curves_{d}.png"]
+        outs += [f"{RESULTS}/figures/training_{d}.png"]
     outs += expand(f"{RESULTS}/tables/g2rl_vs_baseline.{{ext}}", ext=["csv", "md"])
     if EXP["sigma_sweep"]:
         outs += [f"{RESULTS}/figures/sensitivity_sigma.png"]

@@ -89,11 +89,19 @@ rule table1:
             caption="../report/table1.rst",
             category="Table 1",
             subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "sigma": SIGMA0, "lambda": LAMBDA0, "data": config["data_label"]},
+            labels={"dataset": "{dataset}", "sigma": SIGMA0, "lambda": LAMBDA0, "data": config["data_label"], "format": "csv"},
         ),
         md=f"{RESULTS}/tables/table1_{{dataset}}.md",
         tex=f"{RESULTS}/tables/table1_{{dataset}}.tex",
         provenance=f"{RESULTS}/tables/table1_{{dataset}}.provenance.json",
+        # the table itself, rendered in the report (the CSV above is its download)
+        html=report(
+            f"{RESULTS}/tables/table1_{{dataset}}.html",
+            caption="../report/table1.rst",
+            category="Table 1",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "sigma": SIGMA0, "lambda": LAMBDA0, "data": config["data_label"], "format": "html"},
+        ),
     log:
         f"{RESULTS}/logs/{{dataset}}/table1.log",
     params:
@@ -136,10 +144,12 @@ rule sensitivity_figures:
         f"{RESULTS}/logs/sensitivity_{{param}}.log",
     params:
         prefix=f"{RESULTS}/figures/sensitivity_{{param}}",
+        data_label=config["data_label"],
     conda:
         CONDA_ENV
     shell:
-        "{G2RL} report sensitivity --param {wildcards.param} --out-prefix {params.prefix} {input} > {log} 2>&1"
+        "{G2RL} report sensitivity --param {wildcards.param} --out-prefix {params.prefix} "
+        "--data-label {params.data_label} {input} > {log} 2>&1"
 
 
 def example_run(wc):
@@ -173,8 +183,45 @@ rule example_figures:
         ),
     log:
         f"{RESULTS}/logs/{{dataset}}/example_figures.log",
+    params:
+        data_label=config["data_label"],
     conda:
         CONDA_ENV
     shell:
         "{G2RL} report examples --model {input.model} --predictions {input.predictions} --crops {input.crops} "
-        "--heatmaps-out {output.heatmaps} --curves-out {output.curves} > {log} 2>&1"
+        "--heatmaps-out {output.heatmaps} --curves-out {output.curves} --data-label {params.data_label} > {log} 2>&1"
+
+
+def table1_train_logs(wc):
+    """train_log.csv of every fold and seed of the Table 1 settings (Baseline and G2RL)."""
+    return [
+        f"{run_dir(wc.dataset, m, SIGMA0, lam, seed)}/fold{fold}/train_log.csv"
+        for m, lam in (("baseline", "0"), ("g2rl", LAMBDA0))
+        for seed in EXP["seeds"]
+        for fold in test_folds(wc.dataset)
+    ]
+
+
+rule training_curves:
+    input:
+        table1_train_logs,
+    output:
+        png=report(
+            f"{RESULTS}/figures/training_{{dataset}}.png",
+            caption="../report/training.rst",
+            category="Training curves",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "sigma": SIGMA0, "lambda": LAMBDA0, "data": config["data_label"]},
+        ),
+        pdf=f"{RESULTS}/figures/training_{{dataset}}.pdf",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/training_curves.log",
+    params:
+        prefix=f"{RESULTS}/figures/training_{{dataset}}",
+        data_label=config["data_label"],
+        title=lambda wc: f"{wc.dataset.upper()}: loss terms per epoch (sigma {SIGMA0}, lambda {LAMBDA0})",
+    conda:
+        CONDA_ENV
+    shell:
+        "{G2RL} report training --out-prefix {params.prefix} --data-label {params.data_label} "
+        "--title {params.title:q} {input} > {log} 2>&1"
