@@ -205,7 +205,7 @@ def plot_heatmap_examples(
     for i in range(n):
         tiles = axes[i * rows:(i + 1) * rows].ravel()
         tiles[0].imshow(images[i])
-        tiles[0].set_title("Input" + (f"\n{captions[i]}" if captions is not None else ""), fontsize=9)
+        tiles[0].set_title("Input" + (f"\n{captions[i]}" if captions is not None else ""), fontsize=9, fontweight="bold")
         for j in range(k):
             tiles[j + 1].imshow(overlay_heatmap(images[i], heatmaps[i, j], vmax))
             tiles[j + 1].set_title(f"{aus[j]}\n{_label_text(true[i, j], pred[i, j])}", fontsize=9)

@@ -197,7 +197,7 @@ def table1_train_logs(wc):
     return [
         f"{run_dir(wc.dataset, m, SIGMA0, lam, seed)}/fold{fold}/train_log.csv"
         for m, lam in (("baseline", "0"), ("g2rl", LAMBDA0))
-        for seed in EXP["seeds"]
+        for seed in SEEDS
         for fold in test_folds(wc.dataset)
     ]
 

@@ -1,0 +1,43 @@
+"""The report's home page (workflow/report/workflow.rst) as Snakemake renders it: Jinja with the validated
+config, then reStructuredText -> HTML. It must say what was run and on what data, for the demo and the paper
+configs alike."""
+
+from pathlib import Path
+
+import jinja2
+import yaml
+from docutils.core import publish_parts
+
+from g2rl.config import validate
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def render(config: dict) -> str:
+    class Snakemake:  # what snakemake.report passes to the template
+        pass
+
+    Snakemake.config = config
+    text = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        (REPO / "workflow" / "report" / "workflow.rst").read_text()).render(snakemake=Snakemake)
+    parts = publish_parts(text, writer="html", settings_overrides={"report_level": 2, "halt_level": 2})
+    return parts["html_body"]
+
+
+def test_demo_home_page_says_demo_in_capitals():
+    cfg = validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), source="demo")
+    html = render(cfg)
+    assert "DEMO DATA" in html and "not comparable with the paper" in html
+    for fact in ("resnet18 backbone", "random (no ImageNet weights", f"{cfg['train']['epochs']} epochs",
+                 "Seeds</strong>: 0", "sigma = 2, lambda = 0.05", "DISFA, BP4D"):
+        assert fact in html, fact
+
+
+def test_paper_home_page_names_the_real_data(tmp_path):
+    cfg = yaml.safe_load((REPO / "config" / "disfa.yaml").read_text())
+    cfg["disfa"]["root"] = str(tmp_path)  # validation checks the root exists
+    cfg["model"]["pretrained"] = "/weights/resnet50.pth"
+    html = render(validate(cfg, source="disfa"))
+    assert "DEMO" not in html and "Results on the real data: DISFA" in html
+    assert "resnet50 backbone" in html and "ImageNet weights (/weights/resnet50.pth)" in html
+    assert "3 subject-independent folds" in html and "GPU (--device cuda)" in html
