@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from g2rl.csvread import read_csv_file
 from g2rl.errors import G2RLError
 
 COLUMNS = ["dataset", "method", "metric", "au", "value"]
@@ -29,12 +30,7 @@ def read_paper_table(path: str | os.PathLike) -> pd.DataFrame:
     AUs as the rest of its dataset plus an 'Avg'. Raises :class:`G2RLError` naming the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise G2RLError(f"{path}: paper table not found")
-    try:
-        df = pd.read_csv(path, comment="#", dtype={"dataset": str, "method": str, "metric": str, "au": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise G2RLError(f"{path}: not a readable CSV ({exc})") from None
+    df = read_csv_file(path, "paper table", comment="#", dtype={"dataset": str, "method": str, "metric": str, "au": str})
     if list(df.columns) != COLUMNS:
         raise G2RLError(f"{path}: columns are {list(df.columns)}, expected {COLUMNS}")
     bad_metric = sorted(set(df["metric"]) - set(METRICS))

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from g2rl.csvread import read_csv_file
 from g2rl.errors import G2RLError
 
 _RUN_DIR = re.compile(
@@ -61,12 +62,7 @@ def read_training_log(path: str | os.PathLike) -> TrainingRun:
     m = _RUN_DIR.search(path.as_posix())
     if not m:
         raise G2RLError(f"{path}: not in the run layout <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/train_log.csv")
-    if not path.is_file():
-        raise G2RLError(f"{path}: training log not found")
-    try:
-        log = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise G2RLError(f"{path}: not a readable CSV ({exc})") from None
+    log = read_csv_file(path, "training log")
     losses = [c for c in log.columns if c.startswith("loss_")]
     if "epoch" not in log.columns or not losses:
         raise G2RLError(f"{path}: needs an 'epoch' column and loss_* columns, has {list(log.columns)}")
