@@ -149,3 +149,18 @@ def test_missing_and_unknown_aus(ours):
         build_table1("bp4d", {"G2RL": m}, PAPER_CSV, "synthetic")
     with pytest.raises(G2RLError, match="no rows for dataset 'ckplus'"):
         build_table1("ckplus", {"G2RL": m}, PAPER_CSV, "real")
+
+
+def test_fixed_never_prints_negative_zero():
+    from g2rl.reports.numfmt import fixed
+
+    assert fixed(-0.004) == "0.00" and fixed(-0.0) == "0.00" and fixed(-0.006) == "-0.01"
+    assert fixed(0.125, 2) == "0.12" and fixed(2.0, 3) == "2.000"  # round half to even, as format() does
+    assert fixed(-0.0004, 3, sign=True) == "+0.000" and fixed(0.05, 3, sign=True) == "+0.050"
+    assert fixed(-0.05, 3, sign=True) == "-0.050"
+
+
+def test_uncertainty_text_has_no_negative_zero():
+    from g2rl.reports.comparison import fmt_estimate
+
+    assert fmt_estimate(0.001, 0.0, -0.003, 0.004) == "0.00 ± 0.00 [0.00, 0.00]"

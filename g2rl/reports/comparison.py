@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
+from g2rl.reports.numfmt import fixed
 
 DATASET_NAMES = {"bp4d": "BP4D", "disfa": "DISFA"}
 COLUMNS = [
@@ -79,16 +81,19 @@ def fmt_estimate(mean: float, sd: float, lo: float, hi: float, decimals: int = 2
     """'0.52 ± 0.01 [0.45, 0.60]' (sd over seeds, 95 % bootstrap CI); parts that are NaN are left out."""
     if math.isnan(mean):
         return "--"
-    out = f"{mean:.{decimals}f}"
+    out = fixed(mean, decimals)
     if not math.isnan(sd):
-        out += f" ± {sd:.{decimals}f}"
+        out += f" ± {fixed(sd, decimals)}"
     if not (math.isnan(lo) or math.isnan(hi)):
-        out += f" [{lo:.{decimals}f}, {hi:.{decimals}f}]"
+        out += f" [{fixed(lo, decimals)}, {fixed(hi, decimals)}]"
     return out
 
 
 def _num(x: float, spec: str = ".2f") -> str:
-    return "n/a" if math.isnan(x) else format(x, spec)
+    if math.isnan(x):
+        return "n/a"
+    m = re.fullmatch(r"(\+?)\.(\d+)f", spec)  # fixed-point specs go through fixed(): no "-0.00"
+    return fixed(x, int(m.group(2)), sign=bool(m.group(1))) if m else format(x, spec)
 
 
 def to_markdown(df: pd.DataFrame, data_note: str, fold_notes: dict[str, list[str]] | None = None) -> str:
@@ -115,7 +120,7 @@ def to_markdown(df: pd.DataFrame, data_note: str, fold_notes: dict[str, list[str
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for _, r in block.iterrows():
             diff = "--" if math.isnan(r["diff"]) else (
-                f"{r['diff']:+.3f} [{r['diff_lo']:+.3f}, {r['diff_hi']:+.3f}]" + ("*" if r["ci_excludes_0"] else ""))
+                f"{fixed(r['diff'], 3, True)} [{fixed(r['diff_lo'], 3, True)}, {fixed(r['diff_hi'], 3, True)}]" + ("*" if r["ci_excludes_0"] else ""))
             run_level = r["au"] == "Avg"
             lines.append(
                 f"| {r['au']} | {r['metric']} "

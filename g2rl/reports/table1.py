@@ -21,6 +21,7 @@ import pandas as pd
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.reports.evaluate import mean_headline_table
+from g2rl.reports.numfmt import fixed
 from g2rl.reports.paper_table import METRICS, dataset_aus, paper_wide, read_paper_table
 from g2rl.reports.table1_evidence import csv_columns, mark_cells, uncertainty_markdown
 
@@ -144,8 +145,7 @@ def _label(row) -> str:
 def _fmt(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "--"
-    # + 0.0 turns the -0.0 that rounding a small negative ICC gives into 0.0: no "-0.00" in a table
-    return f"{round(float(value), DECIMALS) + 0.0:.{DECIMALS}f}"
+    return fixed(value, DECIMALS)  # never "-0.00"
 
 
 _LATEX_SPECIAL = {
@@ -223,10 +223,15 @@ def to_html(df: pd.DataFrame, caption: str) -> str:
         out.append(f"<tr class='block'><th colspan='{len(cols) + 1}'>{escape(str(metric))}</th></tr>")
         for i, row in block.iterrows():
             cells = [f"<b>{_fmt(row[c])}</b>" if best.at[i, c] else _fmt(row[c]) for c in cols]
+            cells = mark_cells(df, row, cols, cells)
             cls = " class='ours'" if row["source"] == "ours" else ""
             out.append(f"<tr{cls}><td class='m'>{escape(_label(row))}</td>" + "".join(f"<td>{c}</td>" for c in cells)
                        + "</tr>")
-    out += ["</table>", "<p>Bold: the best value of a column among the paper's rows, and separately among ours"
+    out.append("</table>")
+    uncertainty = uncertainty_markdown(df)
+    if uncertainty:
+        out.append("<pre>" + escape("\n".join(uncertainty).strip()) + "</pre>")
+    out += ["<p>Bold: the best value of a column among the paper's rows, and separately among ours"
             + (" (none here: demo numbers are never marked best)." if demo else ".") + "</p>", "</body></html>"]
     return "\n".join(out) + "\n"
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from g2rl.errors import G2RLError
 from g2rl.reports.comparison import fmt_estimate
+from g2rl.reports.numfmt import fixed
 
 MARK = "†"
 METHOD_KEYS = {"Baseline": "Baseline", "G2RL": "G2RL"}
@@ -66,7 +67,7 @@ def fold_mean_notes(evidence: dict) -> list[str]:
 
 
 def _fmt2(x) -> str:
-    return "--" if x is None else f"{x:.2f}"
+    return "--" if x is None else fixed(x, 2)
 
 
 def is_marked(df: pd.DataFrame, row, col: str) -> bool:
