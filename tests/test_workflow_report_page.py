@@ -28,6 +28,8 @@ def test_demo_home_page_says_demo_in_capitals():
     cfg = validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), source="demo")
     html = render(cfg)
     assert "DEMO DATA" in html and "not comparable with the paper" in html
+    assert "<li><strong>Protocol</strong>: DISFA: 3 subject-independent folds" in html
+    assert "<li><strong>Network</strong>: resnet18 backbone" in html
     for fact in ("resnet18 backbone", "random (no ImageNet weights", f"{cfg['train']['epochs']} epochs",
                  "Seeds</strong>: 0", "sigma = 2, lambda = 0.05", "DISFA, BP4D"):
         assert fact in html, fact
@@ -41,3 +43,5 @@ def test_paper_home_page_names_the_real_data(tmp_path):
     assert "DEMO" not in html and "Results on the real data: DISFA" in html
     assert "resnet50 backbone" in html and "ImageNet weights (/weights/resnet50.pth)" in html
     assert "3 subject-independent folds" in html and "GPU (--device cuda)" in html
+    # every fact is its own list item (a Jinja line that breaks the rst list turns it into a heading)
+    assert "<dt>" not in html.split("What was run")[1].split("</dd>")[0]
