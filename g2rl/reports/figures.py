@@ -47,8 +47,10 @@ def stamp_demo(fig) -> None:
     top-left corner and a faint diagonal watermark, so a cropped or forwarded figure still says so."""
     fig.text(0.0, 1.0, f"{DEMO_STAMP}: synthetic faces, not comparable with the paper", ha="left", va="bottom",
              color="#c0392b", fontsize=10, fontweight="bold", transform=fig.transFigure)
-    fig.text(0.5, 0.5, DEMO_STAMP, ha="center", va="center", rotation=25, color="#c0392b", alpha=0.18,
-             fontsize=min(72.0, 9.0 * fig.get_figwidth()), fontweight="bold", transform=fig.transFigure, zorder=10)
+    # faint and sized to the figure's smaller side, so the curves under it stay readable
+    width, height = fig.get_size_inches()
+    fig.text(0.5, 0.5, DEMO_STAMP, ha="center", va="center", rotation=25, color="#c0392b", alpha=0.12,
+             fontsize=min(72.0, 9.0 * width, 13.0 * height), fontweight="bold", transform=fig.transFigure, zorder=10)
 
 
 def _short(x: float) -> str:
