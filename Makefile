@@ -2,11 +2,18 @@
 #   make demo   set up .venv, run the whole demo reproduction (snakemake --cores all), write results/report.html
 #   make test   set up .venv and run the test suite
 # Other targets: make setup (only the environment), make clean-results.
+# make demo DIR=.test runs the same lines in another working directory (CI: the tiny config .test/config/config.yaml).
 
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Snakemake's working directory: results/ and resources/ land under it, and its config/config.yaml is used.
+DIR    ?= .
+
+# The venv first on PATH for every recipe line, so nothing here depends on the caller's `python`. (The rules
+# themselves run the interpreter that runs Snakemake: g2rl/workflow_cmd.py.)
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup demo test clean-results
 
@@ -22,11 +29,11 @@ $(STAMP): pyproject.toml envs/constraints.txt
 
 # The whole reproduction, then the HTML report of its tables and figures.
 demo: setup
-	$(BIN)/snakemake --cores all
-	$(BIN)/snakemake --report results/report.html
+	$(BIN)/python -m snakemake --directory $(DIR) --cores all
+	$(BIN)/python -m snakemake --directory $(DIR) --report results/report.html
 
 test: setup
 	$(BIN)/python -m pytest
 
 clean-results:
-	rm -rf results .snakemake
+	rm -rf results resources/demo_data .snakemake

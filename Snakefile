@@ -2,8 +2,15 @@
 # Quick start: `snakemake --cores all` (demo data), or `--configfile config/disfa.yaml` for the real data.
 # Every output path is results/<dataset>/<stage>/..., one folder level per wildcard (README, "Outputs").
 
+
 # The HTML report's home page (snakemake --report): what was run, on what data, with which settings.
 report: "workflow/report/workflow.rst"
+
+
+from snakemake.utils import min_version
+
+# 9.18: small inputs compared by checksum (docs/PERFORMANCE.md); the pinned, tested version is 9.27.1.
+min_version("9.18")
 
 
 include: "workflow/rules/common.smk"
@@ -12,6 +19,7 @@ include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ablation.smk"
+
 
 # Cheap aggregation and plotting run on the submit host, not as cluster jobs.
 localrules:
@@ -30,6 +38,6 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

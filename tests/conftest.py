@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,14 +14,45 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 REPO = Path(__file__).resolve().parent.parent
-TINY_CONFIG = REPO / ".test" / "config.yaml"
+# Snakemake's convention: `snakemake --directory .test` uses .test/config/config.yaml (the tiny config).
+TINY_CONFIG = REPO / ".test" / "config" / "config.yaml"
+# Set by .ci/run after `make demo DIR=.test` (the README's command on the tiny config): the session fixture then
+# continues that finished run in place instead of running the whole workflow a second time.
+TINY_WORKDIR_ENV = "G2RL_TINY_WORKDIR"
+
+_FAKE_PYTHON = """#!/bin/sh
+echo "error: a workflow job ran \\`$(basename "$0")\\` from PATH instead of the interpreter that runs Snakemake" >&2
+exit 97
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def path_without_project_python() -> str:
+    """A PATH with no virtualenv on it, led by a `python`/`python3` that fail: a job using PATH's python dies.
+
+    This is the fresh machine of issue 11 (a system python without the project's packages), made certain.
+    """
+    shims = Path(tempfile.mkdtemp(prefix="g2rl_fake_python_"))
+    for name in ("python", "python3"):
+        (shims / name).write_text(_FAKE_PYTHON)
+        (shims / name).chmod(0o755)
+    venvs = {Path(sys.executable).parent.resolve(), Path(sys.prefix).resolve() / "bin"}
+    if os.environ.get("VIRTUAL_ENV"):
+        venvs.add((Path(os.environ["VIRTUAL_ENV"]) / "bin").resolve())
+    kept = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and Path(d).resolve() not in venvs]
+    return os.pathsep.join([str(shims), *kept])
 
 
 def run_snakemake(workdir: Path, *args: str, timeout: int = 1500) -> str:
-    """Run the real workflow (repository Snakefile, tiny config) in `workdir`; return its output, fail loudly."""
+    """Run the real workflow (repository Snakefile, tiny config) in `workdir`; return its output, fail loudly.
+
+    Snakemake runs under this interpreter, but PATH holds no virtualenv and its `python` fails (see above), so
+    the rules must find their interpreter themselves, as on a fresh machine.
+    """
     cmd = [sys.executable, "-m", "snakemake", *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--configfile", str(TINY_CONFIG), "--cores", "2"]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = path_without_project_python()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"snakemake failed ({' '.join(cmd)}):\n{out[-8000:]}"
@@ -28,7 +61,12 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 1500) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_workflow(tmp_path_factory) -> Path:
-    """The whole workflow, run once per test session on the tiny config (.test/config.yaml); its working dir."""
-    workdir = tmp_path_factory.mktemp("tiny_workflow")
+    """The whole workflow on the tiny config, once per test session; its working directory.
+
+    With G2RL_TINY_WORKDIR set (CI, after `make demo DIR=.test`), that directory's run is brought up to date
+    (normally nothing left to do) and used; otherwise the workflow runs from scratch in a temporary folder.
+    """
+    given = os.environ.get(TINY_WORKDIR_ENV)
+    workdir = Path(given).resolve() if given else tmp_path_factory.mktemp("tiny_workflow")
     run_snakemake(workdir)
     return workdir

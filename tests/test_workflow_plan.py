@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import path_without_project_python
 from g2rl.config import load_schema
 from layouts import write_bp4d, write_disfa
 
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def dry_run_counts(workdir: Path, configfile: Path, dataset: str, root: Path) -> dict[str, int]:
     """Build the frame index for real (the checkpoint), then dry-run the rest through the SLURM profile."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=path_without_project_python())  # the frame_index job runs for real
     base = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
             "--configfile", str(configfile), "--config", f'{dataset}={{"root": "{root}"}}']
     index = f"results/{dataset}/frame_index.csv"

@@ -1,15 +1,6 @@
 # Dataset -> frame index. With demo.enabled the workflow first generates the demo dataset.
 
 
-def generated_by_demo(dataset):
-    """True when the dataset's root lies under the demo generator's output folder."""
-    if not config["demo"]["enabled"]:
-        return False
-    out = Path(config["demo"]["out"]).resolve()
-    root = Path(config[dataset]["root"]).resolve()
-    return root == out or out in root.parents
-
-
 if config["demo"]["enabled"]:
 
     rule demo_data:
@@ -17,15 +8,16 @@ if config["demo"]["enabled"]:
             directory(config["demo"]["out"]),
         log:
             f"{RESULTS}/logs/demo_data.log",
+        conda:
+            CONDA_ENV
+        threads: 2
         params:
+            g2rl=G2RL,
             seed=config["demo"]["seed"],
             disfa_frames=config["demo"]["disfa_frames"],
             bp4d_frames=config["demo"]["bp4d_frames"],
-        threads: 2
-        conda:
-            CONDA_ENV
         shell:
-            "{G2RL} demo-data --out {output} --seed {params.seed} "
+            "{params.g2rl} demo-data --out {output} --seed {params.seed} "
             "--disfa-frames {params.disfa_frames} --bp4d-frames {params.bp4d_frames} --workers {threads} > {log} 2>&1"
 
 
@@ -36,11 +28,12 @@ checkpoint frame_index:
         f"{RESULTS}/{{dataset}}/frame_index.csv",
     log:
         f"{RESULTS}/logs/{{dataset}}/frame_index.log",
-    params:
-        root=lambda wc: config[wc.dataset]["root"],
-        layout=lambda wc: jarg({k: v for k, v in config[wc.dataset].items() if k not in ("root", "pooled")}),
     conda:
         CONDA_ENV
+    params:
+        g2rl=G2RL,
+        root=lambda wc: config[wc.dataset]["root"],
+        layout=lambda wc: jarg({k: v for k, v in config[wc.dataset].items() if k not in ("root", "pooled")}),
     shell:
-        "{G2RL} index --dataset {wildcards.dataset} --root {params.root:q} --layout {params.layout} "
+        "{params.g2rl} index --dataset {wildcards.dataset} --root {params.root:q} --layout {params.layout} "
         "--out {output} > {log} 2>&1"

@@ -1,28 +1,6 @@
 # Frame index -> landmarks (one job per video / image sequence) -> aligned-crop cache -> heatmap cache per sigma.
 
 
-def sequence_table(dataset):
-    """(subject, session) -> media input of every sequence in the frame index (known after the checkpoint)."""
-    path = checkpoints.frame_index.get(dataset=dataset).output[0]
-    return _sequences_of(path, os.stat(path).st_mtime_ns, dataset)
-
-
-@functools.lru_cache(maxsize=None)
-def _sequences_of(path, mtime_ns, dataset):
-    # Read each frame index once per run: every landmark job's params ask for it (328 jobs on BP4D).
-    index = pd.read_csv(path, dtype={"subject": str, "session": str}, usecols=["subject", "session", "media"])
-    first = index.groupby(["subject", "session"], sort=True)["media"].first()
-    # A video is its own input; an image sequence is the folder holding its frames.
-    return {key: (m if dataset == "disfa" else str(Path(m).parent)) for key, m in first.items()}
-
-
-def landmark_files(wc):
-    return [
-        f"{RESULTS}/{wc.dataset}/landmarks/{subject}/{session}.csv"
-        for (subject, session) in sequence_table(wc.dataset)
-    ]
-
-
 rule landmarks:
     input:
         index=f"{RESULTS}/{{dataset}}/frame_index.csv",
@@ -30,16 +8,21 @@ rule landmarks:
         f"{RESULTS}/{{dataset}}/landmarks/{{subject}}/{{session}}.csv",
     log:
         f"{RESULTS}/logs/{{dataset}}/landmarks/{{subject}}_{{session}}.log",
-    params:
-        media=lambda wc: sequence_table(wc.dataset)[(wc.subject, wc.session)],
-        mode=lambda wc: ("" if config["landmarks"]["fast"] else "--plain ") + ("--sequence" if wc.dataset == "bp4d" else ""),
-        detect_scale=config["landmarks"]["detect_scale"],
-        redetect_every=config["landmarks"]["redetect_every"],
-    threads: 1
+    # wall time, CPU time and peak memory of each job (max_rss, MB): docs/CLUSTER.md sizes SLURM from them
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/landmarks/{{subject}}_{{session}}.tsv"
     conda:
         CONDA_ENV
+    threads: 1
+    params:
+        g2rl=G2RL,
+        media=lambda wc: sequence_table(wc.dataset)[(wc.subject, wc.session)],
+        mode=lambda wc: ("" if config["landmarks"]["fast"] else "--plain ")
+        + ("--sequence" if wc.dataset == "bp4d" else ""),
+        detect_scale=config["landmarks"]["detect_scale"],
+        redetect_every=config["landmarks"]["redetect_every"],
     shell:
-        "{G2RL} landmarks {params.media:q} --out {output} {params.mode} --detect-scale {params.detect_scale} "
+        "{params.g2rl} landmarks {params.media:q} --out {output} {params.mode} --detect-scale {params.detect_scale} "
         "--redetect-every {params.redetect_every} --require-face --no-progress > {log} 2>&1"
 
 
@@ -51,16 +34,20 @@ rule crop_cache:
         f"{RESULTS}/{{dataset}}/cache/crops.h5",
     log:
         f"{RESULTS}/logs/{{dataset}}/crop_cache.log",
+    # wall time, CPU time and peak memory of each job (max_rss, MB): docs/CLUSTER.md sizes SLURM from them
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/crop_cache.tsv"
+    conda:
+        CONDA_ENV
     params:
+        g2rl=G2RL,
         landmarks_dir=f"{RESULTS}/{{dataset}}/landmarks",
         crop_size=config["preprocess"]["crop_size"],
         max_gap=config["landmarks"]["max_gap"],
         aus=lambda wc: ",".join(aus_of(wc.dataset)),
         au_points=jarg(config["preprocess"]["au_points"]),
-    conda:
-        CONDA_ENV
     shell:
-        "{G2RL} cache crops --index {input.index} --landmarks-dir {params.landmarks_dir} --out {output} "
+        "{params.g2rl} cache crops --index {input.index} --landmarks-dir {params.landmarks_dir} --out {output} "
         "--crop-size {params.crop_size} --max-gap {params.max_gap} --aus {params.aus} --au-points {params.au_points} "
         "--no-progress > {log} 2>&1"
 
@@ -72,15 +59,19 @@ rule heatmap_cache:
         f"{RESULTS}/{{dataset}}/cache/heatmaps_sigma{{sigma}}.h5",
     log:
         f"{RESULTS}/logs/{{dataset}}/heatmap_cache_sigma{{sigma}}.log",
+    # wall time, CPU time and peak memory of each job (max_rss, MB): docs/CLUSTER.md sizes SLURM from them
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/heatmap_cache_sigma{{sigma}}.tsv"
+    conda:
+        CONDA_ENV
     params:
+        g2rl=G2RL,
         sigma=lambda wc: sigma_values()[wc.sigma],
         au_points=jarg(config["preprocess"]["au_points"]),
         layout=config["preprocess"]["heatmap_layout"],
         peak=config["preprocess"]["heatmap_peak"],
-    conda:
-        CONDA_ENV
     shell:
-        "{G2RL} cache heatmaps --crops {input} --sigma {params.sigma} --au-points {params.au_points} "
+        "{params.g2rl} cache heatmaps --crops {input} --sigma {params.sigma} --au-points {params.au_points} "
         "--layout {params.layout} --peak {params.peak} --out {output} > {log} 2>&1"
 
 
@@ -96,10 +87,11 @@ rule heatmap_cache_variant:
         points="hr|pairs",
         layout="per_au|per_point",
         peak="eq1|intensity",
-    params:
-        sigma=lambda wc: sigma_values()[wc.sigma],
     conda:
         CONDA_ENV
+    params:
+        g2rl=G2RL,
+        sigma=lambda wc: sigma_values()[wc.sigma],
     shell:
-        "{G2RL} cache heatmaps --crops {input} --sigma {params.sigma} --au-points {wildcards.points} "
+        "{params.g2rl} cache heatmaps --crops {input} --sigma {params.sigma} --au-points {wildcards.points} "
         "--layout {wildcards.layout} --peak {wildcards.peak} --out {output} > {log} 2>&1"
