@@ -95,12 +95,12 @@ def test_slurm_profile_dry_run_assigns_per_rule_resources(tmp_path: Path) -> Non
     train = jobs["train"]
     assert len(train) == 2
     for job in train:
-        assert (job["slurm_partition"], job["gpu"], job["mem_mb"], job["runtime"]) == ("gpu", "1", "32000", "720"), job
+        assert (job["slurm_partition"], job["gpu"], job["mem_mb"], job["runtime"]) == ("gpu", "1", "16000", "720"), job
     for job in jobs["landmarks"]:
-        assert (job["slurm_partition"], job["mem_mb"], job["runtime"]) == ("cpu", "1500", "120")
+        assert (job["slurm_partition"], job["mem_mb"], job["runtime"]) == ("cpu", "1000", "60")
         assert "gpu" not in job
     (crop,) = jobs["crop_cache"]
-    assert (crop["slurm_partition"], crop["mem_mb"], crop["runtime"]) == ("cpu", "8000", "240")
+    assert (crop["slurm_partition"], crop["mem_mb"], crop["runtime"]) == ("cpu", "2000", "120")
     # (A dry run caps threads at its own core count; the SLURM test checks train's 8 CPUs in scontrol instead.)
     # (A dry run prints local rules like the others; the SLURM test checks which rules stayed local.)
     assert jobs["evaluate"][0]["slurm_partition"] == "cpu"
