@@ -48,8 +48,12 @@ def _key_path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
-def validate(config: dict, source: str = "config") -> dict:
-    """Return a defaulted copy of `config`, or raise ConfigError naming the first offending key."""
+def validate(config: dict, source: str = "config", check_roots: bool = True) -> dict:
+    """Return a defaulted copy of `config`, or raise ConfigError naming the first offending key.
+
+    check_roots: also require each listed dataset's root folder to exist. The workflow passes False, so a dry run
+    or `--lint` works on the paper configs without the data; its frame_index job then names a missing root.
+    """
     import jsonschema
 
     schema = load_schema()
@@ -65,13 +69,13 @@ def validate(config: dict, source: str = "config") -> dict:
             allowed = ", ".join(sorted(err.schema.get("properties", {})))
             raise ConfigError(f"{source}: unknown key {names} (allowed here: {allowed})")
         raise ConfigError(f"{source}: key {_key_path(err)}: {err.message}")
-    _check_semantics(config, source)
+    _check_semantics(config, source, check_roots)
     return config
 
 
-def _check_semantics(config: dict, source: str) -> None:
-    """Checks the schema cannot express: dataset roots exist (or the demo generator makes them),
-    and no random initialisation on real data unless asked for."""
+def _check_semantics(config: dict, source: str, check_roots: bool = True) -> None:
+    """Checks the schema cannot express: dataset roots given and existing (or made by the demo generator;
+    `check_roots=False` skips the existence check), and no random initialisation on real data unless asked for."""
     from g2rl.init_policy import check_random_init
 
     model = config["model"]
@@ -85,7 +89,7 @@ def _check_semantics(config: dict, source: str) -> None:
             raise ConfigError(f"{source}: key {name}.root is required because {name} is listed in `datasets`")
         root = Path(section["root"]).resolve()
         generated = demo_out is not None and (root == demo_out or demo_out in root.parents)
-        if not generated and not root.is_dir():
+        if check_roots and not generated and not root.is_dir():
             raise ConfigError(
                 f"{source}: key {name}.root: dataset folder {section['root']} not found "
                 f"(point it at your {name.upper()} copy, e.g. "

@@ -51,6 +51,10 @@ def test_missing_dataset_root_is_named(tmp_path):
         validate(cfg)
     with pytest.raises(ConfigError, match=r"key bp4d\.root is required"):
         validate({"datasets": ["bp4d"]})
+    # the workflow's parse-time check: a root not there yet is fine (its frame_index job names it), a missing key is not
+    assert validate(cfg, check_roots=False)["disfa"]["root"].endswith("no_such_DISFA")
+    with pytest.raises(ConfigError, match=r"key bp4d\.root is required"):
+        validate({"datasets": ["bp4d"]}, check_roots=False)
 
 
 def test_demo_root_need_not_exist_yet(tmp_path):
@@ -82,16 +86,28 @@ def test_sigma_and_lambda_labels():
         parse_sigma("two")
 
 
+def _snakemake(tmp_path, config: dict, *args: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", str(path), "-d", str(tmp_path / "wd"),
+           "-s", str(REPO / "Snakefile"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
 def test_workflow_rejects_bad_config_with_one_message(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"datasets": ["disfa"], "disfa": {"root": str(tmp_path / "absent")}}))
-    r = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(bad), "-d", str(tmp_path / "wd"),
-         "-s", str(REPO / "Snakefile")],
-        capture_output=True, text=True,
-    )
+    r = _snakemake(tmp_path, {"datasets": ["disfa"], "disfa": {"root": str(tmp_path)}, "train": {"epochs": "ten"}}, "-n")
     assert r.returncode != 0
-    assert "disfa.root: dataset folder" in r.stdout + r.stderr
+    assert "key train.epochs: 'ten' is not of type 'integer'" in r.stdout + r.stderr
+
+
+def test_missing_root_named_by_the_job_that_reads_it(tmp_path):
+    """Dry runs work without the data (issue 11); the frame_index job then stops with one line naming the root."""
+    cfg = {"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path / "absent")}}
+    assert _snakemake(tmp_path, cfg, "-n").returncode == 0
+    r = _snakemake(tmp_path, cfg, "results/disfa/frame_index.csv")
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert "g2rl index: error:" in out and f"{tmp_path / 'absent'}" in out and "root folder not found" in out
 
 
 def test_random_init_on_real_data_needs_allow_random_init(tmp_path):

@@ -28,6 +28,15 @@ def test_conda_env_names_the_same_packages_as_pyproject():
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert names(pip) == names(project["dependencies"])
     assert any(str(d).startswith("python=3.11") for d in env["dependencies"])
+    # and pins exactly what the tested install pins (envs/constraints.txt)
+    pins = {}
+    for line in (REPO / "envs" / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.lower().replace("_", "-")] = version
+    for requirement in pip:
+        name, sep, version = requirement.partition("==")
+        assert sep and pins[name.lower().replace("_", "-")] == version, f"envs/g2rl.yaml: {requirement}"
 
 
 def test_exact_pins_only_in_constraints_and_constraints_cover_every_dependency():

@@ -142,6 +142,17 @@ def test_rerun_one_fold_only(tiny_workflow):
     changed = {p.relative_to(wd).as_posix() for p in after if before.get(p) != after[p]}
     fold = target.parent.relative_to(wd).as_posix()
     assert target.relative_to(wd).as_posix() in changed
-    others = {c for c in changed if not c.startswith(fold + "/") and "/logs/" not in f"/{c}"}
+    # logs and benchmark records (results/benchmarks/) of the rerun job are rewritten with it
+    others = {c for c in changed if not c.startswith(fold + "/") and not any(d in f"/{c}" for d in ("/logs/", "/benchmarks/"))}
     assert not others, f"rerunning one fold also rewrote {sorted(others)}"
     assert "1 of 1 steps (100%) done" in out or "2 of 2 steps (100%) done" in out
+
+
+def test_benchmarks_recorded_for_landmark_cache_and_train_jobs(tiny_workflow):
+    """`benchmark:` records (seconds, peak memory) that docs/CLUSTER.md sizes the SLURM profile from."""
+    bench = tiny_workflow / RESULTS / "benchmarks"
+    for pattern in ("*/landmarks/*.tsv", "*/crop_cache.tsv", "*/heatmap_cache_sigma2.tsv", "*/train/*.tsv"):
+        files = sorted(bench.glob(pattern))
+        assert files, f"no benchmark record {pattern}"
+        table = pd.read_csv(files[0], sep="\t")
+        assert {"s", "max_rss"} <= set(table.columns) and (table["s"] > 0).all()

@@ -15,7 +15,7 @@ TARGET = "results/tables/table1_bp4d.csv"
 # Files that legitimately differ between two runs: logs, HDF5 caches (each build gets a fresh fingerprint),
 # checkpoints and train logs (timings; the checkpoints are compared through their predictions), provenance
 # records (times, devices, cache fingerprints; metrics.json is compared without its "provenance" key).
-IGNORE = ("results/logs/**", "results/**/*.h5", "results/**/model.pt", "results/**/train_log.csv",
+IGNORE = ("results/logs/**", "results/benchmarks/**", "results/**/*.h5", "results/**/model.pt", "results/**/train_log.csv",
           "results/**/*.provenance.json")
 
 
