@@ -44,7 +44,7 @@ def test_every_output_exists(tiny_workflow):
 
 
 def test_ablation_table_has_every_row(tiny_workflow):
-    """.test/config.yaml's ablation: Baseline, G2RL and two variants, on the first fold, per dataset."""
+    """.test/config/config.yaml's ablation: Baseline, G2RL and two variants, on the first fold, per dataset."""
     for dataset, folds in DATASETS.items():
         table = pd.read_csv(tiny_workflow / RESULTS / dataset / "ablation" / "table.csv")
         assert list(table["method"]) == ["Baseline", "G2RL", "G2RL literal", "G2RL pairs"]
