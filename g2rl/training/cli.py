@@ -78,6 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--channels-last", choices=SWITCH_MODES, default=d.channels_last,
         help="channels_last memory format; auto = together with bf16",
     )
+    parser.add_argument(
+        "--in-memory", choices=SWITCH_MODES, default=d.in_memory,
+        help="hold the fold's cache rows in memory as tensors; auto = when they fit --in-memory-max-mb",
+    )
+    parser.add_argument("--in-memory-max-mb", type=float, default=d.in_memory_max_mb, help="MiB limit of in-memory auto")
     parser.add_argument("--log", default=None, help="also append progress to this text file")
     parser.add_argument("--keep-resume-checkpoint", action="store_true", help="keep last.pt after success")
     parser.add_argument("--on-stale-resume", choices=("refuse", "restart"), default="refuse",
@@ -99,6 +104,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         batch_size=args.batch_size, epochs=args.epochs, lr_step_epochs=args.lr_step_epochs,
         lr_gamma=args.lr_gamma, weight_decay=args.weight_decay, num_workers=args.num_workers,
         max_train_samples=args.max_train_samples, amp=args.amp, channels_last=args.channels_last,
+        in_memory=args.in_memory, in_memory_max_mb=args.in_memory_max_mb,
     )  # fmt: skip
 
 

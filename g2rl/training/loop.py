@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
@@ -114,6 +114,7 @@ def train_fold(
     from g2rl.model.weights import check_initialisation
     from g2rl.preprocess.dataset import CacheDataset, read_cache_attrs, read_cache_keys
     from g2rl.provenance import cache_identity
+    from g2rl.preprocess.memory import maybe_in_memory
 
     source = os.fspath(crops_h5)
     keys = read_cache_keys(crops_h5)
@@ -130,6 +131,9 @@ def train_fold(
     settings = settings.replace(model=settings.model.with_heatmap_choices(heat, list(attrs["aus"]), os.fspath(heatmaps_h5 or crops_h5)))
     # the test set needs no target maps (sigma=None: none rendered either)
     test_set = CacheDataset(crops_h5, None, rows=test_rows, sigma=None)
+    # a small fold is read once into tensors (g2rl.preprocess.memory): no per-item HDF5 reads
+    train_set = maybe_in_memory(train_set, settings.in_memory, settings.in_memory_max_mb, f"{source} training rows")
+    test_set = maybe_in_memory(test_set, settings.in_memory, settings.in_memory_max_mb, f"{source} test rows")
     for key in ("dataset", "aus", "crop_size"):
         if key not in attrs:
             raise G2RLError(f"{source}: cache attributes lack {key!r}")
@@ -319,14 +323,16 @@ def _to_device(batch: dict, dev: torch.device, cl: bool) -> dict:
 
 def _train_epoch(model, optimizer, train_set, settings, seed, epoch, dev, bf16, cl, source) -> dict:
     """One pass over (a subset of) the training set. Returns the epoch's log row."""
+    from g2rl.preprocess.memory import batch_iterator
+
     model.train()
     gen = epoch_generator(seed, epoch)
     order = torch.randperm(len(train_set), generator=gen)
     if settings.max_train_samples is not None:
         order = order[: settings.max_train_samples]  # a fresh random subset every epoch (seeded by (seed, epoch))
-    loader = DataLoader(
-        train_set, batch_size=settings.batch_size, sampler=order.tolist(), num_workers=settings.num_workers,
-        worker_init_fn=_seed_worker, generator=gen, pin_memory=dev.type == "cuda",
+    loader = batch_iterator(
+        train_set, order, settings.batch_size, settings.num_workers, generator=gen,
+        pin_memory=dev.type == "cuda", worker_init_fn=_seed_worker,
     )  # fmt: skip
     # running sums stay on the device: one host sync per step (the finiteness check) is enough
     names = ("total", "heatmap", "guidance", "teach", "g_norm")

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from g2rl.atomic import atomic_path
 from g2rl.training.device import autocast
@@ -38,9 +38,10 @@ def predict_intensities(
     maximum x 2 pi sigma^2.
     """
     from g2rl.preprocess.heatmap_layout import HeatmapSpec
+    from g2rl.preprocess.memory import batch_iterator
 
     net.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    loader = batch_iterator(dataset, None, batch_size, num_workers)
     rows, preds, trues = [], [], []
     for batch in loader:
         image = batch["image"].to(device, non_blocking=True)

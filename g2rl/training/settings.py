@@ -43,6 +43,8 @@ class TrainSettings:
     # speed
     amp: str = "auto"  # auto | bf16 | off
     channels_last: str = "auto"  # auto | on | off
+    in_memory: str = "auto"  # auto | on | off: hold the fold's rows as tensors (g2rl.preprocess.memory)
+    in_memory_max_mb: float = 1024.0  # auto holds a fold in memory up to this many MiB (as stored)
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -89,6 +91,10 @@ class TrainSettings:
             raise bad("amp", f"must be one of {AMP_MODES}")
         if self.channels_last not in SWITCH_MODES:
             raise bad("channels_last", f"must be one of {SWITCH_MODES}")
+        if self.in_memory not in SWITCH_MODES:
+            raise bad("in_memory", f"must be one of {SWITCH_MODES}")
+        if self.in_memory_max_mb < 0:
+            raise bad("in_memory_max_mb", "must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (lists for tuples), for checkpoints and logs."""

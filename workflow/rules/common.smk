@@ -292,6 +292,7 @@ def train_flags(wc):
         f"--num-workers {t['num_workers']}",
         f"--amp {t['amp']}",
         f"--channels-last {t['channels_last']}",
+        f"--in-memory {t['in_memory']} --in-memory-max-mb {t['in_memory_max_mb']}",
     ]
     if t["lr_step_epochs"]:
         flags.append(f"--lr-step-epochs {','.join(map(str, t['lr_step_epochs']))}")

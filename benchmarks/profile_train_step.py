@@ -1,0 +1,199 @@
+"""Where one training step's time goes: data, host->device, forward parts, backward, optimiser.
+
+    python benchmarks/profile_train_step.py --crops results/disfa/cache/crops.h5 \\
+        --heatmaps results/disfa/cache/heatmaps_sigma2.h5 --backbone resnet18 --deconv 64 --threads 1
+    python benchmarks/profile_train_step.py --synthetic 64 ...     # no cache: random tensors of that crop size
+    python benchmarks/profile_train_step.py ... --ops 15           # also torch.profiler's top ops (self CPU time)
+
+The loop is the one of g2rl.training.loop (same model, autocast, channels_last, finiteness checks),
+with time stamps between the phases. Forward is split by module hooks into trunk (ResNet), deconv
+head + 1x1 conv, and the G2RL-only parts (geometry module, projection, auxiliary head); the rest
+of the forward (losses) is "loss". Each phase is wall time on the host; on CUDA every stamp is
+synchronised (slower than a real run, but the split is real). The data phase is measured with the
+HDF5 DataLoader path (``--data hdf5``) or the in-memory tensors (``--data memory``) or both.
+Prints one table per (method, data path): ms per step and share of the step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from g2rl.model import G2RLModel
+from g2rl.training.device import autocast, resolve_device, use_bf16, use_channels_last
+from g2rl.training.loop import _to_device
+
+K_SYNTH = 12
+
+
+class _Stamps:
+    """Accumulates wall time per phase; on CUDA each stamp waits for the device."""
+
+    def __init__(self, dev):
+        self.dev, self.acc, self.t = dev, defaultdict(float), 0.0
+
+    def start(self):
+        self._sync()
+        self.t = time.perf_counter()
+
+    def mark(self, name):
+        self._sync()
+        now = time.perf_counter()
+        self.acc[name] += now - self.t
+        self.t = now
+
+    def _sync(self):
+        if self.dev.type == "cuda":
+            torch.cuda.synchronize()
+
+
+def _hook_forward(model, stamps):
+    """Forward pre/post hooks that bill the time inside each named part to that part."""
+    parts = {"trunk": model.net.trunk, "deconv+final": (model.net.deconv, model.net.final)}
+    if model.guided:
+        parts["geometry+projection"] = (model.geometry, model.projection, model.aux_head)
+    for name, mods in parts.items():
+        for mod in mods if isinstance(mods, tuple) else (mods,):
+            mod.register_forward_pre_hook(lambda *_: stamps.mark("loss/other forward"))
+            mod.register_forward_hook(lambda *_, n=name: stamps.mark(f"forward: {n}"))
+
+
+def _synthetic_set(n, crop):
+    g = torch.Generator().manual_seed(0)
+    lm = torch.rand(n, 68, 2, generator=g) * crop * 0.6 + crop * 0.2
+    return {
+        "image": torch.randn(n, 3, crop, crop, generator=g),
+        "heatmaps": torch.rand(n, K_SYNTH, crop // 4, crop // 4, generator=g) * 0.05,
+        "intensity": torch.rand(n, K_SYNTH, generator=g) * 5,
+        "landmarks": lm,
+        "row": torch.arange(n),
+    }
+
+
+class _TensorSet(torch.utils.data.Dataset):
+    def __init__(self, t):
+        self.t = t
+
+    def __len__(self):
+        return len(self.t["row"])
+
+    def __getitem__(self, i):
+        return {k: (v[i] if k != "row" else int(v[i])) for k, v in self.t.items()}
+
+
+def _batches(args, kind, n_steps):
+    """An iterator of collated batches: 'hdf5' = DataLoader over the cache, 'memory' = in-memory tensors."""
+    order = torch.randperm(n_steps * args.batch, generator=torch.Generator().manual_seed(0))
+    if args.synthetic:
+        t = _synthetic_set(len(order), args.synthetic)
+        if kind == "memory":
+            return (
+                {k: v[idx] for k, v in t.items()} for idx in order.split(args.batch)
+            ), K_SYNTH, args.synthetic
+        ds = _TensorSet(t)
+        return iter(DataLoader(ds, batch_size=args.batch, sampler=order.tolist(), num_workers=args.num_workers)), K_SYNTH, args.synthetic
+    from g2rl.preprocess.dataset import CacheDataset
+
+    ds = CacheDataset(args.crops, args.heatmaps, sigma=None)
+    order = order % len(ds)
+    if kind == "memory":
+        from g2rl.preprocess.memory import MemoryCache
+
+        mem = MemoryCache.from_dataset(ds)
+        return mem.batches(order, args.batch), len(ds.aus), ds.crop_size
+    dl = DataLoader(ds, batch_size=args.batch, sampler=order.tolist(), num_workers=args.num_workers)
+    return iter(dl), len(ds.aus), ds.crop_size
+
+
+def profile(args, method, kind, dev):
+    torch.manual_seed(0)
+    n_steps = args.steps + args.warmup
+    t_load = time.perf_counter()
+    batches, k, crop = _batches(args, kind, n_steps)
+    t_load = time.perf_counter() - t_load
+    lam = 0.05 if method == "g2rl" else 0.0
+    model = G2RLModel(k, args.backbone, None, (args.deconv,) * 3, lam).to(dev)
+    bf16 = use_bf16(dev, args.amp)
+    cl = use_channels_last(dev, "auto", bf16)
+    if cl:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5)
+    model.train()
+    stamps = _Stamps(dev)
+    _hook_forward(model, stamps)
+    total = 0.0
+    for step in range(n_steps):
+        if step == args.warmup:
+            stamps.acc.clear()
+            t0 = time.perf_counter()
+        stamps.start()
+        batch = next(batches)
+        stamps.mark("data (fetch + collate)")
+        if model.guided:
+            bool(torch.isfinite(torch.as_tensor(batch["landmarks"])).all())
+        b = _to_device(batch, dev, cl)
+        stamps.mark("checks + to device")
+        with autocast(dev, bf16):
+            terms = model(b["image"], b["heatmaps"], b["intensity"], b.get("landmarks"))
+        stamps.mark("loss/other forward")
+        bool(torch.isfinite(terms.total))
+        opt.zero_grad(set_to_none=True)
+        stamps.mark("loss/other forward")
+        terms.total.backward()
+        stamps.mark("backward")
+        opt.step()
+        stamps.mark("optimizer (Adam)")
+    total = time.perf_counter() - t0
+    return stamps.acc, total, t_load
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--crops")
+    ap.add_argument("--heatmaps")
+    ap.add_argument("--synthetic", type=int, default=0, help="crop size of random tensors instead of a cache")
+    ap.add_argument("--backbone", default="resnet18")
+    ap.add_argument("--deconv", type=int, default=64, help="deconv width (x3)")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--num-workers", type=int, default=0)
+    ap.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--methods", nargs="+", default=["baseline", "g2rl"], choices=["baseline", "g2rl"])
+    ap.add_argument("--data", nargs="+", default=["hdf5", "memory"], choices=["hdf5", "memory"])
+    ap.add_argument("--ops", type=int, default=0, help="also print torch.profiler's N most expensive ops")
+    args = ap.parse_args()
+    if not args.synthetic and not (args.crops and args.heatmaps):
+        ap.error("give --crops and --heatmaps, or --synthetic CROP")
+    torch.set_num_threads(args.threads)
+    logging.getLogger("g2rl.model.backbone").setLevel(logging.ERROR)
+    dev = resolve_device(args.device)
+    print(f"# torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}, {args.backbone} "
+          f"deconv {args.deconv}x3, batch {args.batch}, amp {args.amp}, {args.steps} steps after {args.warmup}")
+    for method in args.methods:
+        for kind in args.data:
+            acc, total, t_load = profile(args, method, kind, dev)
+            print(f"\n{method}, data from {kind} (set-up {t_load:.2f} s): {args.batch * args.steps / total:.1f} img/s, "
+                  f"{1000 * total / args.steps:.1f} ms/step")
+            for name, sec in sorted(acc.items(), key=lambda kv: -kv[1]):
+                print(f"  {name:28s} {1000 * sec / args.steps:8.2f} ms  {100 * sec / total:5.1f} %")
+    if args.ops:
+        args.steps, args.warmup = 5, 2
+        from torch.profiler import ProfilerActivity, profile as tprofile
+
+        with tprofile(activities=[ProfilerActivity.CPU]) as prof:
+            profile(args, args.methods[-1], args.data[-1], dev)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.ops))
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
