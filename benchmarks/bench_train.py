@@ -61,9 +61,9 @@ def _sync(dev):
         torch.cuda.synchronize()
 
 
-def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=False, num_workers=2):
+def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=False, num_workers=2, deconv=(256, 256, 256)):
     torch.manual_seed(0)
-    model = G2RLModel(ModelConfig(backbone=backbone), K, lambda_g).to(dev)
+    model = G2RLModel(ModelConfig(backbone=backbone, deconv_channels=tuple(deconv)), K, lambda_g).to(dev)
     if bf16:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5)

@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from g2rl.model import G2RLModel
+from g2rl.model.config import ModelConfig
 from g2rl.training.device import autocast, resolve_device, use_bf16, use_channels_last
 from g2rl.training.loop import _to_device
 
@@ -56,8 +57,10 @@ class _Stamps:
 def _hook_forward(model, stamps):
     """Forward pre/post hooks that bill the time inside each named part to that part."""
     parts = {"trunk": model.net.trunk, "deconv+final": (model.net.deconv, model.net.final)}
-    if model.guided:
-        parts["geometry+projection"] = (model.geometry, model.projection, model.aux_head)
+    if model.guided:  # the teacher head exists for the stopgrad_aux guidance only
+        parts["geometry+projection"] = tuple(
+            getattr(model, n) for n in ("geometry", "projection", "teach_head") if hasattr(model, n)
+        )
     for name, mods in parts.items():
         for mod in mods if isinstance(mods, tuple) else (mods,):
             mod.register_forward_pre_hook(lambda *_: stamps.mark("loss/other forward"))
@@ -118,7 +121,7 @@ def profile(args, method, kind, dev):
     batches, k, crop = _batches(args, kind, n_steps)
     t_load = time.perf_counter() - t_load
     lam = 0.05 if method == "g2rl" else 0.0
-    model = G2RLModel(k, args.backbone, None, (args.deconv,) * 3, lam).to(dev)
+    model = G2RLModel(ModelConfig(backbone=args.backbone, deconv_channels=(args.deconv,) * 3), k, lam).to(dev)
     bf16 = use_bf16(dev, args.amp)
     cl = use_channels_last(dev, "auto", bf16)
     if cl:

@@ -1,0 +1,104 @@
+"""Seconds per demo training job and the ICC it reaches, for candidate demo settings.
+
+    # once: the demo caches (about a minute)
+    snakemake --cores 2 results/disfa/cache/heatmaps_sigma2.h5 results/bp4d/cache/heatmaps_sigma2.h5
+    python benchmarks/bench_demo_train.py --variants batch_size=16 batch_size=32 --threads 1
+
+Each variant is a list of TrainSettings overrides on top of config/config.yaml's model and train
+sections (``key=value,key=value``). For every variant, dataset and method it trains the demo's jobs
+(DISFA: one per fold, pooled for the ICC as Table 1 does; BP4D: the devel partition) one after the
+other with ``--threads`` torch threads, and prints seconds per job and the average ICC / MAE over
+AUs. Variants are interleaved job by job (A, B, A, B, ...), so machine load shifts both alike.
+Run it twice side by side to see two jobs per core pair, as the demo runs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from g2rl.config import load_config
+from g2rl.reports.evaluate import evaluate_runs
+from g2rl.training.loop import train_fold
+from g2rl.training.settings import TrainSettings
+
+
+def parse_variant(text: str) -> dict:
+    out = {}
+    for part in filter(None, text.split(",")):
+        key, value = part.split("=", 1)
+        try:
+            out[key] = int(value)
+        except ValueError:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                out[key] = value
+    return out
+
+
+def demo_settings(config: dict, method: str, overrides: dict) -> TrainSettings:
+    """TrainSettings as the workflow's train rule builds them from the config (plus overrides)."""
+    from g2rl.model.variants import method_model_config
+
+    m, t, e = config["model"], config["train"], config["experiments"]
+    s = TrainSettings(
+        model=method_model_config(config, method), pretrained=m["pretrained"],
+        allow_random_init=m["allow_random_init"], epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"],
+        lr_gamma=t["lr_gamma"], weight_decay=t["weight_decay"], num_workers=t["num_workers"],
+        lr_step_epochs=tuple(t["lr_step_epochs"]), lambda_g=0.0 if method == "baseline" else float(e["lambda"]),
+        sigma=float(e["sigma"]), amp=t["amp"], channels_last=t["channels_last"], in_memory=t["in_memory"],
+        in_memory_max_mb=t["in_memory_max_mb"],
+    )  # fmt: skip
+    return s.replace(**overrides)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="config/config.yaml")
+    ap.add_argument("--results", default="results", help="folder holding {dataset}/cache/")
+    ap.add_argument("--variants", nargs="+", default=["batch_size=16"])
+    ap.add_argument("--datasets", nargs="+", default=["disfa", "bp4d"])
+    ap.add_argument("--methods", nargs="+", default=["baseline", "g2rl"])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    logging.getLogger("g2rl.model.backbone").setLevel(logging.ERROR)
+    config = load_config(args.config)
+    out = Path(args.out or tempfile.mkdtemp(prefix="bench_demo_train_"))
+    jobs = []
+    for ds in args.datasets:
+        folds = list(config["disfa"]["folds"]) if ds == "disfa" else ["devel"]
+        for method in args.methods:
+            for fold in folds:
+                for v in args.variants:
+                    jobs.append((ds, method, fold, v))
+    seconds, preds = defaultdict(list), defaultdict(list)
+    print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, {len(jobs)} jobs, runs in {out}", flush=True)
+    for ds, method, fold, v in jobs:
+        settings = demo_settings(config, method, parse_variant(v))
+        sigma = config["experiments"]["sigma"]
+        cache = Path(args.results) / ds / "cache"
+        run_dir = out / v.replace("=", "").replace(",", "_") / ds / method / f"fold{fold}"
+        t0 = time.perf_counter()
+        train_fold(cache / "crops.h5", cache / f"heatmaps_sigma{sigma:g}.h5", fold, run_dir, settings, args.seed, "cpu")
+        sec = time.perf_counter() - t0
+        seconds[(v, ds, method)].append(sec)
+        preds[(v, ds, method)].append(run_dir / "predictions.csv")
+        print(f"  {v:32s} {ds:5s} {method:8s} fold {fold:5s} {sec:6.1f} s", flush=True)
+    print("\nvariant                          dataset method    s/job   ICC    MAE")
+    for (v, ds, method), secs in seconds.items():
+        m = evaluate_runs(preds[(v, ds, method)], pooled=True)["pooled"]["avg"]
+        print(f"{v:32s} {ds:7s} {method:8s} {sum(secs) / len(secs):6.1f}  {m['icc']:.3f}  {m['mae']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
