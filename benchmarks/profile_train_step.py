@@ -4,6 +4,7 @@
         --heatmaps results/disfa/cache/heatmaps_sigma2.h5 --backbone resnet18 --deconv 64 --threads 1
     python benchmarks/profile_train_step.py --synthetic 64 ...     # no cache: random tensors of that crop size
     python benchmarks/profile_train_step.py ... --ops 15           # also torch.profiler's top ops (self CPU time)
+    python benchmarks/profile_train_step.py ... --adam foreach fused --clock cpu   # Adam kernels, CPU time
 
 The loop is the one of g2rl.training.loop (same model, autocast, channels_last, finiteness checks),
 with time stamps between the phases. Forward is split by module hooks into trunk (ResNet), deconv
@@ -36,16 +37,16 @@ K_SYNTH = 12
 class _Stamps:
     """Accumulates wall time per phase; on CUDA each stamp waits for the device."""
 
-    def __init__(self, dev):
-        self.dev, self.acc, self.t = dev, defaultdict(float), 0.0
+    def __init__(self, dev, clock=time.perf_counter):
+        self.dev, self.acc, self.t, self.clock = dev, defaultdict(float), 0.0, clock
 
     def start(self):
         self._sync()
-        self.t = time.perf_counter()
+        self.t = self.clock()
 
     def mark(self, name):
         self._sync()
-        now = time.perf_counter()
+        now = self.clock()
         self.acc[name] += now - self.t
         self.t = now
 
@@ -114,7 +115,7 @@ def _batches(args, kind, n_steps):
     return iter(dl), len(ds.aus), ds.crop_size
 
 
-def profile(args, method, kind, dev):
+def profile(args, method, kind, dev, adam="foreach"):
     torch.manual_seed(0)
     n_steps = args.steps + args.warmup
     t_load = time.perf_counter()
@@ -126,15 +127,17 @@ def profile(args, method, kind, dev):
     cl = use_channels_last(dev, "auto", bf16)
     if cl:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5)
+    fused = {"fused": True, "foreach": None}[adam]
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5, fused=fused, foreach=not fused)
     model.train()
-    stamps = _Stamps(dev)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    stamps = _Stamps(dev, clock)
     _hook_forward(model, stamps)
     total = 0.0
     for step in range(n_steps):
         if step == args.warmup:
             stamps.acc.clear()
-            t0 = time.perf_counter()
+            t0 = clock()
         stamps.start()
         batch = next(batches)
         stamps.mark("data (fetch + collate)")
@@ -152,7 +155,7 @@ def profile(args, method, kind, dev):
         stamps.mark("backward")
         opt.step()
         stamps.mark("optimizer (Adam)")
-    total = time.perf_counter() - t0
+    total = clock() - t0
     return stamps.acc, total, t_load
 
 
@@ -172,6 +175,10 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--methods", nargs="+", default=["baseline", "g2rl"], choices=["baseline", "g2rl"])
     ap.add_argument("--data", nargs="+", default=["hdf5", "memory"], choices=["hdf5", "memory"])
+    ap.add_argument("--adam", nargs="+", default=["fused"], choices=["fused", "foreach"],
+                    help="Adam implementation(s); the loop uses fused on CPU and CUDA")
+    ap.add_argument("--clock", default="wall", choices=["wall", "cpu"],
+                    help="cpu = process time: on a shared machine, less sensitive to other jobs (1 thread only)")
     ap.add_argument("--ops", type=int, default=0, help="also print torch.profiler's N most expensive ops")
     args = ap.parse_args()
     if not args.synthetic and not (args.crops and args.heatmaps):
@@ -183,11 +190,13 @@ def main() -> None:
           f"deconv {args.deconv}x3, batch {args.batch}, amp {args.amp}, {args.steps} steps after {args.warmup}")
     for method in args.methods:
         for kind in args.data:
-            acc, total, t_load = profile(args, method, kind, dev)
-            print(f"\n{method}, data from {kind} (set-up {t_load:.2f} s): {args.batch * args.steps / total:.1f} img/s, "
-                  f"{1000 * total / args.steps:.1f} ms/step")
-            for name, sec in sorted(acc.items(), key=lambda kv: -kv[1]):
-                print(f"  {name:28s} {1000 * sec / args.steps:8.2f} ms  {100 * sec / total:5.1f} %")
+            for adam in args.adam:
+                acc, total, t_load = profile(args, method, kind, dev, adam)
+                print(f"\n{method}, data from {kind}, Adam {adam} (set-up {t_load:.2f} s): "
+                      f"{args.batch * args.steps / total:.1f} img/{'CPU-' if args.clock == 'cpu' else ''}s, "
+                      f"{1000 * total / args.steps:.1f} ms/step ({args.clock} time)")
+                for name, sec in sorted(acc.items(), key=lambda kv: -kv[1]):
+                    print(f"  {name:28s} {1000 * sec / args.steps:8.2f} ms  {100 * sec / total:5.1f} %")
     if args.ops:
         args.steps, args.warmup = 5, 2
         from torch.profiler import ProfilerActivity, profile as tprofile
