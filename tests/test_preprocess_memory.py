@@ -85,7 +85,8 @@ def test_training_is_the_same_from_memory_and_from_hdf5(caches, tmp_path, lambda
     crops, heat = caches
     out = {}
     for mode in ("on", "off"):
-        s = small_settings(epochs=2, batch_size=3, lambda_g=lambda_g, in_memory=mode, deconv_channels=(8, 8, 8))
+        s = small_settings(epochs=2, batch_size=3, lambda_g=lambda_g, in_memory=mode, deconv_channels=(8, 8, 8),
+                           allow_random_init=True)
         train_fold(crops, heat, "1", tmp_path / mode, s, seed=0, device="cpu")
         out[mode] = (pd.read_csv(tmp_path / mode / "train_log.csv"), pd.read_csv(tmp_path / mode / "predictions.csv"))
     log_on, pred_on = out["on"]

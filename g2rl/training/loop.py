@@ -225,8 +225,8 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
     model = G2RLModel(settings.model, len(aus), settings.lambda_g, weights, channel_au).to(dev)
     if cl:
         model = model.to(memory_format=torch.channels_last)
-    # fused: the same Adam update in one kernel per parameter group; 2.7x less optimiser time on CPU,
-    # where Adam is ~1/5 of a demo step (docs/PERFORMANCE.md, "Demo training speed")
+    # fused: the same Adam update in one kernel per parameter group; ~4x less optimiser time on CPU,
+    # where Adam is 13-20 % of a demo step (docs/PERFORMANCE.md, "Demo training speed")
     fused = True if dev.type in ("cpu", "cuda") else None
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, fused=fused)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(settings.lr_step_epochs), settings.lr_gamma)
