@@ -12,17 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from g2rl.preprocess.cache import build_heatmap_cache
-from test_preprocess_cache import _build, tiny  # noqa: F401  (fixture reused from the cache tests)
+from test_preprocess_cache import tiny, tiny_caches  # noqa: F401  (fixtures reused from the cache tests)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_gpu_check_smoke_prints_every_measurement(tiny):  # noqa: F811
-    root, index, csvs = tiny
-    crops, _ = _build(root, index, csvs)
-    heat = root / "heatmaps_s2.h5"
-    build_heatmap_cache(crops, 2.0, heat)
+def test_gpu_check_smoke_prints_every_measurement(tiny_caches):  # noqa: F811
+    _, crops, heat = tiny_caches
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--smoke", "--device", "cpu",

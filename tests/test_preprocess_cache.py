@@ -75,6 +75,16 @@ def _build(tmp_path, index, csvs, max_gap=1):
     return out, counts
 
 
+@pytest.fixture
+def tiny_caches(tiny):
+    """The tiny dataset's crops cache and its sigma-2 heatmaps cache: (folder, crops.h5, heatmaps_s2.h5)."""
+    root, index, csvs = tiny
+    crops, _ = _build(root, index, csvs)
+    heat = root / "heatmaps_s2.h5"
+    build_heatmap_cache(crops, 2.0, heat)
+    return root, crops, heat
+
+
 def test_crop_cache_contents_and_counts(tiny):
     tmp_path, index, csvs = tiny
     out, counts = _build(tmp_path, index, csvs)

@@ -8,12 +8,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from g2rl.errors import ConfigError
-from g2rl.preprocess.cache import build_heatmap_cache
 from g2rl.preprocess.dataset import CacheDataset
 from g2rl.preprocess.memory import MemoryCache, batch_iterator, maybe_in_memory, wants_memory
 from g2rl.training import train_fold
 from g2rl.training.settings import TrainSettings
-from test_preprocess_cache import _build, tiny  # noqa: F401  (fixture reused from the cache tests)
+from test_preprocess_cache import tiny, tiny_caches  # noqa: F401  (fixtures reused from the cache tests)
 from test_training_fakes import small_settings
 
 
@@ -26,12 +25,8 @@ def _same(a: dict, b: dict) -> None:
 
 
 @pytest.fixture
-def caches(tiny):  # noqa: F811
-    root, index, csvs = tiny
-    crops, _ = _build(root, index, csvs)
-    heat = root / "heatmaps_s2.h5"
-    build_heatmap_cache(crops, 2.0, heat)
-    return crops, heat
+def caches(tiny_caches):  # noqa: F811
+    return tiny_caches[1:]
 
 
 @pytest.mark.parametrize("stored, layout", [(True, "per_au"), (False, "per_au"), (False, "per_point")],
