@@ -14,8 +14,10 @@ from conftest import run_snakemake
 
 RESULTS = "results"
 DATASETS = {"disfa": ["1", "2", "3"], "bp4d": ["devel"]}
-# (method, sigma, lambda) of the tiny config: Table 1 rows and the two sweeps
-SETTINGS = [("baseline", "2", "0"), ("g2rl", "2", "0.05"), ("g2rl", "1", "0.05"), ("g2rl", "2", "0.5")]
+# (method, sigma, lambda) of the tiny config: Table 1 rows on every dataset, the two sweeps on BP4D alone
+TABLE1 = [("baseline", "2", "0"), ("g2rl", "2", "0.05")]
+SWEEPS = [("g2rl", "1", "0.05"), ("g2rl", "2", "0.5")]
+SETTINGS = {"disfa": TABLE1, "bp4d": TABLE1 + SWEEPS}
 
 
 def run_dir(wd: Path, dataset: str, method: str, sigma: str, lam: str) -> Path:
@@ -27,7 +29,7 @@ def test_every_output_exists(tiny_workflow):
     for dataset, folds in DATASETS.items():
         assert (wd / RESULTS / dataset / "frame_index.csv").is_file()
         assert (wd / RESULTS / dataset / "cache" / "crops.h5").is_file()
-        for method, sigma, lam in SETTINGS:
+        for method, sigma, lam in SETTINGS[dataset]:
             rd = run_dir(wd, dataset, method, sigma, lam)
             for fold in folds:
                 for name in ("predictions.csv", "model.pt", "train_log.csv", "diagnostics.json"):
@@ -41,6 +43,9 @@ def test_every_output_exists(tiny_workflow):
             assert (wd / RESULTS / "figures" / fig).stat().st_size > 10_000
     for param in ("sigma", "lambda"):
         assert (wd / RESULTS / "figures" / f"sensitivity_{param}.png").stat().st_size > 10_000
+    # experiments.sweep_datasets: [bp4d] keeps the sweep points off DISFA
+    for method, sigma, lam in SWEEPS:
+        assert not run_dir(wd, "disfa", method, sigma, lam).exists()
 
 
 def test_ablation_table_has_every_row(tiny_workflow):
@@ -84,7 +89,7 @@ def test_seeds_confidence_intervals_and_the_paired_comparison(tiny_workflow):
     wd = tiny_workflow
     tables = wd / RESULTS / "tables"
     for dataset in DATASETS:
-        for method, sigma, lam in SETTINGS[:2]:
+        for method, sigma, lam in TABLE1:
             assert (run_dir(wd, dataset, method, sigma, lam).parent / "seed1" / "metrics.json").is_file()
         assert not (run_dir(wd, dataset, "g2rl", "1", "0.05").parent / "seed1").exists()  # sweeps: one seed
         m = json.loads((run_dir(wd, dataset, "g2rl", "2", "0.05") / "metrics.json").read_text())

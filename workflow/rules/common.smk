@@ -97,30 +97,13 @@ LAMBDA0 = lambda_label(EXP["lambda"])
 # Table 1 rows run every seed of `seeds`; the sweeps run `sweep_seeds` (default: the first seed).
 SEEDS = list(EXP["seeds"])
 SWEEP_SEEDS = list(EXP["sweep_seeds"] or EXP["seeds"][:1])
-TABLE1_SETTINGS = {("baseline", SIGMA0, "0"), ("g2rl", SIGMA0, LAMBDA0)}
-
-
-def settings():
-    """(method, sigma label, lambda label) of every training setting: Table 1 rows plus both sweeps."""
-    out = set(TABLE1_SETTINGS)
-    out |= {("g2rl", sigma_label(s), LAMBDA0) for s in EXP["sigma_sweep"]}
-    out |= {("g2rl", SIGMA0, lambda_label(l)) for l in EXP["lambda_sweep"]}
-    return sorted(out)
-
-
-def seeds_of(setting):
-    """Seeds a setting runs: a Table 1 row all `seeds` (and the sweep seeds, when it is also a sweep point)."""
-    return sorted(set(SEEDS) | set(SWEEP_SEEDS)) if setting in TABLE1_SETTINGS else SWEEP_SEEDS
+# The sweeps and the ablation may run on a subset of the datasets (null = all), to keep the demo small.
+SWEEP_DATASETS = [d for d in DATASETS if d in (EXP["sweep_datasets"] or DATASETS)]
+ABLATION_DATASETS = [d for d in DATASETS if d in (EXP["ablation"]["datasets"] or DATASETS)]
 
 
 def run_dir(dataset, method, sigma, lam, seed):
     return f"{RESULTS}/{dataset}/runs/{method}/sigma{sigma}/lambda{lam}/seed{seed}"
-
-
-def metrics_files(dataset):
-    return [
-        f"{run_dir(dataset, m, s, l, seed)}/metrics.json" for (m, s, l) in settings() for seed in seeds_of((m, s, l))
-    ]
 
 
 def final_outputs():
@@ -178,7 +161,7 @@ def ablation_rows(dataset):
 def ablation_outputs():
     if not variants(config):
         return []
-    return [f"{RESULTS}/{d}/ablation/table.{ext}" for d in DATASETS for ext in ("csv", "md")]
+    return [f"{RESULTS}/{d}/ablation/table.{ext}" for d in ABLATION_DATASETS for ext in ("csv", "md")]
 
 
 # --- Dataset -> frame index (data.smk) -------------------------------------------------------------------
@@ -218,7 +201,7 @@ def table1_metrics(wc):
 def sweep_metrics(param):
     """metrics.json of every (dataset, swept value, sweep seed) for one parameter's figure."""
     files = []
-    for d in DATASETS:
+    for d in SWEEP_DATASETS:
         for seed in SWEEP_SEEDS:
             if param == "sigma":
                 files += [

@@ -120,7 +120,7 @@ rule sensitivity_figures:
             f"{RESULTS}/figures/sensitivity_{{param}}.png",
             caption="../report/sensitivity.rst",
             category="Figures 6-7 (sensitivity)",
-            labels={"varied": "{param}", "datasets": ", ".join(DATASETS), "data": config["data_label"]},
+            labels={"varied": "{param}", "datasets": ", ".join(SWEEP_DATASETS), "data": config["data_label"]},
         ),
         pdf=f"{RESULTS}/figures/sensitivity_{{param}}.pdf",
     log:
