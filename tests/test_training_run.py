@@ -96,7 +96,11 @@ def test_inference_checkpoint(g2rl_run, baseline_run):
     net, meta2 = load_inference_model(out / "model.pt", "cpu")
     assert meta2 == meta
     test = make_fold(96, 32, crop=32)[1]
-    _, pred, _ = predict_intensities(net, test, meta["sigma"], torch.device("cpu"), bf16=True, channels_last=True)
+    # The training's own test pass ran at its batch size and in the precision recorded in the checkpoint
+    # (bf16 autocast only where the CPU has native bf16): repeat exactly that, so the match is to float rounding.
+    bf16 = meta["provenance"]["device"]["precision"] == "bf16"
+    _, pred, _ = predict_intensities(net, test, meta["sigma"], torch.device("cpu"), batch_size=LEARN["batch_size"],
+                                     bf16=bf16, channels_last=bf16)
     p = pd.read_csv(out / "predictions.csv")
     assert np.allclose(pred, p[[f"{a}_pred" for a in AUS]].to_numpy(), atol=1e-4)
 
