@@ -1,5 +1,8 @@
 """Training curves from train_log.csv files laid out as the workflow writes them."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,5 +79,13 @@ def test_report_training_cli(tmp_path):
     parser = argparse.ArgumentParser()
     report_cli.add_arguments(parser)
     args = parser.parse_args(["training", "--out-prefix", str(tmp_path / "t"), "--data-label", "real", *logs])
+    # the G2RL run carries a training record beside its predictions; the Baseline's has none (older run)
+    record = {"format": "g2rl-provenance/1", "code": {"commit": "abc123", "dirty": False}}
+    (Path(logs[1]).parent / "predictions.provenance.json").write_text(json.dumps(record))
     assert report_cli.main(args) == 0
     assert (tmp_path / "t.png").stat().st_size > 5000 and (tmp_path / "t.pdf").is_file()
+    # provenance beside the figure, as for every other figure: each input run's record (None = unknown)
+    side = json.loads((tmp_path / "t.provenance.json").read_text())
+    inputs = {Path(k).parts[-6]: v for k, v in side["inputs"].items()}
+    assert inputs == {"baseline": None, "g2rl": record}
+    assert side["outputs"] == [str(tmp_path / "t.png"), str(tmp_path / "t.pdf")]

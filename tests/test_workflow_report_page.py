@@ -28,7 +28,7 @@ def test_demo_home_page_says_demo_in_capitals():
     cfg = validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), source="demo")
     html = render(cfg)
     assert "DEMO DATA" in html and "not comparable with the paper" in html
-    assert "<li><strong>Protocol</strong>: DISFA: 3 subject-independent folds" in html
+    assert f"<li><strong>Protocol</strong>: DISFA: {len(cfg['disfa']['folds'])} subject-independent folds" in html
     assert "<li><strong>Network</strong>: resnet18 backbone" in html
     for fact in ("resnet18 backbone", "random (no ImageNet weights", f"{cfg['train']['epochs']} epochs",
                  "Seeds</strong>: 0", "sigma = 2, lambda = 0.05", "DISFA, BP4D"):

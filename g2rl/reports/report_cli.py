@@ -252,6 +252,12 @@ def main(args: argparse.Namespace) -> int:
 
         runs = read_training_logs(args.logs)
         paths = plot_training_curves(runs, args.out_prefix, args.title, demo=args.data_label == "demo")
+        from g2rl.provenance import predictions_provenance
+        from g2rl.reports.stamp import FIGURE_KEYS, stamp
+
+        # each train_log.csv sits beside its run's predictions.csv, whose sidecar holds the training record
+        inputs = predictions_provenance([Path(p).with_name("predictions.csv") for p in args.logs])["inputs"]
+        stamp(paths, inputs, Path(paths[0]).stem, FIGURE_KEYS)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     raise G2RLError(f"unknown report {args.what!r}")
