@@ -84,7 +84,8 @@ def test_sensitivity_figure_gets_a_provenance_file(tmp_path):
         m, _ = make_run(tmp_path, "bp4d", "g2rl", "2", lam, 0, 0.3)
         files.append(str(stamp_metrics(m, record(commit=commit))))
     prefix = tmp_path / "figures" / "sensitivity_lambda"
-    assert run_report(["sensitivity", "--param", "lambda", "--out-prefix", str(prefix), *files]) == 0
+    assert run_report(["sensitivity", "--param", "lambda", "--out-prefix", str(prefix), "--data-label", "real",
+                       *files]) == 0
     side = json.loads((tmp_path / "figures" / "sensitivity_lambda.provenance.json").read_text())
     assert set(side["inputs"]) == set(files) and list(side["mixed"]) == ["commit"]
     assert side["outputs"][0].endswith("sensitivity_lambda.png")
