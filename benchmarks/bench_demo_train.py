@@ -5,7 +5,8 @@
     python benchmarks/bench_demo_train.py --variants batch_size=16 batch_size=32 --threads 1
 
 Each variant is a list of TrainSettings overrides on top of config/config.yaml's model and train
-sections (``key=value,key=value``). For every variant, dataset and method it trains the demo's jobs
+sections (``key=value,key=value``; a ModelConfig field goes into the model, a tuple is written with x:
+``deconv_channels=64x64``). For every variant, dataset and method it trains the demo's jobs
 (DISFA: one per fold, pooled for the ICC as Table 1 does; BP4D: the devel partition) one after the
 other with ``--threads`` torch threads, and prints seconds per job and the average ICC / MAE over
 AUs. Variants are interleaved job by job (A, B, A, B, ...), so machine load shifts both alike.
@@ -15,6 +16,7 @@ Run it twice side by side to see two jobs per core pair, as the demo runs them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import tempfile
 import time
@@ -24,6 +26,7 @@ from pathlib import Path
 import torch
 
 from g2rl.config import load_config
+from g2rl.model.config import ModelConfig
 from g2rl.reports.evaluate import evaluate_runs
 from g2rl.training.loop import train_fold
 from g2rl.training.settings import TrainSettings
@@ -33,6 +36,9 @@ def parse_variant(text: str) -> dict:
     out = {}
     for part in filter(None, text.split(",")):
         key, value = part.split("=", 1)
+        if "x" in value and value.replace("x", "").isdigit():
+            out[key] = tuple(int(v) for v in value.split("x"))
+            continue
         try:
             out[key] = int(value)
         except ValueError:
@@ -54,9 +60,11 @@ def demo_settings(config: dict, method: str, overrides: dict) -> TrainSettings:
         lr_gamma=t["lr_gamma"], weight_decay=t["weight_decay"], num_workers=t["num_workers"],
         lr_step_epochs=tuple(t["lr_step_epochs"]), lambda_g=0.0 if method == "baseline" else float(e["lambda"]),
         sigma=float(e["sigma"]), amp=t["amp"], channels_last=t["channels_last"], in_memory=t["in_memory"],
-        in_memory_max_mb=t["in_memory_max_mb"],
+        in_memory_max_mb=t["in_memory_max_mb"], max_train_samples=t["max_train_samples"],
     )  # fmt: skip
-    return s.replace(**overrides)
+    model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
+    model = s.model.replace(**{k: v for k, v in overrides.items() if k in model_keys})
+    return s.replace(model=model, **{k: v for k, v in overrides.items() if k not in model_keys})
 
 
 def main() -> None:

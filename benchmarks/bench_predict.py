@@ -1,8 +1,9 @@
 """`g2rl predict` throughput: end-to-end frames/s on a video against the network alone, with 1 and
 2 landmark workers.
 
-For each model (the paper's ResNet-50 @ 256 px and the demo's ResNet-18 @ 128 px, both with
-12 AU maps and 256-channel deconvolutions, random weights: speed does not depend on the weights)
+For each model (the paper's ResNet-50 @ 256 px with 256 x 3 deconvolutions; a mid-size ResNet-18 @ 128 px
+with 256 x 3; the model `make demo` trains, config/config.yaml's ResNet-18 @ 64 px; all with 12 AU maps,
+random weights: speed does not depend on the weights)
 it writes an inference checkpoint with training's own writer, loads it the way `g2rl predict`
 does, and measures, in rounds that interleave them so that a change in the machine's load hits
 all alike:
@@ -34,14 +35,23 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = {  # name: (backbone, crop size)
-    "paper (resnet50 @ 256)": ("resnet50", 256),
-    "demo (resnet18 @ 128)": ("resnet18", 128),
+MODELS = {  # name: (backbone, crop size, deconvolution widths)
+    "paper (resnet50 @ 256)": ("resnet50", 256, (256, 256, 256)),
+    "mid (resnet18 @ 128)": ("resnet18", 128, (256, 256, 256)),
+    "demo (resnet18 @ 64, config/config.yaml)": ("resnet18", 64, None),
 }
+
+
+def demo_deconv() -> tuple[int, ...]:
+    """The deconvolution widths of the demo config's model (what `make demo` trains)."""
+    from g2rl.config import load_config
+
+    root = Path(__file__).resolve().parent.parent
+    return tuple(load_config(root / "config" / "config.yaml")["model"]["deconv_channels"])
 AUS = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU09", "AU12", "AU15", "AU17", "AU20", "AU25", "AU26"]
 
 
-def write_checkpoint(path: Path, backbone: str, crop: int) -> None:
+def write_checkpoint(path: Path, backbone: str, crop: int, deconv: tuple[int, ...]) -> None:
     import torch
 
     from g2rl.model.backbone import HeatmapNet
@@ -49,10 +59,10 @@ def write_checkpoint(path: Path, backbone: str, crop: int) -> None:
     from g2rl.training.checkpoint import save_inference_checkpoint
 
     torch.manual_seed(0)
-    net = HeatmapNet(len(AUS), backbone, None, (256, 256, 256), warn_random=False)
+    net = HeatmapNet(len(AUS), backbone, None, deconv, warn_random=False)
     meta = {
         "dataset": "bench", "aus": AUS, "crop_size": crop, "heatmap_size": crop // 4, "sigma": 2.0,
-        "backbone": backbone, "deconv_channels": [256, 256, 256], "mean": list(IMAGENET_MEAN),
+        "backbone": backbone, "deconv_channels": list(deconv), "mean": list(IMAGENET_MEAN),
         "std": list(IMAGENET_STD), "au_points": None, "method": "baseline", "lambda_g": 0.0,
     }
     save_inference_checkpoint(path, net, meta)
@@ -121,9 +131,10 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for name in args.models:
-                backbone, crop = MODELS[name]
+                backbone, crop, deconv = MODELS[name]
+                deconv = deconv or demo_deconv()
                 ckpt = Path(tmp) / f"{backbone}_{crop}.pt"
-                write_checkpoint(ckpt, backbone, crop)
+                write_checkpoint(ckpt, backbone, crop, deconv)
                 model = load_au_model(ckpt, device=args.device, amp="auto")
                 opts = {n: PredictOptions(batch_size=args.batch_size, max_frames=args.frames, workers=n,
                                           landmarks=True, progress=False) for n in args.workers}
@@ -138,7 +149,8 @@ def main() -> None:
                     for n in args.workers:
                         e2e[n].append(end_to_end(model, args.video, opts[n], pools.get(n)))
                 net_fps = float(np.median(net))
-                print(f"{name}: device {model.device}, {'bf16 autocast + channels_last' if model.bf16 else 'float32'}")
+                print(f"{name}: deconv {'x'.join(map(str, deconv))}, device {model.device}, "
+                      f"{'bf16 autocast + channels_last' if model.bf16 else 'float32'}")
                 print(f"  network alone on ready crops:  {net_fps:7.1f} img/s   (rounds: "
                       f"{', '.join(f'{x:.1f}' for x in net)})")
                 for n in args.workers:

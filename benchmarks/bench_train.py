@@ -3,12 +3,16 @@
     python benchmarks/bench_train.py                       # demo + paper configs on this machine
     python benchmarks/bench_train.py --configs resnet18@128 --steps 10
     python benchmarks/bench_train.py --loader --num-workers 4   # also time a DataLoader-fed loop
+    python benchmarks/bench_train.py --configs resnet18@64 --deconv 64,64,64 64,64 --threads 1   # demo heads
+    python benchmarks/bench_train.py --configs resnet18@64 --deconv 64,64 --compile   # + torch.compile
 
 Each measurement: `--warmup` untimed steps, then `--steps` timed optimizer steps (forward, losses,
 backward, Adam) on random tensors already on the device. With `--loader` the same steps are fed
 through a DataLoader over an in-memory synthetic dataset (item format of the HDF5 cache), and the
 script reports the share of step time spent waiting for the next batch. On CUDA every timed step is
-synchronised, so the times are real. Prints one line per measurement.
+synchronised, so the times are real. With `--compile` each model is also run through torch.compile
+(default mode); the line then gives the compiled images/s and the seconds the warm-up steps took,
+which is the compilation's one-off cost per process. Prints one line per measurement.
 """
 
 from __future__ import annotations
@@ -61,25 +65,29 @@ def _sync(dev):
         torch.cuda.synchronize()
 
 
-def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=False, num_workers=2, deconv=(256, 256, 256)):
+def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=False, num_workers=2,
+            deconv=(256, 256, 256), compile_model=False):
+    """(images/s over the timed steps, data-wait share or nan, seconds of the warm-up steps)."""
     torch.manual_seed(0)
     model = G2RLModel(ModelConfig(backbone=backbone, deconv_channels=tuple(deconv)), K, lambda_g).to(dev)
     if bf16:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5, fused=True)
     model.train()
+    forward = torch.compile(model) if compile_model else model
 
     def step(x, h, i, lm):
         if bf16:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(dev, bf16):
-            t = model(x, h, i, lm)
+            t = forward(x, h, i, lm)
         opt.zero_grad(set_to_none=True)
         t.total.backward()
         opt.step()
 
     if not loader:
         data = _batch(batch, crop, dev)
+        t_warm = time.perf_counter()
         for _ in range(warmup):
             step(*data)
         _sync(dev)
@@ -87,7 +95,7 @@ def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=Fa
         for _ in range(steps):
             step(*data)
         _sync(dev)
-        return batch * steps / (time.perf_counter() - t0), float("nan")
+        return batch * steps / (time.perf_counter() - t0), float("nan"), t0 - t_warm
     ds = _Synthetic(batch * (steps + warmup), crop)
     dl = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=num_workers, pin_memory=dev.type == "cuda")
     wait = total = 0.0
@@ -102,7 +110,7 @@ def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=Fa
             wait += t_got - t_prev
             total += t_done - t_prev
         t_prev = t_done
-    return batch * steps / total, wait / total
+    return batch * steps / total, wait / total, float("nan")
 
 
 def main() -> None:
@@ -116,7 +124,13 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=["baseline", "g2rl"], choices=["baseline", "g2rl"])
     ap.add_argument("--loader", action="store_true", help="also feed the steps through a DataLoader")
     ap.add_argument("--num-workers", type=int, default=2)
+    ap.add_argument("--deconv", nargs="+", default=["256,256,256"],
+                    help="deconvolution widths to compare, e.g. 64,64,64 (whole ResNet) 64,64 (trunk ends at layer3)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    ap.add_argument("--compile", action="store_true", help="also measure each model under torch.compile")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dev = resolve_device(args.device)
     # random init is intended here (speed only); keep the per-model warning out of the table
     logging.getLogger("g2rl.model.backbone").setLevel(logging.ERROR)
@@ -124,20 +138,26 @@ def main() -> None:
     print(
         f"# torch {torch.__version__}, device {dev} ({where}), threads {torch.get_num_threads()}, "
         f"cpus {os.cpu_count()}, native CPU bf16 {cpu_has_native_bf16()}, batch {args.batch}, "
-        f"steps {args.steps} after {args.warmup} warm-up, deconv 256x3, K={K}, random init"
+        f"steps {args.steps} after {args.warmup} warm-up, K={K}, fused Adam, random init"
     )
-    print("config        precision  method    images/s  data-wait share")
+    print("config        deconv        precision  method    images/s  data-wait share")
     for cfg in args.configs:
         backbone, crop = cfg.split("@")
-        for prec in args.precision:
-            for method in args.methods:
-                lam = 0.05 if method == "g2rl" else 0.0
-                ips, _ = measure(backbone, int(crop), prec == "bf16", lam, dev, args.batch, args.steps, args.warmup)
-                line = f"{cfg:13s} {prec:9s}  {method:8s}  {ips:8.2f}"
-                if args.loader:
-                    ips2, share = measure(backbone, int(crop), prec == "bf16", lam, dev, args.batch, args.steps, args.warmup, True, args.num_workers)
-                    line += f"  loader: {ips2:.2f} img/s, waiting {100 * share:.1f} %"
-                print(line, flush=True)
+        for widths in args.deconv:
+            deconv = tuple(int(w) for w in widths.split(","))
+            for prec in args.precision:
+                for method in args.methods:
+                    lam = 0.05 if method == "g2rl" else 0.0
+                    common = (backbone, int(crop), prec == "bf16", lam, dev, args.batch, args.steps, args.warmup)
+                    ips, _, _ = measure(*common, deconv=deconv)
+                    line = f"{cfg:13s} {widths:13s} {prec:9s}  {method:8s}  {ips:8.2f}"
+                    if args.loader:
+                        ips2, share, _ = measure(*common, loader=True, num_workers=args.num_workers, deconv=deconv)
+                        line += f"  loader: {ips2:.2f} img/s, waiting {100 * share:.1f} %"
+                    if args.compile:
+                        ips3, _, warm_s = measure(*common, deconv=deconv, compile_model=True)
+                        line += f"  compiled: {ips3:.2f} img/s after {warm_s:.1f} s of warm-up ({args.warmup} steps)"
+                    print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def part_train(spec) -> dict:
 
     dev = resolve_device(spec["device"])
     lam = 0.05 if spec["method"] == "g2rl" else 0.0
-    ips, _ = measure(spec["backbone"], spec["crop"], spec["bf16"], lam, dev, spec["batch"], spec["steps"],
+    ips, _, _ = measure(spec["backbone"], spec["crop"], spec["bf16"], lam, dev, spec["batch"], spec["steps"],
                      spec["warmup"], deconv=tuple(spec["deconv"]))  # fmt: skip
     return {"images_per_s": ips}
 

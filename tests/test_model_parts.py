@@ -44,6 +44,37 @@ def test_pretrained_loading(tmp_path):
         HeatmapNet(3, "resnet50", path, (8, 8, 8))  # wrong architecture
 
 
+def test_two_deconvolutions_end_the_trunk_at_layer3(tmp_path):
+    """Two widths: ResNet up to layer3 (stride 16, 256 channels on ResNet-18, 1024 on ResNet-50), two x2
+    deconvolutions to the same S/4 maps; ImageNet weights of the stages kept load unchanged."""
+    import torchvision
+
+    from g2rl.errors import ConfigError
+
+    net = HeatmapNet(5, "resnet18", None, (16, 8))
+    maps, m = net(torch.randn(2, 3, 64, 64), return_features=True)
+    assert maps.shape == (2, 5, 16, 16) and m.shape == (2, 8, 16, 16)
+    assert net.trunk_stages == 3 and len(net.trunk) == 7  # conv1, bn1, relu, maxpool, layer1..3
+    assert net.trunk(torch.randn(1, 3, 64, 64)).shape == (1, 256, 4, 4)
+    assert net.deconv.layers[0].in_channels == 256
+    assert HeatmapNet(2, "resnet50", None, (8, 8)).deconv.layers[0].in_channels == 1024
+    # ResNet-18's layer4 holds 8.4 M of its 11.2 M parameters: the short trunk has none of them
+    full = HeatmapNet(5, "resnet18", None, (16, 16, 8))
+    assert sum(p.numel() for p in full.trunk.parameters()) - sum(p.numel() for p in net.trunk.parameters()) == sum(
+        p.numel() for p in torchvision.models.resnet18().layer4.parameters())
+    ref = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "resnet18.pth"
+    torch.save(ref.state_dict(), path)
+    loaded = HeatmapNet(3, "resnet18", path, (8, 8))
+    assert torch.equal(loaded.trunk[6][1].conv2.weight, ref.layer3[1].conv2.weight)
+    for widths in [(8,), (8, 8, 8, 8)]:
+        with pytest.raises(ConfigError, match="deconv_channels"):
+            HeatmapNet(3, "resnet18", None, widths)
+        with pytest.raises(ConfigError, match="deconv_channels"):
+            ModelConfig(deconv_channels=widths)
+    assert ModelConfig(deconv_channels=[64, 64]).deconv_channels == (64, 64)
+
+
 def test_random_init_warns(caplog):
     with caplog.at_level("WARNING"):
         HeatmapNet(3, "resnet18", None, (8, 8, 8))

@@ -30,6 +30,8 @@ def test_demo_home_page_says_demo_in_capitals():
     assert "DEMO DATA" in html and "not comparable with the paper" in html
     assert f"<li><strong>Protocol</strong>: DISFA: {len(cfg['disfa']['folds'])} subject-independent folds" in html
     assert "<li><strong>Network</strong>: resnet18 backbone" in html
+    # the demo's short trunk (two deconvolution widths) is named as a departure from the paper's network
+    assert ("up to layer3 (layer4 dropped" in html) == (len(cfg["model"]["deconv_channels"]) == 2)
     for fact in ("resnet18 backbone", "random (no ImageNet weights", f"{cfg['train']['epochs']} epochs",
                  "Seeds</strong>: 0", "sigma = 2, lambda = 0.05", "DISFA, BP4D"):
         assert fact in html, fact
@@ -41,7 +43,7 @@ def test_paper_home_page_names_the_real_data(tmp_path):
     cfg["model"]["pretrained"] = "/weights/resnet50.pth"
     html = render(validate(cfg, source="disfa"))
     assert "DEMO" not in html and "Results on the real data: DISFA" in html
-    assert "resnet50 backbone" in html and "ImageNet weights (/weights/resnet50.pth)" in html
+    assert "resnet50 backbone," in html and "ImageNet weights (/weights/resnet50.pth)" in html
     assert "3 subject-independent folds" in html and "GPU (--device cuda)" in html
     # every fact is its own list item (a Jinja line that breaks the rst list turns it into a heading)
     assert "<dt>" not in html.split("What was run")[1].split("</dd>")[0]

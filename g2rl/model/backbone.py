@@ -5,6 +5,10 @@
                        -> 1x1 conv -> K heatmaps (B, K, S/4, S/4)
 
 This network alone is the paper's Baseline and is all that G2RL keeps at test time.
+
+A shorter variant for small inputs: with two deconvolution widths the trunk ends after layer3 (stride 16)
+and two x2 deconvolutions bring it to the same S/4 heatmaps. At the demo's 64 px, layer4 works on 2 x 2
+maps yet holds 3/4 of ResNet-18's parameters (docs/PERFORMANCE.md); the paper configs keep all four stages.
 ImageNet weights: g2rl.model.weights (torchvision enum via the torch hub cache, or a local file).
 """
 
@@ -23,14 +27,17 @@ from g2rl.model.weights import ResolvedWeights, resolve_weights
 
 log = logging.getLogger(__name__)
 
-# ResNet variants we allow and the channel count of their last stage.
+# ResNet variants we allow and the channel count of their last stage (layer4; layer3 has half).
 RESNET_CHANNELS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048}
+# The deconvolution counts a trunk supports: 3 after layer4 (stride 32), 2 after layer3 (stride 16).
+DECONV_COUNTS = (2, 3)
 
 
 def build_resnet_trunk(
-    name: str, pretrained: str | os.PathLike | ResolvedWeights | None, warn_random: bool = True
+    name: str, pretrained: str | os.PathLike | ResolvedWeights | None, warn_random: bool = True, stages: int = 4
 ) -> tuple[nn.Sequential, int]:
-    """A torchvision ResNet without its avgpool and fc, and its output channel count.
+    """A torchvision ResNet without its avgpool and fc (and without layer4 when stages=3), and its
+    output channel count. Output stride: 32 with 4 stages, 16 with 3.
 
     pretrained: 'imagenet' / 'imagenet_v1' / 'imagenet_v2' (torchvision's weights through the torch
     hub cache), a path of a torchvision state dict, already resolved weights
@@ -55,19 +62,21 @@ def build_resnet_trunk(
         except RuntimeError as exc:
             raise G2RLError(f"{weights.path}: not a torchvision {name} state dict ({exc})") from exc
         log.info("backbone %s: %s loaded from %s", name, weights.describe(), weights.path)
-    trunk = nn.Sequential(
-        net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4
-    )
-    return trunk, RESNET_CHANNELS[name]
+    if stages not in (3, 4):
+        raise ConfigError(f"a ResNet trunk of {stages} stages: only 3 (up to layer3) or 4 (up to layer4)")
+    layers = [net.layer1, net.layer2, net.layer3, net.layer4][:stages]
+    trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, *layers)
+    return trunk, RESNET_CHANNELS[name] // (1 if stages == 4 else 2)
 
 
 class DeconvHead(nn.Module):
-    """Three stride-2 deconvolutions (x8 upsampling): (B, C_in, S/32, S/32) -> M (B, C, S/4, S/4)."""
+    """n stride-2 deconvolutions (x 2^n upsampling), one per width in ``channels``:
+    (B, C_in, S/2^(n+2), S/2^(n+2)) -> M (B, C, S/4, S/4); n = 3 after a full trunk, 2 after layer3."""
 
     def __init__(self, in_channels: int, channels: Sequence[int] = (256, 256, 256)) -> None:
         super().__init__()
-        if len(channels) != 3:
-            raise ConfigError(f"deconv_channels must list 3 widths, got {list(channels)}")
+        if len(channels) not in DECONV_COUNTS:
+            raise ConfigError(f"deconv_channels must list 3 widths (or 2 for a trunk ending at layer3), got {list(channels)}")
         layers: list[nn.Module] = []
         c_in = in_channels
         for c_out in channels:
@@ -95,6 +104,8 @@ class DeconvHead(nn.Module):
 class HeatmapNet(nn.Module):
     """ResNet + deconv head + 1x1 conv: images (B, 3, S, S) -> heatmaps (B, K, S/4, S/4).
 
+    The number of deconvolution widths sets the trunk: 3 -> layer1..layer4 (the paper's), 2 -> layer1..layer3.
+
     ``forward(x, return_features=True)`` also returns M, the feature maps before the final
     1x1 conv (B, C, S/4, S/4), which the knowledge projection reads during G2RL training.
     """
@@ -110,7 +121,10 @@ class HeatmapNet(nn.Module):
         super().__init__()
         if n_maps < 1:
             raise ConfigError(f"need at least one AU heatmap, got {n_maps}")
-        self.trunk, trunk_channels = build_resnet_trunk(backbone, pretrained, warn_random)
+        if len(deconv_channels) not in DECONV_COUNTS:
+            raise ConfigError(f"deconv_channels must list 3 widths (or 2 for a trunk ending at layer3), got {list(deconv_channels)}")
+        self.trunk_stages = len(deconv_channels) + 1
+        self.trunk, trunk_channels = build_resnet_trunk(backbone, pretrained, warn_random, self.trunk_stages)
         self.deconv = DeconvHead(trunk_channels, deconv_channels)
         self.final = nn.Conv2d(self.deconv.out_channels, n_maps, kernel_size=1)
         nn.init.normal_(self.final.weight, std=0.001)

@@ -97,8 +97,8 @@ class ModelConfig:
                 resolve_au_mapping(self.au_points)
             except ConfigError as exc:
                 raise bad("au_points", str(exc)) from None
-        if len(self.deconv_channels) != 3 or min(self.deconv_channels) < 1:
-            raise bad("deconv_channels", "must be three positive widths")
+        if len(self.deconv_channels) not in (2, 3) or min(self.deconv_channels) < 1:
+            raise bad("deconv_channels", "must be three positive widths (two: the trunk ends at layer3, stride 16)")
         if len(self.gcn_channels) != 3 or min(self.gcn_channels) < 1:
             raise bad("gcn_channels", "must be three positive widths (the paper's three GCN layers)")
         if len(self.gcn_fc_channels) != 2 or min(self.gcn_fc_channels) < 1:
@@ -184,7 +184,7 @@ def add_model_arguments(parser) -> None:
     g = parser.add_argument_group("model (g2rl.model.config.ModelConfig; docs/METHOD.md)")
     g.add_argument("--backbone", choices=sorted(RESNET_CHANNELS), default=d.backbone, help="ResNet trunk")
     g.add_argument("--deconv-channels", type=ints, default=csv(d.deconv_channels),
-                   help="widths of the three deconvolution layers")
+                   help="widths of the deconvolution layers: three (the paper's), or two to end the ResNet trunk at layer3")
     g.add_argument("--guidance", choices=GUIDANCES, default=d.guidance,
                    help="stopgrad_aux: stop-gradient G + L_teach + fixed-norm G; literal: Eq. 6/8 as written; "
                         "literal_fixed_norm: literal with G on the fixed-norm sphere")
