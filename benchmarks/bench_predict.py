@@ -116,7 +116,11 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--workers", nargs="*", type=int, default=[1, 2], help="landmark workers to compare")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is printed")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads for the network (default: torch's own, one per core)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
 
     count, fps, w, h = video_info(args.video)
