@@ -33,6 +33,12 @@ RESNET_CHANNELS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet10
 DECONV_COUNTS = (2, 3)
 
 
+def check_deconv_widths(channels: Sequence[int]) -> None:
+    """A ConfigError unless ``channels`` lists 3 widths (whole trunk) or 2 (trunk up to layer3)."""
+    if len(channels) not in DECONV_COUNTS:
+        raise ConfigError(f"deconv_channels must list 3 widths (or 2 for a trunk ending at layer3), got {list(channels)}")
+
+
 def build_resnet_trunk(
     name: str, pretrained: str | os.PathLike | ResolvedWeights | None, warn_random: bool = True, stages: int = 4
 ) -> tuple[nn.Sequential, int]:
@@ -75,8 +81,7 @@ class DeconvHead(nn.Module):
 
     def __init__(self, in_channels: int, channels: Sequence[int] = (256, 256, 256)) -> None:
         super().__init__()
-        if len(channels) not in DECONV_COUNTS:
-            raise ConfigError(f"deconv_channels must list 3 widths (or 2 for a trunk ending at layer3), got {list(channels)}")
+        check_deconv_widths(channels)
         layers: list[nn.Module] = []
         c_in = in_channels
         for c_out in channels:
@@ -121,8 +126,7 @@ class HeatmapNet(nn.Module):
         super().__init__()
         if n_maps < 1:
             raise ConfigError(f"need at least one AU heatmap, got {n_maps}")
-        if len(deconv_channels) not in DECONV_COUNTS:
-            raise ConfigError(f"deconv_channels must list 3 widths (or 2 for a trunk ending at layer3), got {list(deconv_channels)}")
+        check_deconv_widths(deconv_channels)  # before the trunk: its depth follows from the count
         self.trunk_stages = len(deconv_channels) + 1
         self.trunk, trunk_channels = build_resnet_trunk(backbone, pretrained, warn_random, self.trunk_stages)
         self.deconv = DeconvHead(trunk_channels, deconv_channels)

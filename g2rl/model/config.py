@@ -76,7 +76,7 @@ class ModelConfig:
         return self.guidance in ("stopgrad_aux", "literal_fixed_norm")
 
     def validate(self) -> None:
-        from g2rl.model.backbone import RESNET_CHANNELS
+        from g2rl.model.backbone import DECONV_COUNTS, RESNET_CHANNELS
         from g2rl.preprocess.au_points import resolve_au_mapping
         from g2rl.preprocess.heatmap_layout import LAYOUTS
         from g2rl.preprocess.heatmaps import PEAKS
@@ -97,7 +97,7 @@ class ModelConfig:
                 resolve_au_mapping(self.au_points)
             except ConfigError as exc:
                 raise bad("au_points", str(exc)) from None
-        if len(self.deconv_channels) not in (2, 3) or min(self.deconv_channels) < 1:
+        if len(self.deconv_channels) not in DECONV_COUNTS or min(self.deconv_channels) < 1:
             raise bad("deconv_channels", "must be three positive widths (two: the trunk ends at layer3, stride 16)")
         if len(self.gcn_channels) != 3 or min(self.gcn_channels) < 1:
             raise bad("gcn_channels", "must be three positive widths (the paper's three GCN layers)")
