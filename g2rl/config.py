@@ -139,6 +139,43 @@ def dataset_section(dataset: str, overrides: dict | None = None) -> dict:
     return section
 
 
+DATASET_ORDER = ("bp4d", "disfa")
+
+
+def dataset_set_label(datasets) -> str:
+    """The name of a set of datasets in output file names, in a fixed order: ['disfa', 'bp4d'] -> 'bp4d-disfa'."""
+    return "-".join(d for d in DATASET_ORDER if d in datasets)
+
+
+def check_configfiles_keep_datasets(configfiles, datasets, overridden: bool) -> None:
+    """Refuse config files whose merge drops a dataset one of them lists.
+
+    Snakemake merges `--configfile a.yaml b.yaml` key by key, so `datasets: [bp4d]` from b replaces a's
+    `[disfa]` and DISFA silently does not run. configfiles: the files in the order given; datasets: the merged
+    config's list; overridden: `--config datasets=...` was given (then the user chose explicitly).
+    """
+    if overridden or len(configfiles or []) < 2:
+        return
+    listed: dict[str, str] = {}
+    for path in configfiles:
+        try:
+            with open(path) as fh:
+                loaded = yaml.safe_load(fh) or {}
+        except (OSError, yaml.YAMLError):
+            continue  # Snakemake itself reports an unreadable config file
+        names = loaded.get("datasets") if isinstance(loaded, dict) else None
+        for name in names if isinstance(names, list) else []:
+            listed.setdefault(str(name), str(path))
+    dropped = [name for name in listed if name not in datasets]
+    if dropped:
+        files = " ".join(str(p) for p in configfiles)
+        raise ConfigError(
+            f"{listed[dropped[0]]}: lists dataset {dropped[0]}, but the merged --configfile {files} runs only "
+            f"{list(datasets)} (Snakemake merges config files key by key, so the last `datasets` wins). "
+            "Run both with --configfile config/paper.yaml, or add --config 'datasets=[disfa,bp4d]'"
+        )
+
+
 def parse_sigma(value: float | int | str) -> float:
     """A sigma from the config: a number or "sqrt(x)"."""
     if isinstance(value, str):

@@ -5,17 +5,29 @@ fresh machine that is the system's, which has none of the project's packages (is
 `script:` directive does the same (`sys.executable`). The one exception is a conda or apptainer deployment
 (`--sdm conda` / `--sdm apptainer`): then the job's shell has the environment activated, and its `python` is
 the one that holds the packages.
+
+Where that interpreter and this checkout live must not reach a job's params or inputs: Snakemake reruns a job
+whose params changed, so a re-cloned checkout, a renamed home or a rebuilt venv would retrain everything
+(issue 21). The workflow therefore exports them as environment variables when it is parsed (the Snakemake
+process and, on a cluster, the job-side Snakemake that parses the workflow again), and every rule's shell
+starts with the fixed words of ``JOB_COMMAND``. The environment is inherited by each job and never recorded.
 """
 
 from __future__ import annotations
 
-import shlex
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+
+# The interpreter a job runs (an absolute path, or `python` inside a conda/apptainer deployment).
+PYTHON_VAR = "G2RL_PYTHON"
+# What every rule's shell command starts with (a literal in each rule, for `snakemake --lint` and modules).
+JOB_COMMAND = f'"${PYTHON_VAR}" -m g2rl'
 
 
 def job_python(isolated: bool, executable: str | None = None) -> str:
-    """The interpreter a job runs, as one shell word.
+    """The interpreter a job runs (not shell-quoted: the rules quote the variable that holds it).
 
     isolated: a conda/apptainer deployment is active, so the job's own environment provides `python`.
     executable: the interpreter running Snakemake (default: sys.executable).
@@ -26,20 +38,25 @@ def job_python(isolated: bool, executable: str | None = None) -> str:
     if not executable:
         # sys.executable is empty only for embedded interpreters; no job could find its packages then.
         raise RuntimeError("cannot tell which Python runs Snakemake (sys.executable is empty)")
-    return shlex.quote(executable)
+    return executable
 
 
-def g2rl_command(isolated: bool, source_root: Path | None, executable: str | None = None) -> str:
-    """Shell words that run `python -m g2rl` in a job, e.g. ``PYTHONPATH=/repo${PYTHONPATH:+:$PYTHONPATH} /venv/bin/python -m g2rl``.
+def job_environment(
+    isolated: bool, source_root: Path | None, environ: Mapping[str, str], executable: str | None = None
+) -> dict[str, str]:
+    """The variables the workflow exports for its jobs: the interpreter, and this checkout first on PYTHONPATH.
 
     source_root: the folder holding this checkout's `g2rl/` package, put first on PYTHONPATH so a job runs the
     workflow's own code even inside a conda env that has only the dependencies; None when the workflow's source
     is not on local disk (a deployed module read from GitHub), where the installed g2rl is used.
+    environ: the current environment (its PYTHONPATH is kept after the checkout; parsing twice adds nothing).
     """
-    prefix = ""
+    env = {PYTHON_VAR: job_python(isolated, executable)}
     if source_root is not None:
-        prefix = f"PYTHONPATH={shlex.quote(str(source_root))}${{PYTHONPATH:+:$PYTHONPATH}} "
-    return f"{prefix}{job_python(isolated, executable)} -m g2rl"
+        first = str(source_root)
+        rest = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != first]
+        env["PYTHONPATH"] = os.pathsep.join([first, *rest])
+    return env
 
 
 def local_source_root(rules_dir: object) -> Path | None:

@@ -144,12 +144,11 @@ def test_cli_flags_parse_back_to_the_same_config():
                        heatmap_peak="intensity", adjacency_tau=0.5)
     parser = argparse.ArgumentParser()
     add_model_arguments(parser)
-    import shlex
 
-    args = parser.parse_args(shlex.split(" ".join(cfg.cli_flags())))
+    args = parser.parse_args(cfg.cli_flags())
     assert model_config_from_args(args) == cfg
     custom = cfg.replace(au_points={"AU06": [[1]], "AU12": [[48], [54]]})
-    assert model_config_from_args(parser.parse_args(shlex.split(" ".join(custom.cli_flags())))) == custom
+    assert model_config_from_args(parser.parse_args(custom.cli_flags())) == custom
 
 
 def test_heatmap_choices_come_from_the_cache_and_must_agree():

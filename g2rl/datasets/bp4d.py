@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from g2rl.datasets.frame_index import au_column, finish_index, read_label_file
+from g2rl.datasets.frame_index import MissingSubjects, au_column, finish_index, read_label_file
+from g2rl.datasets.names import check_name
 from g2rl.datasets.patterns import discover, fill
 from g2rl.errors import DatasetLayoutError
 
@@ -89,17 +90,15 @@ def index_bp4d(
     paddings = list(frame_padding or [2, 3, 4])
     columns = [au_column(a) for a in aus]
     parts = []
+    missing = MissingSubjects("BP4D", "partition")
     for partition, subjects in partitions.items():
         for subject in subjects:
-            # every AU's files, not the first AU's: a session missing one AU file must not vanish silently
-            subject_sessions = sessions or sorted(
-                {s for a in aus for s in discover(label_pattern, "session", root=root, subject=subject, au=a)}
-            )
+            check_name("subject", subject, f"bp4d.partitions.{partition}")
+            subject_sessions = sessions or _discover_sessions(label_pattern, root, subject, aus)
             if not subject_sessions:
-                raise DatasetLayoutError(
-                    f"subject {subject} (partition {partition}) has no data: no file matches "
-                    f"{fill(label_pattern, root=root, subject=subject, au=aus[0], session='*')}"
-                )
+                missing.add(subject, partition, fill(label_pattern, root=root, subject=subject, au=aus[0], session="*"))
+                continue
+            missing.found(subject)
             for session in subject_sessions:
                 files = [fill(label_pattern, root=root, subject=subject, session=session, au=a) for a in aus]
                 absent = [str(f) for f in files if not f.is_file()]
@@ -128,4 +127,19 @@ def index_bp4d(
                 part["partition"] = partition
                 parts.append(part)
             log.info("BP4D %s: %d sessions (partition %s)", subject, len(subject_sessions), partition)
+    missing.check(root)
     return finish_index(pd.concat(parts, ignore_index=True), columns)
+
+
+def _discover_sessions(label_pattern: str, root: Path, subject: str, aus: list[int]) -> list[str]:
+    """A subject's sessions, from every AU's label files (a session missing one AU file must not vanish silently).
+
+    Each name comes from a file name in the dataset tree, so it is checked before it goes anywhere.
+    """
+    found: dict[str, Path] = {}
+    for au in aus:
+        for session in discover(label_pattern, "session", root=root, subject=subject, au=au):
+            found.setdefault(session, fill(label_pattern, root=root, subject=subject, session=session, au=au))
+    for session, source in sorted(found.items()):
+        check_name("session", session, source)
+    return sorted(found)

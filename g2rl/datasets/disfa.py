@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from g2rl.datasets.frame_index import au_column, finish_index, join_label_files, read_label_file
+from g2rl.datasets.frame_index import MissingSubjects, au_column, finish_index, join_label_files, read_label_file
+from g2rl.datasets.names import check_name
 from g2rl.datasets.patterns import fill
 from g2rl.errors import DatasetLayoutError
 from g2rl.media import video_info
@@ -62,14 +63,16 @@ def index_disfa(
     aus = list(aus or DISFA_AUS)
     columns = [au_column(a) for a in aus]
     parts = []
+    missing = MissingSubjects("DISFA", "fold")
     for fold, subjects in folds.items():
         for subject in subjects:
+            check_name("subject", subject, f"disfa.folds.{fold}")
             video = fill(video_pattern, root=root, subject=subject)
             first_label = fill(label_pattern, root=root, subject=subject, au=aus[0])
             if not video.exists() and not first_label.parent.exists():
-                raise DatasetLayoutError(
-                    f"subject {subject} (fold {fold}) has no data: neither {video} nor {first_label.parent} exists"
-                )
+                missing.add(subject, fold, f"neither {video} nor {first_label.parent} exists")
+                continue
+            missing.found(subject)
             paths = [fill(label_pattern, root=root, subject=subject, au=a) for a in aus]
             labels = join_label_files(
                 {path: read_label_file(path).rename(c) for path, c in zip(paths, columns)}, f"subject {subject}"
@@ -93,4 +96,5 @@ def index_disfa(
             part["fold"] = int(fold) if fold.isdigit() else fold
             parts.append(part)
             log.info("DISFA %s: %d labelled frames (fold %s)", subject, len(part), fold)
+    missing.check(root)
     return finish_index(pd.concat(parts, ignore_index=True), columns)

@@ -94,6 +94,40 @@ def join_label_files(series: dict[Path, pd.Series], what: str) -> pd.DataFrame:
     return pd.concat(list(series.values()), axis=1)
 
 
+class MissingSubjects:
+    """The configured subjects a reader found no data for, reported together once every subject was looked at.
+
+    A user checking a partial copy wants every subject found and missing from one run, not the first gap only.
+    dataset: "DISFA" / "BP4D"; part: what a subject's group is called ("fold", "partition").
+    """
+
+    def __init__(self, dataset: str, part: str):
+        self.dataset, self.part = dataset, part
+        self.missing: list[tuple[str, str, str]] = []  # (subject, its fold/partition, what was looked for)
+        self.present: list[str] = []
+
+    def add(self, subject: str, group: str, looked_for: object) -> None:
+        self.missing.append((subject, group, str(looked_for)))
+
+    def found(self, subject: str) -> None:
+        self.present.append(subject)
+
+    def check(self, root: Path) -> None:
+        """Raise one DatasetLayoutError listing every missing subject (with what was looked for first) and the found ones."""
+        if not self.missing:
+            return
+        total = len(self.missing) + len(self.present)
+        (first, group, looked_for), rest = self.missing[0], self.missing[1:]
+        details = [f"subject {first} ({self.part} {group}) has no data: {looked_for}"]
+        details += [f"subject {s} ({self.part} {g}) has no data" for s, g, _ in rest]
+        found = ", ".join(self.present) if self.present else "none"
+        raise DatasetLayoutError(
+            f"{root}: {len(self.missing)} of the {total} configured {self.dataset} subjects have no data. "
+            + "; ".join(details)
+            + f". Found {len(self.present)}: {found}"
+        )
+
+
 def finish_index(df: pd.DataFrame, au_columns: list[str]) -> pd.DataFrame:
     """Order columns and rows, and check the one invariant every reader shares: no duplicate frames."""
     dup = df.duplicated(["subject", "session", "frame"])

@@ -154,9 +154,9 @@ class ModelConfig:
         return dataclasses.replace(self, **changes)
 
     def cli_flags(self) -> list[str]:
-        """The `g2rl train` options that reproduce this config (the workflow's train rule uses them)."""
+        """The `g2rl train` arguments that reproduce this config, as argv words (the workflow's train rule quotes
+        each one; ``["--backbone", "resnet50", ...]``)."""
         import json
-        import shlex
 
         flags = []
         for f in dataclasses.fields(self):
@@ -170,7 +170,7 @@ class ModelConfig:
                 text = json.dumps(value, sort_keys=True)
             else:
                 text = str(value)
-            flags.append(f"{opt} {shlex.quote(text)}")
+            flags += [opt, text]
         return flags
 
 

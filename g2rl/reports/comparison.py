@@ -1,4 +1,4 @@
-"""The G2RL-vs-Baseline table (``results/tables/g2rl_vs_baseline.{csv,md}``) from evidence.json files.
+"""The G2RL-vs-Baseline table (``results/tables/g2rl_vs_baseline_{dataset}.{csv,md}``) from evidence.json files.
 
 One row per (dataset, AU or Avg, metric): each method's mean +- sd over seeds with its 95 %
 bootstrap CI over test subjects, the paired difference G2RL - Baseline with its CI, the share

@@ -17,6 +17,9 @@ import pandas as pd
 from g2rl.csvread import read_csv_file
 from g2rl.errors import G2RLError
 
+# The transcription shipped with the package (a link to config/paper_table1.csv in a checkout), so an installed
+# g2rl and the workflow's jobs find it without a path that depends on where the checkout lives.
+PACKAGED_PAPER_TABLE = Path(__file__).resolve().parent.parent / "resources" / "paper_table1.csv"
 COLUMNS = ["dataset", "method", "metric", "au", "value"]
 METRICS = ("ICC", "MAE")
 _AU = re.compile(r"^AU\d\d$")

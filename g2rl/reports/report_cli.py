@@ -29,6 +29,7 @@ import pandas as pd
 from g2rl.errors import G2RLError
 from g2rl.paths import refuse_output_over_input
 from g2rl.reports.evaluate import read_metrics_json
+from g2rl.reports.paper_table import PACKAGED_PAPER_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--dataset", required=True, help="bp4d or disfa")
     t.add_argument("--baseline", nargs="+", required=True, help="Baseline metrics.json, one per seed")
     t.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed")
-    t.add_argument("--paper", required=True, help="the published numbers, config/paper_table1.csv")
+    t.add_argument("--paper", default=str(PACKAGED_PAPER_TABLE),
+                   help="the published numbers (default: the copy shipped in the package, config/paper_table1.csv)")
     t.add_argument("--data-label", required=True, choices=["demo", "real"], help="what our rows were computed on")
     t.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md, .tex, .html")
     t.add_argument("--caption", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")

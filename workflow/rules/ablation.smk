@@ -19,14 +19,13 @@ rule ablation_table:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
-        rows=lambda wc: jarg(ablation_rows(wc.dataset)),
+        rows=lambda wc: json_arg(ablation_rows(wc.dataset)),
         aus=lambda wc: ",".join(aus_of(wc.dataset)),
         prefix=f"{RESULTS}/{{dataset}}/ablation/table",
         data_label=config["data_label"],
     shell:
-        "{params.g2rl} report ablation --dataset {wildcards.dataset} --rows {params.rows} --aus {params.aus} "
-        "--data-label {params.data_label} --out-prefix {params.prefix} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl report ablation --dataset {wildcards.dataset:q} --rows {params.rows:q} '
+        "--aus {params.aus:q} --data-label {params.data_label:q} --out-prefix {params.prefix:q} > {log:q} 2>&1"
 
 
 rule ablation:

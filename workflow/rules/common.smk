@@ -3,14 +3,20 @@
 import functools
 import json
 import os
-import shlex
 from pathlib import Path
 
 import pandas as pd
 
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-from g2rl.config import lambda_label, parse_sigma, sigma_label, validate
+from g2rl.config import (
+    check_configfiles_keep_datasets,
+    dataset_set_label,
+    lambda_label,
+    parse_sigma,
+    sigma_label,
+    validate,
+)
 from g2rl.init_policy import IMAGENET_CHOICES
 from g2rl.model.variants import (
     VARIANT_PREFIX,
@@ -20,7 +26,8 @@ from g2rl.model.variants import (
     method_model_config,
     variants,
 )
-from g2rl.workflow_cmd import g2rl_command, local_source_root
+from g2rl.model.weights import sha256_of
+from g2rl.workflow_cmd import job_environment, local_source_root
 
 # Snakemake's convention: config/config.yaml of the working directory (so `--directory .test` runs the tiny
 # config and a snakedeploy'd copy its own); where the working directory has none, the workflow's own demo config.
@@ -35,34 +42,43 @@ if not workflow.overwrite_configfiles:
 # Defaults filled, unknown keys rejected, with one message naming the key. Dataset roots are checked by the job
 # that reads them (frame_index), not here: dry runs and --lint work on the paper configs without the data.
 config = validate(config, source="workflow config", check_roots=False)
+# `--configfile a.yaml b.yaml` merges key by key: b's `datasets` would silently drop a's dataset.
+check_configfiles_keep_datasets(
+    workflow.overwrite_configfiles, config["datasets"], "datasets" in (workflow.config_settings.config or {})
+)
 
 RESULTS = config["results"]
 DATASETS = config["datasets"]
 EXP = config["experiments"]
 
-# Jobs run the library through its CLI: with the Python running Snakemake, or the env's own `python` under
-# --sdm conda/apptainer (g2rl/workflow_cmd.py says why); this checkout's package first on PYTHONPATH.
-# Each job gets it as `params.g2rl`; a module-level name in a shell string breaks use as a Snakemake module.
+# Jobs run the library through its CLI: every rule's shell starts with `"$G2RL_PYTHON" -m g2rl`, the Python
+# running Snakemake, or the env's own `python` under --sdm conda/apptainer, with this checkout's package first
+# on PYTHONPATH. Both are exported here, not passed as params: a job whose params change is rerun, and where
+# the checkout or the venv lives must not retrain anything (g2rl/workflow_cmd.py says why).
 _ISOLATED = bool(
     {DeploymentMethod.CONDA, DeploymentMethod.APPTAINER} & set(workflow.deployment_settings.deployment_method)
 )
 SOURCE_ROOT = local_source_root(workflow.current_basedir)
-G2RL = g2rl_command(_ISOLATED, SOURCE_ROOT)
+os.environ.update(job_environment(_ISOLATED, SOURCE_ROOT, os.environ))
 # Relative to this file, so the workflow also works as a module or a snakedeploy'd copy.
 CONDA_ENV = "../../envs/g2rl.yaml"
 # `g2rl evaluate` / `report evidence` bootstrap options (a job's params.bootstrap).
-BOOTSTRAP = f"--resamples {EXP['bootstrap']['resamples']} --bootstrap-seed {EXP['bootstrap']['seed']}"
-# A stable path when the source is on local disk: workflow.source_path copies into a per-run cache folder, so as
-# an input it would look changed to every run.
-PAPER_TABLE1 = (
-    str(SOURCE_ROOT / "config" / "paper_table1.csv")
+BOOTSTRAP = ["--resamples", str(EXP["bootstrap"]["resamples"]), "--bootstrap-seed", str(EXP["bootstrap"]["seed"])]
+# The paper's published rows ship inside the package (g2rl/resources/paper_table1.csv, a link to
+# config/paper_table1.csv), so `g2rl report table1` needs no path to them, and a job sees a change of their
+# content through this fingerprint (a param) instead of through an absolute path that moves with the checkout.
+PAPER_TABLE1_SHA256 = sha256_of(
+    SOURCE_ROOT / "config" / "paper_table1.csv"
     if SOURCE_ROOT
     else workflow.source_path("../../config/paper_table1.csv")
 )
 
 
+# subject and session: the safe-name pattern the frame index enforces (g2rl/datasets/names.py)
 wildcard_constraints:
     dataset="disfa|bp4d",
+    subject=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    session=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     method="baseline|g2rl|g2rl-[a-z0-9_]+",
     sigma=r"[0-9.]+",
     lam=r"[0-9.]+",
@@ -70,9 +86,9 @@ wildcard_constraints:
     fold=r"[A-Za-z0-9]+",
 
 
-def jarg(value):
-    """A JSON value as one shell word."""
-    return shlex.quote(json.dumps(value, sort_keys=True))
+def json_arg(value):
+    """A JSON value for one option (the shell command quotes it: {params.x:q}); sorted keys keep params stable."""
+    return json.dumps(value, sort_keys=True)
 
 
 def test_folds(dataset):
@@ -100,6 +116,8 @@ SWEEP_SEEDS = list(EXP["sweep_seeds"] or EXP["seeds"][:1])
 # The sweeps and the ablation may run on a subset of the datasets (null = all), to keep the demo small.
 SWEEP_DATASETS = [d for d in DATASETS if d in (EXP["sweep_datasets"] or DATASETS)]
 ABLATION_DATASETS = [d for d in DATASETS if d in (EXP["ablation"]["datasets"] or DATASETS)]
+# Outputs that combine datasets (the sensitivity figures) carry their names, e.g. sensitivity_sigma_bp4d-disfa.
+SWEEP_SET = dataset_set_label(SWEEP_DATASETS)
 
 
 def run_dir(dataset, method, sigma, lam, seed):
@@ -113,11 +131,11 @@ def final_outputs():
         outs += [f"{RESULTS}/{d}/evidence.json"]
         outs += [f"{RESULTS}/figures/heatmaps_{d}.png", f"{RESULTS}/figures/curves_{d}.png"]
         outs += [f"{RESULTS}/figures/training_{d}.png"]
-    outs += expand(f"{RESULTS}/tables/g2rl_vs_baseline.{{ext}}", ext=["csv", "md"])
+        outs += expand(f"{RESULTS}/tables/g2rl_vs_baseline_{d}.{{ext}}", ext=["csv", "md"])
     if EXP["sigma_sweep"]:
-        outs += [f"{RESULTS}/figures/sensitivity_sigma.png"]
+        outs += [f"{RESULTS}/figures/sensitivity_sigma_{SWEEP_SET}.png"]
     if EXP["lambda_sweep"]:
-        outs += [f"{RESULTS}/figures/sensitivity_lambda.png"]
+        outs += [f"{RESULTS}/figures/sensitivity_lambda_{SWEEP_SET}.png"]
     outs += ablation_outputs()
     return outs
 
@@ -263,34 +281,30 @@ def landmark_files(wc):
 
 
 def train_flags(wc):
-    """`g2rl train` options of one job from the config's model and train sections."""
+    """`g2rl train` arguments of one job from the config's model and train sections, one word each (the rule
+    quotes every word: {params.flags:q})."""
     m, t = config["model"], config["train"]
     flags = [
         *method_model_config(config, wc.method).cli_flags(),  # every ModelConfig field, variant applied
-        f"--epochs {t['epochs']}",
-        f"--batch-size {t['batch_size']}",
-        f"--lr {t['lr']}",
-        f"--lr-gamma {t['lr_gamma']}",
-        f"--weight-decay {t['weight_decay']}",
-        f"--num-workers {t['num_workers']}",
-        f"--amp {t['amp']}",
-        f"--channels-last {t['channels_last']}",
-        f"--in-memory {t['in_memory']} --in-memory-max-mb {t['in_memory_max_mb']}",
+        *("--epochs", t["epochs"], "--batch-size", t["batch_size"], "--lr", t["lr"], "--lr-gamma", t["lr_gamma"]),
+        *("--weight-decay", t["weight_decay"], "--num-workers", t["num_workers"]),
+        *("--amp", t["amp"], "--channels-last", t["channels_last"]),
+        *("--in-memory", t["in_memory"], "--in-memory-max-mb", t["in_memory_max_mb"]),
     ]
     if t["lr_step_epochs"]:
-        flags.append(f"--lr-step-epochs {','.join(map(str, t['lr_step_epochs']))}")
+        flags += ["--lr-step-epochs", ",".join(map(str, t["lr_step_epochs"]))]
     if m["pretrained"]:
-        flags.append(f"--pretrained {shlex.quote(weights_file())}")
+        flags += ["--pretrained", weights_file()]
     if m["allow_random_init"]:
         flags.append("--allow-random-init")
     if t["max_train_samples"]:
-        flags.append(f"--max-train-samples {t['max_train_samples']}")
+        flags += ["--max-train-samples", t["max_train_samples"]]
     if t["gpus"] > 0:
         # explicit, so a broken CUDA setup stops the job with one line instead of training on the CPU
-        flags.append("--device cuda")
+        flags += ["--device", "cuda"]
     if wc.method != "baseline":
-        flags.append(f"--lambda {wc.lam}")
-    return " ".join(flags)
+        flags += ["--lambda", wc.lam]
+    return [str(f) for f in flags]
 
 
 def weights_file():

@@ -1,4 +1,5 @@
 # Dataset -> frame index. With demo.enabled the workflow first generates the demo dataset.
+# Every value in a shell command is quoted ({x:q}): names from a config or a dataset tree never run as shell.
 
 
 if config["demo"]["enabled"]:
@@ -12,13 +13,13 @@ if config["demo"]["enabled"]:
             CONDA_ENV
         threads: 2
         params:
-            g2rl=G2RL,
             seed=config["demo"]["seed"],
             disfa_frames=config["demo"]["disfa_frames"],
             bp4d_frames=config["demo"]["bp4d_frames"],
         shell:
-            "{params.g2rl} demo-data --out {output} --seed {params.seed} "
-            "--disfa-frames {params.disfa_frames} --bp4d-frames {params.bp4d_frames} --workers {threads} > {log} 2>&1"
+            '"$G2RL_PYTHON" -m g2rl demo-data --out {output:q} --seed {params.seed:q} '
+            "--disfa-frames {params.disfa_frames:q} --bp4d-frames {params.bp4d_frames:q} --workers {threads:q} "
+            "> {log:q} 2>&1"
 
 
 checkpoint frame_index:
@@ -31,9 +32,8 @@ checkpoint frame_index:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         root=lambda wc: config[wc.dataset]["root"],
-        layout=lambda wc: jarg({k: v for k, v in config[wc.dataset].items() if k not in ("root", "pooled")}),
+        layout=lambda wc: json_arg({k: v for k, v in config[wc.dataset].items() if k not in ("root", "pooled")}),
     shell:
-        "{params.g2rl} index --dataset {wildcards.dataset} --root {params.root:q} --layout {params.layout} "
-        "--out {output} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl index --dataset {wildcards.dataset:q} --root {params.root:q} '
+        "--layout {params.layout:q} --out {output:q} > {log:q} 2>&1"

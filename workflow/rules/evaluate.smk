@@ -12,13 +12,12 @@ rule evaluate:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         bootstrap=BOOTSTRAP,
-        pooled=lambda wc: "--pooled" if wc.dataset == "disfa" and config["disfa"]["pooled"] else "",
+        pooled=lambda wc: ["--pooled"] if wc.dataset == "disfa" and config["disfa"]["pooled"] else [],
         aus=lambda wc: ",".join(aus_of(wc.dataset)),
     shell:
-        "{params.g2rl} evaluate {input.predictions} --aus {params.aus} {params.pooled} --diagnostics {input.diagnostics} "
-        "{params.bootstrap} --out {output} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl evaluate {input.predictions:q} --aus {params.aus:q} {params.pooled:q} '
+        "--diagnostics {input.diagnostics:q} {params.bootstrap:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule evidence:
@@ -31,41 +30,40 @@ rule evidence:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         bootstrap=BOOTSTRAP,
     shell:
-        "{params.g2rl} report evidence --dataset {wildcards.dataset} --baseline {input.baseline} --g2rl {input.g2rl} "
-        "{params.bootstrap} --out {output} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl report evidence --dataset {wildcards.dataset:q} --baseline {input.baseline:q} '
+        "--g2rl {input.g2rl:q} {params.bootstrap:q} --out {output:q} > {log:q} 2>&1"
 
 
+# One per dataset (named by it), so the DISFA and BP4D configs, run one after the other, keep both.
 rule g2rl_vs_baseline:
     input:
-        expand(f"{RESULTS}/{{dataset}}/evidence.json", dataset=DATASETS),
+        f"{RESULTS}/{{dataset}}/evidence.json",
     output:
         csv=report(
-            f"{RESULTS}/tables/g2rl_vs_baseline.csv",
+            f"{RESULTS}/tables/g2rl_vs_baseline_{{dataset}}.csv",
             caption="../report/g2rl_vs_baseline.rst",
             category="Table 1",
-            subcategory="G2RL vs Baseline",
-            labels={"table": "G2RL vs Baseline", "data": config["data_label"]},
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "table": "G2RL vs Baseline", "data": config["data_label"]},
         ),
-        md=f"{RESULTS}/tables/g2rl_vs_baseline.md",
+        md=f"{RESULTS}/tables/g2rl_vs_baseline_{{dataset}}.md",
     log:
-        f"{RESULTS}/logs/g2rl_vs_baseline.log",
+        f"{RESULTS}/logs/{{dataset}}/g2rl_vs_baseline.log",
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         prefix=lambda wc, output: output.csv.removesuffix(".csv"),
         data_label=config["data_label"],
     shell:
-        "{params.g2rl} report compare --data-label {params.data_label} --out-prefix {params.prefix} {input} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl report compare --data-label {params.data_label:q} --out-prefix {params.prefix:q} '
+        "{input:q} > {log:q} 2>&1"
 
 
 rule table1:
     input:
         unpack(table1_metrics),
-        paper=PAPER_TABLE1,
         evidence=f"{RESULTS}/{{dataset}}/evidence.json",
     output:
         csv=report(
@@ -103,39 +101,40 @@ rule table1:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         prefix=f"{RESULTS}/tables/table1_{{dataset}}",
         data_label=config["data_label"],
+        # the published rows ship in the package; their fingerprint reruns the table when they are edited
+        paper_sha256=PAPER_TABLE1_SHA256,
     shell:
-        "{params.g2rl} report table1 --dataset {wildcards.dataset} --baseline {input.baseline} --g2rl {input.g2rl} "
-        "--paper {input.paper} --data-label {params.data_label} --evidence {input.evidence} --out-prefix {params.prefix} "
-        "> {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl report table1 --dataset {wildcards.dataset:q} --baseline {input.baseline:q} '
+        "--g2rl {input.g2rl:q} --data-label {params.data_label:q} --evidence {input.evidence:q} "
+        "--out-prefix {params.prefix:q} > {log:q} 2>&1"
 
 
+# Named by the datasets it plots (sensitivity_sigma_disfa, ..._bp4d-disfa), so no config overwrites another's.
 rule sensitivity_figures:
     input:
         lambda wc: sweep_metrics(wc.param),
     output:
         png=report(
-            f"{RESULTS}/figures/sensitivity_{{param}}.png",
+            f"{RESULTS}/figures/sensitivity_{{param}}_{SWEEP_SET}.png",
             caption="../report/sensitivity.rst",
             category="Figures 6-7 (sensitivity)",
             labels={"varied": "{param}", "datasets": ", ".join(SWEEP_DATASETS), "data": config["data_label"]},
         ),
-        pdf=f"{RESULTS}/figures/sensitivity_{{param}}.pdf",
+        pdf=f"{RESULTS}/figures/sensitivity_{{param}}_{SWEEP_SET}.pdf",
     log:
-        f"{RESULTS}/logs/sensitivity_{{param}}.log",
+        f"{RESULTS}/logs/sensitivity_{{param}}_{SWEEP_SET}.log",
     wildcard_constraints:
         param="sigma|lambda",
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
-        prefix=f"{RESULTS}/figures/sensitivity_{{param}}",
+        prefix=f"{RESULTS}/figures/sensitivity_{{param}}_{SWEEP_SET}",
         data_label=config["data_label"],
     shell:
-        "{params.g2rl} report sensitivity --param {wildcards.param} --out-prefix {params.prefix} "
-        "--data-label {params.data_label} {input} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl report sensitivity --param {wildcards.param:q} --out-prefix {params.prefix:q} '
+        "--data-label {params.data_label:q} {input:q} > {log:q} 2>&1"
 
 
 rule example_figures:
@@ -161,11 +160,11 @@ rule example_figures:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         data_label=config["data_label"],
     shell:
-        "{params.g2rl} report examples --model {input.model} --predictions {input.predictions} --crops {input.crops} "
-        "--heatmaps-out {output.heatmaps} --curves-out {output.curves} --data-label {params.data_label} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl report examples --model {input.model:q} --predictions {input.predictions:q} '
+        "--crops {input.crops:q} --heatmaps-out {output.heatmaps:q} --curves-out {output.curves:q} "
+        "--data-label {params.data_label:q} > {log:q} 2>&1"
 
 
 rule training_curves:
@@ -185,10 +184,9 @@ rule training_curves:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         prefix=f"{RESULTS}/figures/training_{{dataset}}",
         data_label=config["data_label"],
         title=lambda wc: f"{wc.dataset.upper()}: loss terms per epoch (sigma {SIGMA0}, lambda {LAMBDA0})",
     shell:
-        "{params.g2rl} report training --out-prefix {params.prefix} --data-label {params.data_label} "
-        "--title {params.title:q} {input} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl report training --out-prefix {params.prefix:q} --data-label {params.data_label:q} '
+        "--title {params.title:q} {input:q} > {log:q} 2>&1"

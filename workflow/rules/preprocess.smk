@@ -15,15 +15,15 @@ rule landmarks:
         CONDA_ENV
     threads: 1
     params:
-        g2rl=G2RL,
         media=lambda wc: sequence_table(wc.dataset)[(wc.subject, wc.session)],
-        mode=lambda wc: ("" if config["landmarks"]["fast"] else "--plain ")
-        + ("--sequence" if wc.dataset == "bp4d" else ""),
+        mode=lambda wc: ([] if config["landmarks"]["fast"] else ["--plain"])
+        + (["--sequence"] if wc.dataset == "bp4d" else []),
         detect_scale=config["landmarks"]["detect_scale"],
         redetect_every=config["landmarks"]["redetect_every"],
     shell:
-        "{params.g2rl} landmarks {params.media:q} --out {output} {params.mode} --detect-scale {params.detect_scale} "
-        "--redetect-every {params.redetect_every} --require-face --no-progress > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl landmarks {params.media:q} --out {output:q} {params.mode:q} '
+        "--detect-scale {params.detect_scale:q} --redetect-every {params.redetect_every:q} --require-face "
+        "--no-progress > {log:q} 2>&1"
 
 
 rule crop_cache:
@@ -40,16 +40,15 @@ rule crop_cache:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         landmarks_dir=f"{RESULTS}/{{dataset}}/landmarks",
         crop_size=config["preprocess"]["crop_size"],
         max_gap=config["landmarks"]["max_gap"],
         aus=lambda wc: ",".join(aus_of(wc.dataset)),
-        au_points=jarg(config["preprocess"]["au_points"]),
+        au_points=json_arg(config["preprocess"]["au_points"]),
     shell:
-        "{params.g2rl} cache crops --index {input.index} --landmarks-dir {params.landmarks_dir} --out {output} "
-        "--crop-size {params.crop_size} --max-gap {params.max_gap} --aus {params.aus} --au-points {params.au_points} "
-        "--no-progress > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl cache crops --index {input.index:q} --landmarks-dir {params.landmarks_dir:q} '
+        "--out {output:q} --crop-size {params.crop_size:q} --max-gap {params.max_gap:q} --aus {params.aus:q} "
+        "--au-points {params.au_points:q} --no-progress > {log:q} 2>&1"
 
 
 rule heatmap_cache:
@@ -65,14 +64,14 @@ rule heatmap_cache:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         sigma=lambda wc: sigma_values()[wc.sigma],
-        au_points=jarg(config["preprocess"]["au_points"]),
+        au_points=json_arg(config["preprocess"]["au_points"]),
         layout=config["preprocess"]["heatmap_layout"],
         peak=config["preprocess"]["heatmap_peak"],
     shell:
-        "{params.g2rl} cache heatmaps --crops {input} --sigma {params.sigma} --au-points {params.au_points} "
-        "--layout {params.layout} --peak {params.peak} --out {output} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl cache heatmaps --crops {input:q} --sigma {params.sigma:q} '
+        "--au-points {params.au_points:q} --layout {params.layout:q} --peak {params.peak:q} --out {output:q} "
+        "> {log:q} 2>&1"
 
 
 # An ablation variant's heatmaps (other AU points, layout or peak), from the same crops.
@@ -90,8 +89,8 @@ rule heatmap_cache_variant:
     conda:
         CONDA_ENV
     params:
-        g2rl=G2RL,
         sigma=lambda wc: sigma_values()[wc.sigma],
     shell:
-        "{params.g2rl} cache heatmaps --crops {input} --sigma {params.sigma} --au-points {wildcards.points} "
-        "--layout {wildcards.layout} --peak {wildcards.peak} --out {output} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl cache heatmaps --crops {input:q} --sigma {params.sigma:q} '
+        "--au-points {wildcards.points:q} --layout {wildcards.layout:q} --peak {wildcards.peak:q} --out {output:q} "
+        "> {log:q} 2>&1"

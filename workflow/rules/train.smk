@@ -12,10 +12,9 @@ rule weights:
         choice="|".join(IMAGENET_CHOICES),
     conda:
         CONDA_ENV
-    params:
-        g2rl=G2RL,
     shell:
-        "{params.g2rl} weights --backbone {wildcards.backbone} --pretrained {wildcards.choice} --out {output} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl weights --backbone {wildcards.backbone:q} --pretrained {wildcards.choice:q} '
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule train:
@@ -41,7 +40,6 @@ rule train:
     resources:
         gpu=config["train"]["gpus"],
     params:
-        g2rl=G2RL,
         out_dir=lambda wc, output: str(Path(output.predictions).parent),
         sigma=lambda wc: sigma_values()[wc.sigma],
         flags=train_flags,
@@ -49,7 +47,6 @@ rule train:
     # --on-stale-resume restart: a last.pt of a killed run whose inputs changed since (new cache, other
     # folds) is not continued; Snakemake reruns the job because of that change, so it starts over.
     shell:
-        "{params.g2rl} train --crops {input.crops} --heatmaps {input.heatmaps} --test-split {wildcards.fold} "
-        "--out {params.out_dir} --method {params.method} --sigma {params.sigma} --seed {wildcards.seed} "
-        "--on-stale-resume restart "
-        "{params.flags} > {log} 2>&1"
+        '"$G2RL_PYTHON" -m g2rl train --crops {input.crops:q} --heatmaps {input.heatmaps:q} '
+        "--test-split {wildcards.fold:q} --out {params.out_dir:q} --method {params.method:q} "
+        "--sigma {params.sigma:q} --seed {wildcards.seed:q} --on-stale-resume restart {params.flags:q} > {log:q} 2>&1"

@@ -1,0 +1,120 @@
+"""Issue 21: the researcher with the real data. A moved checkout reruns nothing; the paper configs do not overwrite
+each other's outputs and can run together; a partial dataset copy is reported whole."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, TINY_CONFIG, path_without_project_python
+from g2rl.datasets import index_bp4d, index_disfa
+from g2rl.errors import DatasetLayoutError
+from layouts import write_bp4d, write_disfa
+
+
+def snakemake(*args: str, python: str = sys.executable, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = path_without_project_python()
+    return subprocess.run([python, "-m", "snakemake", *args], capture_output=True, text=True, env=env, timeout=600,
+                          cwd=cwd)
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The repository's files as a clone has them (tracked and new, not ignored), without .venv or results."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, files):
+        src = REPO / rel
+        if src.is_file() or src.is_symlink():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel, follow_symlinks=False)
+    return dest
+
+
+def test_a_moved_checkout_and_venv_rerun_nothing(tiny_workflow, tmp_path):
+    """Copy a finished run and the checkout elsewhere, run Snakemake through another interpreter path: 0 jobs."""
+    moved = copy_checkout(tmp_path / "elsewhere" / "g2rl")
+    workdir = tmp_path / "shared storage" / "study"
+    shutil.copytree(tiny_workflow, workdir, symlinks=True)  # results, resources, .snakemake metadata, mtimes kept
+    other_python = tmp_path / "rebuilt venv" / "python"
+    other_python.parent.mkdir()
+    other_python.symlink_to(sys.executable)  # same packages, another path (sys.executable differs)
+    proc = snakemake("-n", "-s", str(moved / "Snakefile"), "-d", str(workdir), "--configfile",
+                     str(moved / TINY_CONFIG.relative_to(REPO)), "--cores", "1", python=str(other_python))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "Nothing to be done" in out, out[-4000:]
+
+
+def outputs_of(configfile: Path, workdir: Path) -> str:
+    """The dry run's plan (-p) of a config in an empty working directory (no data: the index is the first job)."""
+    proc = snakemake("-n", "-p", "-s", str(REPO / "Snakefile"), "--configfile", str(configfile),
+                     "--cores", "1", "--workflow-profile", "none", "-d", str(workdir))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def test_each_paper_config_names_its_outputs_and_paper_yaml_runs_both(tmp_path):
+    disfa = outputs_of(REPO / "config" / "disfa.yaml", tmp_path)
+    bp4d = outputs_of(REPO / "config" / "bp4d.yaml", tmp_path)
+    both = outputs_of(REPO / "config" / "paper.yaml", tmp_path)
+    # every output that combines datasets says which: the two configs, run one after the other, keep both
+    assert "results/tables/g2rl_vs_baseline_disfa.csv" in disfa and "g2rl_vs_baseline_bp4d" not in disfa
+    assert "results/tables/g2rl_vs_baseline_bp4d.csv" in bp4d and "g2rl_vs_baseline_disfa" not in bp4d
+    assert "results/figures/sensitivity_sigma_disfa.png" in disfa
+    assert "results/figures/sensitivity_lambda_bp4d.png" in bp4d
+    for name in ("table1_disfa", "table1_bp4d", "g2rl_vs_baseline_disfa", "g2rl_vs_baseline_bp4d",
+                 "sensitivity_sigma_bp4d-disfa", "sensitivity_lambda_bp4d-disfa"):
+        assert name in both, name
+    for out in (disfa, bp4d, both):
+        assert "g2rl_vs_baseline.csv" not in out and "sensitivity_sigma.png" not in out
+
+
+def test_two_configfiles_that_drop_a_dataset_are_refused(tmp_path):
+    proc = snakemake("-n", "-s", str(REPO / "Snakefile"), "--configfile", str(REPO / "config/disfa.yaml"),
+                     str(REPO / "config/bp4d.yaml"), "--cores", "1", "--workflow-profile", "none",
+                     "-d", str(tmp_path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "lists dataset disfa" in out and "config/paper.yaml" in out, out[-2000:]
+    # an explicit choice is the user's
+    ok = snakemake("-n", "-s", str(REPO / "Snakefile"), "--configfile", str(REPO / "config/disfa.yaml"),
+                   str(REPO / "config/bp4d.yaml"), "--config", "datasets=[bp4d]", "--cores", "1",
+                   "--workflow-profile", "none", "-d", str(tmp_path))
+    assert ok.returncode == 0, (ok.stdout + ok.stderr)[-2000:]
+
+
+def test_paper_yaml_is_the_two_dataset_configs_together():
+    load = lambda name: yaml.safe_load((REPO / "config" / name).read_text())  # noqa: E731
+    paper, disfa, bp4d = load("paper.yaml"), load("disfa.yaml"), load("bp4d.yaml")
+    assert paper["datasets"] == ["disfa", "bp4d"]
+    assert paper["disfa"] == disfa["disfa"] and paper["bp4d"] == bp4d["bp4d"]
+    shared = {k: v for k, v in paper.items() if k not in ("datasets", "disfa", "bp4d")}
+    assert shared == {k: v for k, v in disfa.items() if k not in ("datasets", "disfa")}
+    assert shared == {k: v for k, v in bp4d.items() if k not in ("datasets", "bp4d")}
+
+
+def test_a_partial_disfa_copy_lists_every_missing_and_found_subject(tmp_path):
+    root = write_disfa(tmp_path / "DISFA", subjects=("SN001", "SN011"))
+    folds = {"1": ["SN001", "SN002"], "2": ["SN011", "SN013"], "3": ["SN003"]}
+    with pytest.raises(DatasetLayoutError) as err:
+        index_disfa(root, folds=folds)
+    msg = str(err.value)
+    assert msg.startswith(f"{root}: 3 of the 5 configured DISFA subjects have no data")
+    assert "subject SN002 (fold 1) has no data: neither" in msg
+    assert "subject SN013 (fold 2) has no data" in msg and "subject SN003 (fold 3) has no data" in msg
+    assert msg.endswith("Found 2: SN001, SN011") and "\n" not in msg
+
+
+def test_a_partial_bp4d_copy_lists_every_missing_subject(tmp_path):
+    root = write_bp4d(tmp_path / "BP4D", subjects=("F001",))
+    with pytest.raises(DatasetLayoutError, match=r"2 of the 3 configured BP4D subjects have no data\. subject F002 "
+                       r"\(partition devel\) has no data: .*; subject M002 \(partition devel\) has no data\. Found 1: F001"):
+        index_bp4d(root, partitions={"train": ["F001"], "devel": ["F002", "M002"]})
