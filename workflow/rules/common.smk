@@ -288,6 +288,8 @@ def train_flags(wc):
     if t["gpus"] > 0:
         # explicit, so a broken CUDA setup stops the job with one line instead of training on the CPU
         flags.append("--device cuda")
+        if t["jobs_per_gpu"] > 1:  # only then: the default leaves the params (a rerun trigger) as they were
+            flags.append(f"--jobs-per-gpu {t['jobs_per_gpu']}")
     if wc.method != "baseline":
         flags.append(f"--lambda {wc.lam}")
     return " ".join(flags)
