@@ -174,3 +174,20 @@ def test_provenance_records_index_and_physical_card(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"card {i}")
     info = device_info(torch.device("cuda:1"), True)
     assert info == {"type": "cuda", "name": "card 1", "precision": "bf16", "index": 1, "card": "5"}
+
+
+@pytest.mark.parametrize("jobs_per_gpu", [1, 2])
+def test_workflow_passes_jobs_per_gpu(tmp_path, jobs_per_gpu):
+    """train.jobs_per_gpu reaches every GPU training; the default adds no flag (its params stay as they were)."""
+    extra = tmp_path / "gpu.yaml"
+    extra.write_text(f"train: {{gpus: 1, jobs_per_gpu: {jobs_per_gpu}}}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "-p",
+         "--cores", "1", "--configfile", str(REPO / "config/config.yaml"), str(extra)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    trains = [line for line in done.stdout.splitlines() if " train --crops " in line]
+    flag = "--device cuda --jobs-per-gpu 2" if jobs_per_gpu > 1 else "--device cuda"
+    assert trains and all(flag in line for line in trains), trains[:1]
+    assert all(("--jobs-per-gpu" in line) == (jobs_per_gpu > 1) for line in trains), trains[:1]
