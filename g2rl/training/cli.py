@@ -15,7 +15,7 @@ from pathlib import Path
 from g2rl.errors import ConfigError
 from g2rl.model.config import add_model_arguments, model_config_from_args
 from g2rl.paths import ensure_writable_dir, refuse_output_over_input
-from g2rl.training.gpu_slots import LOCK_DIR_ENV, GpuSlots
+from g2rl.training.gpu_slots import LOCK_DIR_ENV, GpuSlots, place
 from g2rl.training.settings import AMP_MODES, SWITCH_MODES, TrainSettings
 
 _DEFAULT = TrainSettings()
@@ -121,7 +121,6 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
 
 def main(args: argparse.Namespace) -> int:
     from g2rl.training.device import resolve_device
-    from g2rl.training.gpu_slots import place
     from g2rl.training.loop import train_fold
 
     settings = settings_from_args(args)
