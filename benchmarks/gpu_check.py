@@ -12,10 +12,14 @@ rest still runs):
 2. the share of each step spent waiting for the next batch when a DataLoader over the HDF5 cache
    with 4 / 8 / 16 workers feeds the same training step (G2RL), and the img/s it reaches;
 3. 1 / 2 / 4 trainings sharing the device, started together: img/s per training and in total;
-4. predict frames/s end to end on ``--video`` (benchmarks/bench_predict.py, paper model).
+4. predict frames/s end to end on ``--video`` (benchmarks/bench_predict.py, paper model);
+5. card placement (g2rl.training.gpu_slots): cards x ``--jobs-per-gpu`` probes started together, each
+   takes a slot as `g2rl train --device cuda` does, touches its card and prints which it got; on a
+   machine with several cards, as many G2RL trainings placed the same way, with their img/s.
 
 ``--smoke`` shrinks every part (ResNet-18 @ the cache's crop size, narrow deconvs, 2 steps,
-1 loader worker, 2 trainings at once) so the script itself can be tested on a CPU.
+1 loader worker, 2 trainings at once; placement on 2 simulated cards) so the script itself can be
+tested on a CPU.
 Prints one table; figures are host wall time with the device synchronised after every step.
 """
 
@@ -26,7 +30,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +56,32 @@ def _model(spec, lambda_g, k, dev):
     return model, torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5)
 
 
+def _placed(spec) -> str:
+    """spec's device, or with spec["slots"] the card `g2rl train` would place this process on."""
+    if "slots" not in spec:
+        return spec["device"]
+    from g2rl.training.gpu_slots import GpuSlots, place
+
+    sim = spec["slots"].get("simulated_cards")  # --smoke: cards that are not there (nothing touches them)
+    count = {"device_count": lambda: sim} if sim else {}
+    return place(spec["device"], GpuSlots(spec["slots"]["jobs_per_gpu"], spec["slots"]["lock_dir"]), **count).device
+
+
+def part_place(spec) -> dict:
+    """Take a card slot, touch the card (a real one), keep the slot until every probe has one."""
+    device = _placed(spec)
+    if not spec["slots"].get("simulated_cards"):
+        import torch
+
+        torch.ones(1, device=device).sum().item()  # the card it got is usable
+    # a barrier: a probe that let go early would free its slot for a later one and skew the count
+    barrier = Path(spec["barrier"])
+    (barrier / str(os.getpid())).touch()
+    while len(list(barrier.iterdir())) < spec["probes"]:
+        time.sleep(0.05)
+    return {"device": device}
+
+
 def part_train(spec) -> dict:
     """Compute ceiling: steps on random tensors already on the device."""
     sys.path.insert(0, str(HERE))
@@ -57,11 +89,11 @@ def part_train(spec) -> dict:
 
     from g2rl.training.device import resolve_device
 
-    dev = resolve_device(spec["device"])
+    dev = resolve_device(_placed(spec))
     lam = 0.05 if spec["method"] == "g2rl" else 0.0
     ips, _, _ = measure(spec["backbone"], spec["crop"], spec["bf16"], lam, dev, spec["batch"], spec["steps"],
                      spec["warmup"], deconv=tuple(spec["deconv"]))  # fmt: skip
-    return {"images_per_s": ips}
+    return {"images_per_s": ips, "device": str(dev)}
 
 
 def part_loader(spec) -> dict:
@@ -115,7 +147,7 @@ def _run_part(spec: dict, timeout: float) -> dict:
 
 
 def _concurrent(spec: dict, n: int, timeout: float) -> list[dict]:
-    """n copies of part_train started together; each reports its own img/s."""
+    """n copies of one part started together; each reports its own result (img/s, device)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--part", json.dumps(spec)]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(n)]
     out, deadline = [], time.monotonic() + timeout
@@ -131,6 +163,38 @@ def _concurrent(spec: dict, n: int, timeout: float) -> list[dict]:
     return out
 
 
+def _placement_rows(base: dict, smoke: bool, jobs_per_gpu: int, timeout: float) -> list[tuple[str, str]]:
+    """Cards x jobs_per_gpu placement probes at once (each card must get jobs_per_gpu of them); with
+    several real cards also that many G2RL trainings placed the same way."""
+    import torch
+
+    cards = 2 if smoke else (torch.cuda.device_count() if base["device"].startswith("cuda") else 0)
+    if not cards:
+        return [("card placement", "skipped: no CUDA device")]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="g2rl_gpu_slots_") as scratch:  # apart from real trainings' slots
+        locks, barrier = Path(scratch, "locks"), Path(scratch, "placed")
+        barrier.mkdir()
+        slots = {"jobs_per_gpu": jobs_per_gpu, "lock_dir": str(locks), **({"simulated_cards": cards} if smoke else {})}
+        n = cards * jobs_per_gpu
+        probe = {**base, "device": "cuda", "kind": "place", "slots": slots, "barrier": str(barrier), "probes": n}
+        rs = _concurrent(probe, n, timeout)
+        got = Counter(r.get("device", r.get("error")) for r in rs)
+        even = sorted(got) == [f"cuda:{i}" for i in range(cards)] and set(got.values()) == {jobs_per_gpu}
+        text = ", ".join(f"{d} x{c}" for d, c in sorted(got.items())) + (": ok" if even else ": UNEVEN")
+        rows.append((f"placement, {n} jobs on {cards}{' simulated' if smoke else ''} card(s) x {jobs_per_gpu}", text))
+        print(f"  {rows[-1][0]:48s} {rows[-1][1]}", flush=True)
+        if cards > 1 and not smoke:
+            rs = _concurrent({**base, "device": "cuda", "kind": "train", "method": "g2rl", "slots": slots}, n, timeout)
+            ok = [r for r in rs if "images_per_s" in r]
+            where = ", ".join(sorted(r["device"] for r in ok))
+            text = (f"{sum(r['images_per_s'] for r in ok):.1f} img/s in total on {where}" if len(ok) == n
+                    else f"failed: {next((r['error'] for r in rs if 'error' in r), 'no output')}")  # fmt: skip
+            rows.append((f"{n} G2RL trainings placed on {cards} cards", text))
+            print(f"  {rows[-1][0]:48s} {rows[-1][1]}", flush=True)
+    return rows
+
+
 def _fmt(r: dict, key: str, scale: float = 1.0, unit: str = "") -> str:
     return r["error"] if "error" in r else f"{r[key] * scale:.1f}{unit}"
 
@@ -143,11 +207,13 @@ def main() -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--smoke", action="store_true", help="tiny settings: checks the script, not the machine")
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per part")
+    ap.add_argument("--jobs-per-gpu", type=int, default=2, help="card slots of the placement case")
     ap.add_argument("--part", help=argparse.SUPPRESS)  # internal: run one part, print JSON
     args = ap.parse_args()
     if args.part:
         spec = json.loads(args.part)
-        print(json.dumps({"train": part_train, "loader": part_loader}[spec["kind"]](spec)), flush=True)
+        parts = {"train": part_train, "loader": part_loader, "place": part_place}
+        print(json.dumps(parts[spec["kind"]](spec)), flush=True)
         return 0
     if not (args.crops and args.heatmaps):
         ap.error("--crops and --heatmaps are required")
@@ -181,6 +247,7 @@ def main() -> int:
                 else f"failed: {errors[0] if errors else 'no output'}")  # fmt: skip
         rows.append((f"{n} G2RL training(s) sharing the device", text))
         print(f"  {rows[-1][0]:48s} {rows[-1][1]}", flush=True)
+    rows += _placement_rows(base, args.smoke, args.jobs_per_gpu, args.timeout)
     if args.video:
         frames = 16 if args.smoke else 300
         models = "demo (resnet18 @ 128)" if args.smoke else "paper (resnet50 @ 256)"

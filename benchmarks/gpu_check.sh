@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU readiness check (issue 16 target 3): one command on a machine with a GPU, a table at the end.
 #
-#   bash benchmarks/gpu_check.sh            # paper scale: ResNet-50 @ 256 px, 4/8/16 loader workers, 1/2/4 trainings
+#   bash benchmarks/gpu_check.sh            # paper scale: ResNet-50 @ 256 px, 4/8/16 loader workers, 1/2/4 trainings,
+#                                           # card placement: cards x 2 probes (and trainings, on several cards)
 #   bash benchmarks/gpu_check.sh --smoke    # tiny settings on the CPU: checks the script itself
 #
 # Steps: (1) the demo data and a DISFA cache at 256 px (64 px with --smoke), built by the workflow in a scratch

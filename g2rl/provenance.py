@@ -14,7 +14,8 @@ beside it with the records of its inputs. A record (plain JSON types only)::
                  "frame_index_fingerprint": "<sha256 of the frame index rows>"},
      "caches": {"crops": "<fingerprint attr>", "heatmaps": "<fingerprint attr>"},
      "weights": {"kind": "torchvision" | "file" | "random", "name": .., "sha256": .., ...},
-     "device": {"type": "cpu" | "cuda", "name": "<CPU model / GPU name>", "precision": "bf16" | "fp32"},
+     "device": {"type": "cpu" | "cuda", "name": "<CPU model / GPU name>", "precision": "bf16" | "fp32",
+                "index": 1, "card": "5"},  # the last two on CUDA only: torch's index, CUDA_VISIBLE_DEVICES' name
      "wall_seconds": 123.4}
 
 The config hash covers every training setting except the swept sigma and lambda, so every row of
@@ -128,15 +129,19 @@ def cpu_name() -> str:
 
 
 def device_info(device, bf16: bool) -> dict[str, Any]:
-    """{"type", "name", "precision"} of a torch device."""
+    """{"type", "name", "precision"} of a torch device; on CUDA also "index" (torch's) and "card" (the
+    card's CUDA_VISIBLE_DEVICES entry: which physical card that was, g2rl.training.gpu_slots)."""
     kind = getattr(device, "type", str(device))
-    if kind == "cuda":
-        import torch
+    if kind != "cuda":
+        return {"type": kind, "name": cpu_name(), "precision": "bf16" if bf16 else "fp32"}
+    import torch
 
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = cpu_name()
-    return {"type": kind, "name": name, "precision": "bf16" if bf16 else "fp32"}
+    from g2rl.training.gpu_slots import visible_cards
+
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    card = visible_cards(torch.cuda.device_count(), os.environ)[index]
+    return {"type": kind, "name": torch.cuda.get_device_name(index), "precision": "bf16" if bf16 else "fp32",
+            "index": index, "card": card}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- data identity

@@ -34,3 +34,5 @@ def test_gpu_check_smoke_prints_every_measurement(tiny_caches):  # noqa: F811
     assert re.fullmatch(rf"{number} img/s, waiting {number} %", rows["G2RL fed by HDF5 loader, 1 workers"])
     assert re.fullmatch(rf"{number} img/s in total, {number}-{number} each", rows["2 G2RL training(s) sharing the device"])
     assert rows["predict"] == "skipped: no --video"
+    # every simulated card got --jobs-per-gpu (2) of the probes started together
+    assert rows["placement, 4 jobs on 2 simulated card(s) x 2"] == "cuda:0 x2, cuda:1 x2: ok"

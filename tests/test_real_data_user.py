@@ -45,8 +45,10 @@ def test_a_moved_checkout_and_venv_rerun_nothing(tiny_workflow, tmp_path):
     other_python = tmp_path / "rebuilt venv" / "python"
     other_python.parent.mkdir()
     other_python.symlink_to(sys.executable)  # same packages, another path (sys.executable differs)
+    # and a placement setting (how many trainings share a card) changes no result, so it reruns nothing either
     proc = snakemake("-n", "-s", str(moved / "Snakefile"), "-d", str(workdir), "--configfile",
-                     str(moved / TINY_CONFIG.relative_to(REPO)), "--cores", "1", python=str(other_python))
+                     str(moved / TINY_CONFIG.relative_to(REPO)), "--config", 'train={"jobs_per_gpu": 3}',
+                     "--cores", "1", python=str(other_python))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "Nothing to be done" in out, out[-4000:]

@@ -15,6 +15,7 @@ from pathlib import Path
 from g2rl.errors import ConfigError
 from g2rl.model.config import add_model_arguments, model_config_from_args
 from g2rl.paths import ensure_writable_dir, refuse_output_over_input
+from g2rl.training.gpu_slots import LOCK_DIR_ENV, GpuSlots, place
 from g2rl.training.settings import AMP_MODES, SWITCH_MODES, TrainSettings
 
 _DEFAULT = TrainSettings()
@@ -51,6 +52,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="auto",
         help="auto (CUDA if available, else CPU) | cpu | cuda | cuda:N; cuda fails when CUDA is unusable",
+    )
+    parser.add_argument(
+        "--jobs-per-gpu", type=int, default=GpuSlots.jobs_per_gpu,
+        help="--device cuda (or auto on a CUDA machine) without an index: trainings allowed on one card at once; "
+             "each training takes a free card slot (g2rl.training.gpu_slots) and waits while all are taken",
+    )
+    parser.add_argument(
+        "--gpu-lock-dir", default=None,
+        help=f"folder of the card slots' lock files, shared by the trainings of one machine; "
+             f"None = ${LOCK_DIR_ENV}, else ${{TMPDIR:-/tmp}}/g2rl-gpu-slots-uid<uid>",
     )
     parser.add_argument(
         "--pretrained", default=d.pretrained,
@@ -113,13 +124,17 @@ def main(args: argparse.Namespace) -> int:
     from g2rl.training.loop import train_fold
 
     settings = settings_from_args(args)
-    resolve_device(args.device)  # an unusable --device cuda fails now, before the caches are read
+    device = resolve_device(args.device)  # an unusable --device cuda fails now, before the caches are read
+    slots = GpuSlots(args.jobs_per_gpu, args.gpu_lock_dir)
     outputs = {f"--out {name}": Path(args.out) / name for name in ("model.pt", "predictions.csv", "train_log.csv")}
     refuse_output_over_input("train", {**outputs, "--log": args.log}, {"--crops": args.crops, "--heatmaps": args.heatmaps})
     ensure_writable_dir(args.out)  # a read-only or forbidden --out fails now, not after training
+    # last of the checks, since it may wait for a card; the slot is held until this process ends
+    placement = place(device, slots)
+    logging.getLogger(__name__).info("device %s: %s", placement.device, placement.how)
     summary = train_fold(
         args.crops, args.heatmaps, args.test_split, args.out, settings, args.seed,
-        device=args.device, log=args.log, keep_resume_checkpoint=args.keep_resume_checkpoint,
+        device=placement.device, log=args.log, keep_resume_checkpoint=args.keep_resume_checkpoint,
         on_stale_resume=args.on_stale_resume,
     )  # fmt: skip
     logging.getLogger(__name__).info("done: %s", json.dumps(summary, default=str))

@@ -37,8 +37,11 @@ rule train:
         CONDA_ENV
     # Snakemake exports OMP_NUM_THREADS={threads} to the job, which sets torch's intra-op threads.
     threads: config["train"]["threads"]
+    # jobs_per_gpu: how many trainings share one card (g2rl/training/gpu_slots.py places each on a free slot).
+    # A resource, not a param: where a job computes changes no result, so changing it must rerun nothing.
     resources:
         gpu=config["train"]["gpus"],
+        jobs_per_gpu=config["train"]["jobs_per_gpu"],
     params:
         out_dir=lambda wc, output: str(Path(output.predictions).parent),
         sigma=lambda wc: sigma_values()[wc.sigma],
@@ -49,4 +52,5 @@ rule train:
     shell:
         '"$G2RL_PYTHON" -m g2rl train --crops {input.crops:q} --heatmaps {input.heatmaps:q} '
         "--test-split {wildcards.fold:q} --out {params.out_dir:q} --method {params.method:q} "
-        "--sigma {params.sigma:q} --seed {wildcards.seed:q} --on-stale-resume restart {params.flags:q} > {log:q} 2>&1"
+        "--sigma {params.sigma:q} --seed {wildcards.seed:q} --on-stale-resume restart {params.flags:q} "
+        "--jobs-per-gpu {resources.jobs_per_gpu:q} > {log:q} 2>&1"
