@@ -42,13 +42,16 @@ def test_a_moved_checkout_and_venv_rerun_nothing(tiny_workflow, tmp_path):
     moved = copy_checkout(tmp_path / "elsewhere" / "g2rl")
     workdir = tmp_path / "shared storage" / "study"
     shutil.copytree(tiny_workflow, workdir, symlinks=True)  # results, resources, .snakemake metadata, mtimes kept
-    other_python = tmp_path / "rebuilt venv" / "python"
-    other_python.parent.mkdir()
-    other_python.symlink_to(sys.executable)  # same packages, another path (sys.executable differs)
+    # the same environment under another path (a venv rebuilt elsewhere): sys.executable differs
+    other_venv = tmp_path / "rebuilt venv"
+    other_venv.symlink_to(Path(sys.prefix), target_is_directory=True)
+    other_python = other_venv / Path(sys.executable).relative_to(sys.prefix)
     # and a placement setting (how many trainings share a card) changes no result, so it reruns nothing either
+    placement = tmp_path / "placement.yaml"
+    placement.write_text("train: {jobs_per_gpu: 3}\n")
     proc = snakemake("-n", "-s", str(moved / "Snakefile"), "-d", str(workdir), "--configfile",
-                     str(moved / TINY_CONFIG.relative_to(REPO)), "--config", 'train={"jobs_per_gpu": 3}',
-                     "--cores", "1", python=str(other_python))
+                     str(moved / TINY_CONFIG.relative_to(REPO)), str(placement), "--cores", "1",
+                     python=str(other_python))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "Nothing to be done" in out, out[-4000:]
