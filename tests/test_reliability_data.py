@@ -1,0 +1,133 @@
+"""Issue 20 (round 2), data items: inputs that gave a silently wrong dataset or a traceback.
+
+4. a hand-edited frame_index.csv; 5. cache checksums; 6. heatmap sigma; 7. truncated JPEGs;
+9. absurd landmarks; 10. file names that are not UTF-8; 11-12. one-line errors for the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from g2rl.cli import main as g2rl_main
+from g2rl.datasets import index_bp4d, index_disfa, read_frame_index
+from g2rl.errors import DatasetLayoutError
+from layouts import write_bp4d, write_disfa
+
+FOLDS = {"1": ["SN001"], "2": ["SN002"], "3": ["SN003"]}
+PARTS = {"train": ["F001"], "devel": ["F002"]}
+
+
+def one_error_line(capsys, rc: int) -> str:
+    """The single stderr line of a refused command (exit 2, no traceback)."""
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err[-2000:]
+    lines = [ln for ln in err.splitlines() if ln.startswith("g2rl ")]
+    assert len(lines) == 1, err[-2000:]
+    return lines[0]
+
+
+# -- 4. a hand-edited frame index is checked where it is read --------------------------------------
+
+@pytest.fixture(scope="module")
+def bp4d_index_csv(tmp_path_factory):
+    """A valid BP4D frame index CSV (F001 train, F002 devel; 2 sessions x 5 frames each)."""
+    folder = tmp_path_factory.mktemp("bp4d")
+    out = folder / "frame_index.csv"
+    index_bp4d(write_bp4d(folder / "BP4D"), partitions=PARTS).to_csv(out, index=False)
+    return out
+
+
+def edited(src, tmp_path, edit) -> str:
+    """A copy of the index CSV at ``src`` after ``edit(df)`` changed it in place."""
+    df = pd.read_csv(src, dtype=str, keep_default_na=False)
+    edit(df)
+    out = tmp_path / "edited.csv"
+    df.to_csv(out, index=False)
+    return str(out)
+
+
+def _leak(df):  # F002's first session moved into train: F002 is trained and tested on
+    rows = (df.subject == "F002") & (df.session == "T1")
+    df.loc[rows, ["split", "partition"]] = "train"
+
+
+def _typo(df):  # 'Devel' for F002: before, F002 was silently trained on
+    df.loc[df.subject == "F002", ["split", "partition"]] = "Devel"
+
+
+def _split_only(df):  # split changed, partition left as the reader wrote it
+    df.loc[df.subject == "F002", "split"] = "train"
+
+
+def _duplicate(df):
+    df.loc[len(df)] = df.iloc[3]
+
+
+def _label(value):
+    def edit(df):
+        df.loc[4, "AU12"] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_leak, r"subject F002 is in partitions devel and train \(each subject belongs to exactly one"),
+    (_typo, r"split 'Devel' is not a bp4d partition \(known: train, devel\)"),
+    (_split_only, r"row \d+ \(subject F002\) has split 'train' but partition 'devel'"),
+    (_duplicate, r"duplicate frame rows for subject F001, session T1, frame 10"),
+    (_label("9"), r"column AU12: label 9.0 at row 5 is outside 0-5"),
+    (_label("-3"), r"column AU12: label -3.0 at row 5 is outside 0-5"),
+    (_label("x"), r"column AU12: label 'x' at row 5 is outside 0-5"),
+], ids=["subject-in-two-splits", "split-typo", "split-vs-partition", "duplicate-row", "label-9", "label-minus-3",
+        "label-text"])
+def test_hand_edited_frame_index_is_checked_when_read(bp4d_index_csv, tmp_path, edit, message):
+    path = edited(bp4d_index_csv, tmp_path, edit)
+    with pytest.raises(DatasetLayoutError, match=rf"^{path}: {message}"):
+        read_frame_index(path)
+
+
+def test_unedited_frame_index_reads_back(bp4d_index_csv):
+    df = read_frame_index(bp4d_index_csv)
+    assert set(df["split"]) == {"train", "devel"} and df["AU12"].notna().any()
+
+
+def test_case_variant_disfa_folds_are_an_error(tmp_path):
+    root = write_disfa(tmp_path / "DISFA")
+    index_disfa(root, folds={"a": ["SN001"], "b": ["SN002"], "c": ["SN003"]}).to_csv(tmp_path / "i.csv", index=False)
+    # DISFA's fold names are configurable: a hand-made 'A' is caught by its case twin
+
+    def upper_case_twin(df):
+        df.loc[df.subject == "SN003", ["split", "fold"]] = "A"
+
+    path = edited(tmp_path / "i.csv", tmp_path, upper_case_twin)
+    assert set(pd.read_csv(path)["split"]) == {"a", "b", "A"}
+    with pytest.raises(DatasetLayoutError, match=rf"^{path}: splits 'A' and 'a' differ only in case"):
+        read_frame_index(path)
+    with pytest.raises(DatasetLayoutError, match=r"^splits 'A' and 'a' differ only in case"):
+        index_disfa(root, folds={"a": ["SN001"], "A": ["SN002"], "c": ["SN003"]})
+
+
+def test_cache_crops_refuses_a_hand_edited_index(bp4d_index_csv, tmp_path, capsys):
+    path = edited(bp4d_index_csv, tmp_path, _typo)
+    rc = g2rl_main(["cache", "crops", "--index", path, "--landmarks-dir", str(tmp_path), "--out",
+                    str(tmp_path / "crops.h5"), "--aus", "AU06"])
+    assert one_error_line(capsys, rc).startswith(f"g2rl cache: error: {path}: split 'Devel' is not a bp4d partition")
+
+
+# -- 11. `cache crops --index photo.jpg` --------------------------------------------------------------
+
+def test_cache_crops_on_a_photo_says_not_a_frame_index(tmp_path, capsys):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 8)
+    rc = g2rl_main(["cache", "crops", "--index", str(photo), "--landmarks-dir", str(tmp_path), "--out",
+                    str(tmp_path / "crops.h5"), "--aus", "AU06"])
+    assert one_error_line(capsys, rc).startswith(f"g2rl cache: error: {photo}: not a frame index CSV (")
+
+
+# -- 12. a subject in two folds: the message names the folds ----------------------------------------
+
+def test_subject_in_two_folds_names_the_subject_and_both_folds(tmp_path):
+    root = write_disfa(tmp_path / "DISFA")
+    with pytest.raises(DatasetLayoutError, match=r"subject SN002 is in folds 1 and 2 \(each subject belongs"):
+        index_disfa(root, folds={"1": ["SN001", "SN002"], "2": ["SN002"], "3": ["SN003"]})
