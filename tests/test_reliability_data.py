@@ -131,3 +131,19 @@ def test_subject_in_two_folds_names_the_subject_and_both_folds(tmp_path):
     root = write_disfa(tmp_path / "DISFA")
     with pytest.raises(DatasetLayoutError, match=r"subject SN002 is in folds 1 and 2 \(each subject belongs"):
         index_disfa(root, folds={"1": ["SN001", "SN002"], "2": ["SN002"], "3": ["SN003"]})
+
+
+# -- 12. fold names the workflow cannot use are refused by the schema -------------------------------
+
+@pytest.mark.parametrize("name", ["fold-1", "fold 1", "f/1", ""])
+def test_fold_names_outside_the_wildcard_are_refused_by_the_schema(name):
+    from g2rl.config import dataset_section, validate
+    from g2rl.errors import ConfigError
+
+    folds = {name: ["SN001"], "2": ["SN002"]}
+    reason = rf"name {name!r} is not allowed: letters and digits only"
+    with pytest.raises(ConfigError, match=rf"^config: key disfa.folds: {reason}"):
+        validate({"datasets": ["disfa"], "disfa": {"root": "/data/DISFA", "folds": folds}}, check_roots=False)
+    with pytest.raises(ConfigError, match=rf"^disfa settings: key folds: {reason}"):
+        dataset_section("disfa", {"folds": folds})
+    validate({"datasets": ["disfa"], "disfa": {"root": "/data/DISFA", "folds": {"A1": ["SN001"]}}}, check_roots=False)
