@@ -6,14 +6,16 @@
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
 from g2rl.cli import main as g2rl_main
 from g2rl.datasets import index_bp4d, index_disfa, read_frame_index
-from g2rl.errors import DatasetLayoutError
+from g2rl.errors import DatasetLayoutError, G2RLError
 from layouts import write_bp4d, write_disfa
+from test_preprocess_cache import tiny, tiny_caches  # noqa: F401  (fixtures reused from the cache tests)
 
 FOLDS = {"1": ["SN001"], "2": ["SN002"], "3": ["SN003"]}
 PARTS = {"train": ["F001"], "devel": ["F002"]}
@@ -147,3 +149,76 @@ def test_fold_names_outside_the_wildcard_are_refused_by_the_schema(name):
     with pytest.raises(ConfigError, match=rf"^disfa settings: key folds: {reason}"):
         dataset_section("disfa", {"folds": folds})
     validate({"datasets": ["disfa"], "disfa": {"root": "/data/DISFA", "folds": {"A1": ["SN001"]}}}, check_roots=False)
+
+
+# -- 6. heatmap sigma is range-checked and the written maps are finite ------------------------------
+
+@pytest.mark.parametrize("sigma", ["nan", "inf", "0.001", "0", "-2", "9"])
+def test_heatmap_sigma_outside_its_range_is_refused(tiny_caches, tmp_path, capsys, sigma):
+    _, crops, _ = tiny_caches  # 64 x 64 crops: 16 x 16 heatmaps, sigma 0.1..8
+    out = tmp_path / "h.h5"
+    rc = g2rl_main(["cache", "heatmaps", "--crops", str(crops), "--sigma", sigma, "--out", str(out)])
+    line = one_error_line(capsys, rc)
+    assert line.startswith(f"g2rl cache: error: {out}: sigma={float(sigma):g} is outside 0.1..8 heatmap px"), line
+    assert not out.exists()
+
+
+def test_heatmap_sigma_bounds_are_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        g2rl_main(["cache", "heatmaps", "--help"])
+    assert "from 0.1 to half the heatmap side" in " ".join(capsys.readouterr().out.split())
+
+
+def test_non_finite_maps_are_not_written(tiny_caches, tmp_path, monkeypatch):
+    import g2rl.preprocess.cache as cache
+
+    _, crops, _ = tiny_caches
+    real = cache.render_layout
+    monkeypatch.setattr(cache, "render_layout", lambda *a, **k: real(*a, **k) * np.float32(1e6))  # float16 inf
+    with pytest.raises(G2RLError, match=r"h.h5: the heatmaps of \d+ rows \(first: row \d+\) are not finite at sigma=2 \(nothing written\)"):
+        cache.build_heatmap_cache(crops, 2.0, tmp_path / "h.h5")
+    assert not (tmp_path / "h.h5").exists()
+
+
+# -- 11. train on heatmaps built with sigma inf or holding overflowed maps: one line ----------------
+
+def train_args(crops, heat, out, *extra) -> list[str]:
+    """A tiny CPU training run of the cache-test dataset (never reached when the inputs are refused)."""
+    return ["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "1", "--out", str(out),
+            "--method", "baseline", "--backbone", "resnet18", "--epochs", "1", "--batch-size", "4",
+            "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu", "--allow-random-init", *extra]
+
+
+def test_train_on_heatmaps_built_with_sigma_inf_is_one_line(tiny_caches, tmp_path, capsys):
+    _, crops, heat = tiny_caches
+    with h5py.File(heat, "r+") as f:
+        f.attrs["sigma"] = float("inf")  # as an unchecked build wrote it (all-zero maps)
+    rc = g2rl_main(train_args(crops, heat, tmp_path / "run", "--sigma", "inf"))
+    line = one_error_line(capsys, rc)
+    assert line.startswith("g2rl train: error: training setting sigma=inf: must be finite and > 0"), line
+    rc = g2rl_main(train_args(crops, heat, tmp_path / "run"))
+    line = one_error_line(capsys, rc)
+    assert line.startswith(f"g2rl train: error: {heat}: built with sigma=inf is outside 0.1..8 heatmap px"), line
+
+
+@pytest.mark.parametrize("in_memory", ["on", "off"])
+def test_train_on_overflowed_maps_is_one_line(tiny_caches, tmp_path, capsys, in_memory):
+    _, crops, heat = tiny_caches
+    with h5py.File(heat, "r+") as f:
+        maps = f["heatmaps"][...]
+        maps[-1, 1, 5, 5] = np.inf  # a training row (split 2); float16's value for I / (2 pi 0.001^2)
+        f["heatmaps"][...] = maps
+    rc = g2rl_main(train_args(crops, heat, tmp_path / "run", "--in-memory", in_memory))
+    line = one_error_line(capsys, rc)
+    assert line.startswith(f"g2rl train: error: {heat}: heatmaps of row") and "are not finite" in line, line
+
+
+# -- 11, 12. training settings that are NaN are refused, naming the option ------------------------
+
+@pytest.mark.parametrize("option, key", [("--lr", "lr"), ("--weight-decay", "weight_decay"),
+                                         ("--lr-gamma", "lr_gamma"), ("--sigma", "sigma"),
+                                         ("--in-memory-max-mb", "in_memory_max_mb"), ("--lr", "lr")])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_non_finite_training_settings_are_refused(tmp_path, capsys, option, key, value):
+    rc = g2rl_main(train_args(tmp_path / "c.h5", tmp_path / "h.h5", tmp_path / "run", option, value))
+    assert one_error_line(capsys, rc).startswith(f"g2rl train: error: training setting {key}={value}: must be")

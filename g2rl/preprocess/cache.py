@@ -40,7 +40,7 @@ from g2rl.preprocess.au_points import au_points, max_points, validate_au_mapping
 from g2rl.preprocess.flags import apply_flag_policy
 from g2rl.preprocess.h5write import check_free_space, h5_output
 from g2rl.preprocess.heatmap_layout import channel_aus, render_layout
-from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, check_sigma, crop_to_heatmap
 from g2rl.preprocess.landmarks import landmark_array, read_landmarks_csv
 from g2rl.provenance import dataset_attrs
 
@@ -260,16 +260,17 @@ def build_heatmap_cache(
     ``compression`` (``"lzf"``, ``"gzip"`` or None), in ``layout`` with the ``peak`` convention.
     ``mapping`` (AU -> points): None = the points the crops file stores; else the points are
     computed afresh from its aligned landmarks (another mapping without re-aligning any frame).
+    ``sigma`` (heatmap px) must be finite and within :func:`g2rl.preprocess.heatmaps.sigma_bounds`;
+    a block of maps that is not finite anyway is refused before it is written.
     Returns the written attributes.
     """
     import h5py
 
-    if sigma <= 0:
-        raise G2RLError(f"sigma must be > 0, got {sigma}")
     say = _logger(log)
     t0 = time.perf_counter()
     with open_h5(crops_h5) as f:
         attrs = validate_crops_file(f, crops_h5)
+        sigma = check_sigma(sigma, attrs["crop_size"] // HEATMAP_STRIDE, f"{out_h5}: sigma")
         intens = f["intensities"][...]
         if mapping is None:
             mapping = attrs["au_point_mapping"]
@@ -300,8 +301,11 @@ def build_heatmap_cache(
         block = 256
         for start in range(0, n, block):
             stop = min(n, start + block)
-            ds[start:stop] = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
-                                       for i in range(start, stop)]).astype(np.float16)
+            with np.errstate(over="ignore"):  # an overflow to inf is reported by the check below
+                maps = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
+                                 for i in range(start, stop)]).astype(np.float16)
+            _check_finite_maps(maps, start, out_h5, sigma)
+            ds[start:stop] = maps
             if start == 0 and compression is not None and stop < n:
                 # compressed size is unknown up front: extrapolate from the first block on disk
                 f.flush()
@@ -310,6 +314,15 @@ def build_heatmap_cache(
     say(f"{out_h5}: {n} x {c} heatmaps {size}x{size} ({layout}, peak {peak}) at sigma={sigma} "
         f"({time.perf_counter() - t0:.1f} s)")
     return out_attrs
+
+
+def _check_finite_maps(maps: np.ndarray, start: int, out_h5, sigma: float) -> None:
+    """Refuse a block of rendered maps ((B, C, H, W) float16, rows ``start``..) holding NaN or inf
+    (float16 overflow): a map that cannot be trained on must not be written as if it could."""
+    bad = ~np.isfinite(maps).reshape(len(maps), -1).all(axis=1)
+    if bad.any():
+        raise G2RLError(f"{out_h5}: the heatmaps of {int(bad.sum())} rows (first: row {start + int(np.argmax(bad))}) "
+                        f"are not finite at sigma={sigma:g} (nothing written)")
 
 
 # -- opening and validation (shared with the reader) ------------------------------------------
@@ -383,5 +396,6 @@ def validate_heatmaps_file(f, path, crops_attrs: dict) -> dict:
     if _shape(f, "heatmaps", path) != (n, c, h, h):
         raise G2RLError(f"{path}: 'heatmaps' has shape {_shape(f, 'heatmaps', path)}, expected {(n, c, h, h)} "
                         f"({attrs['layout']} layout)")
-    attrs["sigma"] = float(attrs["sigma"])
+    # a file built before sigma was range-checked (sigma inf, nan, 0.001): its maps are zero, NaN or inf
+    attrs["sigma"] = check_sigma(attrs["sigma"], h, f"{path}: built with sigma")
     return attrs
