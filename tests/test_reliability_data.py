@@ -222,3 +222,88 @@ def test_train_on_overflowed_maps_is_one_line(tiny_caches, tmp_path, capsys, in_
 def test_non_finite_training_settings_are_refused(tmp_path, capsys, option, key, value):
     rc = g2rl_main(train_args(tmp_path / "c.h5", tmp_path / "h.h5", tmp_path / "run", option, value))
     assert one_error_line(capsys, rc).startswith(f"g2rl train: error: training setting {key}={value}: must be")
+
+
+# -- 5. cache checksums: a flipped byte in a chunk is an error naming the file ----------------------
+
+def flip_chunk_bytes(path, dataset: str, chunk: int, n: int = 240) -> None:
+    """Invert ``n`` bytes inside chunk ``chunk`` of ``dataset`` (what a bad disk or a bit rot does)."""
+    with h5py.File(path, "r") as f:
+        info = f[dataset].id.get_chunk_info(chunk)
+    data = bytearray(path.read_bytes())
+    start = info.byte_offset + min(16, info.size - n)
+    data[start:start + n] = bytes(b ^ 0xFF for b in data[start:start + n])
+    path.write_bytes(bytes(data))
+
+
+def test_cache_datasets_carry_checksums(tiny_caches):
+    _, crops, heat = tiny_caches
+    with h5py.File(crops, "r") as f:
+        numeric = [n for n, d in f.items() if d.dtype.kind in "fiu"]
+        assert {"images", "landmarks", "au_points", "intensities", "frame"} <= set(numeric)
+        assert all(f[n].fletcher32 for n in numeric)
+    with h5py.File(heat, "r") as f:
+        assert f["heatmaps"].fletcher32
+
+
+@pytest.mark.parametrize("in_memory", ["on", "off"])
+def test_flipped_bytes_in_a_crops_chunk_stop_training_naming_the_file(tiny_caches, tmp_path, capsys, in_memory):
+    _, crops, heat = tiny_caches
+    flip_chunk_bytes(crops, "images", 7)  # a training row (split 2)
+    rc = g2rl_main(train_args(crops, heat, tmp_path / "run", "--in-memory", in_memory))
+    line = one_error_line(capsys, rc)
+    assert line.startswith(f"g2rl train: error: {crops}: cannot read 'images' row") and "the file is damaged" in line
+
+
+def test_flipped_bytes_in_a_heatmaps_chunk_name_the_heatmaps_file(tiny_caches):
+    from g2rl.preprocess.dataset import CacheDataset
+
+    _, crops, heat = tiny_caches
+    flip_chunk_bytes(heat, "heatmaps", 5, n=24)  # lzf-compressed chunks are small
+    with pytest.raises(G2RLError, match=rf"^{heat}: cannot read 'heatmaps' row 5 \(.*\): the file is damaged"):
+        CacheDataset(crops, heat)[5]
+    with pytest.raises(G2RLError, match=rf"^{heat}: cannot read 'heatmaps' rows 0..7"):
+        CacheDataset(crops, heat).read_arrays()
+
+
+def test_a_damaged_key_dataset_is_one_line_naming_the_file(tiny_caches, tmp_path, capsys):
+    _, crops, _ = tiny_caches
+    flip_chunk_bytes(crops, "intensities", 0, n=8)
+    rc = g2rl_main(["cache", "heatmaps", "--crops", str(crops), "--sigma", "2", "--out", str(tmp_path / "h.h5")])
+    assert one_error_line(capsys, rc).startswith(f"g2rl cache: error: {crops}: cannot read its data (")
+
+
+def test_cache_without_checksums_is_still_read(tiny_caches):
+    """Caches written before the checksums existed: read as before (no check), not refused."""
+    from g2rl.preprocess.dataset import CacheDataset
+
+    _, crops, heat = tiny_caches
+    with h5py.File(crops, "r+") as f:
+        images = f["images"][...]
+        del f["images"]
+        f.create_dataset("images", data=images, chunks=(1, *images.shape[1:]))
+        assert not f["images"].fletcher32
+    assert np.array_equal(CacheDataset(crops, heat).read_arrays()["images"], images)
+
+
+# -- 11. a flipped object header: one line naming the file ----------------------------------------
+
+def test_flipped_object_header_is_one_line_naming_the_file(tiny_caches, tmp_path, capsys):
+    _, crops, heat = tiny_caches
+    with h5py.File(crops, "r") as f:
+        header = h5py.h5o.get_info(f["landmarks"].id).addr
+    data = bytearray(crops.read_bytes())
+    data[header:header + 4] = b"\xff\xff\xff\xff"  # the header's signature and version
+    crops.write_bytes(bytes(data))
+    rc = g2rl_main(train_args(crops, heat, tmp_path / "run"))
+    line = one_error_line(capsys, rc)
+    assert line.startswith(f"g2rl train: error: {crops}: cannot read 'landmarks' (Unable to"), line
+
+
+# -- 12. a truncated heatmaps file: the error names it ----------------------------------------------
+
+def test_truncated_heatmaps_file_is_named(tiny_caches, tmp_path, capsys):
+    _, crops, heat = tiny_caches
+    heat.write_bytes(heat.read_bytes()[: heat.stat().st_size // 2])
+    rc = g2rl_main(train_args(crops, heat, tmp_path / "run"))
+    assert one_error_line(capsys, rc).startswith(f"g2rl train: error: {heat}: cannot open as HDF5 (truncated")

@@ -23,6 +23,7 @@ The validators here are shared with the reader (:mod:`g2rl.preprocess.dataset`).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -327,15 +328,48 @@ def _check_finite_maps(maps: np.ndarray, start: int, out_h5, sigma: float) -> No
 
 # -- opening and validation (shared with the reader) ------------------------------------------
 
-def open_h5(path: str | os.PathLike):
-    """Open an HDF5 file read-only; a missing, truncated or non-HDF5 file -> G2RLError naming it."""
+def damaged(path: str | os.PathLike, exc: BaseException, what: str = "its data") -> G2RLError:
+    """The error for an HDF5 cache that opened but cannot be read: a chunk failing its fletcher32
+    checksum, a cut-short file, a damaged object header. h5py's text is kept in parentheses."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip("'\"")
+    return G2RLError(f"{path}: cannot read {what} ({reason}): the file is damaged; rebuild it")
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_file_class():
+    """``h5py.File`` whose damage is a :class:`G2RLError` naming the file (h5py is imported lazily)."""
     import h5py
 
+    class CacheFile(h5py.File):
+        """A cache opened for reading. A damaged object header makes h5py raise KeyError (as if the
+        name were missing) and a bad chunk OSError without a file name; both become one line."""
+
+        def __getitem__(self, name):
+            try:
+                return super().__getitem__(name)
+            except KeyError as exc:
+                if not self.__contains__(name):  # really absent: the caller's own check reports it
+                    raise
+                raise damaged(self.filename, exc, f"'{name}'") from exc
+
+        def __exit__(self, exc_type, exc, tb):
+            path = self.filename if self.id.valid else "HDF5 file"
+            super().__exit__(exc_type, exc, tb)
+            # an OSError with a file name (EACCES, ...) already names it; h5py's read errors do not
+            if isinstance(exc, OSError) and exc.filename is None and not isinstance(exc, G2RLError):
+                raise damaged(path, exc) from exc
+
+    return CacheFile
+
+
+def open_h5(path: str | os.PathLike):
+    """Open an HDF5 cache read-only. A missing, truncated or non-HDF5 file, a damaged object and
+    (inside ``with open_h5(path) as f:``) a chunk that fails its checksum -> G2RLError naming it."""
     path = Path(path)
     if not path.is_file():
         raise G2RLError(f"{path}: cache file not found")
     try:
-        return h5py.File(path, "r")
+        return _cache_file_class()(path, "r")
     except OSError as exc:
         raise G2RLError(f"{path}: cannot open as HDF5 (truncated or not an HDF5 file: {exc})") from exc
 
