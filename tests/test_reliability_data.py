@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -307,3 +310,99 @@ def test_truncated_heatmaps_file_is_named(tiny_caches, tmp_path, capsys):
     heat.write_bytes(heat.read_bytes()[: heat.stat().st_size // 2])
     rc = g2rl_main(train_args(crops, heat, tmp_path / "run"))
     assert one_error_line(capsys, rc).startswith(f"g2rl train: error: {heat}: cannot open as HDF5 (truncated")
+
+
+# -- 7. a truncated JPEG in a sequence: an error in the pipeline, success=0 in predict --------------
+
+def astronaut_sequence(folder, n: int = 4):
+    """``n`` JPEG frames 0.jpg.. of a face moving slowly (the predict tests' astronaut windows)."""
+    import skimage.data
+
+    from g2rl.media import write_image
+
+    folder.mkdir(parents=True)
+    img = skimage.data.astronaut()
+    for i in range(n):
+        write_image(folder / f"{i}.jpg", np.ascontiguousarray(img[10 + 3 * i:250 + 3 * i, 60 + 2 * i:380 + 2 * i]))
+    return folder
+
+
+def truncate(path, keep: float = 0.6) -> None:
+    """Cut the file at ``keep`` of its size (a copy interrupted, a full disk)."""
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * keep)])
+
+
+def test_truncated_jpeg_is_detected_by_read_image(tmp_path):
+    from g2rl.errors import TruncatedImageError
+    from g2rl.media import jpeg_is_truncated, read_image
+
+    seq = astronaut_sequence(tmp_path / "seq", n=1)
+    whole = (seq / "0.jpg").read_bytes()
+    assert not jpeg_is_truncated(whole) and not jpeg_is_truncated(whole + b"\0" * 10)  # bytes after the end: fine
+    truncate(seq / "0.jpg")
+    with pytest.raises(TruncatedImageError, match=rf"^{seq / '0.jpg'}: truncated JPEG"):
+        read_image(seq / "0.jpg")
+
+
+def test_landmarks_on_a_sequence_with_a_truncated_jpeg_is_one_line(tmp_path, capsys):
+    seq = astronaut_sequence(tmp_path / "T1")
+    truncate(seq / "2.jpg")
+    rc = g2rl_main(["landmarks", str(seq), "--sequence", "--out", str(tmp_path / "lm.csv"), "--no-progress"])
+    assert one_error_line(capsys, rc).startswith(f"g2rl landmarks: error: {seq / '2.jpg'}: truncated JPEG")
+    assert not (tmp_path / "lm.csv").exists()
+
+
+def test_predict_gives_a_truncated_frame_success_0_and_a_warning(tmp_path, caplog):
+    import logging
+
+    from test_predict_model import AUS, make_checkpoint
+
+    make_checkpoint(tmp_path / "model.pt")
+    seq = astronaut_sequence(tmp_path / "T1")
+    truncate(seq / "2.jpg")
+    out = tmp_path / "aus.csv"
+    with caplog.at_level(logging.WARNING, logger="g2rl.predict"):
+        rc = g2rl_main(["predict", "--no-progress", "--amp", "off", "--checkpoint", str(tmp_path / "model.pt"),
+                        "--sequence", str(seq), "--out", str(out)])
+    assert rc == 0
+    df = pd.read_csv(out)
+    assert df["frame"].tolist() == [0, 1, 2, 3] and df["success"].tolist() == [1, 1, 0, 1]
+    assert df.loc[2, [f"{au}_r" for au in AUS]].isna().all()  # no face: empty AU cells
+    assert f"{seq / '2.jpg'}: truncated JPEG" in caplog.text and "success=0" in caplog.text
+
+
+# -- 10. names that are not UTF-8: one line, never handed to OpenCV (which segfaults) ---------------
+
+NOT_UTF8 = b"caf\xe9"
+
+
+def test_landmarks_on_a_video_named_in_latin1_is_one_line(tmp_path, capsys):
+    from layouts import write_noise_video
+
+    video = write_noise_video(tmp_path / "v.avi", 3, 10)
+    bad = os.fsencode(tmp_path) + b"/vid\xe9o.avi"
+    os.rename(video, bad)
+    rc = g2rl_main(["landmarks", os.fsdecode(bad), "--out", str(tmp_path / "lm.csv")])
+    line = one_error_line(capsys, rc)
+    assert line == f"g2rl landmarks: error: {tmp_path}/vid\\xe9o.avi: file name is not valid UTF-8 " \
+                   f"(rename the file or folder; media names must be UTF-8)"
+
+
+def test_landmarks_on_a_folder_holding_a_latin1_name_is_one_line(tmp_path, capsys):
+    seq = astronaut_sequence(tmp_path / "T1", n=2)
+    os.rename(seq / "1.jpg", os.fsencode(seq) + b"/" + NOT_UTF8 + b".jpg")
+    rc = g2rl_main(["landmarks", str(seq), "--sequence", "--out", str(tmp_path / "lm.csv"), "--no-progress"])
+    assert one_error_line(capsys, rc).startswith(f"g2rl landmarks: error: {seq}/caf\\xe9.jpg: file name is not valid")
+
+
+@pytest.mark.parametrize("dataset", ["disfa", "bp4d"])
+def test_index_of_a_root_named_in_latin1_is_one_line(tmp_path, capsys, dataset):
+    write = write_disfa if dataset == "disfa" else write_bp4d
+    write(tmp_path / "data")
+    root = os.fsencode(tmp_path) + b"/" + NOT_UTF8
+    os.rename(tmp_path / "data", root)
+    layout = {"disfa": {"folds": FOLDS}, "bp4d": {"partitions": PARTS}}[dataset]
+    rc = g2rl_main(["index", "--dataset", dataset, "--root", os.fsdecode(root), "--out", str(tmp_path / "i.csv"),
+                    "--layout", json.dumps(layout)])
+    line = one_error_line(capsys, rc)
+    assert line.startswith(f"g2rl index: error: {tmp_path}/caf\\xe9/") and "file name is not valid UTF-8" in line

@@ -177,8 +177,14 @@ def check_index(df: pd.DataFrame, au_columns: list[str], source: Path | str | No
 
 
 def finish_index(df: pd.DataFrame, au_columns: list[str]) -> pd.DataFrame:
-    """Check the invariants every reader shares (:func:`check_index`), then order columns and rows."""
+    """Check the invariants every reader shares (:func:`check_index`) and that every media path can
+    be written to the UTF-8 CSV and opened by OpenCV (:func:`g2rl.media.opencv_path`), then order
+    columns and rows."""
+    from g2rl.media import opencv_path
+
     check_index(df, au_columns)
+    for media in df["media"].unique():
+        opencv_path(media)
     extra = [c for c in ("split", "partition", "fold") if c in df.columns]
     df = df[INDEX_KEY_COLUMNS + au_columns + extra]
     return df.sort_values(["subject", "session", "frame"], kind="stable").reset_index(drop=True)
