@@ -406,3 +406,55 @@ def test_index_of_a_root_named_in_latin1_is_one_line(tmp_path, capsys, dataset):
                     "--layout", json.dumps(layout)])
     line = one_error_line(capsys, rc)
     assert line.startswith(f"g2rl index: error: {tmp_path}/caf\\xe9/") and "file name is not valid UTF-8" in line
+
+
+# -- 9, 12. landmarks that are no face fit: an error naming the CSV and the frame ---------------------
+
+def edit_landmarks(csv, frame: int, edit) -> None:
+    """Apply ``edit(points (68, 2))`` to the landmarks of ``frame`` in a landmarks CSV, in place."""
+    from g2rl.preprocess.landmarks import X_COLUMNS, Y_COLUMNS
+
+    df = pd.read_csv(csv)
+    row = df.index[df["frame"] == frame][0]
+    pts = np.stack([df.loc[row, X_COLUMNS].to_numpy(float), df.loc[row, Y_COLUMNS].to_numpy(float)], axis=-1)
+    edit(pts)
+    df.loc[row, X_COLUMNS], df.loc[row, Y_COLUMNS] = pts[:, 0], pts[:, 1]
+    df.to_csv(csv, index=False)
+
+
+def _far(pts):
+    pts[30] = 1e12  # the nose tip: not an alignment point, the crop would still be made
+
+
+def _far_alignment_point(pts):
+    pts[8, 1] = 1e12
+
+
+def _collinear(pts):
+    pts[8] = (pts[36] + pts[45]) / 2
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (_far, r"landmark 30 at \(1e\+12, 1e\+12\) lies far outside the 200x200 frame \(1 of 68"),
+    (_far_alignment_point, r"landmark 8 at \(100, 1e\+12\) lies far outside"),
+    (_collinear, r"alignment: landmarks 8, 36, 45 are collinear"),
+])
+def test_landmarks_that_are_no_face_stop_the_crop_cache_naming_csv_and_frame(tiny, edit, reason):
+    from test_preprocess_cache import _build
+
+    root, index, csvs = tiny
+    csv = csvs[("SN001", "LeftCamera")]
+    edit_landmarks(csv, 6, edit)
+    with pytest.raises(G2RLError, match=rf"^{csv}: landmarks of {root / 'SN001.avi'} frame 6: {reason}"):
+        _build(root, index, csvs)
+    assert not (root / "crops.h5").exists()
+
+
+def test_infinite_landmark_names_the_frame(tiny):
+    from g2rl.preprocess.landmarks import read_landmarks_csv
+
+    _, _, csvs = tiny
+    csv = csvs[("SN001", "LeftCamera")]
+    edit_landmarks(csv, 7, lambda pts: pts.__setitem__((12, 0), np.inf))
+    with pytest.raises(G2RLError, match=rf"^{csv}: frame 7 has success=1 but missing or non-finite coordinates"):
+        read_landmarks_csv(csv)

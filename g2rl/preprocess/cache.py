@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from g2rl.errors import G2RLError
-from g2rl.preprocess.align import alignment_matrix, transform_points, warp_to_crop
+from g2rl.preprocess.align import alignment_matrix, check_landmarks_in_frame, transform_points, warp_to_crop
 from g2rl.preprocess.au_points import au_points, max_points, validate_au_mapping
 from g2rl.preprocess.flags import apply_flag_policy
 from g2rl.preprocess.h5write import check_free_space, h5_output
@@ -178,7 +178,7 @@ def build_crop_cache(
         if is_video(seq["media"].iloc[0]):
             order = np.argsort(index.loc[kept, "media_frame"].to_numpy(), kind="stable")
             kept, pts, src = kept[order], pts[order], src[order]
-        plan.append((key, kept, pts, src))
+        plan.append((key, kept, pts, src, csv_path))
     n = sum(len(p[1]) for p in plan)
     counts["frames_written"] = n
     counts["frames_excluded"] = len(index) - n
@@ -195,19 +195,19 @@ def build_crop_cache(
         images = f.create_dataset("images", (n, crop_size, crop_size, 3), np.uint8,
                                   chunks=(1, crop_size, crop_size, 3))
         row = 0
-        for key, kept, pts, _ in plan:
+        for key, kept, pts, _, csv_path in plan:
             media = index.loc[kept, "media"].astype(str).to_numpy()
             if len(kept) == 0:
                 continue
+            media_frames = index.loc[kept, "media_frame"].to_numpy(np.int64)
             if is_video(media[0]):
-                frames = _video_frames(iter_video_frames(media[0]), index.loc[kept, "media_frame"].to_numpy(np.int64),
-                                       media[0])
+                frames = _video_frames(iter_video_frames(media[0]), media_frames, media[0])
             else:
                 frames = (read_image(m) for m in media)
             for i, frame in enumerate(frames):
-                m = alignment_matrix(pts[i], crop_size)
-                images[row] = warp_to_crop(frame, m, crop_size)
-                landmarks_out[row] = transform_points(pts[i], m)
+                where = (f"{csv_path}: landmarks of {media[i]}"
+                         + (f" frame {media_frames[i]}" if is_video(media[i]) else ""))
+                images[row], landmarks_out[row] = _align(frame, pts[i], crop_size, where)
                 row += 1
                 bar.update(1)
         bar.close()
@@ -233,6 +233,18 @@ def build_crop_cache(
     say(f"{out_h5}: {n} crops of {crop_size}x{crop_size} written, {counts['frames_excluded']} of "
         f"{len(index)} indexed frames excluded by the no-face policy ({dt:.1f} s)")
     return counts
+
+
+def _align(frame: np.ndarray, points: np.ndarray, crop_size: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """(crop (S, S, 3) uint8, landmarks (68, 2) crop px) of one frame (H, W, 3) and its (68, 2) frame-px
+    landmarks. Landmarks that are no face fit (far outside the frame, collinear alignment points)
+    are an error naming ``where`` (the landmarks CSV and the frame), not a black crop with a label."""
+    try:
+        check_landmarks_in_frame(points, frame.shape[:2])
+        m = alignment_matrix(points, crop_size)
+    except G2RLError as exc:
+        raise G2RLError(f"{where}: {exc}") from None
+    return warp_to_crop(frame, m, crop_size), transform_points(points, m)
 
 
 def _video_frames(frames, wanted: np.ndarray, video: str):
