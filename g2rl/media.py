@@ -157,11 +157,17 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def write_image(path: str | Path, rgb: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Write an RGB uint8 image; the format follows the suffix."""
+    """Write an RGB uint8 image; the format follows the suffix. Encoded by OpenCV in memory and
+    written through Python, so a full or read-only disk is an OSError with its reason (ENOSPC,
+    EROFS) that :func:`g2rl.atomic.atomic_path` can name the output with (cv2.imwrite only says False)."""
     cv2 = _cv2()
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if Path(path).suffix.lower() in {".jpg", ".jpeg"} else []
-    if not cv2.imwrite(opencv_path(path), cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), params):
-        raise MediaError(f"{path}: cannot write image")
+    suffix = Path(path).suffix.lower()
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if suffix in {".jpg", ".jpeg"} else []
+    ok, data = cv2.imencode(suffix, cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise MediaError(f"{path}: cannot encode an image as {suffix or 'an unknown format'}")
+    with open(path, "wb") as fh:
+        fh.write(data.tobytes())
 
 
 class VideoWriter:

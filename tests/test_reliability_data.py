@@ -458,3 +458,29 @@ def test_infinite_landmark_names_the_frame(tiny):
     edit_landmarks(csv, 7, lambda pts: pts.__setitem__((12, 0), np.inf))
     with pytest.raises(G2RLError, match=rf"^{csv}: frame 7 has success=1 but missing or non-finite coordinates"):
         read_landmarks_csv(csv)
+
+
+# -- 12. small CLI checks ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["-5", "0"])
+def test_landmarks_max_frames_below_1_is_refused(tmp_path, capsys, value):
+    from layouts import write_noise_video
+
+    video = write_noise_video(tmp_path / "v.avi", 3, 10)
+    rc = g2rl_main(["landmarks", str(video), "--max-frames", value, "--out", str(tmp_path / "lm.csv")])
+    assert one_error_line(capsys, rc) == f"g2rl landmarks: error: --max-frames must be >= 1, got {value}"
+    assert not (tmp_path / "lm.csv").exists()
+
+
+def test_demo_data_on_a_full_disk_names_the_real_output(tmp_path, capsys):
+    from faults import tmpfs
+
+    with tmpfs(tmp_path / "small", size="300k") as small:  # room for the DISFA video, not for BP4D's frames
+        out = small / "demo"
+        rc = g2rl_main(["demo-data", "--out", str(out), "--disfa-frames", "20", "--bp4d-frames", "20",
+                        "--disfa-subjects", "SN001", "--bp4d-train", "F001", "--bp4d-devel", "F002",
+                        "--bp4d-tasks", "T1"])
+        line = one_error_line(capsys, rc)
+        assert line.startswith(f"g2rl demo-data: error: {out}/") and line.endswith(": no space left on device"), line
+        assert ".tmp-" not in line
+        assert list(small.iterdir()) == []  # the temporary folder is gone
