@@ -7,6 +7,10 @@ bench_landmarks.py), its landmarks (fast path; not part of the cache timing), a 
 the 12 DISFA AUs, then times build_crop_cache, build_heatmap_cache with each compression
 (size on disk too), and reading every sample through DataLoader(num_workers=2, batch_size=16)
 with stored heatmaps vs heatmaps rendered from the stored points on the fly.
+
+``--fletcher32`` then compares the caches with and without HDF5's per-chunk checksums (the
+default since issue 20): build times, file sizes, DataLoader reads and the in-memory path's one
+slice read, each the best of ``--repeats`` runs (the host is shared).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ def main() -> None:
     ap.add_argument("--crop-size", type=int, default=256)
     ap.add_argument("--sigma", type=float, default=2.0)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--fletcher32", action="store_true", help="also compare caches with and without checksums")
+    ap.add_argument("--repeats", type=int, default=3, help="--fletcher32: best of this many runs per figure")
     args = ap.parse_args()
     import torch
 
@@ -80,6 +86,63 @@ def main() -> None:
             n = sum(len(b["row"]) for b in loader)
             dt = time.perf_counter() - t0
             print(f"read, {name}: {n / dt:7.0f} samples/s ({n} samples, shuffled, incl. worker start-up)")
+        if args.fletcher32:
+            compare_checksums(index, csv, tmp, args)
+
+
+def _timed(fn) -> float:
+    """Wall-clock seconds of one call of ``fn()``."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def compare_checksums(index: pd.DataFrame, csv: Path, tmp: Path, args) -> None:
+    """Build and read the caches with fletcher32 off and on (the default), the two interleaved run by
+    run so that a busy moment of the shared host hits both; print the best run of each figure."""
+    from unittest import mock
+
+    import torch
+
+    from g2rl.preprocess import h5write
+    from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
+    from g2rl.preprocess.cache import build_crop_cache, build_heatmap_cache
+    from g2rl.preprocess.dataset import CacheDataset
+
+    n = len(index)
+    no_checksums = lambda dtype: {}  # noqa: E731
+    best: dict[tuple[str, str], float] = {}
+
+    def record(key, seconds):
+        best[key] = min(best.get(key, math.inf), seconds)
+
+    def loader_pass(crops, heat):
+        loader = torch.utils.data.DataLoader(CacheDataset(crops, heat), batch_size=args.batch_size,
+                                             num_workers=2, shuffle=True)
+        return sum(len(b["row"]) for b in loader)
+
+    for _ in range(args.repeats):
+        for label, options in (("off", no_checksums), ("on", h5write.checksum_options)):
+            crops, heat = tmp / f"crops_{label}.h5", tmp / f"hm_{label}.h5"
+            with mock.patch.object(h5write, "checksum_options", options):
+                record((label, "crops"), _timed(lambda: build_crop_cache(
+                    index, {("SN001", "LeftCamera"): csv}, crops, args.crop_size, DISFA_AUS, DEFAULT_AU_POINTS,
+                    max_gap=5, log=lambda s: None, progress=False)))
+                record((label, "heatmaps"), _timed(lambda: build_heatmap_cache(crops, args.sigma, heat,
+                                                                               log=lambda s: None)))
+            record((label, "loader"), _timed(lambda: loader_pass(crops, heat)))
+            record((label, "memory"), _timed(lambda: CacheDataset(crops, heat).read_arrays()))
+    print(f"fletcher32 off / on, {n} frames at S = {args.crop_size}, best of {args.repeats} interleaved runs:")
+    figures = [("crop cache build, s per 1,000 frames", "crops", lambda t: 1000 * t / n),
+               ("heatmap cache build (lzf), s per 1,000 frames", "heatmaps", lambda t: 1000 * t / n),
+               ("DataLoader read (2 workers, incl. start-up), samples/s", "loader", lambda t: n / t),
+               ("in-memory path (read_arrays, one slice), ms", "memory", lambda t: 1000 * t)]
+    for name, key, unit in figures:
+        off, on = unit(best[("off", key)]), unit(best[("on", key)])
+        print(f"  {name}: {off:.3f} / {on:.3f} ({100 * (on / off - 1):+.1f} %)")
+    for name in ("crops", "hm"):
+        off, on = ((tmp / f"{name}_{label}.h5").stat().st_size / 2**20 for label in ("off", "on"))
+        print(f"  {name} file, MiB: {off:.3f} / {on:.3f} ({100 * (on / off - 1):+.2f} %)")
 
 
 if __name__ == "__main__":

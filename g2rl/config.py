@@ -48,6 +48,15 @@ def _key_path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+def _reason(error) -> str:
+    """The schema error's message, said in the config's terms where jsonschema's is cryptic."""
+    if "propertyNames" in error.schema_path:
+        # e.g. a fold key 'fold-1': it would pass here and fail in Snakemake as a missing input
+        return (f"name {error.instance!r} is not allowed: letters and digits only (it becomes part of output "
+                f"folders, e.g. fold<name>)")
+    return error.message
+
+
 def validate(config: dict, source: str = "config", check_roots: bool = True) -> dict:
     """Return a defaulted copy of `config`, or raise ConfigError naming the first offending key.
 
@@ -68,7 +77,7 @@ def validate(config: dict, source: str = "config", check_roots: bool = True) -> 
             names = ", ".join(f"{where}.{k}" if where != "(top level)" else k for k in extra)
             allowed = ", ".join(sorted(err.schema.get("properties", {})))
             raise ConfigError(f"{source}: unknown key {names} (allowed here: {allowed})")
-        raise ConfigError(f"{source}: key {_key_path(err)}: {err.message}")
+        raise ConfigError(f"{source}: key {_key_path(err)}: {_reason(err)}")
     _check_semantics(config, source, check_roots)
     return config
 
@@ -135,7 +144,7 @@ def dataset_section(dataset: str, overrides: dict | None = None) -> dict:
     errors = list(jsonschema.Draft202012Validator({**sub, "$defs": schema.get("$defs", {})}).iter_errors(section))
     if errors:
         err = errors[0]
-        raise ConfigError(f"{dataset} settings: key {_key_path(err)}: {err.message}")
+        raise ConfigError(f"{dataset} settings: key {_key_path(err)}: {_reason(err)}")
     return section
 
 

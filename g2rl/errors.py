@@ -24,6 +24,11 @@ class MediaError(G2RLError):
     """A video or image cannot be read; the message names the file."""
 
 
+class TruncatedImageError(MediaError):
+    """An image file is cut short (a JPEG without its end): decoders return it grey-filled, which
+    must never be taken for a face. The pipeline stops on it; ``g2rl predict`` records no face."""
+
+
 def describe_error(exc: BaseException) -> str:
     """``<path>: <reason>`` for an OSError (``PermissionError(13, 'Permission denied', 'x')`` ->
     ``x: permission denied``), else the exception's own message (a G2RLError names its file)."""

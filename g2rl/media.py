@@ -6,6 +6,7 @@ sees the same frames with the same channel order: RGB, shape (H, W, 3), dtype ui
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Iterator
@@ -16,13 +17,45 @@ VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpe
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-from g2rl.errors import MediaError  # noqa: E402  (re-exported for callers)
+from g2rl.errors import MediaError, TruncatedImageError  # noqa: E402  (re-exported for callers)
+
+# JPEG markers: start of image, start of scan, end of image
+_JPEG_SOI, _JPEG_SOS, _JPEG_EOI = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
 
 
 def _cv2():
     import cv2  # imported lazily: OpenCV is slow to import and not needed by every command
 
     return cv2
+
+
+def printable_path(path: str | os.PathLike) -> str:
+    """``path`` as text that prints and encodes anywhere: bytes that are not UTF-8 appear as ``\\xNN``
+    (``b'caf\\xe9.jpg'`` -> ``caf\\xe9.jpg``), not as the lone surrogates Python decodes them to."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def opencv_path(path: str | os.PathLike) -> str:
+    """``path`` as the str OpenCV is given. A name that is not valid UTF-8 reaches Python as lone
+    surrogates, which OpenCV's binding turns into a segfault (exit 139), and could not be written to
+    the UTF-8 CSVs either: :class:`MediaError` naming it instead."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MediaError(f"{printable_path(path)}: file name is not valid UTF-8 (rename the file or folder; "
+                         f"media names must be UTF-8)") from None
+    return text
+
+
+def jpeg_is_truncated(data: bytes) -> bool:
+    """True when ``data`` is a JPEG stream that stops before its end-of-image marker after the last
+    start-of-scan (entropy-coded data never holds FF D9, so it only appears as the real end; bytes
+    after it are allowed). libjpeg decodes such a file grey-filled with nothing but a warning."""
+    if not data.startswith(_JPEG_SOI):
+        return False
+    last_scan = data.rfind(_JPEG_SOS)
+    return last_scan < 0 or data.find(_JPEG_EOI, last_scan + 2) < 0
 
 
 def is_video(path: str | Path) -> bool:
@@ -40,10 +73,11 @@ def video_info(path: str | Path) -> tuple[int, float, int, int]:
     decoded, which the landmark stage checks against the frame index.
     """
     cv2 = _cv2()
+    name = opencv_path(path)
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: video file not found")
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(name)
     try:
         if not cap.isOpened():
             raise MediaError(f"{path}: cannot open video (unknown codec or corrupt file)")
@@ -59,10 +93,11 @@ def video_info(path: str | Path) -> tuple[int, float, int, int]:
 def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
     """Yield the frames of a video in order as RGB uint8 arrays (H, W, 3)."""
     cv2 = _cv2()
+    name = opencv_path(path)
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: video file not found")
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(name)
     if not cap.isOpened():
         cap.release()
         raise MediaError(f"{path}: cannot open video (unknown codec or corrupt file)")
@@ -103,23 +138,36 @@ def folder_images(folder: str | Path) -> list[Path]:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3); grey images are expanded to 3 channels."""
+    """Read an image file as RGB uint8 (H, W, 3); grey images are expanded to 3 channels, EXIF
+    orientation is applied. A JPEG cut short raises :class:`TruncatedImageError` naming the file
+    (decoded, it would be grey-filled and taken for a face); a name that is not UTF-8 MediaError."""
     cv2 = _cv2()
+    opencv_path(path)  # the same names as videos: they end up in UTF-8 CSVs
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: image file not found")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    data = path.read_bytes()  # read once: checked, then decoded from memory
+    if jpeg_is_truncated(data):
+        raise TruncatedImageError(f"{path}: truncated JPEG (the data stops before the end-of-image marker: "
+                                  f"the file is cut short or damaged)")
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise MediaError(f"{path}: cannot decode image")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def write_image(path: str | Path, rgb: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Write an RGB uint8 image; the format follows the suffix."""
+    """Write an RGB uint8 image; the format follows the suffix. Encoded by OpenCV in memory and
+    written through Python, so a full or read-only disk is an OSError with its reason (ENOSPC,
+    EROFS) that :func:`g2rl.atomic.atomic_path` can name the output with (cv2.imwrite only says False)."""
     cv2 = _cv2()
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if Path(path).suffix.lower() in {".jpg", ".jpeg"} else []
-    if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), params):
-        raise MediaError(f"{path}: cannot write image")
+    suffix = Path(path).suffix.lower()
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if suffix in {".jpg", ".jpeg"} else []
+    ok, data = cv2.imencode(suffix, cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise MediaError(f"{path}: cannot encode an image as {suffix or 'an unknown format'}")
+    with open(path, "wb") as fh:
+        fh.write(data.tobytes())
 
 
 class VideoWriter:
@@ -132,7 +180,7 @@ class VideoWriter:
         cv2 = _cv2()
         self.path = Path(path)
         self.size = size  # (width, height)
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"MJPG"), float(fps), size)
+        self._writer = cv2.VideoWriter(opencv_path(self.path), cv2.VideoWriter_fourcc(*"MJPG"), float(fps), size)
         if not self._writer.isOpened():
             raise MediaError(f"{self.path}: cannot open video for writing")
 

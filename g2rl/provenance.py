@@ -184,13 +184,13 @@ def dataset_attrs(index) -> dict[str, str]:
 def cache_identity(crops_h5: str | os.PathLike, heatmaps_h5: str | os.PathLike | None = None) -> tuple[dict, dict]:
     """(dataset, caches) records of a crops file (and its heatmaps file). A cache written before
     these attributes existed reports kind 'unknown' and null fields, never guesses."""
-    import h5py
+    from g2rl.preprocess.cache import open_h5  # a truncated or missing file: one line naming it
 
     def attr(f, name):
         value = f.attrs.get(name)
         return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
 
-    with h5py.File(crops_h5, "r") as f:
+    with open_h5(crops_h5) as f:
         dataset = {
             "name": attr(f, "dataset"),
             "kind": attr(f, "data_kind") or "unknown",
@@ -199,7 +199,7 @@ def cache_identity(crops_h5: str | os.PathLike, heatmaps_h5: str | os.PathLike |
         }
         caches = {"crops": attr(f, "fingerprint"), "crops_file": str(crops_h5)}
     if heatmaps_h5 is not None:
-        with h5py.File(heatmaps_h5, "r") as f:
+        with open_h5(heatmaps_h5) as f:
             caches.update(heatmaps=attr(f, "fingerprint"), heatmaps_file=str(heatmaps_h5))
     return dataset, caches
 

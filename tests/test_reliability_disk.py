@@ -97,6 +97,13 @@ def test_a_write_that_still_fails_is_one_line_not_a_segfault(tiny, tmp_path):  #
 
 # -- 11. signals and stale temporaries ------------------------------------------------------------
 
+def _default_signal_dispositions() -> None:
+    """In the child before exec: SIGINT and SIGTERM back to their defaults (a shell started in the
+    background, or nohup, passes them on ignored)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_during_a_heatmap_build_removes_the_temporary(tiny, tmp_path, sig):  # noqa: F811
     root, index, csvs = tiny
@@ -115,8 +122,10 @@ def test_signal_during_a_heatmap_build_removes_the_temporary(tiny, tmp_path, sig
         from g2rl.cli import main
         sys.exit(main(["cache", "heatmaps", "--crops", {str(crops)!r}, "--sigma", "2", "--out", {str(out)!r}]))
     """)
+    # the default SIGINT disposition: under nohup or `make test &` the child would inherit SIGINT
+    # ignored, and Python leaves an ignored SIGINT ignored, so the signal would never arrive
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+                            env=env, preexec_fn=_default_signal_dispositions)
     try:
         assert proc.stdout.readline().strip() == "rendering"
         temps = [p.name for p in out.parent.iterdir()]

@@ -144,3 +144,15 @@ def test_subject_names_from_the_config_are_checked(tmp_path):
         dataset_section("bp4d", {"partitions": {"train": ["F001"], "devel": ["F 002"]}})
     with pytest.raises(ConfigError, match=r"sessions\.0"):
         dataset_section("bp4d", {"sessions": ["T1`id`"]})
+
+
+def test_a_hand_edited_index_with_a_hostile_session_is_refused_when_read(tmp_path):
+    from g2rl.datasets import read_frame_index
+    from g2rl.datasets.frame_index import write_frame_index
+
+    root = write_bp4d(tmp_path / "BP4D")
+    df = index_bp4d(root, partitions={"train": ["F001"], "devel": ["F002"]})
+    df.loc[3, "session"] = "T1$(touch X)"
+    write_frame_index(df, tmp_path / "index.csv")
+    with pytest.raises(DatasetLayoutError, match=r"index.csv: row 4: session name 'T1\$\(touch X\)' is not accepted"):
+        read_frame_index(tmp_path / "index.csv")

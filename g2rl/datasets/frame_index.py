@@ -7,16 +7,24 @@ partition (BP4D) or fold (DISFA).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from g2rl.atomic import atomic_path
+from g2rl.datasets.names import check_name, is_safe_name
 from g2rl.errors import DatasetLayoutError
 
 INDEX_KEY_COLUMNS = ["dataset", "subject", "session", "frame", "media", "media_frame"]
 AU_COLUMN = "AU{:02d}"
+AU_COLUMN_NAME = re.compile(r"^AU\d\d$")
+# split names become parts of output paths (fold<name>): the workflow's wildcard constraint for fold
+SPLIT_NAME = re.compile(r"^[A-Za-z0-9]+$")
+# the splits a dataset's index may hold when the schema fixes them (BP4D: the FERA 2015 partitions);
+# DISFA's folds are configurable, so only their form and consistency are checked
+KNOWN_SPLITS = {"bp4d": ("train", "devel")}
 
 
 def au_column(au: int | str) -> str:
@@ -26,14 +34,17 @@ def au_column(au: int | str) -> str:
     return AU_COLUMN.format(int(au))
 
 
-def check_intensities(values: pd.Series, source: Path, allowed_extra: tuple[int, ...] = ()) -> None:
-    """Raise if any label is outside 0..5 (or the listed extra codes); names the file and the first bad row."""
+def check_intensities(values: pd.Series, source: Path | str, allowed_extra: tuple[int, ...] = ()) -> None:
+    """Raise if any label is outside 0..5 (or the listed extra codes); names the file (``source``, e.g.
+    ``"index.csv, column AU06"``) and the first bad row (1-based data row: the Series' index + 1)."""
     numeric = pd.to_numeric(values, errors="coerce")
     bad = numeric.isna() | ~(numeric.between(0, 5) | numeric.isin(allowed_extra))
     if bad.any():
         first = values[bad].index[0]
+        value = values[first]
+        value = value.item() if isinstance(value, np.generic) else value  # 9.0, not np.float64(9.0)
         raise DatasetLayoutError(
-            f"{source}: label {values[first]!r} at row {first + 1} is outside 0-5"
+            f"{source}: label {value!r} at row {first + 1} is outside 0-5"
             + (f" (allowed codes: {list(allowed_extra)})" if allowed_extra else "")
         )
 
@@ -128,14 +139,98 @@ class MissingSubjects:
         )
 
 
-def finish_index(df: pd.DataFrame, au_columns: list[str]) -> pd.DataFrame:
-    """Order columns and rows, and check the one invariant every reader shares: no duplicate frames."""
+def _where(source: Path | str | None) -> str:
+    """``"<source>: "`` for a message, or nothing for an index still being built by a reader."""
+    return f"{source}: " if source else ""
+
+
+def _split_word(df: pd.DataFrame) -> str:
+    """What a split is called in this index: DISFA's folds, BP4D's partitions."""
+    return "fold" if "fold" in df.columns else "partition" if "partition" in df.columns else "split"
+
+
+def check_split_names(df: pd.DataFrame, source: Path | str | None = None) -> None:
+    """Split values: letters and digits only, known for the dataset (BP4D: train / devel), never two
+    that differ only in case (a hand-edited ``Devel`` beside ``devel`` would move subjects into
+    training), and equal to the ``partition`` / ``fold`` column the reader wrote beside them."""
+    splits = sorted(df["split"].astype(str).unique())
+    bad = [s for s in splits if not SPLIT_NAME.match(s)]
+    if bad:
+        raise DatasetLayoutError(f"{_where(source)}split {bad[0]!r} is not a valid {_split_word(df)} name "
+                                 f"(letters and digits only)")
+    by_lower: dict[str, str] = {}
+    for s in splits:
+        if s.lower() in by_lower:
+            raise DatasetLayoutError(f"{_where(source)}splits {by_lower[s.lower()]!r} and {s!r} differ only in case "
+                                     f"(a hand edit? a subject's split decides whether it is trained or tested on)")
+        by_lower[s.lower()] = s
+    for dataset, known in KNOWN_SPLITS.items():
+        unknown = sorted(set(df.loc[df["dataset"].astype(str) == dataset, "split"].astype(str)) - set(known))
+        if unknown:
+            raise DatasetLayoutError(f"{_where(source)}split {unknown[0]!r} is not a {dataset} {_split_word(df)} "
+                                     f"(known: {', '.join(known)})")
+    for col in ("partition", "fold"):
+        if col in df.columns:
+            differ = df["split"].astype(str) != df[col].astype(str)
+            if differ.any():
+                row = int(np.flatnonzero(differ.to_numpy())[0])
+                raise DatasetLayoutError(f"{_where(source)}row {row + 1} (subject {df['subject'].iloc[row]}) has split "
+                                         f"{df['split'].iloc[row]!r} but {col} {df[col].iloc[row]!r}")
+
+
+def check_one_split_per_subject(df: pd.DataFrame, source: Path | str | None = None) -> None:
+    """Each subject in exactly one split: a subject in two would be trained and tested on (a leak)."""
+    splits = df.groupby("subject", sort=True)["split"].unique()
+    shared = splits[splits.map(len) > 1]
+    if len(shared):
+        subject, names = shared.index[0], sorted(map(str, shared.iloc[0]))
+        raise DatasetLayoutError(f"{_where(source)}subject {subject} is in {_split_word(df)}s {' and '.join(names)} "
+                                 f"(each subject belongs to exactly one; {len(shared)} such subject(s))")
+
+
+def check_unique_frames(df: pd.DataFrame, source: Path | str | None = None) -> None:
+    """No two rows for one (subject, session, frame): a frame would count twice in training and metrics."""
     dup = df.duplicated(["subject", "session", "frame"])
     if dup.any():
         row = df[dup].iloc[0]
         raise DatasetLayoutError(
-            f"duplicate frame rows for subject {row.subject}, session {row.session}, frame {row.frame} ({row.media})"
+            f"{_where(source)}duplicate frame rows for subject {row.subject}, session {row.session}, "
+            f"frame {row.frame} ({row.media})"
         )
+
+
+def check_sequence_names(df: pd.DataFrame, source: Path | str | None = None) -> None:
+    """Subject and session names in the safe set (g2rl/datasets/names.py): they become paths and shell words,
+    and a hand-edited index must not bring in a name the readers would have refused."""
+    for column in ("subject", "session"):
+        bad = ~df[column].astype(str).map(is_safe_name)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            check_name(column, str(df[column].iloc[row]), f"{source or 'frame index'}: row {row + 1}")
+
+
+def check_index(df: pd.DataFrame, au_columns: list[str], source: Path | str | None = None) -> None:
+    """The invariants of every frame index, built by a reader or read back after a hand edit:
+    safe subject/session names, split names, one split per subject, unique frames, AU labels 0-5 or empty
+    (NaN = not labelled). ``source`` (the CSV) prefixes the messages."""
+    check_sequence_names(df, source)
+    check_split_names(df, source)
+    check_one_split_per_subject(df, source)
+    check_unique_frames(df, source)
+    for col in au_columns:
+        # an empty cell is NaN (not labelled); text such as 'x' stays and is reported
+        check_intensities(df[col].dropna(), f"{source or 'frame index'}: column {col}")
+
+
+def finish_index(df: pd.DataFrame, au_columns: list[str]) -> pd.DataFrame:
+    """Check the invariants every reader shares (:func:`check_index`) and that every media path can
+    be written to the UTF-8 CSV and opened by OpenCV (:func:`g2rl.media.opencv_path`), then order
+    columns and rows."""
+    from g2rl.media import opencv_path
+
+    check_index(df, au_columns)
+    for media in df["media"].unique():
+        opencv_path(media)
     extra = [c for c in ("split", "partition", "fold") if c in df.columns]
     df = df[INDEX_KEY_COLUMNS + au_columns + extra]
     return df.sort_values(["subject", "session", "frame"], kind="stable").reset_index(drop=True)
@@ -148,9 +243,19 @@ def write_frame_index(df: pd.DataFrame, out: str | Path) -> None:
 
 
 def read_frame_index(path: str | Path) -> pd.DataFrame:
-    """Read a frame index written by `write_frame_index`, with stable dtypes (split stays text)."""
-    df = pd.read_csv(path, dtype={"split": str, "subject": str, "session": str, "partition": str})
+    """Read a frame index written by `write_frame_index`, with stable dtypes (split stays text).
+
+    The file may have been edited by hand, so it is checked as the readers check what they build
+    (:func:`check_index`); every error names the file.
+    """
+    try:
+        df = pd.read_csv(path, dtype={"split": str, "subject": str, "session": str, "partition": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        # a photo, a binary file, a NUL byte: pandas' own text is a line of parser internals
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DatasetLayoutError(f"{path}: not a frame index CSV ({reason[:120]})") from None
     missing = [c for c in INDEX_KEY_COLUMNS + ["split"] if c not in df.columns]
     if missing:
         raise DatasetLayoutError(f"{path}: not a frame index (missing columns {missing})")
+    check_index(df, [c for c in df.columns if AU_COLUMN_NAME.match(str(c))], path)
     return df

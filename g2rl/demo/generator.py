@@ -112,12 +112,28 @@ def generate_demo(out_dir: str | os.PathLike, seed: int = 0,
         if out_dir.exists():
             shutil.rmtree(out_dir)  # an earlier demo tree (checked above) or an empty folder
         os.replace(tmp, out_dir)
+    except OSError as exc:  # a full disk: name the file as it would have been, not inside the hidden folder
+        raise _named_in(exc, tmp, out_dir) from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     log.info("demo dataset written to %s in %.1f s", out_dir, summary["seconds"])
     return summary
+
+
+def _named_in(exc: OSError, tmp: Path, out_dir: Path) -> OSError:
+    """``exc`` with its file names moved from the temporary folder ``tmp`` to ``out_dir``, where the
+    user looks (``.demo.tmp-123/BP4D/x.jpg`` -> ``demo/BP4D/x.jpg``); other names stay."""
+    def moved(name):
+        if name is None:
+            return None
+        path = Path(os.fsdecode(name))
+        return str(out_dir / path.relative_to(tmp)) if path == tmp or tmp in path.parents else name
+
+    if exc.filename is None and exc.filename2 is None:
+        return OSError(exc.errno, exc.strerror or str(exc), str(out_dir))
+    return OSError(exc.errno, exc.strerror or str(exc), moved(exc.filename), None, moved(exc.filename2))
 
 
 def _disfa_job(root: Path, seed: int, i: int, subject: str, n: int, frame_size) -> dict:

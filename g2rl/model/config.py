@@ -106,11 +106,11 @@ class ModelConfig:
         for key in ("gcn_conv_channels", "latent_dim", "projection_pool"):
             if getattr(self, key) < 1:
                 raise bad(key, "must be >= 1")
-        if self.adjacency_tau <= 0:
+        if not self.adjacency_tau > 0:  # written so that NaN fails too
             raise bad("adjacency_tau", "must be > 0")
         if not 1 <= self.adjacency_k <= 68:
             raise bad("adjacency_k", "must be in 1..68 (it counts the node itself)")
-        if self.teach_weight < 0:
+        if not self.teach_weight >= 0:  # written so that NaN fails too
             raise bad("teach_weight", "must be >= 0")
 
     def check_guided(self) -> None:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from g2rl.atomic import atomic_path
-from g2rl.errors import MediaError
+from g2rl.errors import MediaError, TruncatedImageError
 from g2rl.predict.confidence import confidence_from_score
 from g2rl.predict.inputs import Unit, plan_units
 from g2rl.predict.model import AUModel
@@ -50,6 +50,9 @@ from g2rl.predict.stream import LandmarkPool, LandmarkStage, StageSettings, Land
 log = logging.getLogger("g2rl.predict")
 
 AU_KEY_COLUMNS = ["file", "frame", "face_id", "timestamp", "success", "confidence", "detector_score"]
+# stands in for a frame whose file is cut short: one black pixel, in which no face is found (a
+# followed face is lost too, so the next frame is detected afresh)
+NO_PICTURE = np.zeros((1, 1, 3), np.uint8)
 
 
 def au_columns(aus: Sequence[str]) -> list[str]:
@@ -186,6 +189,9 @@ def _image_frames(unit: Unit, failures: list) -> Iterator[tuple[int, str, np.nda
     for i, p in enumerate(unit.files):
         try:
             img = read_image(p)
+        except TruncatedImageError as exc:  # a frame without a usable picture: success=0, the run goes on
+            log.warning("%s; its row has success=0", exc)
+            img = NO_PICTURE
         except (MediaError, OSError) as exc:
             log.error("%s", exc)
             failures.append((str(p), _reason(p, exc)))

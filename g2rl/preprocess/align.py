@@ -43,6 +43,28 @@ def alignment_matrix(landmarks68: np.ndarray, crop_size: int) -> np.ndarray:
     return np.linalg.solve(a, template(crop_size)).T
 
 
+# how far outside the frame a fitted landmark may lie, in frame widths / heights: dlib places points
+# of a face cut by the border a little outside it, never a whole frame away
+OUTSIDE_MARGIN = 1.0
+
+
+def check_landmarks_in_frame(landmarks68: np.ndarray, frame_hw: tuple[int, int]) -> None:
+    """Raise :class:`G2RLError` when the (68, 2) landmarks (x, y frame px) are not finite or lie more
+    than :data:`OUTSIDE_MARGIN` frame sizes outside a frame of ``frame_hw`` = (H, W) px: such points
+    are a damaged or edited landmarks file, not a face (warped, they would give a black crop)."""
+    pts = np.asarray(landmarks68, dtype=np.float64)
+    h, w = frame_hw
+    if not np.isfinite(pts).all():
+        raise G2RLError("landmarks are not all finite")
+    low = -OUTSIDE_MARGIN * np.array([w, h])
+    high = (1 + OUTSIDE_MARGIN) * np.array([w, h])
+    outside = ((pts < low) | (pts > high)).any(axis=1)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise G2RLError(f"landmark {i} at ({pts[i, 0]:.6g}, {pts[i, 1]:.6g}) lies far outside the {w}x{h} frame "
+                        f"({int(outside.sum())} of 68 such points)")
+
+
 def transform_points(points: np.ndarray, M: np.ndarray) -> np.ndarray:
     """Apply the (2, 3) affine ``M`` to points of shape (..., 2); NaN stays NaN."""
     points = np.asarray(points, dtype=np.float64)

@@ -23,6 +23,7 @@ The validators here are shared with the reader (:mod:`g2rl.preprocess.dataset`).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -35,12 +36,12 @@ import numpy as np
 import pandas as pd
 
 from g2rl.errors import G2RLError
-from g2rl.preprocess.align import alignment_matrix, transform_points, warp_to_crop
+from g2rl.preprocess.align import alignment_matrix, check_landmarks_in_frame, transform_points, warp_to_crop
 from g2rl.preprocess.au_points import au_points, max_points, validate_au_mapping
 from g2rl.preprocess.flags import apply_flag_policy
 from g2rl.preprocess.h5write import check_free_space, h5_output
 from g2rl.preprocess.heatmap_layout import channel_aus, render_layout
-from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, check_sigma, crop_to_heatmap
 from g2rl.preprocess.landmarks import landmark_array, read_landmarks_csv
 from g2rl.provenance import dataset_attrs
 
@@ -177,7 +178,7 @@ def build_crop_cache(
         if is_video(seq["media"].iloc[0]):
             order = np.argsort(index.loc[kept, "media_frame"].to_numpy(), kind="stable")
             kept, pts, src = kept[order], pts[order], src[order]
-        plan.append((key, kept, pts, src))
+        plan.append((key, kept, pts, src, csv_path))
     n = sum(len(p[1]) for p in plan)
     counts["frames_written"] = n
     counts["frames_excluded"] = len(index) - n
@@ -194,19 +195,19 @@ def build_crop_cache(
         images = f.create_dataset("images", (n, crop_size, crop_size, 3), np.uint8,
                                   chunks=(1, crop_size, crop_size, 3))
         row = 0
-        for key, kept, pts, _ in plan:
+        for key, kept, pts, _, csv_path in plan:
             media = index.loc[kept, "media"].astype(str).to_numpy()
             if len(kept) == 0:
                 continue
+            media_frames = index.loc[kept, "media_frame"].to_numpy(np.int64)
             if is_video(media[0]):
-                frames = _video_frames(iter_video_frames(media[0]), index.loc[kept, "media_frame"].to_numpy(np.int64),
-                                       media[0])
+                frames = _video_frames(iter_video_frames(media[0]), media_frames, media[0])
             else:
                 frames = (read_image(m) for m in media)
             for i, frame in enumerate(frames):
-                m = alignment_matrix(pts[i], crop_size)
-                images[row] = warp_to_crop(frame, m, crop_size)
-                landmarks_out[row] = transform_points(pts[i], m)
+                where = (f"{csv_path}: landmarks of {media[i]}"
+                         + (f" frame {media_frames[i]}" if is_video(media[i]) else ""))
+                images[row], landmarks_out[row] = _align(frame, pts[i], crop_size, where)
                 row += 1
                 bar.update(1)
         bar.close()
@@ -232,6 +233,18 @@ def build_crop_cache(
     say(f"{out_h5}: {n} crops of {crop_size}x{crop_size} written, {counts['frames_excluded']} of "
         f"{len(index)} indexed frames excluded by the no-face policy ({dt:.1f} s)")
     return counts
+
+
+def _align(frame: np.ndarray, points: np.ndarray, crop_size: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """(crop (S, S, 3) uint8, landmarks (68, 2) crop px) of one frame (H, W, 3) and its (68, 2) frame-px
+    landmarks. Landmarks that are no face fit (far outside the frame, collinear alignment points)
+    are an error naming ``where`` (the landmarks CSV and the frame), not a black crop with a label."""
+    try:
+        check_landmarks_in_frame(points, frame.shape[:2])
+        m = alignment_matrix(points, crop_size)
+    except G2RLError as exc:
+        raise G2RLError(f"{where}: {exc}") from None
+    return warp_to_crop(frame, m, crop_size), transform_points(points, m)
 
 
 def _video_frames(frames, wanted: np.ndarray, video: str):
@@ -260,16 +273,17 @@ def build_heatmap_cache(
     ``compression`` (``"lzf"``, ``"gzip"`` or None), in ``layout`` with the ``peak`` convention.
     ``mapping`` (AU -> points): None = the points the crops file stores; else the points are
     computed afresh from its aligned landmarks (another mapping without re-aligning any frame).
+    ``sigma`` (heatmap px) must be finite and within :func:`g2rl.preprocess.heatmaps.sigma_bounds`;
+    a block of maps that is not finite anyway is refused before it is written.
     Returns the written attributes.
     """
     import h5py
 
-    if sigma <= 0:
-        raise G2RLError(f"sigma must be > 0, got {sigma}")
     say = _logger(log)
     t0 = time.perf_counter()
     with open_h5(crops_h5) as f:
         attrs = validate_crops_file(f, crops_h5)
+        sigma = check_sigma(sigma, attrs["crop_size"] // HEATMAP_STRIDE, f"{out_h5}: sigma")
         intens = f["intensities"][...]
         if mapping is None:
             mapping = attrs["au_point_mapping"]
@@ -300,8 +314,11 @@ def build_heatmap_cache(
         block = 256
         for start in range(0, n, block):
             stop = min(n, start + block)
-            ds[start:stop] = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
-                                       for i in range(start, stop)]).astype(np.float16)
+            with np.errstate(over="ignore"):  # an overflow to inf is reported by the check below
+                maps = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
+                                 for i in range(start, stop)]).astype(np.float16)
+            _check_finite_maps(maps, start, out_h5, sigma)
+            ds[start:stop] = maps
             if start == 0 and compression is not None and stop < n:
                 # compressed size is unknown up front: extrapolate from the first block on disk
                 f.flush()
@@ -312,17 +329,59 @@ def build_heatmap_cache(
     return out_attrs
 
 
+def _check_finite_maps(maps: np.ndarray, start: int, out_h5, sigma: float) -> None:
+    """Refuse a block of rendered maps ((B, C, H, W) float16, rows ``start``..) holding NaN or inf
+    (float16 overflow): a map that cannot be trained on must not be written as if it could."""
+    bad = ~np.isfinite(maps).reshape(len(maps), -1).all(axis=1)
+    if bad.any():
+        raise G2RLError(f"{out_h5}: the heatmaps of {int(bad.sum())} rows (first: row {start + int(np.argmax(bad))}) "
+                        f"are not finite at sigma={sigma:g} (nothing written)")
+
+
 # -- opening and validation (shared with the reader) ------------------------------------------
 
-def open_h5(path: str | os.PathLike):
-    """Open an HDF5 file read-only; a missing, truncated or non-HDF5 file -> G2RLError naming it."""
+def damaged(path: str | os.PathLike, exc: BaseException, what: str = "its data") -> G2RLError:
+    """The error for an HDF5 cache that opened but cannot be read: a chunk failing its fletcher32
+    checksum, a cut-short file, a damaged object header. h5py's text is kept in parentheses."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip("'\"")
+    return G2RLError(f"{path}: cannot read {what} ({reason}): the file is damaged; rebuild it")
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_file_class():
+    """``h5py.File`` whose damage is a :class:`G2RLError` naming the file (h5py is imported lazily)."""
     import h5py
 
+    class CacheFile(h5py.File):
+        """A cache opened for reading. A damaged object header makes h5py raise KeyError (as if the
+        name were missing) and a bad chunk OSError without a file name; both become one line."""
+
+        def __getitem__(self, name):
+            try:
+                return super().__getitem__(name)
+            except KeyError as exc:
+                if not self.__contains__(name):  # really absent: the caller's own check reports it
+                    raise
+                raise damaged(self.filename, exc, f"'{name}'") from exc
+
+        def __exit__(self, exc_type, exc, tb):
+            path = self.filename if self.id.valid else "HDF5 file"
+            super().__exit__(exc_type, exc, tb)
+            # an OSError with a file name (EACCES, ...) already names it; h5py's read errors do not
+            if isinstance(exc, OSError) and exc.filename is None and not isinstance(exc, G2RLError):
+                raise damaged(path, exc) from exc
+
+    return CacheFile
+
+
+def open_h5(path: str | os.PathLike):
+    """Open an HDF5 cache read-only. A missing, truncated or non-HDF5 file, a damaged object and
+    (inside ``with open_h5(path) as f:``) a chunk that fails its checksum -> G2RLError naming it."""
     path = Path(path)
     if not path.is_file():
         raise G2RLError(f"{path}: cache file not found")
     try:
-        return h5py.File(path, "r")
+        return _cache_file_class()(path, "r")
     except OSError as exc:
         raise G2RLError(f"{path}: cannot open as HDF5 (truncated or not an HDF5 file: {exc})") from exc
 
@@ -383,5 +442,6 @@ def validate_heatmaps_file(f, path, crops_attrs: dict) -> dict:
     if _shape(f, "heatmaps", path) != (n, c, h, h):
         raise G2RLError(f"{path}: 'heatmaps' has shape {_shape(f, 'heatmaps', path)}, expected {(n, c, h, h)} "
                         f"({attrs['layout']} layout)")
-    attrs["sigma"] = float(attrs["sigma"])
+    # a file built before sigma was range-checked (sigma inf, nan, 0.001): its maps are zero, NaN or inf
+    attrs["sigma"] = check_sigma(attrs["sigma"], h, f"{path}: built with sigma")
     return attrs

@@ -33,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     crops.add_argument("--no-progress", action="store_true")
     heat = sub.add_parser("heatmaps", help="Eq. 1 heatmaps for one sigma from a crops file")
     heat.add_argument("--crops", required=True, type=Path)
-    heat.add_argument("--sigma", required=True, type=float, help="Gaussian sigma in heatmap pixels")
+    heat.add_argument("--sigma", required=True, type=float,
+                      help="Gaussian sigma in heatmap pixels: finite, from 0.1 to half the heatmap side "
+                           "(crop size / 8, e.g. 32 for 256 crops)")
     heat.add_argument("--out", required=True, type=Path)
     heat.add_argument("--au-points", default="null", metavar="NAME|JSON",
                       help="hr, pairs or a JSON mapping (points recomputed from the aligned landmarks); "

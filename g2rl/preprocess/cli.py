@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fast path: run the detector at least every N frames (default 10)")
     parser.add_argument("--sequence", action="store_true",
                         help="a folder holds the frames of one video: follow the face from image to image")
-    parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
+    parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames (>= 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--require-face", action="store_true",
                         help="exit with an error naming INPUT when no frame has a face (the workflow's policy: "
@@ -43,6 +43,8 @@ def main(args: argparse.Namespace) -> int:
     from g2rl.preprocess.landmarks import LandmarkDetector, write_landmarks_csv
 
     src: Path = args.input
+    if args.max_frames is not None and args.max_frames < 1:  # -5 used to be taken as "no frames left out"
+        raise G2RLError(f"--max-frames must be >= 1, got {args.max_frames}")
     if not src.exists():
         raise G2RLError(f"{src}: no such file or folder")
     refuse_output_over_input("landmarks", {"--out": args.out}, {"INPUT": src})

@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 
 from g2rl.errors import ConfigError, G2RLError
-from g2rl.preprocess.cache import open_h5, validate_crops_file, validate_heatmaps_file
+from g2rl.preprocess.cache import damaged, open_h5, validate_crops_file, validate_heatmaps_file
 from g2rl.preprocess.heatmap_layout import render_layout
-from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, check_sigma, crop_to_heatmap
 
 # ImageNet statistics (RGB, on [0, 1] pixels) for the ImageNet-pretrained backbone
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -42,6 +42,27 @@ def read_cache_keys(crops_h5: str | os.PathLike) -> pd.DataFrame:
             "frame": f["frame"][...].astype(np.int64),
             "split": f["split"].asstr()[...],
         })
+
+
+def _read(dataset, index: int | slice, path) -> np.ndarray:
+    """``dataset[index]`` (a row or a slice of rows); an OSError (a chunk failing its fletcher32
+    checksum, a cut-short file) becomes :func:`g2rl.preprocess.cache.damaged` naming ``path``,
+    the dataset and the rows."""
+    try:
+        return dataset[index]
+    except OSError as exc:
+        rows = f"row {index}" if isinstance(index, int) else f"rows {index.start}..{index.stop - 1}"
+        raise damaged(path, exc, f"'{dataset.name.lstrip('/')}' {rows}") from exc
+
+
+def check_finite_maps(maps: np.ndarray, path, where: str) -> np.ndarray:
+    """``maps`` (any shape) unchanged if every value is finite, else :class:`G2RLError` naming the
+    heatmaps file: NaN or inf targets (a file built with sigma inf or 0.001 before sigma was
+    range-checked) would only surface as "loss is not finite" steps later."""
+    # min and max propagate NaN and show +-inf, without a boolean copy of a fold's maps
+    if maps.size and not (np.isfinite(maps.min()) and np.isfinite(maps.max())):
+        raise G2RLError(f"{path}: heatmaps of {where} are not finite (NaN or inf); rebuild the heatmaps cache")
+    return maps
 
 
 class CacheDataset(torch.utils.data.Dataset):
@@ -77,10 +98,12 @@ class CacheDataset(torch.utils.data.Dataset):
                                   f"but sigma={sigma} was asked for")
             sigma = self.heatmap_attrs["sigma"]
             layout, peak = self.heatmap_attrs["layout"], self.heatmap_attrs["peak"]
-        self.sigma, self.layout, self.peak = sigma, layout, peak
         self.aus = list(self.attrs["aus"])
         self.crop_size = self.attrs["crop_size"]
         self.heatmap_size = self.crop_size // HEATMAP_STRIDE
+        if sigma is not None and self.heatmaps_h5 is None:  # maps rendered here: the cache builder's bounds
+            sigma = check_sigma(sigma, self.heatmap_size, f"{self.crops_h5}: heatmaps rendered with sigma")
+        self.sigma, self.layout, self.peak = sigma, layout, peak
         n = self.attrs["n_frames"]
         self.rows = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)
         if len(self.rows) and (self.rows.min() < 0 or self.rows.max() >= n):
@@ -112,20 +135,16 @@ class CacheDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         row = int(self.rows[i])
         crops, heat = self._open()
-        try:
-            image = crops["images"][row]
-            landmarks = crops["landmarks"][row]
-            intensity = crops["intensities"][row]
-            maps = frame_landmarks = None
-            if heat is not None:
-                maps = heat[row].astype(np.float32)
-            elif self.sigma is not None:
-                points = crop_to_heatmap(crops["au_points"][row].astype(np.float64), HEATMAP_STRIDE)
-                maps = render_layout(points, intensity, self.sigma, self.heatmap_size, self.layout, self.peak)
-            frame_landmarks = crops["frame_landmarks"][row] if "frame_landmarks" in crops else None
-        except OSError as exc:  # a chunk that cannot be read: truncated or corrupt file
-            raise G2RLError(f"{self.crops_h5 if heat is None else f'{self.crops_h5} / {self.heatmaps_h5}'}: "
-                            f"cannot read row {row} ({exc})") from exc
+        image, landmarks, intensity = (_read(crops[n], row, self.crops_h5)
+                                       for n in ("images", "landmarks", "intensities"))
+        maps = None
+        if heat is not None:
+            maps = _read(heat, row, self.heatmaps_h5)
+            maps = check_finite_maps(maps, self.heatmaps_h5, f"row {row}").astype(np.float32)
+        elif self.sigma is not None:
+            points = crop_to_heatmap(_read(crops["au_points"], row, self.crops_h5).astype(np.float64), HEATMAP_STRIDE)
+            maps = render_layout(points, intensity, self.sigma, self.heatmap_size, self.layout, self.peak)
+        frame_landmarks = _read(crops["frame_landmarks"], row, self.crops_h5) if "frame_landmarks" in crops else None
         img = image.transpose(2, 0, 1).astype(np.float32) / 255.0
         if self.normalize:
             img = (img - self._mean) / self._std
@@ -169,16 +188,14 @@ class CacheDataset(torch.utils.data.Dataset):
         out = {n: np.empty((len(rows), *crops[n].shape[1:]), crops[n].dtype) for n in names}
         if heat is not None:
             out["heatmaps"] = np.empty((len(rows), *heat.shape[1:]), heat.dtype)
-        try:
-            for a, b in zip(pos, ends) if len(rows) else ():
-                start, stop = int(rows[a]), int(rows[b - 1]) + 1
-                for n in names:
-                    out[n][a:b] = crops[n][start:stop]
-                if heat is not None:
-                    out["heatmaps"][a:b] = heat[start:stop]
-        except OSError as exc:  # a chunk that cannot be read: truncated or corrupt file
-            raise G2RLError(f"{self.crops_h5 if heat is None else f'{self.crops_h5} / {self.heatmaps_h5}'}: "
-                            f"cannot read rows ({exc})") from exc
+        for a, b in zip(pos, ends) if len(rows) else ():
+            start, stop = int(rows[a]), int(rows[b - 1]) + 1
+            for n in names:
+                out[n][a:b] = _read(crops[n], slice(start, stop), self.crops_h5)
+            if heat is not None:
+                out["heatmaps"][a:b] = _read(heat, slice(start, stop), self.heatmaps_h5)
+        if heat is not None:
+            check_finite_maps(out["heatmaps"], self.heatmaps_h5, f"rows {int(rows.min())}..{int(rows.max())}")
         if "au_points" in out:
             points = crop_to_heatmap(out.pop("au_points").astype(np.float64), HEATMAP_STRIDE)
             maps = [render_layout(p, i, self.sigma, self.heatmap_size, self.layout, self.peak)

@@ -9,6 +9,12 @@ For every frame of a sequence's landmarks table:
 * ``missing``: no detected frame within ``max_gap``: the frame is excluded from the cache and
   therefore from training *and* evaluation; the count is returned and logged per sequence.
 
+A ``success=1`` row whose landmarks are no face fit (non-finite, far outside the frame, or with
+collinear alignment points) is *not* a no-face frame: dlib never writes such rows, so the CSV was
+damaged or edited, and carrying or dropping the frame would hide that. Reading the CSV
+(:func:`g2rl.preprocess.landmarks.read_landmarks_csv`) and building the crops
+(:func:`g2rl.preprocess.align.check_landmarks_in_frame`) raise an error naming the file and the frame.
+
 A sequence in which no frame at all has a face is an error (:class:`G2RLError` naming it):
 the pipeline must not silently lose a whole video. (The ``g2rl landmarks`` CLI, which only
 writes the CSV, instead writes all-``success=0`` rows and warns.)

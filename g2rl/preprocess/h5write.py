@@ -52,15 +52,29 @@ def check_free_space(out: str | os.PathLike, needed: int, what: str) -> None:
         )
 
 
+def checksum_options(dtype) -> dict:
+    """``fletcher32=True`` for a numeric dtype: HDF5 stores a checksum per chunk and a read of a
+    chunk whose bytes changed fails (instead of returning them). Variable-length strings cannot
+    carry filters in HDF5 ("not suitable for filters"); their few short keys go without."""
+    import h5py
+    import numpy as np
+
+    return {} if h5py.check_string_dtype(np.dtype(dtype)) or np.dtype(dtype) == object else {"fletcher32": True}
+
+
 class _Tracked:
-    """An ``h5py.File`` whose created datasets are remembered, so a failed close can park them all."""
+    """An ``h5py.File`` whose created datasets are remembered, so a failed close can park them all.
+    Every numeric dataset is created with a checksum (:func:`checksum_options`)."""
 
     def __init__(self, f):
         self.file = f
         self.objects = [f]
 
-    def create_dataset(self, *args, **kwargs):
-        ds = self.file.create_dataset(*args, **kwargs)
+    def create_dataset(self, name, shape=None, dtype=None, data=None, **kwargs):
+        import numpy as np
+
+        kind = dtype if dtype is not None else np.asarray(data).dtype
+        ds = self.file.create_dataset(name, shape, dtype, data, **{**checksum_options(kind), **kwargs})
         self.objects.append(ds)
         return ds
 

@@ -353,9 +353,11 @@ def read_landmarks_csv(path: str | Path) -> pd.DataFrame:
         raise G2RLError(f"{path}: column 'success' must be 0 or 1")
     if df["frame"].duplicated().any():
         raise G2RLError(f"{path}: duplicate frame numbers")
-    ok = df["success"] == 1
-    if not np.isfinite(df.loc[ok, X_COLUMNS + Y_COLUMNS].to_numpy(float)).all():
-        raise G2RLError(f"{path}: a row with success=1 has missing coordinates")
+    ok = (df["success"] == 1).to_numpy()
+    bad = ok & ~np.isfinite(df[X_COLUMNS + Y_COLUMNS].to_numpy(float)).all(axis=1)
+    if bad.any():
+        raise G2RLError(f"{path}: frame {df['frame'].iloc[int(np.argmax(bad))]} has success=1 but missing or "
+                        f"non-finite coordinates ({int(bad.sum())} such rows)")
     return df
 
 

@@ -8,6 +8,7 @@ epoch 5, weight decay 1e-5, no augmentation).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -15,6 +16,15 @@ from g2rl.errors import ConfigError
 from g2rl.model.config import ModelConfig, from_known_fields
 
 AMP_MODES = ("auto", "bf16", "off")
+
+
+def _finite(value: Any) -> bool:
+    """A real number that is neither NaN nor infinite (``--lr nan`` parses as a float)."""
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
 SWITCH_MODES = ("auto", "on", "off")
 
 
@@ -74,15 +84,20 @@ class TrainSettings:
         self.model.validate()
         if not 0.0 <= self.lambda_g < 1.0:
             raise bad("lambda_g", "must be in [0, 1) (0 = Baseline)")
-        if self.sigma <= 0:
-            raise bad("sigma", "must be > 0")
+        # every float below is tested as "inside its range": NaN fails that, but passes `x <= 0`
+        if not _finite(self.sigma) or not self.sigma > 0:
+            raise bad("sigma", "must be finite and > 0")
         if self.lambda_g > 0:
             self.model.check_guided()
         for key in ("batch_size", "epochs"):
             if getattr(self, key) < 1:
                 raise bad(key, "must be >= 1")
-        if self.lr <= 0 or self.weight_decay < 0 or not 0 < self.lr_gamma <= 1:
-            raise bad("lr", "lr > 0, weight_decay >= 0 and 0 < lr_gamma <= 1 required")
+        if not (_finite(self.lr) and self.lr > 0):
+            raise bad("lr", "must be finite and > 0")
+        if not (_finite(self.weight_decay) and self.weight_decay >= 0):
+            raise bad("weight_decay", "must be finite and >= 0")
+        if not (_finite(self.lr_gamma) and 0 < self.lr_gamma <= 1):
+            raise bad("lr_gamma", "must be in (0, 1]")
         if self.num_workers < 0:
             raise bad("num_workers", "must be >= 0")
         if self.max_train_samples is not None and self.max_train_samples < 1:
@@ -93,8 +108,8 @@ class TrainSettings:
             raise bad("channels_last", f"must be one of {SWITCH_MODES}")
         if self.in_memory not in SWITCH_MODES:
             raise bad("in_memory", f"must be one of {SWITCH_MODES}")
-        if self.in_memory_max_mb < 0:
-            raise bad("in_memory_max_mb", "must be >= 0")
+        if not (_finite(self.in_memory_max_mb) and self.in_memory_max_mb >= 0):
+            raise bad("in_memory_max_mb", "must be finite and >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (lists for tuples), for checkpoints and logs."""
