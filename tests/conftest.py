@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,3 +71,16 @@ def tiny_workflow(tmp_path_factory) -> Path:
     workdir = Path(given).resolve() if given else tmp_path_factory.mktemp("tiny_workflow")
     run_snakemake(workdir)
     return workdir
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The repository's files as a clone has them (tracked, and new files git does not ignore: no .venv, no
+    results), copied to `dest` with their modification times and links."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, files):
+        src = REPO / rel
+        if src.is_file() or src.is_symlink():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel, follow_symlinks=False)
+    return dest

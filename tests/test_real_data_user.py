@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, TINY_CONFIG, path_without_project_python
+from conftest import REPO, TINY_CONFIG, copy_checkout, path_without_project_python
 from g2rl.datasets import index_bp4d, index_disfa
 from g2rl.errors import DatasetLayoutError
 from layouts import write_bp4d, write_disfa
@@ -23,18 +23,6 @@ def snakemake(*args: str, python: str = sys.executable, cwd: Path | None = None)
     env["PATH"] = path_without_project_python()
     return subprocess.run([python, "-m", "snakemake", *args], capture_output=True, text=True, env=env, timeout=600,
                           cwd=cwd)
-
-
-def copy_checkout(dest: Path) -> Path:
-    """The repository's files as a clone has them (tracked and new, not ignored), without .venv or results."""
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, files):
-        src = REPO / rel
-        if src.is_file() or src.is_symlink():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel, follow_symlinks=False)
-    return dest
 
 
 def test_a_moved_checkout_and_venv_rerun_nothing(tiny_workflow, tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, path_without_project_python
+from conftest import REPO, copy_checkout, path_without_project_python
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -58,15 +58,7 @@ def test_directory_dot_test_uses_its_config(tmp_path):
 
 def test_snakedeploy_copy_dry_runs(tmp_path):
     """`snakedeploy deploy-workflow` of this repository, then a dry run of the deployed module in its own folder."""
-    source = tmp_path / "source"
-    # The repository's own files (tracked or new, not ignored: no .venv, no results), as a clone would have them.
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, files):
-        src = REPO / rel
-        if src.is_file() or src.is_symlink():
-            (source / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, source / rel, follow_symlinks=False)
+    source = copy_checkout(tmp_path / "source")  # as a clone would have it
     dest = tmp_path / "deployed"
     snakedeploy = shutil.which("snakedeploy", path=str(Path(sys.executable).parent))
     assert snakedeploy, "snakedeploy is not installed (it is in the test extra: pip install -e '.[test]')"
