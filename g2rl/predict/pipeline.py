@@ -118,12 +118,12 @@ class _Batcher:
         self.values: dict[int, np.ndarray] = {}  # row -> (K,) intensities
         self._rows: list[int] = []
         self._crops: list[np.ndarray] = []
-        self._stems: list[str | None] = []  # overlay file stem, None = no overlay for this row
+        self._overlays: list[tuple[str, int] | None] = []  # (file stem, face rank); None = no overlay
 
-    def add(self, row: int, crop: np.ndarray, overlay_stem: str | None) -> None:
+    def add(self, row: int, crop: np.ndarray, overlay: tuple[str, int] | None) -> None:
         self._rows.append(row)
         self._crops.append(crop)
-        self._stems.append(overlay_stem)
+        self._overlays.append(overlay)
         if len(self._rows) >= self.batch_size:
             self.flush()
 
@@ -131,7 +131,7 @@ class _Batcher:
         if not self._rows:
             return
         crops = np.stack(self._crops)
-        want_maps = self.overlays is not None and any(s is not None for s in self._stems)
+        want_maps = self.overlays is not None and any(o is not None for o in self._overlays)
         t = time.perf_counter()
         intensity, maps = self.model.predict(crops, heatmaps=want_maps)
         self.stats.seconds_network += time.perf_counter() - t
@@ -139,12 +139,12 @@ class _Batcher:
             self.values[row] = intensity[j]
         if want_maps:
             t = time.perf_counter()
-            for j, stem in enumerate(self._stems):
-                if stem is not None:
+            for j, overlay in enumerate(self._overlays):
+                if overlay is not None:
                     # an output failure stops the overlays (recorded by the writer); rows go on
-                    self.overlays.write(self.overlay_dir, stem, crops[j], maps[j], intensity[j])
+                    self.overlays.write(self.overlay_dir, overlay[0], crops[j], maps[j], intensity[j], face=overlay[1])
             self.stats.seconds_overlays += time.perf_counter() - t
-        self._rows, self._crops, self._stems = [], [], []
+        self._rows, self._crops, self._overlays = [], [], []
 
     def table(self, n_rows: int) -> np.ndarray:
         out = np.full((n_rows, len(self.model.aus)), np.nan, dtype=np.float32)
@@ -167,15 +167,6 @@ def _reason(path: str | os.PathLike, exc: Exception) -> str:
     """An error's message without the leading "<path>: " (the report names the path itself)."""
     text, prefix = str(exc), f"{path}: "
     return text[len(prefix):] if text.startswith(prefix) else text
-
-
-def _unique_stems(files: Sequence[Path]) -> list[str]:
-    """Image stems for overlay names, with the position appended where two images share one."""
-    stems = [p.stem for p in files]
-    seen: dict[str, int] = {}
-    for s in stems:
-        seen[s] = seen.get(s, 0) + 1
-    return [s if seen[s] == 1 else f"{s}-{i}" for i, s in enumerate(stems)]
 
 
 def _image_frames(unit: Unit, failures: list) -> Iterator[tuple[int, str, np.ndarray]]:
@@ -251,7 +242,7 @@ def predict_unit(
     else:
         total = len(unit.files)
         source = _image_frames(unit, failures)
-        stems = _unique_stems(unit.files) if unit.kind == "photos" else None
+        stems = [p.stem for p in unit.files] if unit.kind == "photos" else None  # the writer makes them safe
     settings = StageSettings(crop_size=model.crop_size, fast=not options.plain, faces=options.faces)
     stage = LandmarkStage(source, settings, track=unit.kind != "photos", where=str(unit.path), pool=pool,
                           landmarker=landmarker, chunk_frames=options.chunk_frames)
@@ -269,11 +260,10 @@ def predict_unit(
             rows.add(ff.file, position, 0, np.nan, None)
         for k, face in enumerate(faces):
             row = rows.add(ff.file, position, k, face.score, face.points)
-            stem = None
+            overlay = None
             if overlays is not None and overlays.wants(ff.position):
-                stem = stems[ff.position] if stems is not None else f"{position + base:06d}"
-                stem = stem if k == 0 else f"{stem}-face{k}"
-            batcher.add(row, face.crop, stem)
+                overlay = (stems[ff.position] if stems is not None else f"{position + base:06d}", k)
+            batcher.add(row, face.crop, overlay)
         bar.update(1)
     batcher.flush()
     bar.close()
