@@ -8,7 +8,8 @@ Exit status: 0 when every input was processed and every output written; 1 when s
 not be read, or some overlays could not be written (each reported by name on stderr; the CSV
 holds every row that could be computed); 2 when nothing could run (bad checkpoint, bad
 arguments, an output location that cannot be written) or the CSV could not be written at the
-end (the message says where the computed rows were saved instead).
+end (the message says where the computed rows were saved instead); 130 when interrupted (Ctrl-C,
+SIGINT): one line, no CSV.
 """
 
 from __future__ import annotations
@@ -77,8 +78,14 @@ def main(args: argparse.Namespace) -> int:
         faces=args.faces, landmarks=args.landmarks, frame_base=args.frame_base, workers=args.landmark_workers,
         progress=not args.no_progress,
     )  # fmt: skip
-    result = run_predict(args.checkpoint, args.inputs, args.out, options, heatmaps=args.heatmaps,
-                         heatmaps_every=args.heatmaps_every, device=args.device, amp=args.amp)
+    try:
+        result = run_predict(args.checkpoint, args.inputs, args.out, options, heatmaps=args.heatmaps,
+                             heatmaps_every=args.heatmaps_every, device=args.device, amp=args.amp)
+    except KeyboardInterrupt:
+        # Ctrl-C is the user's choice, not a bug: one line, the shell's status for SIGINT. The CSV
+        # is written only at the end, atomically, so there is no partial file to warn about.
+        print(f"g2rl predict: interrupted; {args.out} was not written", file=sys.stderr)
+        return 130
     if result.failures:
         print(f"g2rl predict: {len(result.failures)} input(s) could not be read and were skipped "
               f"(the others are in {args.out}):", file=sys.stderr)

@@ -143,9 +143,14 @@ _WORKER: Landmarker | None = None
 
 
 def _worker_init(fast: bool) -> None:
+    import signal
+
     import cv2
 
     global _WORKER
+    # Ctrl-C reaches the whole process group: the parent stops the run and the pool; a worker
+    # that took it too would print its own KeyboardInterrupt traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # a worker is one core's work; sequential OpenCV also never touches a thread pool copied by fork
     cv2.setNumThreads(0)
     _WORKER = Landmarker(fast)
