@@ -12,15 +12,11 @@ import pandas as pd
 import pytest
 import skimage.data
 import torch
+from test_predict_cli import _astronaut_frames
 from test_predict_model import AUS, make_checkpoint
 
 from g2rl.cli import main as g2rl_main
 from g2rl.media import VideoWriter, write_image
-
-
-def _frames(n):
-    img = skimage.data.astronaut()
-    return [np.ascontiguousarray(img[10 + 3 * i:250 + 3 * i, 60 + 2 * i:380 + 2 * i]) for i in range(n)]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +24,7 @@ def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("parity")
     make_checkpoint(root / "model.pt")
     with VideoWriter(root / "face.avi", 10, (320, 240)) as w:
-        for f in _frames(4):
+        for f in _astronaut_frames(4):
             w.write(f)
     noface = root / "wall.png"
     write_image(noface, np.full((120, 160, 3), 90, np.uint8))
