@@ -66,6 +66,16 @@ def is_image(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def printable_path(path: str | os.PathLike) -> str:
+    """``path`` as text any stream, CSV or JSON can hold: unchanged when its bytes are UTF-8, else
+    each byte that is not written ``\\xNN`` (``b"caf\\xe9.jpg"`` -> ``caf\\xe9.jpg``).
+
+    ``printable_path(p) != str(p)`` also tells that OpenCV must not be given ``p``: it needs
+    UTF-8 and crashes (SIGSEGV) on such names instead of raising.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def video_info(path: str | Path) -> tuple[int, float, int, int]:
     """Return (frame_count, fps, width, height) from the container's metadata.
 

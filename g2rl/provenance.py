@@ -328,12 +328,12 @@ def read_provenance(path: str | os.PathLike) -> dict:
     if not path.exists():
         raise G2RLError(f"{path}: file not found")
     if path.suffix == ".pt":
-        import torch
+        from g2rl.torchfile import load_torch_file
 
-        try:
-            meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
-        except Exception as exc:
-            raise G2RLError(f"{path}: not a g2rl model checkpoint ({exc})") from None
+        ckpt = load_torch_file(path, "g2rl model checkpoint")
+        meta = ckpt.get("meta") if isinstance(ckpt, dict) else None
+        if not isinstance(meta, dict):
+            raise G2RLError(f"{path}: not a g2rl model checkpoint (no meta)")
         if "provenance" not in meta:
             raise G2RLError(f"{path}: checkpoint written before provenance was recorded (no meta['provenance'])")
         return meta["provenance"]

@@ -16,8 +16,9 @@ from g2rl.preprocess.align import alignment_matrix, warp_to_crop
 from g2rl.preprocess.landmarks import LandmarkDetector, landmark_array
 from layouts import write_noise_video
 
-KEYS = ["file", "frame", "face_id", "timestamp", "success", "confidence", "detector_score"]
-COLUMNS = KEYS + [f"{au}_r" for au in AUS]
+KEYS = ["file", "frame", "face_id", "timestamp", "confidence", "success", "detector_score"]  # OpenFace's order
+GEOMETRY = ["face_x", "face_y", "face_w", "face_h", "pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
+COLUMNS = KEYS + GEOMETRY + [f"{au}_r" for au in AUS]
 
 
 def _astronaut_frames(n):
@@ -137,9 +138,10 @@ def test_video_without_face(data, tmp_path):
     assert _run("--checkpoint", data["ckpt"], video, "--out", out) == 0
     df = pd.read_csv(out)
     assert list(df.columns) == COLUMNS and len(df) == 5
-    assert (df["success"] == 0).all() and df[KEYS[-2:] + [f"{a}_r" for a in AUS]].isna().all().all()
+    empty = ["confidence", "detector_score", *GEOMETRY, *[f"{a}_r" for a in AUS]]
+    assert (df["success"] == 0).all() and df[empty].isna().all().all()
     np.testing.assert_allclose(df["timestamp"], np.arange(5) / 25.0)
-    assert ",0,,,," in out.read_text().splitlines()[1]  # empty cells, not 0 or "nan"
+    assert out.read_text().splitlines()[1].endswith(",0.0,,0" + "," * (len(empty) - 1))  # empty cells, not 0 or nan
 
 
 def test_unreadable_inputs_are_reported_and_skipped(data, tmp_path, capsys):

@@ -111,11 +111,12 @@ def test_csv_size_estimate(data, tmp_path):
     for name in ("a.png", "bb.png"):
         write_image(photos / name, np.zeros((8, 8, 3), np.uint8))
     units, _ = plan_units([data["video"], photos])
-    # header 200 + video: 6 rows x (path + 50 + 7 x 3 AUs) + photos: 2 rows x (longest path + 71)
-    want = 200 + 6 * (len(str(data["video"])) + 71) + 2 * (len(str(photos / "bb.png")) + 71)
+    # header 200 + video: 6 rows x (path + 50 keys + 100 face box and pose + 9 x 3 AUs) + photos: 2 rows x
+    # (longest path + 177)
+    want = 200 + 6 * (len(str(data["video"])) + 177) + 2 * (len(str(photos / "bb.png")) + 177)
     assert estimate_csv_bytes(units, 3, False, None) == want
-    assert estimate_csv_bytes(units, 3, True, 4) == 200 + 4 * (len(str(data["video"])) + 71 + 1360) + \
-        2 * (len(str(photos / "bb.png")) + 71 + 1360)
+    assert estimate_csv_bytes(units, 3, True, 4) == 200 + 4 * (len(str(data["video"])) + 177 + 1360) + \
+        2 * (len(str(photos / "bb.png")) + 177 + 1360)
 
 
 def test_csv_write_failing_at_the_end_keeps_the_rows(data, tmp_path, monkeypatch, capsys):

@@ -78,14 +78,11 @@ class ResolvedWeights:
 
     def state_dict(self) -> dict:
         """The backbone's state dict (CPU tensors)."""
-        import torch
+        from g2rl.torchfile import load_torch_file
 
         if self.kind == "random":
             raise ValueError("random initialisation has no state dict")
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # corrupt or not a state dict
-            raise G2RLError(f"{self.path}: cannot read as a torch state dict ({exc})") from exc
+        state = load_torch_file(self.path, "torch state dict")
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]
         return state

@@ -4,13 +4,15 @@ Library use::
 
     from g2rl.predict import load_au_model, run_predict
     result = run_predict("model.pt", ["clip.mp4", "photos/"], "aus.csv")
-    result.table        # one row per frame (and face): file, frame, face_id, timestamp, success,
-                        # confidence, detector_score, AUxx_r ...
+    result.table        # one row per frame (and face): file, frame, face_id, timestamp, confidence,
+                        # success, detector_score, face box, head pose, AUxx_r ...
 
 Modules: ``model`` (checkpoint -> crops to intensities), ``inputs`` (INPUT paths -> units),
-``stream`` (the landmark stage beside the network: thread or worker processes), ``pipeline``
-(its results -> network batches -> table), ``confidence`` (detector score -> 0-1),
-``output`` (output checks before any work, rescue of the rows), ``overlays`` (heatmap PNGs),
+``stream`` (the landmark stage beside the network: thread or worker processes), ``detectors``
+(HOG or CNN face detector), ``pose`` (face box and head pose from the 68 points), ``tracking``
+(face ids kept through a video), ``pipeline`` (the stage's results -> network batches -> table),
+``confidence`` (detector score -> 0-1), ``output`` (output checks before any work, rescue of the
+rows), ``overlays`` (heatmap PNGs), ``record`` (demo warning, provenance beside the CSV),
 ``options`` (the run's settings), ``run`` (the whole command), ``cli`` (its arguments).
 docs/PREDICT.md describes the output.
 """

@@ -8,7 +8,8 @@ Exit status: 0 when every input was processed and every output written; 1 when s
 not be read, or some overlays could not be written (each reported by name on stderr; the CSV
 holds every row that could be computed); 2 when nothing could run (bad checkpoint, bad
 arguments, an output location that cannot be written) or the CSV could not be written at the
-end (the message says where the computed rows were saved instead).
+end (the message says where the computed rows were saved instead); 130 when interrupted (Ctrl-C,
+SIGINT): one line, no CSV.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--landmark-workers", type=_positive, default=1, metavar="N",
                         help="1 (default): landmarks in a thread beside the network; N >= 2: N processes, each "
                              "taking chunks of 33 frames of a video (re-detected at each chunk start)")
+    parser.add_argument("--detector", choices=("hog", "cnn"), default="hog",
+                        help="face detector: hog (default; fast, upright frontal faces) or cnn (dlib's MMOD CNN: more "
+                             "turned and small faces, ~3 s per 512x512 image on a CPU)")
+    parser.add_argument("--occurrence", action="store_true",
+                        help="add AUxx_c columns: 1 where AUxx_r >= --occurrence-threshold, else 0 (as OpenFace's)")
+    parser.add_argument("--occurrence-threshold", type=float, default=1.0, metavar="T",
+                        help="with --occurrence: the intensity counted as present (default 1, FACS level A)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -75,10 +83,17 @@ def main(args: argparse.Namespace) -> int:
     options = PredictOptions(
         sequence=args.sequence, batch_size=args.batch_size, max_frames=args.max_frames, plain=args.plain,
         faces=args.faces, landmarks=args.landmarks, frame_base=args.frame_base, workers=args.landmark_workers,
-        progress=not args.no_progress,
+        progress=not args.no_progress, detector=args.detector, occurrence=args.occurrence,
+        occurrence_threshold=args.occurrence_threshold,
     )  # fmt: skip
-    result = run_predict(args.checkpoint, args.inputs, args.out, options, heatmaps=args.heatmaps,
-                         heatmaps_every=args.heatmaps_every, device=args.device, amp=args.amp)
+    try:
+        result = run_predict(args.checkpoint, args.inputs, args.out, options, heatmaps=args.heatmaps,
+                             heatmaps_every=args.heatmaps_every, device=args.device, amp=args.amp)
+    except KeyboardInterrupt:
+        # Ctrl-C is the user's choice, not a bug: one line, the shell's status for SIGINT. The CSV
+        # is written only at the end, atomically, so there is no partial file to warn about.
+        print(f"g2rl predict: interrupted; {args.out} was not written", file=sys.stderr)
+        return 130
     if result.failures:
         print(f"g2rl predict: {len(result.failures)} input(s) could not be read and were skipped "
               f"(the others are in {args.out}):", file=sys.stderr)

@@ -10,17 +10,23 @@ A *unit* is what the landmark stage sees as one stream of frames:
 
 A path that does not exist, cannot be read (permissions), is neither a video nor an image, or a
 folder without images or whose listing is refused, is a *failure*: reported by name and skipped,
-while the other inputs are processed.
+while the other inputs are processed. So are a dangling symbolic link or a link loop (given, or
+inside a folder where its name or its target's is an image's), and a file or folder whose name
+is not valid UTF-8: OpenCV cannot open it (it crashes on such names), so it is never given one;
+the report writes the name's odd bytes as ``\\xNN`` (:func:`g2rl.media.printable_path`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from g2rl.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, folder_images, is_image, is_video
+from g2rl.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, folder_images, is_image, is_video, natural_key, printable_path
+
+NOT_UTF8 = "the name is not valid UTF-8, which OpenCV cannot open (rename it)"
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,34 @@ def _unreadable(path: Path) -> str | None:
         return f"cannot open the file ({_strerror(exc)})"
 
 
+def _broken_link(path: Path) -> str | None:
+    """Why the symbolic link ``path`` leads nowhere (a loop, a missing target), or None when
+    ``path`` is not a link or its target exists."""
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (too many levels of symbolic links)"
+        return f"dangling symbolic link (its target {printable_path(os.readlink(path))} does not exist)"
+
+
+def _broken_image_links(folder: Path) -> list[tuple[str, str]]:
+    """(path, reason) of the links in ``folder`` that lead nowhere and would be images: their
+    name or their target's has an image suffix (:func:`folder_images` skips them silently).
+    Natural order."""
+    found = []
+    for entry in os.scandir(folder):
+        link = Path(entry.path)
+        if entry.is_symlink() and (is_image(link) or is_image(os.readlink(link))):
+            reason = _broken_link(link)
+            if reason is not None:
+                found.append((link, reason))
+    return [(printable_path(p), r) for p, r in sorted(found, key=lambda f: natural_key(f[0]))]
+
+
 def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> tuple[list[Unit], list[tuple[str, str]]]:
     """Units for ``inputs`` in command-line order, and the inputs that cannot be used.
 
@@ -71,19 +105,29 @@ def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> t
 
     for given in inputs:
         path = Path(given)
-        if path.is_dir():
+        shown = printable_path(path)
+        if shown != str(path):  # cv2 would crash on it, not fail
+            failures.append((shown, NOT_UTF8))
+        elif path.is_dir():
             flush()
             try:
                 images = folder_images(path)
+                failures.extend(_broken_image_links(path))
             except OSError as exc:  # e.g. a folder without read permission
                 failures.append((str(given), f"cannot list the folder ({_strerror(exc)})"))
                 continue
+            odd = [p for p in images if printable_path(p) != str(p)]
+            failures.extend((printable_path(p), NOT_UTF8) for p in odd)
+            images = [p for p in images if printable_path(p) == str(p)] if odd else images
             if not images:
-                failures.append((str(given), "folder holds no image files "
-                                              f"({', '.join(sorted(IMAGE_SUFFIXES))})"))
+                if not odd:
+                    failures.append((str(given), "folder holds no image files "
+                                                  f"({', '.join(sorted(IMAGE_SUFFIXES))})"))
                 continue
             name = path.resolve().name or "images"
             units.append(Unit("sequence" if sequence else "photos", path, tuple(images), name))
+        elif (link := _broken_link(path)) is not None:
+            failures.append((str(given), link))
         elif not path.exists():
             failures.append((str(given), "no such file or folder"))
         elif path.is_file() and (problem := _unreadable(path)) is not None:

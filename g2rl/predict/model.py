@@ -13,48 +13,20 @@ channels_last, as training does (``amp="auto"``); ``amp="off"`` forces float32.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from g2rl.errors import G2RLError
+from g2rl.training.checkpoint import check_inference_meta
 
 log = logging.getLogger(__name__)
 
-# what this module reads from the checkpoint's meta
-REQUIRED_META = ("aus", "crop_size", "heatmap_size", "sigma", "mean", "std", "backbone")
-
-
-def check_meta(meta: Any, path: str | os.PathLike) -> dict:
-    """Validate the inference meta of checkpoint ``path``; errors name the file and the key."""
-    if not isinstance(meta, dict):
-        raise G2RLError(f"{path}: checkpoint meta is not a mapping")
-    missing = [k for k in REQUIRED_META if k not in meta]
-    if missing:
-        raise G2RLError(f"{path}: checkpoint meta lacks {missing} (not written by g2rl train?)")
-    aus = meta["aus"]
-    if not isinstance(aus, list) or not aus or not all(isinstance(a, str) and a for a in aus) or len(set(aus)) != len(aus):
-        raise G2RLError(f"{path}: checkpoint meta 'aus' must be a non-empty list of distinct names, got {aus!r}")
-    crop = meta["crop_size"]
-    if not isinstance(crop, int) or crop < 32 or crop % 4:
-        raise G2RLError(f"{path}: checkpoint meta 'crop_size' must be an integer >= 32 divisible by 4, got {crop!r}")
-    if meta["heatmap_size"] != crop // 4:
-        raise G2RLError(f"{path}: checkpoint meta heatmap_size={meta['heatmap_size']!r} != crop_size/4 = {crop // 4}")
-    sigma = meta["sigma"]
-    if not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
-        raise G2RLError(f"{path}: checkpoint meta 'sigma' must be a positive number, got {sigma!r}")
-    for key in ("mean", "std"):
-        v = meta[key]
-        if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
-            raise G2RLError(f"{path}: checkpoint meta {key!r} must list 3 numbers (R, G, B), got {v!r}")
-    if any(x <= 0 for x in meta["std"]):
-        raise G2RLError(f"{path}: checkpoint meta 'std' must be positive, got {meta['std']!r}")
-    return meta
+# the meta checks live with the checkpoint reader (shared with `g2rl report examples`)
+check_meta = check_inference_meta
 
 
 @dataclass
@@ -153,8 +125,10 @@ def load_au_model(checkpoint: str | os.PathLike, device: str = "auto", amp: str 
         amp: ``auto`` (bf16 autocast on CUDA and on CPUs with native bf16), ``bf16`` or ``off``.
 
     Raises:
-        G2RLError naming ``checkpoint`` when it is missing, unreadable, not a g2rl inference
-        checkpoint, or its weights do not fit the network its meta describes.
+        G2RLError naming ``checkpoint`` (one line) when it is missing, empty, not a g2rl inference
+        checkpoint (or holds pickled code: never run), its meta is incomplete or out of bounds, or
+        its weights do not fit the network its meta describes or are not finite
+        (:func:`g2rl.training.checkpoint.load_inference_model`).
     """
     from g2rl.training.checkpoint import load_inference_model
     from g2rl.training.device import resolve_device, use_bf16, use_channels_last
@@ -163,17 +137,7 @@ def load_au_model(checkpoint: str | os.PathLike, device: str = "auto", amp: str 
     if not path.is_file():
         raise G2RLError(f"{path}: checkpoint file does not exist")
     dev = resolve_device(device)
-    try:
-        net, meta = load_inference_model(path, dev)
-    except G2RLError:
-        raise
-    except Exception as exc:  # torch.load on a file that is not a torch archive raises several kinds
-        raise G2RLError(f"{path}: not a readable g2rl inference checkpoint ({type(exc).__name__}: {exc})") from exc
-    check_meta(meta, path)
-    n_maps = net.final.out_channels
-    want = len(meta.get("channel_au", meta["aus"]))
-    if n_maps != want:
-        raise G2RLError(f"{path}: network has {n_maps} heatmaps but its meta describes {want} channels")
+    net, meta = load_inference_model(path, dev)
     bf16 = use_bf16(dev, amp)
     cl = use_channels_last(dev, "auto", bf16)
     if cl:

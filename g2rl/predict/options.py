@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 from g2rl.errors import G2RLError
+from g2rl.predict.detectors import DETECTORS
 from g2rl.predict.stream import FACE_MODES
 
 
@@ -25,6 +28,9 @@ class PredictOptions:
         chunk_frames: frames per unit of landmark work (a chunk; each starts with a detection
             when ``workers`` >= 2); None = 3 detection periods (33 frames, see g2rl.predict.stream).
         progress: tqdm bars on stderr.
+        detector: the face detector, ``hog`` (default) or ``cnn`` (g2rl.predict.detectors).
+        occurrence: add ``AUxx_c`` columns: 1 where the intensity is >= ``occurrence_threshold``
+            (default 1, FACS level A), 0 below it, empty without a face.
     """
 
     sequence: bool = False
@@ -37,6 +43,9 @@ class PredictOptions:
     workers: int = 1
     chunk_frames: int | None = None
     progress: bool = True
+    detector: str = "hog"
+    occurrence: bool = False
+    occurrence_threshold: float = 1.0
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -49,3 +58,8 @@ class PredictOptions:
             raise G2RLError(f"workers and chunk_frames must be >= 1, got {self.workers}, {self.chunk_frames}")
         if self.max_frames is not None and self.max_frames < 1:
             raise G2RLError(f"--max-frames must be >= 1, got {self.max_frames}")
+        if self.detector not in DETECTORS:
+            raise G2RLError(f"--detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        t = self.occurrence_threshold
+        if not (isinstance(t, (int, float)) and math.isfinite(t) and 0 < t <= 5):
+            raise G2RLError(f"--occurrence-threshold must be an intensity in (0, 5], got {t!r}")

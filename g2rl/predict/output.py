@@ -92,8 +92,9 @@ def estimate_csv_bytes(units: Sequence[Unit], n_aus: int, landmarks: bool, max_f
             count = len(unit.files)
             names = [str(p) for p in unit.files]
         longest = max(len(n.encode()) for n in names)
-        # file, frame, face_id, timestamp, success, confidence, detector_score ~ 50 chars; AU "4.1234,"
-        row = longest + 50 + 7 * n_aus + (136 * 10 if landmarks else 0)
+        # file, frame, face_id, timestamp, confidence, success, detector_score ~ 50 chars; face box and
+        # pose ~ 10 x 10; AU "4.1234," (and "1," with --occurrence)
+        row = longest + 50 + 100 + 9 * n_aus + (136 * 10 if landmarks else 0)
         size += max(count, 0) * row
     return size
 

@@ -7,9 +7,15 @@ the same colour means the same intensity in every frame, AU and video.
 
 Layout: ``DIR/<unit>/<frame:06d>.png`` for a video or an image sequence, and
 ``DIR/<unit>/<image stem>.png`` for photos, where ``<unit>`` is the video's stem or the
-folder's name (``images`` for image files named on the command line), made unique within a run
-by a ``-2``, ``-3``... suffix; with ``--faces all`` the second face of a frame gets
-``<frame:06d>-face1.png``, and so on. Each PNG is written atomically.
+folder's name (``images`` for image files named on the command line); with ``--faces all`` the
+second face of a frame gets ``<frame:06d>-face1.png``, and so on. Each PNG is written atomically.
+
+Names come from input file names, which anyone can choose (``...avi`` has the stem ``..``), so
+they never reach the file system as given: :func:`safe_name` keeps letters, digits, ``_``,
+``.`` and ``-`` (others become ``_``; leading dots too; at most :data:`MAX_NAME_BYTES` bytes),
+every folder and file name is made unique within the run (``-2``, ``-3``... when two inputs
+give the same name, as given or once made safe), and each path is checked to resolve inside
+``DIR`` (a symbolic link already there could point elsewhere) before anything is written.
 
 A PNG that cannot be written (full disk, permissions) is an *output* error: the writer records
 it (:attr:`OverlayWriter.error`), writes no further overlays, and the run goes on, so the AU
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +35,39 @@ import numpy as np
 from g2rl.atomic import atomic_path
 
 log = logging.getLogger("g2rl.predict")
+
+# file systems allow 255 bytes per name; this leaves room for "-face12", "-2" and ".png"
+MAX_NAME_BYTES = 100
+_UNSAFE = re.compile(r"[^\w.-]")  # \w: Unicode letters and digits, "_"; not surrogates (undecodable bytes)
+
+
+def safe_name(name: str) -> str:
+    """A file or folder name made from ``name`` that cannot leave its folder or hide.
+
+    Every character other than a letter, digit, ``_``, ``.`` or ``-`` becomes ``_`` (``/``,
+    ``\\``, NUL, spaces, bytes that are not UTF-8), leading dots become ``_`` (so ``..`` and
+    ``.hidden`` are plain names), and the result is cut to :data:`MAX_NAME_BYTES` bytes of UTF-8.
+    Different names can give the same result: callers make names unique (:class:`OverlayWriter`).
+
+    >>> safe_name(".."), safe_name("a/../../x"), safe_name("/etc/passwd")
+    ('__', 'a_.._.._x', '_etc_passwd')
+    """
+    text = _UNSAFE.sub("_", name)
+    text = re.sub(r"^\.+", lambda m: "_" * len(m.group()), text)
+    text = text.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+    return text or "_"
+
+
+def _unique(name: str, used: set[str]) -> str:
+    """``name``, else ``name-2``, ``name-3``, ...: the first whose case-folded form is not in
+    ``used`` (which it joins; case-folded so that ``A`` and ``a`` stay apart on a file system
+    that ignores case)."""
+    candidate, i = name, 1
+    while candidate.casefold() in used:
+        i += 1
+        candidate = f"{name}-{i}"
+    used.add(candidate.casefold())
+    return candidate
 
 
 def heatmap_panel(crop: np.ndarray, maps: np.ndarray, aus: Sequence[str], intensities: np.ndarray,
@@ -80,19 +120,21 @@ class OverlayWriter:
         self.aus = list(aus)
         self.vmax = float(vmax)
         self.every = int(every)
-        self._used: set[str] = set()
+        self._used: set[str] = set()  # unit folders of this run
+        self._files: dict[Path, set[str]] = {}  # folder -> PNG stems written there in this run
         self.written = 0
         self.error: tuple[str, str] | None = None  # (path, reason) of the write that failed
 
     def unit_dir(self, name: str) -> Path:
-        """A fresh folder name for a unit: ``name``, else ``name-2``, ``name-3``, ..."""
-        base = name or "input"
-        candidate, i = base, 1
-        while candidate in self._used:
-            i += 1
-            candidate = f"{base}-{i}"
-        self._used.add(candidate)
-        return self.root / candidate
+        """A fresh folder for a unit: ``safe_name(name)``, else with ``-2``, ``-3``, ... appended."""
+        return self.root / _unique(safe_name(name or "input"), self._used)
+
+    def _inside(self, path: Path) -> bool:
+        """Whether the folder of ``path`` (it may not exist yet) resolves to a folder under the
+        root: a unit folder that is a symbolic link to elsewhere would not. (``path`` itself may be
+        a link left by an earlier run: the atomic rename replaces the link, it is not followed.)"""
+        folder = path.parent.resolve()
+        return folder.is_relative_to(self.root.resolve()) and folder != self.root.resolve()
 
     def wants(self, position: int) -> bool:
         """Whether the frame at this 0-based position of its unit gets an overlay (every Nth,
@@ -100,14 +142,23 @@ class OverlayWriter:
         return self.error is None and position % self.every == 0
 
     def write(self, folder: Path, stem: str, crop: np.ndarray, maps: np.ndarray,
-              intensities: np.ndarray) -> Path | None:
-        """Write ``folder/stem.png`` (see :func:`heatmap_panel`); None when it could not be
-        written (the reason is kept in :attr:`error` and no further overlay is written)."""
+              intensities: np.ndarray, face: int = 0) -> Path | None:
+        """Write ``folder/<stem>.png`` (see :func:`heatmap_panel`; the stem made safe, then
+        ``-face<face>`` added for a further face of a frame, then made unique in ``folder``),
+        ``folder`` from :meth:`unit_dir`. Returns the path, or None when it could
+        not be written or would resolve outside the root (the reason is kept in :attr:`error`
+        and no further overlay is written)."""
         import cv2
 
         if self.error is not None:
             return None
-        out = folder / f"{stem}.png"
+        # a name that two frames or photos share (as given or once made safe) gets -2, -3, ...
+        name = safe_name(stem) + (f"-face{face}" if face else "")
+        out = folder / f"{_unique(name, self._files.setdefault(folder, set()))}.png"
+        if not self._inside(out):
+            self.error = (str(out), f"resolves outside the --heatmaps folder {self.root} (a symbolic link there?)")
+            log.error("%s: overlay refused: %s; no further overlays, the AU rows go on", out, self.error[1])
+            return None
         panel = heatmap_panel(crop, maps, self.aus, intensities, self.vmax)
         ok, png = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(panel), cv2.COLOR_RGB2BGR))
         if not ok:  # an encoder failure is a bug, not an output fault

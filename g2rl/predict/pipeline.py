@@ -9,21 +9,26 @@ or in worker processes, beside the network: this module consumes its results in 
 batches the crops for the network and builds the table. Memory stays bounded by a few chunks of
 frames and one batch of crops for any video length.
 
-Output table (``AU_KEY_COLUMNS`` + ``<AU>_r`` per AU of the checkpoint [+ ``x_0..x_67,
-y_0..y_67`` with ``landmarks``]), one row per face and frame (docs/PREDICT.md):
+Output table (:func:`output_columns`: ``AU_KEY_COLUMNS``, the face box and head pose, ``<AU>_r``
+per AU of the checkpoint [+ ``<AU>_c`` with ``occurrence``] [+ ``x_0..x_67, y_0..y_67`` with
+``landmarks``]), one row per face and frame (docs/PREDICT.md):
 
 * ``file``: the video, or the image file.
 * ``frame``: video frame index from ``frame_base`` (0 by default; OpenFace counts from 1); an
   image's position in its folder (natural order) from the same base; the base for an image
   named on the command line.
-* ``face_id``: 0 for the largest face of the frame, 1 for the next (``faces="all"``)...; a
-  frame without a face has one row with face_id 0 and success 0.
+* ``face_id``: in a video or ``--sequence``: the same number for the same person through the
+  clip (g2rl.predict.tracking); in photos: 0 for the largest face, 1 for the next...; a frame
+  without a face has one row with face_id 0 and success 0.
 * ``timestamp``: seconds, 0-based frame index / fps of the video (empty if the video reports
   no fps); 0 for images.
-* ``success``: 1 when a face was found and measured, else 0 (AU values then empty).
 * ``confidence``: 0-1, from the detector score (g2rl.predict.confidence); empty without a face.
-* ``detector_score``: dlib's HOG detector score of that face (of its last detection on a
-  followed video); empty without a face.
+  Before ``success``, as in OpenFace.
+* ``success``: 1 when a face was found and measured, else 0 (AU values then empty).
+* ``detector_score``: the detector's score of that face (of its last detection on a followed
+  video); empty without a face.
+* ``face_x, face_y, face_w, face_h`` (px), ``pose_Tx, pose_Ty, pose_Tz`` (mm), ``pose_Rx,
+  pose_Ry, pose_Rz`` (radians): g2rl.predict.pose; empty without a face.
 """
 
 from __future__ import annotations
@@ -45,11 +50,15 @@ from g2rl.predict.inputs import Unit, plan_units
 from g2rl.predict.model import AUModel
 from g2rl.predict.options import PredictOptions
 from g2rl.predict.overlays import OverlayWriter
+from g2rl.predict.pose import BOX_COLUMNS, POSE_COLUMNS, face_box
 from g2rl.predict.stream import LandmarkPool, LandmarkStage, StageSettings, Landmarker
+from g2rl.predict.tracking import FaceTracker
 
 log = logging.getLogger("g2rl.predict")
 
-AU_KEY_COLUMNS = ["file", "frame", "face_id", "timestamp", "success", "confidence", "detector_score"]
+# OpenFace's order: confidence before success
+AU_KEY_COLUMNS = ["file", "frame", "face_id", "timestamp", "confidence", "success", "detector_score"]
+GEOMETRY_COLUMNS = [*BOX_COLUMNS, *POSE_COLUMNS]
 # stands in for a frame whose file is cut short: one black pixel, in which no face is found (a
 # followed face is lost too, so the next frame is detected afresh)
 NO_PICTURE = np.zeros((1, 1, 3), np.uint8)
@@ -58,6 +67,18 @@ NO_PICTURE = np.zeros((1, 1, 3), np.uint8)
 def au_columns(aus: Sequence[str]) -> list[str]:
     """OpenFace-style intensity columns: ``AU01`` -> ``AU01_r``."""
     return [f"{au}_r" for au in aus]
+
+
+def occurrence_columns(aus: Sequence[str]) -> list[str]:
+    """OpenFace-style occurrence columns: ``AU01`` -> ``AU01_c``."""
+    return [f"{au}_c" for au in aus]
+
+
+def output_columns(aus: Sequence[str], options: PredictOptions) -> list[str]:
+    """The CSV's columns in order: keys, face box and pose, intensities, [occurrences], [landmarks]."""
+    return [*AU_KEY_COLUMNS, *GEOMETRY_COLUMNS, *au_columns(aus),
+            *(occurrence_columns(aus) if options.occurrence else []),
+            *(landmark_columns() if options.landmarks else [])]
 
 
 def landmark_columns() -> list[str]:
@@ -121,12 +142,12 @@ class _Batcher:
         self.values: dict[int, np.ndarray] = {}  # row -> (K,) intensities
         self._rows: list[int] = []
         self._crops: list[np.ndarray] = []
-        self._stems: list[str | None] = []  # overlay file stem, None = no overlay for this row
+        self._overlays: list[tuple[str, int] | None] = []  # (file stem, face rank); None = no overlay
 
-    def add(self, row: int, crop: np.ndarray, overlay_stem: str | None) -> None:
+    def add(self, row: int, crop: np.ndarray, overlay: tuple[str, int] | None) -> None:
         self._rows.append(row)
         self._crops.append(crop)
-        self._stems.append(overlay_stem)
+        self._overlays.append(overlay)
         if len(self._rows) >= self.batch_size:
             self.flush()
 
@@ -134,7 +155,7 @@ class _Batcher:
         if not self._rows:
             return
         crops = np.stack(self._crops)
-        want_maps = self.overlays is not None and any(s is not None for s in self._stems)
+        want_maps = self.overlays is not None and any(o is not None for o in self._overlays)
         t = time.perf_counter()
         intensity, maps = self.model.predict(crops, heatmaps=want_maps)
         self.stats.seconds_network += time.perf_counter() - t
@@ -142,12 +163,12 @@ class _Batcher:
             self.values[row] = intensity[j]
         if want_maps:
             t = time.perf_counter()
-            for j, stem in enumerate(self._stems):
-                if stem is not None:
+            for j, overlay in enumerate(self._overlays):
+                if overlay is not None:
                     # an output failure stops the overlays (recorded by the writer); rows go on
-                    self.overlays.write(self.overlay_dir, stem, crops[j], maps[j], intensity[j])
+                    self.overlays.write(self.overlay_dir, overlay[0], crops[j], maps[j], intensity[j], face=overlay[1])
             self.stats.seconds_overlays += time.perf_counter() - t
-        self._rows, self._crops, self._stems = [], [], []
+        self._rows, self._crops, self._overlays = [], [], []
 
     def table(self, n_rows: int) -> np.ndarray:
         out = np.full((n_rows, len(self.model.aus)), np.nan, dtype=np.float32)
@@ -170,15 +191,6 @@ def _reason(path: str | os.PathLike, exc: Exception) -> str:
     """An error's message without the leading "<path>: " (the report names the path itself)."""
     text, prefix = str(exc), f"{path}: "
     return text[len(prefix):] if text.startswith(prefix) else text
-
-
-def _unique_stems(files: Sequence[Path]) -> list[str]:
-    """Image stems for overlay names, with the position appended where two images share one."""
-    stems = [p.stem for p in files]
-    seen: dict[str, int] = {}
-    for s in stems:
-        seen[s] = seen.get(s, 0) + 1
-    return [s if seen[s] == 1 else f"{s}-{i}" for i, s in enumerate(stems)]
 
 
 def _image_frames(unit: Unit, failures: list) -> Iterator[tuple[int, str, np.ndarray]]:
@@ -209,15 +221,29 @@ class _Rows:
         self.success: list[int] = []
         self.score: list[float] = []
         self.points: list[np.ndarray | None] = []
+        self.pose: list[np.ndarray | None] = []
 
-    def add(self, file: str, position: int, face_id: int, score: float, points: np.ndarray | None) -> int:
+    def add(self, file: str, position: int, face_id: int, score: float, points: np.ndarray | None,
+            pose: np.ndarray | None = None) -> int:
         self.file.append(file)
         self.position.append(position)
         self.face_id.append(face_id)
         self.success.append(0 if points is None else 1)
         self.score.append(score)
         self.points.append(points)
+        self.pose.append(pose)
         return len(self.file) - 1
+
+    def stacked(self) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 68, 2) landmarks and (N, 6) poses of the rows, NaN where a row has no face."""
+        n = len(self.file)
+        pts, pose = np.full((n, 68, 2), np.nan), np.full((n, 6), np.nan)
+        for i, (p, q) in enumerate(zip(self.points, self.pose)):
+            if p is not None:
+                pts[i] = p
+            if q is not None:
+                pose[i] = q
+        return pts, pose
 
 
 def predict_unit(
@@ -257,8 +283,11 @@ def predict_unit(
     else:
         total = len(unit.files)
         source = _image_frames(unit, failures)
-        stems = _unique_stems(unit.files) if unit.kind == "photos" else None
-    settings = StageSettings(crop_size=model.crop_size, fast=not options.plain, faces=options.faces)
+        stems = [p.stem for p in unit.files] if unit.kind == "photos" else None  # the writer makes them safe
+    settings = StageSettings(crop_size=model.crop_size, fast=not options.plain, faces=options.faces,
+                             detector=options.detector)
+    # ids that follow people through a video or a sequence; photos keep the size rank
+    tracker = FaceTracker() if unit.kind != "photos" else None
     stage = LandmarkStage(source, settings, track=unit.kind != "photos", where=str(unit.path), pool=pool,
                           landmarker=landmarker, chunk_frames=options.chunk_frames)
     overlay_dir = None if overlays is None else overlays.unit_dir(label)
@@ -271,15 +300,15 @@ def predict_unit(
         n_frames += 1
         position = ff.position if (unit.kind == "video" or in_folder) else 0
         faces = [f for f in ff.faces if f.crop is not None]  # a fit that cannot be aligned is no face
+        ids = list(range(len(faces))) if tracker is None else tracker.assign([face_box(f.points) for f in faces])
         if not faces:
             rows.add(ff.file, position, 0, np.nan, None)
         for k, face in enumerate(faces):
-            row = rows.add(ff.file, position, k, face.score, face.points)
-            stem = None
+            row = rows.add(ff.file, position, ids[k], face.score, face.points, face.pose)
+            overlay = None
             if overlays is not None and overlays.wants(ff.position):
-                stem = stems[ff.position] if stems is not None else f"{position + base:06d}"
-                stem = stem if k == 0 else f"{stem}-face{k}"
-            batcher.add(row, face.crop, stem)
+                overlay = (stems[ff.position] if stems is not None else f"{position + base:06d}", k)
+            batcher.add(row, face.crop, overlay)
         bar.update(1)
     batcher.flush()
     bar.close()
@@ -296,7 +325,7 @@ def predict_unit(
             log.warning("%s; the CSV has rows for those %d only", note, n_frames)
     n = len(rows.file)
     if n == 0:  # every image of the unit was unreadable; each is already in failures
-        return empty_table(model.aus, options.landmarks), failures
+        return empty_table(model.aus, options), failures
     position = np.asarray(rows.position, dtype=np.int64)
     if unit.kind == "video":
         if fps > 0:
@@ -308,22 +337,22 @@ def predict_unit(
         timestamp = np.zeros(n)
     score = np.asarray(rows.score, dtype=np.float64)
     success = np.asarray(rows.success, dtype=np.int64)
-    table = pd.DataFrame({
-        "file": rows.file, "frame": position + base, "face_id": np.asarray(rows.face_id, dtype=np.int64),
-        "timestamp": timestamp, "success": success, "confidence": confidence_from_score(score),
-        "detector_score": score,
-    })  # fmt: skip
+    pts, pose = rows.stacked()
+    lo, hi = pts.min(axis=1), pts.max(axis=1)  # NaN rows stay NaN: no face, empty cells
     values = batcher.table(n)
-    for k, col in enumerate(au_columns(model.aus)):
-        table[col] = values[:, k]
+    parts = {
+        "file": rows.file, "frame": position + base, "face_id": np.asarray(rows.face_id, dtype=np.int64),
+        "timestamp": timestamp, "confidence": confidence_from_score(score), "success": success,
+        "detector_score": score, "face_x": lo[:, 0], "face_y": lo[:, 1], "face_w": hi[:, 0] - lo[:, 0],
+        "face_h": hi[:, 1] - lo[:, 1], **dict(zip(POSE_COLUMNS, pose.T)), **dict(zip(au_columns(model.aus), values.T)),
+    }  # fmt: skip
+    if options.occurrence:
+        # nullable integers: 1 / 0, and an empty cell (not 0) where no face was measured
+        present = pd.DataFrame(values >= options.occurrence_threshold).astype("Int64").mask(np.isnan(values))
+        parts.update(zip(occurrence_columns(model.aus), (present[k] for k in present.columns)))
     if options.landmarks:
-        pts = np.full((n, 68, 2), np.nan)
-        for i, p in enumerate(rows.points):
-            if p is not None:
-                pts[i] = p
-        cols = landmark_columns()
-        table = pd.concat([table, pd.DataFrame(np.concatenate([pts[..., 0], pts[..., 1]], axis=1), columns=cols)],
-                          axis=1)
+        parts.update(zip(landmark_columns(), np.concatenate([pts[..., 0], pts[..., 1]], axis=1).T))
+    table = pd.DataFrame(parts)
     stats.units += 1
     stats.frames += n_frames
     with_face = int(len(set(p for p, s in zip(rows.position, rows.success) if s)))
@@ -336,15 +365,11 @@ def predict_unit(
     return table, failures
 
 
-def empty_table(aus: Sequence[str], landmarks: bool = False) -> pd.DataFrame:
-    """A table with the output columns and no rows."""
-    cols = {"file": pd.Series(dtype=str), "frame": pd.Series(dtype=np.int64), "face_id": pd.Series(dtype=np.int64),
-            "timestamp": pd.Series(dtype=float), "success": pd.Series(dtype=np.int64),
-            "confidence": pd.Series(dtype=float), "detector_score": pd.Series(dtype=float)}
-    cols.update({c: pd.Series(dtype=np.float32) for c in au_columns(aus)})
-    if landmarks:
-        cols.update({c: pd.Series(dtype=float) for c in landmark_columns()})
-    return pd.DataFrame(cols)
+def empty_table(aus: Sequence[str], options: PredictOptions = PredictOptions()) -> pd.DataFrame:
+    """A table with the output columns (:func:`output_columns`) and no rows."""
+    types = {"file": str, "frame": np.int64, "face_id": np.int64, "success": np.int64}
+    types.update({c: "Int64" for c in occurrence_columns(aus)})
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, float)) for c in output_columns(aus, options)})
 
 
 def predict_inputs(
@@ -363,13 +388,13 @@ def predict_inputs(
     t0 = time.perf_counter()
     own_pool = None
     if pool is None and options.workers >= 2:
-        pool = own_pool = LandmarkPool(not options.plain, options.workers)
+        pool = own_pool = LandmarkPool(not options.plain, options.workers, options.detector)
     try:
         stats = PredictStats()
         units, failures = plan_units(inputs, sequence=options.sequence)
         for path, reason in failures:
             log.error("%s: %s (skipped)", path, reason)
-        landmarker = None if pool is not None else Landmarker(not options.plain)
+        landmarker = None if pool is not None else Landmarker(not options.plain, options.detector)
         tables = []
         for unit in units:
             try:
@@ -383,21 +408,34 @@ def predict_inputs(
     finally:
         if own_pool is not None:
             own_pool.close()
-    table = pd.concat(tables, ignore_index=True) if tables else empty_table(model.aus, options.landmarks)
+    table = pd.concat(tables, ignore_index=True) if tables else empty_table(model.aus, options)
     stats.seconds_total = time.perf_counter() - t0
     output_errors = [] if overlays is None or overlays.error is None else [overlays.error]
     return PredictResult(table=table, failures=failures, stats=stats, output_errors=output_errors)
 
 
+def _decimals(col: str) -> int | None:
+    """Decimals a column is written with (None: as it is, e.g. integers and occurrences)."""
+    if col == "timestamp":
+        return 6  # microseconds
+    if col == "confidence" or col.endswith("_r") or col.startswith("pose_R"):
+        return 4  # intensities, 0-1 confidence, radians (0.006 degrees)
+    if col.startswith("pose_T"):
+        return 1  # mm
+    if col == "detector_score" or col in BOX_COLUMNS or col[:2] in ("x_", "y_"):
+        return 3  # px
+    return None
+
+
 def format_au_csv(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as written: intensities and confidence to 4 decimals, timestamps to 6
-    (microseconds), detector scores and landmarks to 3, missing values as empty cells."""
+    """The table as written: intensities, confidence and angles (radians) to 4 decimals,
+    timestamps to 6 (microseconds), detector scores, face boxes and landmarks to 3, translations
+    to 1 (mm), occurrences as 0/1; missing values as empty cells."""
     df = table.copy()
-    df["timestamp"] = df["timestamp"].astype(float).round(6)
-    df["confidence"] = df["confidence"].astype(float).round(4)
-    df["detector_score"] = df["detector_score"].astype(float).round(3)
-    for col in df.columns[len(AU_KEY_COLUMNS):]:
-        df[col] = df[col].astype(float).round(3 if col[:2] in ("x_", "y_") else 4)
+    for col in df.columns:
+        places = _decimals(col)
+        if places is not None:
+            df[col] = df[col].astype(float).round(places)
     return df
 
 

@@ -32,6 +32,9 @@ def run_predict(
     and the returned ``failures`` is non-empty. An overlay that cannot be written stops the
     overlays (``output_errors``), not the rows. If the CSV itself cannot be written at the end,
     the rows are saved elsewhere and :class:`g2rl.predict.output.OutputWriteError` says where.
+    Beside the CSV, ``<out stem>.provenance.json`` names the checkpoint (path, sha256, its training
+    provenance) and the settings; a checkpoint trained on demo data is warned about once
+    (g2rl.predict.record).
 
     Args:
         checkpoint: ``model.pt`` from ``g2rl train``.
@@ -46,6 +49,7 @@ def run_predict(
     from g2rl.predict.output import check_csv_target, check_overlay_folder, estimate_csv_bytes, write_or_rescue
     from g2rl.predict.overlays import OverlayWriter
     from g2rl.predict.pipeline import predict_inputs, write_au_csv
+    from g2rl.predict.record import warn_if_demo, write_predict_record
     from g2rl.predict.stream import LandmarkPool
 
     # output side first: nothing is computed for a result that could not be kept
@@ -54,9 +58,10 @@ def run_predict(
     if heatmaps is not None:
         check_overlay_folder(heatmaps)
     # landmark workers start now: their start-up (loading dlib's model) overlaps loading the network
-    pool = LandmarkPool(not options.plain, options.workers) if options.workers >= 2 else None
+    pool = LandmarkPool(not options.plain, options.workers, options.detector) if options.workers >= 2 else None
     try:
         model = load_au_model(checkpoint, device=device, amp=amp)
+        warn_if_demo(model.meta, checkpoint)
         check_csv_target(out, estimate_csv_bytes(units, len(model.aus), options.landmarks, options.max_frames))
         overlays = None if heatmaps is None else OverlayWriter(heatmaps, model.aus, model.peak_at_max, heatmaps_every)
         result = predict_inputs(model, inputs, options, overlays=overlays, pool=pool)
@@ -64,6 +69,7 @@ def run_predict(
         if pool is not None:
             pool.close()
     write_or_rescue(result.table, out, write_au_csv)
+    write_predict_record(out, checkpoint, model.meta, options, len(result.table), len(result.failures))
     st = result.stats
     fps = st.frames / st.seconds_total if st.seconds_total > 0 else float("nan")
     log.info(

@@ -63,15 +63,21 @@ class StageSettings:
         crop_size: side S of the aligned crop (px), the checkpoint's.
         fast: the fast tracked landmark path (False = full-resolution detection on every frame).
         faces: ``largest`` or ``all`` (module docstring).
+        detector: ``hog`` or ``cnn`` (g2rl.predict.detectors).
     """
 
     crop_size: int
     fast: bool = True
     faces: str = "largest"
+    detector: str = "hog"
 
     def __post_init__(self):
+        from g2rl.predict.detectors import DETECTORS
+
         if self.faces not in FACE_MODES:
             raise G2RLError(f"faces must be one of {', '.join(FACE_MODES)}, got {self.faces!r}")
+        if self.detector not in DETECTORS:
+            raise G2RLError(f"detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
 
 
 @dataclass
@@ -79,15 +85,19 @@ class Face:
     """One face of one frame.
 
     Attributes:
-        score: dlib's HOG detector score (on a followed frame: of the last detection).
+        score: the detector's score (HOG: SVM margin; CNN: MMOD confidence; on a followed frame:
+            of the last detection).
         points: (68, 2) float64 landmarks, full-frame px.
         crop: (S, S, 3) uint8 RGB aligned crop, or None when the fit cannot be aligned
             (landmarks 8, 36, 45 collinear).
+        pose: (6,) float64 head pose Tx, Ty, Tz (mm), Rx, Ry, Rz (radians) from the points
+            (g2rl.predict.pose.head_pose), computed here, beside the network.
     """
 
     score: float
     points: np.ndarray
     crop: np.ndarray | None
+    pose: np.ndarray | None = None
 
 
 @dataclass
@@ -101,19 +111,26 @@ class FrameFaces:
 
 
 class Landmarker:
-    """A LandmarkDetector plus alignment: frames -> [Face, ...] per frame."""
+    """A LandmarkDetector plus alignment and head pose: frames -> [Face, ...] per frame.
 
-    def __init__(self, fast: bool):
-        from g2rl.preprocess.landmarks import LandmarkDetector
+    Args:
+        fast: the fast tracked landmark path (False = plain).
+        detector: ``hog`` or ``cnn`` (g2rl.predict.detectors).
+    """
+
+    def __init__(self, fast: bool, detector: str = "hog"):
+        from g2rl.predict.detectors import landmark_detector
 
         self.fast = bool(fast)
-        self.detector = LandmarkDetector(fast=fast)
+        self.detector_kind = detector
+        self.detector = landmark_detector(fast, detector)
 
     def frame(self, frame: np.ndarray, settings: StageSettings, track: bool, where: str) -> list[Face]:
+        from g2rl.predict.pose import head_pose
         from g2rl.preprocess.align import alignment_matrix, warp_to_crop
 
-        if settings.fast != self.fast:
-            raise ValueError("settings.fast differs from this landmarker's detector")
+        if settings.fast != self.fast or settings.detector != self.detector_kind:
+            raise ValueError("settings.fast or settings.detector differs from this landmarker's detector")
         s = settings.crop_size
         if settings.faces == "all":
             found = self.detector.all_faces(frame)
@@ -127,7 +144,8 @@ class Landmarker:
             except G2RLError as exc:  # degenerate fit: no usable face
                 log.warning("%s: %s; face not measured", where, exc)
                 crop = None
-            faces.append(Face(score=score, points=points, crop=crop))
+            pose = head_pose(points, frame.shape[1], frame.shape[0]) if crop is not None else None
+            faces.append(Face(score=score, points=points, crop=crop, pose=pose))
         return faces
 
     def chunk(self, frames: list[np.ndarray], settings: StageSettings, track: bool, reseed: bool,
@@ -142,13 +160,18 @@ class Landmarker:
 _WORKER: Landmarker | None = None
 
 
-def _worker_init(fast: bool) -> None:
+def _worker_init(fast: bool, detector: str) -> None:
+    import signal
+
     import cv2
 
     global _WORKER
+    # Ctrl-C reaches the whole process group: the parent stops the run and the pool; a worker
+    # that took it too would print its own KeyboardInterrupt traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # a worker is one core's work; sequential OpenCV also never touches a thread pool copied by fork
     cv2.setNumThreads(0)
-    _WORKER = Landmarker(fast)
+    _WORKER = Landmarker(fast, detector)
 
 
 def _worker_chunk(frames: list[np.ndarray], settings: StageSettings, track: bool, where: str) -> list[list[Face]]:
@@ -165,9 +188,10 @@ class LandmarkPool:
     Args:
         fast: the fast tracked landmark path (False = plain), as StageSettings.fast.
         workers: processes (>= 2).
+        detector: ``hog`` or ``cnn``, as StageSettings.detector.
     """
 
-    def __init__(self, fast: bool, workers: int):
+    def __init__(self, fast: bool, workers: int, detector: str = "hog"):
         import multiprocessing
 
         from g2rl.preprocess.dlib_models import face_detector, shape_predictor
@@ -175,6 +199,7 @@ class LandmarkPool:
         if workers < 2:
             raise ValueError(f"a pool needs >= 2 workers, got {workers}")
         self.fast = bool(fast)
+        self.detector = detector
         self.workers = int(workers)
         # fork where the platform has it: the workers inherit dlib's models loaded here (no
         # 0.5 s load each), and a caller's script without a `__main__` guard is not re-run, as
@@ -182,13 +207,14 @@ class LandmarkPool:
         face_detector(), shape_predictor()
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         ctx = multiprocessing.get_context(method)
-        self.executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(self.fast,))
+        self.executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                            initargs=(self.fast, detector))
         # start every worker now, not at the first chunk
         self._ready = [self.executor.submit(os.getpid) for _ in range(workers)]
 
     def submit(self, frames: list[np.ndarray], settings: StageSettings, track: bool, where: str) -> Future:
-        if settings.fast != self.fast:
-            raise ValueError("settings.fast differs from the pool's landmark path")
+        if settings.fast != self.fast or settings.detector != self.detector:
+            raise ValueError("settings.fast or settings.detector differs from the pool's landmark path")
         return self.executor.submit(_worker_chunk, frames, settings, track, where)
 
     def close(self) -> None:
@@ -246,7 +272,8 @@ class LandmarkStage:
         self.track = track
         self.where = where
         self.pool = pool
-        self.landmarker = landmarker if (landmarker is not None or pool is not None) else Landmarker(settings.fast)
+        self.landmarker = (landmarker if (landmarker is not None or pool is not None)
+                           else Landmarker(settings.fast, settings.detector))
         self.chunk_frames = chunk_frames
         self.times = StageTimes()
         self._queue: queue.Queue = queue.Queue(maxsize=queue_chunks)

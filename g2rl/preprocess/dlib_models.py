@@ -1,6 +1,6 @@
-"""Locate and load dlib's HOG face detector and 68-point shape predictor.
+"""Locate and load dlib's face detectors (HOG, and the MMOD CNN) and 68-point shape predictor.
 
-The 68-point model ships inside the ``face-recognition-models`` package; nothing is
+The 68-point model and the CNN detector ship inside the ``face-recognition-models`` package; nothing is
 downloaded. That package's ``__init__`` imports ``pkg_resources`` (gone from setuptools
 >= 81), so we find its folder through ``importlib.util.find_spec`` and never import it.
 The model is trained on iBUG 300-W, which is licensed for non-commercial research use.
@@ -15,20 +15,32 @@ from pathlib import Path
 from g2rl.errors import G2RLError
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
+
+
+def _model_path(filename: str, what: str) -> Path:
+    """Path of ``filename`` inside ``face_recognition_models/models`` (``what`` names it in errors)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise G2RLError(
+            f"the {what} is missing: install the 'face-recognition-models' package "
+            f"(it ships {filename}; nothing is downloaded at run time)"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
+    if not path.is_file():
+        raise G2RLError(f"{path}: {what} not found in the face-recognition-models package")
+    return path
 
 
 def shape_predictor_path() -> Path:
     """Path of ``shape_predictor_68_face_landmarks.dat`` inside ``face_recognition_models``."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise G2RLError(
-            "the 68-point landmark model is missing: install the 'face-recognition-models' package "
-            f"(it ships {PREDICTOR_FILE}; nothing is downloaded at run time)"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / PREDICTOR_FILE
-    if not path.is_file():
-        raise G2RLError(f"{path}: 68-point landmark model not found in the face-recognition-models package")
-    return path
+    return _model_path(PREDICTOR_FILE, "68-point landmark model")
+
+
+def cnn_detector_path() -> Path:
+    """Path of dlib's MMOD CNN face detector (``mmod_human_face_detector.dat``, 0.7 MB, trained on
+    dlib's own face detection dataset; the package's licence is MIT) inside ``face_recognition_models``."""
+    return _model_path(CNN_DETECTOR_FILE, "CNN face detector model")
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,3 +57,12 @@ def shape_predictor():
     import dlib
 
     return dlib.shape_predictor(str(shape_predictor_path()))
+
+
+@functools.lru_cache(maxsize=1)
+def cnn_face_detector():
+    """dlib's MMOD CNN face detector (cached; loading it costs ~10 ms, running it on a CPU build of
+    dlib ~3 s per 512 x 512 image: docs/PREDICT.md)."""
+    import dlib
+
+    return dlib.cnn_face_detection_model_v1(str(cnn_detector_path()))
