@@ -58,6 +58,8 @@ def test_table_by_hand(tmp_path):
     md = (tmp_path / "out" / "table.md").read_text()
     assert "G2RL literal" in md and "ICC per AU" in md and "demo" in md.lower()
     assert list(pd.read_csv(tmp_path / "out" / "table.csv")["method"]) == ["Baseline", "G2RL literal"]
+    # and an HTML table, the report's view of it
+    assert "<td class='m'>G2RL literal</td>" in (tmp_path / "out" / "table.html").read_text()
     rows[1]["train_logs"] = [str(tmp_path / "missing.csv")] * 2
     with pytest.raises(G2RLError, match="missing.csv"):
         build_ablation_table(rows, AUS)

@@ -3,7 +3,7 @@
 Input: a JSON list of rows, each ``{"name", "changes", "predictions": [csv, ...], "train_logs": [csv, ...]}``
 (one predictions.csv and train_log.csv per test fold, the same folds for every row). Output:
 ``table.csv`` (one row per method: ICC and MAE averaged and per AU, the final ``g_spread`` and
-``g_norm`` of the train log, averaged over folds) and ``table.md``. Metrics come from
+``g_norm`` of the train log, averaged over folds) and ``table.md`` and ``table.html`` (the report's view). Metrics come from
 g2rl.reports.evaluate: over the pooled folds when there are several (DISFA's protocol), else the one
 fold. ``g_spread`` near 0 means G no longer varies across faces: the guidance has collapsed.
 """
@@ -69,29 +69,53 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def ablation_markdown(table: pd.DataFrame, dataset: str, data_label: str) -> str:
+def ablation_blocks(table: pd.DataFrame, dataset: str, data_label: str) -> tuple[str, list[str], list[tuple[str, list[str], list[list[str]]]]]:
+    """The ablation as printed: (title, caption lines, [(heading, header, rows of plain-text cells)])."""
     aus = [c.removeprefix("ICC_") for c in table.columns if c.startswith("ICC_AU")]
-    lines = [f"# Ablation on {dataset} ({data_label} data)", ""]
+    caption = []
     if data_label == "demo":
-        lines += ["Demo data (synthetic expressions on two faces, a toy-sized network): these numbers say whether",
-                  "each variant runs and what it does to G, not how it would do on the real dataset.", ""]
-    lines += [f"Folds: {table['folds'].iloc[0]} ({table['n_frames'].iloc[0]} test frames). g_spread: mean over G's",
-              "coordinates of its std across a batch in the last epoch (≈ 0: G collapsed to a constant); g_norm: mean ||G_raw||.", ""]
+        caption.append("Demo data (synthetic expressions on two faces, a toy-sized network): these numbers say whether "
+                       "each variant runs and what it does to G, not how it would do on the real dataset.")
+    caption.append(f"Folds: {table['folds'].iloc[0]} ({table['n_frames'].iloc[0]} test frames). g_spread: mean over G's "
+                   "coordinates of its std across a batch in the last epoch (≈ 0: G collapsed to a constant); "
+                   "g_norm: mean ||G_raw||.")
     head = ["method", "changes", "ICC avg", "MAE avg", "g_spread", "g_norm"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in table.iterrows():
-        lines.append("| " + " | ".join(_fmt(v) for v in (r["method"], r["changes"], r["ICC_avg"], r["MAE_avg"],
-                                                          r["g_spread_final"], r["g_norm_final"])) + " |")
+    summary = [[_fmt(v) for v in (r["method"], r["changes"], r["ICC_avg"], r["MAE_avg"], r["g_spread_final"],
+                                  r["g_norm_final"])] for _, r in table.iterrows()]
+    blocks = [("", head, summary)]
     for metric in ("ICC", "MAE"):
-        lines += ["", f"{metric} per AU:", "", "| method | " + " | ".join(aus) + " |", "|" + "---|" * (len(aus) + 1)]
-        for _, r in table.iterrows():
-            lines.append(f"| {r['method']} | " + " | ".join(_fmt(r[f'{metric}_{au}']) for au in aus) + " |")
-    return "\n".join(lines) + "\n"
+        blocks.append((f"{metric} per AU:", ["method", *aus],
+                       [[str(r["method"]), *(_fmt(r[f"{metric}_{au}"]) for au in aus)] for _, r in table.iterrows()]))
+    return f"Ablation on {dataset} ({data_label} data)", caption, blocks
+
+
+def ablation_markdown(table: pd.DataFrame, dataset: str, data_label: str) -> str:
+    title, caption, blocks = ablation_blocks(table, dataset, data_label)
+    lines = [f"# {title}", ""]
+    for line in caption:
+        lines += [line, ""]
+    for heading, head, rows in blocks:
+        lines += [heading, ""] if heading else []
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(r) + " |" for r in rows), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def ablation_html(table: pd.DataFrame, dataset: str, data_label: str) -> str:
+    """The same content as :func:`ablation_markdown`, as a page the Snakemake report renders."""
+    from html import escape
+
+    from g2rl.reports.html_page import page, paragraph, table as html_table
+
+    title, caption, blocks = ablation_blocks(table, dataset, data_label)
+    parts = [paragraph(line, demo=data_label == "demo" and i == 0) for i, line in enumerate(caption)]
+    for heading, head, rows in blocks:
+        parts += [paragraph(heading), html_table(head, [[escape(c) for c in r] for r in rows], left=2 if heading == "" else 1)]
+    return page(title, parts)
 
 
 def write_ablation(rows: list[dict], out_prefix: str | os.PathLike, dataset: str, data_label: str,
                    aus: list[str] | None = None) -> pd.DataFrame:
-    """Write ``<out_prefix>.csv`` and ``<out_prefix>.md``; return the table."""
+    """Write ``<out_prefix>.csv``, ``.md`` and ``.html``; return the table."""
     table = build_ablation_table(rows, aus)
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +123,8 @@ def write_ablation(rows: list[dict], out_prefix: str | os.PathLike, dataset: str
         table.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(prefix.with_suffix(".md")) as tmp:
         Path(tmp).write_text(ablation_markdown(table, dataset, data_label))
+    with atomic_path(prefix.with_suffix(".html")) as tmp:
+        Path(tmp).write_text(ablation_html(table, dataset, data_label))
     return table
 
 

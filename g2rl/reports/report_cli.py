@@ -72,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--crops", required=True, help="the dataset's crops.h5")
     e.add_argument("--heatmaps-out", required=True, help="PNG for the heatmap figure")
     e.add_argument("--curves-out", required=True, help="PNG for the intensity curves")
+    e.add_argument("--heatmaps-page", help="also write the heatmap figure as an HTML page (the report's view: "
+                   "a tall PNG is cut off at the top there)")
     e.add_argument("--samples", type=int, default=2, help="faces in the heatmap figure (default 2)")
     e.add_argument("--curve-aus", nargs="+", metavar="AU", help="AUs of the curves (default: the first two)")
     e.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
@@ -160,7 +162,7 @@ def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
     """No output of any report (prefix + each extension, figure paths) may be one of its inputs."""
     prefix = getattr(args, "out_prefix", None)
     outputs = {f"--out-prefix ({ext})": f"{prefix}{ext}" for ext in (".csv", ".md", ".tex", ".html", ".png", ".pdf")} if prefix else {}
-    outputs.update({f"--{a.replace('_', '-')}": getattr(args, a, None) for a in ("heatmaps_out", "curves_out")})
+    outputs.update({f"--{a.replace('_', '-')}": getattr(args, a, None) for a in ("heatmaps_out", "curves_out", "heatmaps_page")})
     inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops", "logs")}
     refuse_output_over_input(f"report {args.what}", outputs, inputs)
 
@@ -240,6 +242,13 @@ def main(args: argparse.Namespace) -> int:
         inputs = example_inputs(args.model, args.predictions)
         for path in paths:
             stamp([path], inputs, Path(path).stem)
+        if args.heatmaps_page:
+            from g2rl.atomic import atomic_path
+            from g2rl.reports.html_page import image_page
+
+            with atomic_path(args.heatmaps_page) as tmp:
+                Path(tmp).write_text(image_page(paths[0], "Figure 4: predicted AU heatmaps over test faces"))
+            paths = (*paths, Path(args.heatmaps_page))
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     if args.what == "ablation":

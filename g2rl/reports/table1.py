@@ -23,7 +23,8 @@ from g2rl.errors import G2RLError
 from g2rl.reports.evaluate import mean_headline_table
 from g2rl.reports.numfmt import fixed
 from g2rl.reports.paper_table import METRICS, dataset_aus, paper_wide, read_paper_table
-from g2rl.reports.table1_evidence import csv_columns, mark_cells, uncertainty_markdown
+from g2rl.reports.table1_evidence import (UNCERTAINTY_TITLE, csv_columns, mark_cells, uncertainty_markdown,
+                                        uncertainty_rows)
 
 DATASET_NAMES = {"bp4d": "BP4D", "disfa": "DISFA"}
 DATA_LABELS = ("demo", "real")
@@ -199,41 +200,31 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
 
 
 def to_html(df: pd.DataFrame, caption: str) -> str:
-    """A standalone HTML page (inline style, no scripts) as the Snakemake report shows it: caption, the data
-    note (a red banner on demo data), the protocol notes, then the table with best cells in ``<b>``."""
+    """A standalone HTML page (g2rl.reports.html_page) as the Snakemake report shows it: caption, the data
+    note (a red banner on demo data), the protocol notes, the table with best cells in ``<b>``, then our
+    rows' uncertainty as a second table."""
     from html import escape
+
+    from g2rl.reports.html_page import Row, bullets, page, paragraph, table
 
     cols = value_columns(df)
     best = best_mask(df)
     demo = df.attrs.get("data_label") == "demo"
-    note_style = "background:#fde2e1;border:2px solid #c0392b;padding:6px;font-weight:bold" if demo else ""
-    out = [
-        "<!DOCTYPE html>", "<html><head><meta charset='utf-8'>", f"<title>{escape(caption)}</title>",
-        "<style>body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse}"
-        " th,td{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd} td.m,th.m{text-align:left}"
-        " tr.block th{background:#eee;text-align:left} tr.ours td{background:#f6f8ff}</style>",
-        "</head><body>", f"<h3>{escape(caption)}</h3>",
-        f"<p style='{note_style}'>{escape(df.attrs.get('data_note', ''))}</p>",
-    ]
-    notes = df.attrs.get("notes", [])
-    if notes:
-        out.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>")
-    out.append("<table><tr><th class='m'>Method</th>" + "".join(f"<th>{escape(c)}</th>" for c in cols) + "</tr>")
+    rows = []
     for metric, block in df.groupby("metric", sort=False):
-        out.append(f"<tr class='block'><th colspan='{len(cols) + 1}'>{escape(str(metric))}</th></tr>")
+        rows.append(Row(block=str(metric)))
         for i, row in block.iterrows():
             cells = [f"<b>{_fmt(row[c])}</b>" if best.at[i, c] else _fmt(row[c]) for c in cols]
             cells = mark_cells(df, row, cols, cells)
-            cls = " class='ours'" if row["source"] == "ours" else ""
-            out.append(f"<tr{cls}><td class='m'>{escape(_label(row))}</td>" + "".join(f"<td>{c}</td>" for c in cells)
-                       + "</tr>")
-    out.append("</table>")
-    uncertainty = uncertainty_markdown(df)
+            rows.append(Row([escape(_label(row)), *cells], "ours" if row["source"] == "ours" else ""))
+    parts = [paragraph(df.attrs.get("data_note", ""), demo=demo), bullets(df.attrs.get("notes", [])),
+             table(["Method", *cols], rows)]
+    header, uncertainty = uncertainty_rows(df)
     if uncertainty:
-        out.append("<pre>" + escape("\n".join(uncertainty).strip()) + "</pre>")
-    out += ["<p>Bold: the best value of a column among the paper's rows, and separately among ours"
-            + (" (none here: demo numbers are never marked best)." if demo else ".") + "</p>", "</body></html>"]
-    return "\n".join(out) + "\n"
+        parts += [paragraph(UNCERTAINTY_TITLE), table(header, [[escape(c) for c in r] for r in uncertainty])]
+    parts.append(paragraph("Bold: the best value of a column among the paper's rows, and separately among ours"
+                           + (" (none here: demo numbers are never marked best)." if demo else ".")))
+    return page(caption, parts)
 
 
 def to_csv_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -81,21 +81,31 @@ def mark_cells(df: pd.DataFrame, row, cols: list[str], cells: list[str], mark: s
     return [cell + mark if is_marked(df, row, c) else cell for c, cell in zip(cols, cells)]
 
 
-def uncertainty_markdown(df: pd.DataFrame) -> list[str]:
-    """Markdown lines listing our rows as mean ± sd [CI]; empty without evidence."""
+UNCERTAINTY_TITLE = "Our rows with their uncertainty: mean ± sd over seeds [95 % bootstrap CI over test subjects]"
+
+
+def uncertainty_rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Our rows' uncertainty, one line per AU (and Avg) so it fits a page: header ``[AU, ICC Baseline, ICC
+    G2RL, MAE Baseline, MAE G2RL]``, cells 'mean ± sd [lo, hi]'; ``([], [])`` without evidence."""
     ev = df.attrs.get("evidence")
     if not ev:
-        return []
+        return [], []
     cols = [c for c in df.columns if c not in ("metric", "method", "source", "best")]
-    lines = ["", "Our rows with their uncertainty: mean ± sd over seeds [95 % bootstrap CI over test subjects]", "",
-             "| Metric | Method | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
-    for metric in ("ICC", "MAE"):
-        for method in ("Baseline", "G2RL"):
-            vals = [fmt_estimate(*ev["cells"][(method, metric, c)]) if (method, metric, c) in ev["cells"] else "--"
-                    for c in cols]
-            if any(v != "--" for v in vals):
-                lines.append(f"| {metric} | {method} (ours) | " + " | ".join(vals) + " |")
-    return lines
+    pairs = [(metric, method) for metric in ("ICC", "MAE") for method in ("Baseline", "G2RL")
+             if any((method, metric, c) in ev["cells"] for c in cols)]
+    header = ["AU", *(f"{metric} {method} (ours)" for metric, method in pairs)]
+    rows = [[c, *(fmt_estimate(*ev["cells"][(method, metric, c)]) if (method, metric, c) in ev["cells"] else "--"
+                  for metric, method in pairs)] for c in cols]
+    return header, rows
+
+
+def uncertainty_markdown(df: pd.DataFrame) -> list[str]:
+    """Markdown lines listing our rows as mean ± sd [CI]; empty without evidence."""
+    header, rows = uncertainty_rows(df)
+    if not rows:
+        return []
+    return ["", UNCERTAINTY_TITLE, "", "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1),
+            *("| " + " | ".join(r) + " |" for r in rows)]
 
 
 def csv_columns(df: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:

@@ -6,14 +6,16 @@ rule ablation_table:
     input:
         lambda wc: [p for r in ablation_rows(wc.dataset) for p in r["predictions"] + r["train_logs"]],
     output:
-        csv=report(
-            f"{RESULTS}/{{dataset}}/ablation/table.csv",
+        csv=f"{RESULTS}/{{dataset}}/ablation/table.csv",
+        md=f"{RESULTS}/{{dataset}}/ablation/table.md",
+        # the table itself, rendered in the report
+        html=report(
+            f"{RESULTS}/{{dataset}}/ablation/table.html",
             caption="../report/ablation.rst",
             category="Ablation",
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "sigma": SIGMA0, "lambda": LAMBDA0, "data": config["data_label"]},
         ),
-        md=f"{RESULTS}/{{dataset}}/ablation/table.md",
     log:
         f"{RESULTS}/logs/{{dataset}}/ablation_table.log",
     conda:
