@@ -21,6 +21,7 @@ import pandas as pd
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.reports.evaluate import mean_headline_table
+from g2rl.reports.marks import HIGHER_IS_BETTER, LATEX_SYMBOLS
 from g2rl.reports.numfmt import fixed
 from g2rl.reports.paper_table import METRICS, dataset_aus, paper_wide, read_paper_table
 from g2rl.reports.table1_evidence import (UNCERTAINTY_TITLE, csv_columns, mark_cells, uncertainty_markdown,
@@ -28,8 +29,6 @@ from g2rl.reports.table1_evidence import (UNCERTAINTY_TITLE, csv_columns, mark_c
 
 DATASET_NAMES = {"bp4d": "BP4D", "disfa": "DISFA"}
 DATA_LABELS = ("demo", "real")
-# Which way is better, per metric: ICC higher, MAE lower.
-HIGHER_IS_BETTER = {"ICC": True, "MAE": False}
 DECIMALS = 2  # as printed in the paper; bold is decided on the printed (rounded) values
 
 
@@ -169,10 +168,18 @@ def to_markdown(df: pd.DataFrame, caption: str) -> str:
     lines += ["", "| Metric | Method | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for i, row in df.iterrows():
         cells = [f"**{_fmt(row[c])}**" if best.at[i, c] else _fmt(row[c]) for c in cols]
-        cells = mark_cells(df, row, cols, cells)  # G2RL differs from the Baseline (g2rl.reports.table1_evidence)
+        cells = mark_cells(df, row, cols, cells)  # G2RL better / worse than the Baseline (g2rl.reports.marks)
         lines.append(f"| {row['metric']} | {_label(row)} | " + " | ".join(cells) + " |")
     lines += uncertainty_markdown(df)
     return "\n".join(lines) + "\n"
+
+
+def _latex_caption(text: str) -> str:
+    """The caption escaped, with the ▲ / ▼ of the marks' legend as the same macros as the cells."""
+    out = _latex_escape(text)
+    for symbol, macro in LATEX_SYMBOLS.items():
+        out = out.replace(symbol, macro)
+    return out
 
 
 def to_latex(df: pd.DataFrame, caption: str) -> str:
@@ -184,7 +191,7 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
     out = [
         "\\begin{table}[t]",
         "\\centering",
-        f"\\caption{{{_latex_escape(full_caption)}}}",
+        f"\\caption{{{_latex_caption(full_caption)}}}",
         "\\begin{tabular}{l" + "c" * len(cols) + "}",
         "\\hline",
         "Method & " + " & ".join(_latex_escape(c) for c in cols) + " \\\\",
@@ -193,7 +200,7 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
         out += ["\\hline", f"\\multicolumn{{{len(cols) + 1}}}{{l}}{{{_latex_escape(str(metric))}}} \\\\", "\\hline"]
         for i, row in block.iterrows():
             cells = [f"\\textbf{{{_fmt(row[c])}}}" if best.at[i, c] else _fmt(row[c]) for c in cols]
-            cells = mark_cells(df, row, cols, cells, mark="$^\\dagger$")
+            cells = mark_cells(df, row, cols, cells, latex=True)
             out.append(f"{_latex_escape(_label(row))} & " + " & ".join(cells) + " \\\\")
     out += ["\\hline", "\\end{tabular}", "\\end{table}"]
     return "\n".join(out) + "\n"
