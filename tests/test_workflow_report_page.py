@@ -60,3 +60,12 @@ def test_every_bullet_is_its_own_item_and_the_contents_list_every_table():
     for item in ("Table 1", "G2RL vs Baseline", "Ablation", "Training curves", "Figures 4-5", "Figures 6-7"):
         assert f"<li><strong>{item}</strong>" in contents, item
     assert "literal, pairs" in contents
+
+
+def test_home_page_names_the_g2rl_variant():
+    cfg = validate(yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text()), source="tiny")
+    html = render(cfg)
+    assert "<li><strong>G2RL variant</strong>: guidance <tt class=\"docutils literal\">stopgrad_aux</tt>" in html
+    assert "not the paper's Eq. 6/8 as written" in html and "AU points <tt class=\"docutils literal\">hr</tt>" in html
+    cfg["model"]["guidance"] = "literal"
+    assert "(Eq. 6/8 as written)" in render(cfg)

@@ -184,6 +184,10 @@ def main(args: argparse.Namespace) -> int:
             from g2rl.reports.table1_evidence import attach_evidence
 
             attach_evidence(df, read_evidence(args.evidence))
+        from g2rl.reports.model_label import metrics_model
+        from g2rl.reports.table1 import name_variant
+
+        name_variant(df, "G2RL", metrics_model(loaded[p] for p in args.g2rl))  # which G2RL: from its runs' records
         # initialisation and provenance (single or MIXED) go into the caption; the records beside it
         _, notes = stamp([f"{args.out_prefix}.csv"], metrics_records(loaded), "table1")
         df.attrs["notes"] = [*df.attrs.get("notes", []), *notes]

@@ -138,8 +138,23 @@ def best_mask(df: pd.DataFrame) -> pd.DataFrame:
     return mask
 
 
-def _label(row) -> str:
-    return f"{row['method']} (ours)" if row["source"] == "ours" else str(row["method"])
+def _label(row, df: pd.DataFrame | None = None) -> str:
+    """'KJRE', 'Baseline (ours)', or for our G2RL the variant it ran: 'G2RL (ours, stopgrad_aux)'."""
+    if row["source"] != "ours":
+        return str(row["method"])
+    variant = (df.attrs.get("variants") or {}).get(row["method"], "") if df is not None else ""
+    return f"{row['method']} (ours, {variant})" if variant else f"{row['method']} (ours)"
+
+
+def name_variant(df: pd.DataFrame, method: str, model: dict | None) -> pd.DataFrame:
+    """Record which variant our ``method`` rows ran (g2rl.reports.model_label): the row label names its
+    guidance, the notes its other non-paper choices."""
+    from g2rl.reports.model_label import choices_note, variant_name
+
+    if variant_name(model):
+        df.attrs["variants"] = {**df.attrs.get("variants", {}), method: variant_name(model)}
+        df.attrs["notes"] = [*df.attrs.get("notes", []), choices_note(model, method)]
+    return df
 
 
 def _fmt(value: float) -> str:
@@ -169,7 +184,7 @@ def to_markdown(df: pd.DataFrame, caption: str) -> str:
     for i, row in df.iterrows():
         cells = [f"**{_fmt(row[c])}**" if best.at[i, c] else _fmt(row[c]) for c in cols]
         cells = mark_cells(df, row, cols, cells)  # G2RL better / worse than the Baseline (g2rl.reports.marks)
-        lines.append(f"| {row['metric']} | {_label(row)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row['metric']} | {_label(row, df)} | " + " | ".join(cells) + " |")
     lines += uncertainty_markdown(df)
     return "\n".join(lines) + "\n"
 
@@ -201,7 +216,7 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
         for i, row in block.iterrows():
             cells = [f"\\textbf{{{_fmt(row[c])}}}" if best.at[i, c] else _fmt(row[c]) for c in cols]
             cells = mark_cells(df, row, cols, cells, latex=True)
-            out.append(f"{_latex_escape(_label(row))} & " + " & ".join(cells) + " \\\\")
+            out.append(f"{_latex_escape(_label(row, df))} & " + " & ".join(cells) + " \\\\")
     out += ["\\hline", "\\end{tabular}", "\\end{table}"]
     return "\n".join(out) + "\n"
 
@@ -223,7 +238,7 @@ def to_html(df: pd.DataFrame, caption: str) -> str:
         for i, row in block.iterrows():
             cells = [f"<b>{_fmt(row[c])}</b>" if best.at[i, c] else _fmt(row[c]) for c in cols]
             cells = mark_cells(df, row, cols, cells)
-            rows.append(Row([escape(_label(row)), *cells], "ours" if row["source"] == "ours" else ""))
+            rows.append(Row([escape(_label(row, df)), *cells], "ours" if row["source"] == "ours" else ""))
     parts = [paragraph(df.attrs.get("data_note", ""), demo=demo), bullets(df.attrs.get("notes", [])),
              table(["Method", *cols], rows)]
     header, uncertainty = uncertainty_rows(df)
@@ -246,6 +261,8 @@ def to_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     where = "DEMO data, not comparable with the paper" if label == "demo" else name
     out["source"] = np.where(df["source"] == "ours", f"ours ({where})", "paper")
     out["best"] = [";".join(c for c in best.columns if best.at[i, c]) for i in df.index]
+    out["variant"] = [(df.attrs.get("variants") or {}).get(r["method"], "") if r["source"] == "ours" else ""
+                      for _, r in df.iterrows()]
     return csv_columns(df, out)  # sd, CI and marks when evidence is attached
 
 
