@@ -79,7 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
     a = sub.add_parser("ablation", help="Baseline, G2RL and its variants on the same folds (g2rl.reports.ablation)")
     a.add_argument("--dataset", required=True)
-    a.add_argument("--rows", required=True, help="JSON list (or a file with one) of {name, changes, predictions, train_logs}")
+    a.add_argument("--rows", required=True,
+                   help="JSON list (or a file with one) of {name, changes, runs: [{seed, predictions, train_logs}]}; "
+                        "the first row is the Baseline the others are paired with")
+    a.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
+    a.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     a.add_argument("--aus", help="comma-separated AUs (default: those of the first predictions file)")
     a.add_argument("--data-label", required=True, choices=["demo", "real"])
     a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv and .md")
@@ -259,7 +263,10 @@ def main(args: argparse.Namespace) -> int:
         from g2rl.reports.ablation import read_rows, write_ablation
 
         aus = [a for a in args.aus.split(",") if a] if args.aus else None
-        table = write_ablation(read_rows(args.rows), args.out_prefix, args.dataset, args.data_label, aus)
+        from g2rl.evidence import BootstrapSettings
+
+        settings = BootstrapSettings(args.resamples, args.bootstrap_seed).validate()
+        table = write_ablation(read_rows(args.rows), args.out_prefix, args.dataset, args.data_label, aus, settings)
         log.info("ablation %s:\n%s", args.dataset, table[["method", "ICC_avg", "MAE_avg", "g_spread_final"]].to_string(index=False))
         return 0
     if args.what == "training":
