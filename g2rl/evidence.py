@@ -18,6 +18,7 @@ NaN label = unlabelled (that frame is left out for that AU only, as in g2rl.metr
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
@@ -100,6 +101,15 @@ def subject_sums(pred: np.ndarray, true: np.ndarray, codes: np.ndarray, n_subjec
     for j, x in enumerate((lab.astype(np.float64), p, g, p * p, g * g, p * g, absdiff)):
         sums[present, :, j] = np.add.reduceat(x[order], starts, axis=0)
     return sums, centre
+
+
+def distinct_resamples(n_subjects: int) -> int:
+    """How many different subject resamples exist: multisets of size S drawn from S subjects, C(2S-1, S).
+
+    3 subjects give 10 (so B = 1000 resamples repeat those 10 about 100 times each), 4 give 35, 5 give
+    126, 6 give 462: with few subjects a percentile CI is made of a handful of distinct values."""
+    s = int(n_subjects)
+    return math.comb(2 * s - 1, s) if s > 0 else 0
 
 
 def resample_counts(n_subjects: int, settings: BootstrapSettings) -> np.ndarray:

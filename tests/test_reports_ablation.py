@@ -58,6 +58,8 @@ def test_table_by_hand(tmp_path):
     md = (tmp_path / "out" / "table.md").read_text()
     assert "G2RL literal" in md and "ICC per AU" in md and "demo" in md.lower()
     assert list(pd.read_csv(tmp_path / "out" / "table.csv")["method"]) == ["Baseline", "G2RL literal"]
+    # and an HTML table, the report's view of it
+    assert "<td class='m'>G2RL literal</td>" in (tmp_path / "out" / "table.html").read_text()
     rows[1]["train_logs"] = [str(tmp_path / "missing.csv")] * 2
     with pytest.raises(G2RLError, match="missing.csv"):
         build_ablation_table(rows, AUS)
@@ -96,3 +98,46 @@ def test_schema_rejects_bad_ablation_and_lambda_one(tmp_path):
                   "experiments": {"lambda_sweep": [0.5, 1.0]}})
     with pytest.raises(ConfigError, match="model.aux_weight"):
         validate({"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path)}, "model": {"aux_weight": 1}})
+
+
+def _subject_predictions(path, split, noise, seed):
+    """40 frames over 5 subjects (126 distinct resamples: marks shown); predictions = truth + noise."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, 6, size=(40, 2)).astype(float)
+    df = pd.DataFrame({"subject": [f"S{i % 5}" for i in range(40)], "session": "T",
+                       "frame": np.arange(40) + 100 * int(split), "split": split})
+    for k, au in enumerate(AUS):
+        df[f"{au}_pred"] = np.clip(true[:, k] + rng.normal(0, noise, 40), 0, None)
+        df[f"{au}_true"] = true[:, k]
+    df.to_csv(path, index=False)
+    return str(path)
+
+
+def test_ablation_has_seeds_cis_and_paired_differences(tmp_path):
+    """Every row: mean ± sd over the same seeds, a subject-bootstrap CI, and its paired difference to the
+    Baseline (g2rl.evidence, as Table 1); a clearly better variant is marked ▲ on ICC and on MAE."""
+    from g2rl.evidence import BootstrapSettings
+    from g2rl.reports.ablation import ablation_markdown
+
+    rows = []
+    for name, noise in (("Baseline", 1.5), ("G2RL", 1.4), ("G2RL exact", 0.1)):
+        runs = []
+        for seed in (0, 1):
+            d = tmp_path / name / f"seed{seed}"
+            d.mkdir(parents=True)
+            runs.append({"seed": str(seed), "predictions": [_subject_predictions(d / "p1.csv", "1", noise, seed)],
+                         "train_logs": [_log(d / "l1.csv", 0.1)]})
+        rows.append({"name": name, "changes": "x", "runs": runs})
+    t = build_ablation_table(rows, AUS, BootstrapSettings(200, 0)).set_index("method")
+    assert t.loc["G2RL exact", "seeds"] == "0,1" and t.loc["G2RL exact", "n_subjects"] == 5
+    assert t.loc["G2RL exact", "ICC_avg_lo"] <= t.loc["G2RL exact", "ICC_avg"] <= t.loc["G2RL exact", "ICC_avg_hi"]
+    assert t.loc["G2RL exact", "ICC_avg_sd"] >= 0
+    assert t.loc["G2RL exact", "ICC_diff"] > 0 and t.loc["G2RL exact", "ICC_diff_lo"] > 0
+    assert t.loc["G2RL exact", "ICC_mark"] == "better" and t.loc["G2RL exact", "MAE_mark"] == "better"
+    assert math.isnan(t.loc["Baseline", "ICC_diff"]) and t.loc["Baseline", "ICC_mark"] == ""
+    md = ablation_markdown(t.reset_index(), "disfa", "demo")
+    assert "▲" in md and "seeds 0,1" in md and " ± " in md
+    # rows whose seeds differ are not comparable
+    rows[2]["runs"] = rows[2]["runs"][:1]
+    with pytest.raises(G2RLError, match="different seeds"):
+        build_ablation_table(rows, AUS)

@@ -115,16 +115,16 @@ def test_evidence_comparison_and_table1(runs, tmp_path):
     csv = pd.read_csv(t1.with_suffix(".csv"))
     g = csv[(csv["method"] == "G2RL") & csv["source"].str.startswith("ours") & (csv["metric"] == "ICC")].iloc[0]
     assert g["Avg_lo"] == pytest.approx(ev["methods"]["G2RL"]["avg"]["icc"]["ci"][0])
-    assert "Avg" in g["g2rl_differs"].split(";")
+    assert "Avg" in g["g2rl_better"].split(";") and pd.isna(g["g2rl_worse"])
     assert csv[csv["source"] == "paper"]["Avg_sd"].isna().all()
     md = t1.with_suffix(".md").read_text()
-    assert "†" in md and "Our rows with their uncertainty" in md and "excludes 0" in md
+    assert "▲" in md and "▼ / " not in md and "Our rows with their uncertainty" in md and "excluding 0" in md
     fm = ev["methods"]["G2RL"]["fold_mean"]["avg"]["icc"]
     assert f"G2RL (ours), per-fold mean instead of pooled: Avg ICC {fm:.2f}" in md
-    assert "\\dagger" in t1.with_suffix(".tex").read_text()
+    assert "\\bigtriangleup" in t1.with_suffix(".tex").read_text() and "▲" not in t1.with_suffix(".tex").read_text()
     # without --evidence, Table 1 is as before
     assert _run(base_args, report_cli) == 0
-    assert "†" not in t1.with_suffix(".md").read_text() and "Avg_sd" not in pd.read_csv(t1.with_suffix(".csv")).columns
+    assert "▲" not in t1.with_suffix(".md").read_text() and "Avg_sd" not in pd.read_csv(t1.with_suffix(".csv")).columns
 
 
 def test_evidence_refuses_unpaired_seeds(runs, tmp_path):
@@ -159,3 +159,45 @@ def test_sensitivity_error_bars_sd_over_seeds_or_bootstrap_ci(runs, tmp_path):
     assert "sd over 2 seeds" in two.attrs["error_bars"]
     png, _ = plot_sensitivity(two, tmp_path / "sens")
     assert png.stat().st_size > 5000
+
+
+def test_marks_say_which_way_and_vanish_with_few_subjects(runs, tmp_path):
+    """G2RL (less noise) is better in ICC (higher) and in MAE (lower): both ▲, in every format. With the
+    roles swapped both are ▼. With 3 test subjects (10 distinct resamples) there are no marks, and the
+    tables say why."""
+    from g2rl.reports.comparison import comparison_frame, to_html, to_markdown
+
+    _, base, g2rl = runs
+    ev_path = tmp_path / "evidence.json"
+    assert _run(["evidence", "--dataset", "disfa", "--baseline", *map(str, base), "--g2rl", *map(str, g2rl),
+                 "--out", str(ev_path)], report_cli) == 0
+    ev = json.loads(ev_path.read_text())
+    avg = comparison_frame([ev]).query("au == 'Avg'").set_index("metric")
+    assert avg.loc["ICC", "g2rl_mark"] == "better" and avg.loc["MAE", "g2rl_mark"] == "better"
+    assert "▲" in to_markdown(comparison_frame([ev]), "x") and "▲" in to_html(comparison_frame([ev]), "x")
+
+    swapped = tmp_path / "swapped.json"
+    assert _run(["evidence", "--dataset", "disfa", "--baseline", *map(str, g2rl), "--g2rl", *map(str, base),
+                 "--out", str(swapped)], report_cli) == 0
+    t1 = tmp_path / "t1"
+    assert _run(["table1", "--dataset", "disfa", "--baseline", *map(str, g2rl), "--g2rl", *map(str, base),
+                 "--paper", str(PAPER_CSV), "--data-label", "demo", "--evidence", str(swapped),
+                 "--out-prefix", str(t1)], report_cli) == 0
+    csv = pd.read_csv(t1.with_suffix(".csv"))
+    g = csv[(csv["method"] == "G2RL") & csv["source"].str.startswith("ours")].set_index("metric")
+    assert "Avg" in g.loc["ICC", "g2rl_worse"].split(";") and "Avg" in g.loc["MAE", "g2rl_worse"].split(";")
+    row = next(line for line in t1.with_suffix(".md").read_text().splitlines() if line.startswith("| MAE | G2RL (ours)"))
+    assert row.rstrip(" |").endswith("▼") and "▼" in t1.with_suffix(".html").read_text()
+    assert "bigtriangledown" in t1.with_suffix(".tex").read_text()
+
+    few = dict(ev, subjects=ev["subjects"][:3])
+    frame = comparison_frame([few])
+    assert (frame["g2rl_mark"] == "").all() and frame["ci_excludes_0"].any()
+    md = to_markdown(frame, "x")
+    assert "▲" not in md.split("No ▲/▼ marks")[1] and "only 10 distinct bootstrap resamples" in md
+    (tmp_path / "few.json").write_text(json.dumps(few))
+    assert _run(["table1", "--dataset", "disfa", "--baseline", *map(str, base), "--g2rl", *map(str, g2rl),
+                 "--paper", str(PAPER_CSV), "--data-label", "demo", "--evidence", str(tmp_path / "few.json"),
+                 "--out-prefix", str(t1)], report_cli) == 0
+    md = t1.with_suffix(".md").read_text()
+    assert "No ▲/▼ marks: 3 test subjects" in md and "▲" not in md.replace("No ▲/▼", "")

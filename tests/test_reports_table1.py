@@ -164,3 +164,29 @@ def test_uncertainty_text_has_no_negative_zero():
     from g2rl.reports.comparison import fmt_estimate
 
     assert fmt_estimate(0.001, 0.0, -0.003, 0.004) == "0.00 ± 0.00 [0.00, 0.00]"
+
+
+def test_g2rl_row_names_its_variant_in_every_format(tmp_path):
+    """The G2RL row says which G2RL it is (its runs' guidance), and the caption its non-paper choices."""
+    from g2rl.reports.model_label import metrics_model
+    from g2rl.reports.table1 import build_table1, name_variant, to_csv_frame, write_table1
+
+    model = {"guidance": "stopgrad_aux", "au_points": "hr", "heatmap_layout": "per_au", "heatmap_peak": "eq1"}
+    record = {"config": {"model": model}}
+    runs = {m: fake_metrics({"AU06": 0.5, "AU10": 0.4, "AU12": 0.8, "AU14": 0.3, "AU17": 0.2},
+                        {"AU06": 0.5, "AU10": 0.4, "AU12": 0.8, "AU14": 0.3, "AU17": 0.2}) for m in ("Baseline", "G2RL")}
+    runs["G2RL"]["provenance"] = {"inputs": {"p.csv": record}}
+    df = build_table1("bp4d", runs, PAPER_CSV, "demo")
+    name_variant(df, "G2RL", metrics_model([runs["G2RL"]]))
+    paths = write_table1(df, tmp_path / "t1", "Table 1 (BP4D)")
+    import html
+
+    for ext in ("md", "html"):
+        text = html.unescape(paths[ext].read_text())
+        assert "G2RL (ours, stopgrad_aux)" in text and "not the paper's Eq. 6/8 as written" in text, ext
+    assert "G2RL (ours, stopgrad\\_aux)" in paths["tex"].read_text()
+    csv = to_csv_frame(df)
+    assert csv.loc[(csv["method"] == "G2RL") & (csv["source"] != "paper"), "variant"].eq("stopgrad_aux").all()
+    # runs of different variants are not given one name
+    other = {"config": {"model": dict(model, guidance="literal")}}
+    assert metrics_model([runs["G2RL"], {"provenance": {"inputs": {"q.csv": other}}}]) is None

@@ -57,12 +57,12 @@ def test_paper_scale_plan(tmp_path):
     # ImageNet weights are resolved once (the `weights` rule), not per training.
     # 5 sigmas, 5 lambdas sharing (sigma 2, lambda 0.05), plus the Baseline: 10 settings. The two Table 1
     # settings (Baseline, G2RL at 2 / 0.05) run 3 seeds, the other 8 sweep points one: 14 runs. The ablation
-    # adds 4 variants x every fold (first seed), two of which (hr, intensity_peak) need their own heatmaps.
+    # adds 4 variants x every fold x the 3 Table 1 seeds, two of which (hr, intensity_peak) need their own heatmaps.
     abl = {"heatmap_cache_variant": 2, "ablation_table": 1}
-    assert disfa == {"landmarks": 27, "crop_cache": 1, "heatmap_cache": 5, "train": 42 + 4 * 3, "evaluate": 14,
+    assert disfa == {"landmarks": 27, "crop_cache": 1, "heatmap_cache": 5, "train": 42 + 4 * 3 * 3, "evaluate": 14,
                      "evidence": 1, "g2rl_vs_baseline": 1, "training_curves": 1,
                      "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1, "weights": 1, **abl}
-    assert bp4d == {"landmarks": 41 * 8, "crop_cache": 1, "heatmap_cache": 5, "train": 14 + 4, "evaluate": 14,
+    assert bp4d == {"landmarks": 41 * 8, "crop_cache": 1, "heatmap_cache": 5, "train": 14 + 4 * 3, "evaluate": 14,
                     "evidence": 1, "g2rl_vs_baseline": 1, "training_curves": 1,
                     "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1, "weights": 1, **abl}
     assert len(disfa_subjects) == 27 and len(bp4d_subjects) == 41

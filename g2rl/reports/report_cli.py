@@ -72,12 +72,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--crops", required=True, help="the dataset's crops.h5")
     e.add_argument("--heatmaps-out", required=True, help="PNG for the heatmap figure")
     e.add_argument("--curves-out", required=True, help="PNG for the intensity curves")
+    e.add_argument("--heatmaps-page", help="also write the heatmap figure as an HTML page (the report's view: "
+                   "a tall PNG is cut off at the top there)")
     e.add_argument("--samples", type=int, default=2, help="faces in the heatmap figure (default 2)")
     e.add_argument("--curve-aus", nargs="+", metavar="AU", help="AUs of the curves (default: the first two)")
     e.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
     a = sub.add_parser("ablation", help="Baseline, G2RL and its variants on the same folds (g2rl.reports.ablation)")
     a.add_argument("--dataset", required=True)
-    a.add_argument("--rows", required=True, help="JSON list (or a file with one) of {name, changes, predictions, train_logs}")
+    a.add_argument("--rows", required=True,
+                   help="JSON list (or a file with one) of {name, changes, runs: [{seed, predictions, train_logs}]}; "
+                        "the first row is the Baseline the others are paired with")
+    a.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
+    a.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     a.add_argument("--aus", help="comma-separated AUs (default: those of the first predictions file)")
     a.add_argument("--data-label", required=True, choices=["demo", "real"])
     a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv and .md")
@@ -160,7 +166,7 @@ def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
     """No output of any report (prefix + each extension, figure paths) may be one of its inputs."""
     prefix = getattr(args, "out_prefix", None)
     outputs = {f"--out-prefix ({ext})": f"{prefix}{ext}" for ext in (".csv", ".md", ".tex", ".html", ".png", ".pdf")} if prefix else {}
-    outputs.update({f"--{a.replace('_', '-')}": getattr(args, a, None) for a in ("heatmaps_out", "curves_out")})
+    outputs.update({f"--{a.replace('_', '-')}": getattr(args, a, None) for a in ("heatmaps_out", "curves_out", "heatmaps_page")})
     inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops", "logs")}
     refuse_output_over_input(f"report {args.what}", outputs, inputs)
 
@@ -182,6 +188,10 @@ def main(args: argparse.Namespace) -> int:
             from g2rl.reports.table1_evidence import attach_evidence
 
             attach_evidence(df, read_evidence(args.evidence))
+        from g2rl.reports.model_label import metrics_model
+        from g2rl.reports.table1 import name_variant
+
+        name_variant(df, "G2RL", metrics_model(loaded[p] for p in args.g2rl))  # which G2RL: from its runs' records
         # initialisation and provenance (single or MIXED) go into the caption; the records beside it
         _, notes = stamp([f"{args.out_prefix}.csv"], metrics_records(loaded), "table1")
         df.attrs["notes"] = [*df.attrs.get("notes", []), *notes]
@@ -240,13 +250,23 @@ def main(args: argparse.Namespace) -> int:
         inputs = example_inputs(args.model, args.predictions)
         for path in paths:
             stamp([path], inputs, Path(path).stem)
+        if args.heatmaps_page:
+            from g2rl.atomic import atomic_path
+            from g2rl.reports.html_page import image_page
+
+            with atomic_path(args.heatmaps_page) as tmp:
+                Path(tmp).write_text(image_page(paths[0], "Figure 4: predicted AU heatmaps over test faces"))
+            paths = (*paths, Path(args.heatmaps_page))
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     if args.what == "ablation":
         from g2rl.reports.ablation import read_rows, write_ablation
 
         aus = [a for a in args.aus.split(",") if a] if args.aus else None
-        table = write_ablation(read_rows(args.rows), args.out_prefix, args.dataset, args.data_label, aus)
+        from g2rl.evidence import BootstrapSettings
+
+        settings = BootstrapSettings(args.resamples, args.bootstrap_seed).validate()
+        table = write_ablation(read_rows(args.rows), args.out_prefix, args.dataset, args.data_label, aus, settings)
         log.info("ablation %s:\n%s", args.dataset, table[["method", "ICC_avg", "MAE_avg", "g_spread_final"]].to_string(index=False))
         return 0
     if args.what == "training":

@@ -21,14 +21,14 @@ import pandas as pd
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.reports.evaluate import mean_headline_table
+from g2rl.reports.marks import HIGHER_IS_BETTER, LATEX_SYMBOLS
 from g2rl.reports.numfmt import fixed
 from g2rl.reports.paper_table import METRICS, dataset_aus, paper_wide, read_paper_table
-from g2rl.reports.table1_evidence import csv_columns, mark_cells, uncertainty_markdown
+from g2rl.reports.table1_evidence import (UNCERTAINTY_TITLE, csv_columns, mark_cells, uncertainty_markdown,
+                                        uncertainty_rows)
 
 DATASET_NAMES = {"bp4d": "BP4D", "disfa": "DISFA"}
 DATA_LABELS = ("demo", "real")
-# Which way is better, per metric: ICC higher, MAE lower.
-HIGHER_IS_BETTER = {"ICC": True, "MAE": False}
 DECIMALS = 2  # as printed in the paper; bold is decided on the printed (rounded) values
 
 
@@ -138,8 +138,23 @@ def best_mask(df: pd.DataFrame) -> pd.DataFrame:
     return mask
 
 
-def _label(row) -> str:
-    return f"{row['method']} (ours)" if row["source"] == "ours" else str(row["method"])
+def _label(row, df: pd.DataFrame | None = None) -> str:
+    """'KJRE', 'Baseline (ours)', or for our G2RL the variant it ran: 'G2RL (ours, stopgrad_aux)'."""
+    if row["source"] != "ours":
+        return str(row["method"])
+    variant = (df.attrs.get("variants") or {}).get(row["method"], "") if df is not None else ""
+    return f"{row['method']} (ours, {variant})" if variant else f"{row['method']} (ours)"
+
+
+def name_variant(df: pd.DataFrame, method: str, model: dict | None) -> pd.DataFrame:
+    """Record which variant our ``method`` rows ran (g2rl.reports.model_label): the row label names its
+    guidance, the notes its other non-paper choices."""
+    from g2rl.reports.model_label import choices_note, variant_name
+
+    if variant_name(model):
+        df.attrs["variants"] = {**df.attrs.get("variants", {}), method: variant_name(model)}
+        df.attrs["notes"] = [*df.attrs.get("notes", []), choices_note(model, method)]
+    return df
 
 
 def _fmt(value: float) -> str:
@@ -168,10 +183,18 @@ def to_markdown(df: pd.DataFrame, caption: str) -> str:
     lines += ["", "| Metric | Method | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for i, row in df.iterrows():
         cells = [f"**{_fmt(row[c])}**" if best.at[i, c] else _fmt(row[c]) for c in cols]
-        cells = mark_cells(df, row, cols, cells)  # G2RL differs from the Baseline (g2rl.reports.table1_evidence)
-        lines.append(f"| {row['metric']} | {_label(row)} | " + " | ".join(cells) + " |")
+        cells = mark_cells(df, row, cols, cells)  # G2RL better / worse than the Baseline (g2rl.reports.marks)
+        lines.append(f"| {row['metric']} | {_label(row, df)} | " + " | ".join(cells) + " |")
     lines += uncertainty_markdown(df)
     return "\n".join(lines) + "\n"
+
+
+def _latex_caption(text: str) -> str:
+    """The caption escaped, with the ▲ / ▼ of the marks' legend as the same macros as the cells."""
+    out = _latex_escape(text)
+    for symbol, macro in LATEX_SYMBOLS.items():
+        out = out.replace(symbol, macro)
+    return out
 
 
 def to_latex(df: pd.DataFrame, caption: str) -> str:
@@ -183,7 +206,7 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
     out = [
         "\\begin{table}[t]",
         "\\centering",
-        f"\\caption{{{_latex_escape(full_caption)}}}",
+        f"\\caption{{{_latex_caption(full_caption)}}}",
         "\\begin{tabular}{l" + "c" * len(cols) + "}",
         "\\hline",
         "Method & " + " & ".join(_latex_escape(c) for c in cols) + " \\\\",
@@ -192,48 +215,38 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
         out += ["\\hline", f"\\multicolumn{{{len(cols) + 1}}}{{l}}{{{_latex_escape(str(metric))}}} \\\\", "\\hline"]
         for i, row in block.iterrows():
             cells = [f"\\textbf{{{_fmt(row[c])}}}" if best.at[i, c] else _fmt(row[c]) for c in cols]
-            cells = mark_cells(df, row, cols, cells, mark="$^\\dagger$")
-            out.append(f"{_latex_escape(_label(row))} & " + " & ".join(cells) + " \\\\")
+            cells = mark_cells(df, row, cols, cells, latex=True)
+            out.append(f"{_latex_escape(_label(row, df))} & " + " & ".join(cells) + " \\\\")
     out += ["\\hline", "\\end{tabular}", "\\end{table}"]
     return "\n".join(out) + "\n"
 
 
 def to_html(df: pd.DataFrame, caption: str) -> str:
-    """A standalone HTML page (inline style, no scripts) as the Snakemake report shows it: caption, the data
-    note (a red banner on demo data), the protocol notes, then the table with best cells in ``<b>``."""
+    """A standalone HTML page (g2rl.reports.html_page) as the Snakemake report shows it: caption, the data
+    note (a red banner on demo data), the protocol notes, the table with best cells in ``<b>``, then our
+    rows' uncertainty as a second table."""
     from html import escape
+
+    from g2rl.reports.html_page import Row, bullets, page, paragraph, table
 
     cols = value_columns(df)
     best = best_mask(df)
     demo = df.attrs.get("data_label") == "demo"
-    note_style = "background:#fde2e1;border:2px solid #c0392b;padding:6px;font-weight:bold" if demo else ""
-    out = [
-        "<!DOCTYPE html>", "<html><head><meta charset='utf-8'>", f"<title>{escape(caption)}</title>",
-        "<style>body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse}"
-        " th,td{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd} td.m,th.m{text-align:left}"
-        " tr.block th{background:#eee;text-align:left} tr.ours td{background:#f6f8ff}</style>",
-        "</head><body>", f"<h3>{escape(caption)}</h3>",
-        f"<p style='{note_style}'>{escape(df.attrs.get('data_note', ''))}</p>",
-    ]
-    notes = df.attrs.get("notes", [])
-    if notes:
-        out.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>")
-    out.append("<table><tr><th class='m'>Method</th>" + "".join(f"<th>{escape(c)}</th>" for c in cols) + "</tr>")
+    rows = []
     for metric, block in df.groupby("metric", sort=False):
-        out.append(f"<tr class='block'><th colspan='{len(cols) + 1}'>{escape(str(metric))}</th></tr>")
+        rows.append(Row(block=str(metric)))
         for i, row in block.iterrows():
             cells = [f"<b>{_fmt(row[c])}</b>" if best.at[i, c] else _fmt(row[c]) for c in cols]
             cells = mark_cells(df, row, cols, cells)
-            cls = " class='ours'" if row["source"] == "ours" else ""
-            out.append(f"<tr{cls}><td class='m'>{escape(_label(row))}</td>" + "".join(f"<td>{c}</td>" for c in cells)
-                       + "</tr>")
-    out.append("</table>")
-    uncertainty = uncertainty_markdown(df)
+            rows.append(Row([escape(_label(row, df)), *cells], "ours" if row["source"] == "ours" else ""))
+    parts = [paragraph(df.attrs.get("data_note", ""), demo=demo), bullets(df.attrs.get("notes", [])),
+             table(["Method", *cols], rows)]
+    header, uncertainty = uncertainty_rows(df)
     if uncertainty:
-        out.append("<pre>" + escape("\n".join(uncertainty).strip()) + "</pre>")
-    out += ["<p>Bold: the best value of a column among the paper's rows, and separately among ours"
-            + (" (none here: demo numbers are never marked best)." if demo else ".") + "</p>", "</body></html>"]
-    return "\n".join(out) + "\n"
+        parts += [paragraph(UNCERTAINTY_TITLE), table(header, [[escape(c) for c in r] for r in uncertainty])]
+    parts.append(paragraph("Bold: the best value of a column among the paper's rows, and separately among ours"
+                           + (" (none here: demo numbers are never marked best)." if demo else ".")))
+    return page(caption, parts)
 
 
 def to_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -248,6 +261,8 @@ def to_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     where = "DEMO data, not comparable with the paper" if label == "demo" else name
     out["source"] = np.where(df["source"] == "ours", f"ours ({where})", "paper")
     out["best"] = [";".join(c for c in best.columns if best.at[i, c]) for i in df.index]
+    out["variant"] = [(df.attrs.get("variants") or {}).get(r["method"], "") if r["source"] == "ours" else ""
+                      for _, r in df.iterrows()]
     return csv_columns(df, out)  # sd, CI and marks when evidence is attached
 
 

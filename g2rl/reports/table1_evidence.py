@@ -3,9 +3,10 @@
 :func:`attach_evidence` puts an evidence.json (g2rl.reports.evidence_report) on a Table 1
 frame (``df.attrs['evidence']``); the writers in g2rl.reports.table1 then
 
-- mark our G2RL cells whose paired difference to our Baseline has a CI excluding 0 (``†``),
+- mark our G2RL cells whose paired difference to our Baseline has a CI excluding 0, ``▲`` better and ``▼``
+  worse (g2rl.reports.marks; none when the test subjects are too few to tell),
 - list our rows again as ``mean ± sd [95 % CI]`` under the table (markdown), and
-- add ``<col>_sd``, ``<col>_lo``, ``<col>_hi`` and ``g2rl_differs`` columns to the CSV.
+- add ``<col>_sd``, ``<col>_lo``, ``<col>_hi``, ``g2rl_better`` and ``g2rl_worse`` columns to the CSV.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pandas as pd
 
 from g2rl.errors import G2RLError
 from g2rl.reports.comparison import fmt_estimate
+from g2rl.reports.marks import LATEX_SYMBOLS, SYMBOLS, direction, legend, marks_shown
 from g2rl.reports.numfmt import fixed
 
-MARK = "†"
 METHOD_KEYS = {"Baseline": "Baseline", "G2RL": "G2RL"}
 
 
@@ -37,17 +38,20 @@ def attach_evidence(df: pd.DataFrame, evidence: dict) -> pd.DataFrame:
                     continue
                 v = src[m]
                 cells[(method, metric, c)] = tuple(math.nan if x is None else float(x) for x in (v["mean"], v["sd"], *v["ci"]))
-    if evidence.get("difference"):
+    if evidence.get("difference") and marks_shown(len(evidence["subjects"])):
         for metric in ("ICC", "MAE"):
             m = metric.lower()
-            marks[metric] = [c for c in cols if ((evidence["difference"]["avg"] if c == "Avg"
-                             else evidence["difference"]["per_au"].get(c, {})).get(m) or {}).get("ci_excludes_0")]
+            for c in cols:
+                d = ((evidence["difference"]["avg"] if c == "Avg" else evidence["difference"]["per_au"].get(c, {}))
+                     .get(m) or {})
+                way = direction(metric, d.get("diff"), bool(d.get("ci_excludes_0")))
+                if way:
+                    marks[(metric, c)] = way
     b = evidence["bootstrap"]
-    # ASCII apart from the mark: the note is also the LaTeX caption
+    # ASCII apart from the marks: the note is also the LaTeX caption (to_latex swaps the marks for macros)
     note = (f"Uncertainty (ours): sd over {len(evidence['seeds'])} seed(s) and {round(b['level'] * 100)} % "
             f"bootstrap CI over the {len(evidence['subjects'])} test subjects (B = {b['n_resamples']}, seed {b['seed']})"
-            + (f"; {MARK} marks G2RL cells where the CI of the paired difference G2RL - Baseline excludes 0"
-               if evidence.get("difference") else ""))
+            + (f"; {legend(len(evidence['subjects']))}" if evidence.get("difference") else ""))
     df.attrs["evidence"] = {"cells": cells, "marks": marks}
     df.attrs["notes"] = [*df.attrs.get("notes", []), note, *fold_mean_notes(evidence)]
     return df
@@ -70,36 +74,55 @@ def _fmt2(x) -> str:
     return "--" if x is None else fixed(x, 2)
 
 
-def is_marked(df: pd.DataFrame, row, col: str) -> bool:
-    """True for our G2RL cell whose paired-difference CI excludes 0."""
+def mark_of(df: pd.DataFrame, row, col: str) -> str:
+    """'better' / 'worse' for our G2RL cell whose paired-difference CI excludes 0, else ''."""
     ev = df.attrs.get("evidence")
-    return bool(ev) and row["source"] == "ours" and row["method"] == "G2RL" and col in ev["marks"].get(row["metric"], [])
+    if not ev or row["source"] != "ours" or row["method"] != "G2RL":
+        return ""
+    return ev["marks"].get((row["metric"], col), "")
 
 
-def mark_cells(df: pd.DataFrame, row, cols: list[str], cells: list[str], mark: str = MARK) -> list[str]:
-    """``cells`` (formatted values of ``cols`` in ``row``) with ``mark`` appended where :func:`is_marked`."""
-    return [cell + mark if is_marked(df, row, c) else cell for c, cell in zip(cols, cells)]
+def mark_cells(df: pd.DataFrame, row, cols: list[str], cells: list[str], latex: bool = False) -> list[str]:
+    """``cells`` (formatted values of ``cols`` in ``row``) with ▲ / ▼ appended where :func:`mark_of` says
+    (LaTeX macros when ``latex``)."""
+    out = []
+    for c, cell in zip(cols, cells):
+        way = mark_of(df, row, c)
+        symbol = SYMBOLS[way] if way else ""
+        out.append(cell + (LATEX_SYMBOLS[symbol] if latex and symbol else symbol))
+    return out
+
+
+UNCERTAINTY_TITLE = "Our rows with their uncertainty: mean ± sd over seeds [95 % bootstrap CI over test subjects]"
+
+
+def uncertainty_rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Our rows' uncertainty, one line per AU (and Avg) so it fits a page: header ``[AU, ICC Baseline, ICC
+    G2RL, MAE Baseline, MAE G2RL]``, cells 'mean ± sd [lo, hi]'; ``([], [])`` without evidence."""
+    ev = df.attrs.get("evidence")
+    if not ev:
+        return [], []
+    cols = [c for c in df.columns if c not in ("metric", "method", "source", "best")]
+    pairs = [(metric, method) for metric in ("ICC", "MAE") for method in ("Baseline", "G2RL")
+             if any((method, metric, c) in ev["cells"] for c in cols)]
+    header = ["AU", *(f"{metric} {method} (ours)" for metric, method in pairs)]
+    rows = [[c, *(fmt_estimate(*ev["cells"][(method, metric, c)]) if (method, metric, c) in ev["cells"] else "--"
+                  for metric, method in pairs)] for c in cols]
+    return header, rows
 
 
 def uncertainty_markdown(df: pd.DataFrame) -> list[str]:
     """Markdown lines listing our rows as mean ± sd [CI]; empty without evidence."""
-    ev = df.attrs.get("evidence")
-    if not ev:
+    header, rows = uncertainty_rows(df)
+    if not rows:
         return []
-    cols = [c for c in df.columns if c not in ("metric", "method", "source", "best")]
-    lines = ["", "Our rows with their uncertainty: mean ± sd over seeds [95 % bootstrap CI over test subjects]", "",
-             "| Metric | Method | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
-    for metric in ("ICC", "MAE"):
-        for method in ("Baseline", "G2RL"):
-            vals = [fmt_estimate(*ev["cells"][(method, metric, c)]) if (method, metric, c) in ev["cells"] else "--"
-                    for c in cols]
-            if any(v != "--" for v in vals):
-                lines.append(f"| {metric} | {method} (ours) | " + " | ".join(vals) + " |")
-    return lines
+    return ["", UNCERTAINTY_TITLE, "", "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1),
+            *("| " + " | ".join(r) + " |" for r in rows)]
 
 
 def csv_columns(df: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
-    """Add ``<col>_sd``, ``<col>_lo``, ``<col>_hi`` (ours only) and ``g2rl_differs`` to the CSV frame."""
+    """Add ``<col>_sd``, ``<col>_lo``, ``<col>_hi`` (ours only), ``g2rl_better`` and ``g2rl_worse`` (the
+    columns marked ▲ / ▼, ';'-separated) to the CSV frame."""
     ev = df.attrs.get("evidence")
     if not ev:
         return out
@@ -108,5 +131,6 @@ def csv_columns(df: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
         for c in cols:
             out[f"{c}_{part}"] = [ev["cells"].get((r["method"], r["metric"], c), (math.nan,) * 4)[j]
                                   if r["source"] == "ours" else math.nan for _, r in df.iterrows()]
-    out["g2rl_differs"] = [";".join(c for c in cols if is_marked(df, r, c)) for _, r in df.iterrows()]
+    for way in ("better", "worse"):
+        out[f"g2rl_{way}"] = [";".join(c for c in cols if mark_of(df, r, c) == way) for _, r in df.iterrows()]
     return out

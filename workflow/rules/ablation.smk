@@ -1,19 +1,23 @@
-# The ablation: Baseline, Table 1's G2RL and its variants (experiments.ablation) on the same folds, first seed.
+# The ablation: Baseline, Table 1's G2RL and its variants (experiments.ablation) on the same folds and seeds as Table 1.
 # `snakemake ablation` builds the tables alone; the variants' runs are results/<dataset>/runs/g2rl-<variant>/...
 
 
 rule ablation_table:
     input:
-        lambda wc: [p for r in ablation_rows(wc.dataset) for p in r["predictions"] + r["train_logs"]],
+        lambda wc: [
+            p for r in ablation_rows(wc.dataset) for run in r["runs"] for p in run["predictions"] + run["train_logs"]
+        ],
     output:
-        csv=report(
-            f"{RESULTS}/{{dataset}}/ablation/table.csv",
+        csv=f"{RESULTS}/{{dataset}}/ablation/table.csv",
+        md=f"{RESULTS}/{{dataset}}/ablation/table.md",
+        # the table itself, rendered in the report
+        html=report(
+            f"{RESULTS}/{{dataset}}/ablation/table.html",
             caption="../report/ablation.rst",
             category="Ablation",
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "sigma": SIGMA0, "lambda": LAMBDA0, "data": config["data_label"]},
         ),
-        md=f"{RESULTS}/{{dataset}}/ablation/table.md",
     log:
         f"{RESULTS}/logs/{{dataset}}/ablation_table.log",
     conda:
@@ -23,9 +27,11 @@ rule ablation_table:
         aus=lambda wc: ",".join(aus_of(wc.dataset)),
         prefix=f"{RESULTS}/{{dataset}}/ablation/table",
         data_label=config["data_label"],
+        bootstrap=BOOTSTRAP,
     shell:
         '"$G2RL_PYTHON" -m g2rl report ablation --dataset {wildcards.dataset:q} --rows {params.rows:q} '
-        "--aus {params.aus:q} --data-label {params.data_label:q} --out-prefix {params.prefix:q} > {log:q} 2>&1"
+        "--aus {params.aus:q} --data-label {params.data_label:q} {params.bootstrap:q} --out-prefix {params.prefix:q} "
+        "> {log:q} 2>&1"
 
 
 rule ablation:

@@ -149,8 +149,8 @@ def ablation_folds(dataset):
 
 
 def ablation_rows(dataset):
-    """One row per method: its fold predictions and train logs (g2rl.reports.ablation)."""
-    seed = EXP["seeds"][0]
+    """One row per method, the Baseline first: per seed of Table 1, its fold predictions and train logs
+    (g2rl.reports.ablation)."""
     base = base_model_config(config)
     rows = [("Baseline", "baseline", "0", "lambda = 0"), ("G2RL", "g2rl", LAMBDA0, "Table 1's G2RL")]
     rows += [
@@ -164,22 +164,24 @@ def ablation_rows(dataset):
     ]
     out = []
     for label, method, lam, changes in rows:
-        fold_dirs = [f"{run_dir(dataset, method, SIGMA0, lam, seed)}/fold{f}" for f in ablation_folds(dataset)]
-        out.append(
-            {
-                "name": label,
-                "changes": changes,
-                "predictions": [f"{d}/predictions.csv" for d in fold_dirs],
-                "train_logs": [f"{d}/train_log.csv" for d in fold_dirs],
-            }
-        )
+        runs = []
+        for seed in EXP["seeds"]:
+            fold_dirs = [f"{run_dir(dataset, method, SIGMA0, lam, seed)}/fold{f}" for f in ablation_folds(dataset)]
+            runs.append(
+                {
+                    "seed": str(seed),
+                    "predictions": [f"{d}/predictions.csv" for d in fold_dirs],
+                    "train_logs": [f"{d}/train_log.csv" for d in fold_dirs],
+                }
+            )
+        out.append({"name": label, "changes": changes, "runs": runs})
     return out
 
 
 def ablation_outputs():
     if not variants(config):
         return []
-    return [f"{RESULTS}/{d}/ablation/table.{ext}" for d in ABLATION_DATASETS for ext in ("csv", "md")]
+    return [f"{RESULTS}/{d}/ablation/table.{ext}" for d in ABLATION_DATASETS for ext in ("csv", "md", "html")]
 
 
 # --- Dataset -> frame index (data.smk) -------------------------------------------------------------------

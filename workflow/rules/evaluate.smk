@@ -41,14 +41,22 @@ rule g2rl_vs_baseline:
     input:
         f"{RESULTS}/{{dataset}}/evidence.json",
     output:
-        csv=report(
-            f"{RESULTS}/tables/g2rl_vs_baseline_{{dataset}}.csv",
+        csv=f"{RESULTS}/tables/g2rl_vs_baseline_{{dataset}}.csv",
+        md=f"{RESULTS}/tables/g2rl_vs_baseline_{{dataset}}.md",
+        # the table itself, rendered in the report (a CSV there is only a download link)
+        html=report(
+            f"{RESULTS}/tables/g2rl_vs_baseline_{{dataset}}.html",
             caption="../report/g2rl_vs_baseline.rst",
             category="Table 1",
             subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "table": "G2RL vs Baseline", "data": config["data_label"]},
+            labels={
+                "dataset": "{dataset}",
+                "table": "G2RL vs Baseline",
+                "sigma": SIGMA0,
+                "lambda": LAMBDA0,
+                "data": config["data_label"],
+            },
         ),
-        md=f"{RESULTS}/tables/g2rl_vs_baseline_{{dataset}}.md",
     log:
         f"{RESULTS}/logs/{{dataset}}/g2rl_vs_baseline.log",
     conda:
@@ -66,23 +74,11 @@ rule table1:
         unpack(table1_metrics),
         evidence=f"{RESULTS}/{{dataset}}/evidence.json",
     output:
-        csv=report(
-            f"{RESULTS}/tables/table1_{{dataset}}.csv",
-            caption="../report/table1.rst",
-            category="Table 1",
-            subcategory="{dataset}",
-            labels={
-                "dataset": "{dataset}",
-                "sigma": SIGMA0,
-                "lambda": LAMBDA0,
-                "data": config["data_label"],
-                "format": "csv",
-            },
-        ),
+        csv=f"{RESULTS}/tables/table1_{{dataset}}.csv",
         md=f"{RESULTS}/tables/table1_{{dataset}}.md",
         tex=f"{RESULTS}/tables/table1_{{dataset}}.tex",
         provenance=f"{RESULTS}/tables/table1_{{dataset}}.provenance.json",
-        # the table itself, rendered in the report (the CSV above is its download)
+        # the table itself, rendered in the report (the CSV, MD and TeX are files beside it)
         html=report(
             f"{RESULTS}/tables/table1_{{dataset}}.html",
             caption="../report/table1.rst",
@@ -90,10 +86,10 @@ rule table1:
             subcategory="{dataset}",
             labels={
                 "dataset": "{dataset}",
+                "table": "Table 1",
                 "sigma": SIGMA0,
                 "lambda": LAMBDA0,
                 "data": config["data_label"],
-                "format": "html",
             },
         ),
     log:
@@ -141,8 +137,10 @@ rule example_figures:
     input:
         unpack(example_run),
     output:
-        heatmaps=report(
-            f"{RESULTS}/figures/heatmaps_{{dataset}}.png",
+        heatmaps=f"{RESULTS}/figures/heatmaps_{{dataset}}.png",
+        # the report shows the figure in a page that scrolls from its top (a tall PNG would be cut off there)
+        heatmaps_page=report(
+            f"{RESULTS}/figures/heatmaps_{{dataset}}.html",
             caption="../report/heatmaps.rst",
             category="Figures 4-5 (examples)",
             subcategory="{dataset}",
@@ -163,7 +161,8 @@ rule example_figures:
         data_label=config["data_label"],
     shell:
         '"$G2RL_PYTHON" -m g2rl report examples --model {input.model:q} --predictions {input.predictions:q} '
-        "--crops {input.crops:q} --heatmaps-out {output.heatmaps:q} --curves-out {output.curves:q} "
+        "--crops {input.crops:q} --heatmaps-out {output.heatmaps:q} --heatmaps-page {output.heatmaps_page:q} "
+        "--curves-out {output.curves:q} "
         "--data-label {params.data_label:q} > {log:q} 2>&1"
 
 
