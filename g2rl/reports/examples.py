@@ -5,7 +5,8 @@ Inputs are the fold's outputs as the workflow writes them: the inference checkpo
 (``predictions.csv``) and the dataset's crops cache (``crops.h5``, whose rows are matched to the
 predictions by (subject, session, frame)). The intensities in the titles and curves are the
 ones in ``predictions.csv``, i.e. exactly what the metrics were computed from; the model is run
-only to draw the heatmaps.
+only to draw the heatmaps. Figure 5 draws the Baseline's predictions of the same fold beside
+G2RL's when they are given. Both figures are written as PNG and PDF (same name, ``.pdf``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from g2rl.reports.evaluate import read_predictions
 from g2rl.reports.figures import plot_heatmap_examples, plot_intensity_curves
 
 log = logging.getLogger(__name__)
+
+# what one (subject, session) is in each dataset: BP4D records tasks T1-T8, DISFA one video per camera
+SESSION_WORDS = {"bp4d": "task", "disfa": "video"}
 
 
 def pick_heatmap_frames(pred_df: pd.DataFrame, aus: Sequence[str], n: int = 2) -> pd.DataFrame:
@@ -92,10 +96,15 @@ def make_example_figures(
     curve_aus: Sequence[str] | None = None,
     method: str = "G2RL",
     demo: bool = False,
-) -> tuple[Path, Path]:
-    """Write the Figure 4 and Figure 5 style PNGs for one fold. ``curve_aus`` defaults to the
-    first two AUs (DISFA: AU01, AU02, as in the paper's Figure 5). The heatmaps' colour scale is
-    intensity 0 to 5 at the checkpoint's sigma; ``demo`` stamps "DEMO DATA" on both figures."""
+    baseline_predictions: str | os.PathLike | None = None,
+    dataset: str | None = None,
+) -> list[Path]:
+    """Write the Figure 4 and Figure 5 style PNGs and PDFs for one fold. ``curve_aus`` defaults to
+    the first two AUs (DISFA: AU01, AU02, as in the paper's Figure 5). The heatmaps' colour scale is
+    intensity 0 to 5 at the checkpoint's sigma; ``demo`` stamps "DEMO DATA" on both figures.
+    ``baseline_predictions``: the Baseline's predictions.csv of the same fold, drawn in Figure 5;
+    ``dataset`` ('bp4d' | 'disfa') names the session in Figure 5's title (BP4D: task).
+    Returns [heatmaps png, heatmaps pdf, curves png, curves pdf]."""
     from g2rl.preprocess.heatmaps import peak_value
 
     pred_df, aus = read_predictions(predictions_csv)
@@ -112,9 +121,15 @@ def make_example_figures(
     curve_aus = list(curve_aus) if curve_aus else list(aus[:2])
     subject_rows = pick_curve_subject(pred_df)
     fold = str(pred_df["split"].iloc[0])  # one predictions file is one fold (read_predictions' contract)
+    baseline = None
+    if baseline_predictions is not None:
+        baseline, base_aus = read_predictions(baseline_predictions)
+        if list(base_aus) != list(aus):
+            raise G2RLError(f"{baseline_predictions}: AUs {base_aus} differ from {predictions_csv} AUs {aus}")
     fig5 = plot_intensity_curves(subject_rows, curve_aus, curves_png, method=method, fold=fold,
-                                 seed=meta.get("seed"), demo=demo)
+                                 seed=meta.get("seed"), demo=demo, baseline=baseline,
+                                 session_word=SESSION_WORDS.get(dataset or "", "session"))
     log.info("heatmaps of %s; curves of subject %s (%d frames, %s)",
              ", ".join(f"{r.subject}/{r.session}/{r.frame}" for r in frames.itertuples()),
              subject_rows["subject"].iloc[0], len(subject_rows), ", ".join(curve_aus))
-    return fig4, fig5
+    return [*fig4, *fig5]

@@ -65,13 +65,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--param", required=True, choices=["sigma", "lambda"])
     s.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
     s.add_argument("metrics", nargs="+", help="metrics.json of every (dataset, value, seed)")
+    s.add_argument("--baseline", nargs="+", metavar="METRICS",
+                   help="the Baseline's metrics.json (any seeds): a dashed reference line per dataset")
     s.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
     e = sub.add_parser("examples", help="heatmaps over test faces (Fig. 4) and intensity curves (Fig. 5) of one fold")
     e.add_argument("--model", required=True, help="the fold's model.pt")
     e.add_argument("--predictions", required=True, help="the fold's predictions.csv")
     e.add_argument("--crops", required=True, help="the dataset's crops.h5")
-    e.add_argument("--heatmaps-out", required=True, help="PNG for the heatmap figure")
-    e.add_argument("--curves-out", required=True, help="PNG for the intensity curves")
+    e.add_argument("--heatmaps-out", required=True, help="PNG for the heatmap figure (a .pdf is written beside it)")
+    e.add_argument("--curves-out", required=True, help="PNG for the intensity curves (a .pdf is written beside it)")
+    e.add_argument("--baseline-predictions", help="the Baseline's predictions.csv of the same fold, drawn in the curves")
+    e.add_argument("--dataset", choices=["bp4d", "disfa"], help="names the session in the curves' title (BP4D: task)")
     e.add_argument("--heatmaps-page", help="also write the heatmap figure as an HTML page (the report's view: "
                    "a tall PNG is cut off at the top there)")
     e.add_argument("--samples", type=int, default=2, help="faces in the heatmap figure (default 2)")
@@ -104,6 +108,28 @@ def run_labels(path: str | Path, metrics: dict) -> dict:
     return labels
 
 
+def headline_section(path: str | Path, metrics: dict) -> dict:
+    """The section of a metrics.json its ``headline`` names (pooled, or the one fold's)."""
+    head = metrics.get("headline")
+    if head is None:
+        raise G2RLError(f"{path}: several folds and no pooled section; evaluate with --pooled")
+    return metrics["pooled"] if head == "pooled" else metrics["folds"][head.split(":", 1)[1]]
+
+
+def baseline_records(paths: list[str]) -> pd.DataFrame:
+    """One row per dataset (dataset, icc, mae): the Baseline's headline averages, mean over seeds,
+    the sensitivity figures' reference lines."""
+    rows = []
+    for path in paths:
+        metrics = read_metrics_json(path)
+        labels = run_labels(path, metrics)
+        if "dataset" not in labels:
+            raise G2RLError(f"{path}: cannot tell its dataset: no 'run' labels and the path is not in the run layout")
+        avg = headline_section(path, metrics)["avg"]
+        rows.append({"dataset": labels["dataset"], "icc": avg["icc"], "mae": avg["mae"]})
+    return pd.DataFrame(rows).astype({"icc": float, "mae": float}).groupby("dataset", as_index=False).mean()
+
+
 def sensitivity_records(paths: list[str], param: str) -> pd.DataFrame:
     """One row per (dataset, value): the headline average ICC and MAE, mean over seeds."""
     rows = []
@@ -116,10 +142,7 @@ def sensitivity_records(paths: list[str], param: str) -> pd.DataFrame:
                 f"{path}: cannot tell its {' and '.join(missing)}: no 'run' labels and the path does not match "
                 "<dataset>/runs/<method>/sigma<S>/lambda<L>/seed<N>/metrics.json"
             )
-        head = metrics.get("headline")
-        if head is None:
-            raise G2RLError(f"{path}: several folds and no pooled section; evaluate with --pooled")
-        sec = metrics["pooled"] if head == "pooled" else metrics["folds"][head.split(":", 1)[1]]
+        sec = headline_section(path, metrics)
         try:
             value = float(labels[param])
         except ValueError:
@@ -231,10 +254,11 @@ def main(args: argparse.Namespace) -> int:
 
         records = sensitivity_records(args.metrics, args.param)
         log.info("sensitivity to %s (%s):\n%s", args.param, records.attrs.get("error_bars"), records.to_string(index=False))
-        paths = plot_sensitivity(records, args.out_prefix, demo=args.data_label == "demo")
+        baseline = baseline_records(args.baseline) if args.baseline else None
+        paths = plot_sensitivity(records, args.out_prefix, demo=args.data_label == "demo", baseline=baseline)
         from g2rl.reports.stamp import FIGURE_KEYS, metrics_records, stamp
 
-        loaded = {p: read_metrics_json(p) for p in args.metrics}
+        loaded = {p: read_metrics_json(p) for p in [*args.metrics, *(args.baseline or [])]}
         side, notes = stamp(paths, metrics_records(loaded), f"sensitivity_{args.param}", FIGURE_KEYS)
         log.info("%s: %s", side, " ".join(notes))
         log.info("wrote %s", ", ".join(str(p) for p in paths))
@@ -244,7 +268,8 @@ def main(args: argparse.Namespace) -> int:
 
         curve_aus = [a for item in args.curve_aus for a in item.split(",") if a] if args.curve_aus else None
         paths = make_example_figures(args.model, args.predictions, args.crops, args.heatmaps_out, args.curves_out,
-                                     n_samples=args.samples, curve_aus=curve_aus, demo=args.data_label == "demo")
+                                     n_samples=args.samples, curve_aus=curve_aus, demo=args.data_label == "demo",
+                                     baseline_predictions=args.baseline_predictions, dataset=args.dataset)
         from g2rl.reports.stamp import example_inputs, stamp
 
         inputs = example_inputs(args.model, args.predictions)
@@ -256,7 +281,7 @@ def main(args: argparse.Namespace) -> int:
 
             with atomic_path(args.heatmaps_page) as tmp:
                 Path(tmp).write_text(image_page(paths[0], "Figure 4: predicted AU heatmaps over test faces"))
-            paths = (*paths, Path(args.heatmaps_page))
+            paths = [*paths, Path(args.heatmaps_page)]
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     if args.what == "ablation":

@@ -234,13 +234,21 @@ def sweep_metrics(param):
     return files
 
 
+def sweep_baseline_metrics(wc):
+    """The Baseline's metrics.json of every sweep dataset and sweep seed: the sensitivity figures' reference."""
+    return [f"{run_dir(d, 'baseline', SIGMA0, '0', seed)}/metrics.json" for d in SWEEP_DATASETS for seed in SWEEP_SEEDS]
+
+
 def example_run(wc):
-    """The G2RL run (Table 1 setting, first seed, first test fold) whose outputs the example figures show."""
+    """The G2RL run (Table 1 setting, first seed, first test fold) whose outputs the example figures show,
+    and the Baseline's predictions of the same seed and fold (drawn beside G2RL's in Figure 5)."""
     fold = test_folds(wc.dataset)[0]
     d = f"{run_dir(wc.dataset, 'g2rl', SIGMA0, LAMBDA0, EXP['seeds'][0])}/fold{fold}"
+    base = f"{run_dir(wc.dataset, 'baseline', SIGMA0, '0', EXP['seeds'][0])}/fold{fold}"
     return {
         "model": f"{d}/model.pt",
         "predictions": f"{d}/predictions.csv",
+        "baseline_predictions": f"{base}/predictions.csv",
         "crops": f"{RESULTS}/{wc.dataset}/cache/crops.h5",
     }
 
