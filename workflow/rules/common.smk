@@ -303,8 +303,8 @@ def train_flags(wc):
     ]
     if t["lr_step_epochs"]:
         flags += ["--lr-step-epochs", ",".join(map(str, t["lr_step_epochs"]))]
-    if m["pretrained"]:
-        flags += ["--pretrained", weights_file()]
+    # always explicit: `g2rl train`'s own default is the config schema's (imagenet), so null must say none
+    flags += ["--pretrained", weights_file() if m["pretrained"] else "none"]
     if m["allow_random_init"]:
         flags.append("--allow-random-init")
     if t["max_train_samples"]:
