@@ -28,14 +28,19 @@ class WordList(argparse.Action):
     """``nargs='+'`` option whose words are split at commas (:func:`split_words`).
 
     ``item_type`` converts each item (default str); ``collect`` builds the value (list, or tuple
-    where the settings hold tuples). Defaults are taken as given, not split."""
+    where the settings hold tuples). ``allow_empty``: the single word ``none`` gives an empty list
+    (an option can take no zero words). Defaults are taken as given, not split."""
 
-    def __init__(self, option_strings, dest, item_type: Callable = str, collect: Callable = list, **kwargs):
+    def __init__(self, option_strings, dest, item_type: Callable = str, collect: Callable = list,
+                 allow_empty: bool = False, **kwargs):
         kwargs.setdefault("nargs", "+")
-        self.item_type, self.collect = item_type, collect
+        self.item_type, self.collect, self.allow_empty = item_type, collect, allow_empty
         super().__init__(option_strings, dest, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
+        if self.allow_empty and [str(v).strip().lower() for v in values] == ["none"]:
+            setattr(namespace, self.dest, self.collect([]))
+            return
         try:
             items = split_words(values, self.item_type)
         except ValueError as exc:

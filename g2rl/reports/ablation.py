@@ -28,7 +28,7 @@ from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.evidence import BootstrapSettings, compare_methods
 from g2rl.reports.evaluate import read_predictions
-from g2rl.reports.evidence_report import run_arrays
+from g2rl.reports.uncertainty import run_arrays
 from g2rl.reports.marks import SYMBOLS, direction, legend, marks_shown
 from g2rl.reports.numfmt import fixed
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -33,13 +32,9 @@ from g2rl.errors import G2RLError
 from g2rl.paths import refuse_output_over_input
 from g2rl.reports.evaluate import read_metrics_json
 from g2rl.reports.paper_table import PACKAGED_PAPER_TABLE
+from g2rl.reports.run_files import headline_section, run_labels
 
 log = logging.getLogger(__name__)
-
-_RUN_PATH = re.compile(
-    r"(?:^|/)(?P<dataset>[^/]+)/runs/(?P<method>[^/]+)/sigma(?P<sigma>[^/]+)/lambda(?P<lambda>[^/]+)/seed(?P<seed>[^/]+)/[^/]+$"
-)
-
 
 # subcommand -> what it writes: `g2rl report -h` lists them all (tests/test_cli_help.py checks it)
 SUBCOMMANDS = {
@@ -115,24 +110,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tr.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
     tr.add_argument("--title", default="Training curves", help="figure title")
     tr.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
-
-
-def run_labels(path: str | Path, metrics: dict) -> dict:
-    """dataset, method, sigma, lambda, seed of a metrics file: its ``run`` labels, else its path."""
-    labels = dict(metrics.get("run") or {})
-    m = _RUN_PATH.search(Path(path).as_posix())
-    if m:
-        for key, value in m.groupdict().items():
-            labels.setdefault(key, value)
-    return labels
-
-
-def headline_section(path: str | Path, metrics: dict) -> dict:
-    """The section of a metrics.json its ``headline`` names (pooled, or the one fold's)."""
-    head = metrics.get("headline")
-    if head is None:
-        raise G2RLError(f"{path}: several folds and no pooled section; evaluate with --pooled")
-    return metrics["pooled"] if head == "pooled" else metrics["folds"][head.split(":", 1)[1]]
 
 
 def baseline_records(paths: list[str]) -> pd.DataFrame:

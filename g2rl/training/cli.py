@@ -81,9 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="samples per optimiser step")
     parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
     parser.add_argument(
-        "--lr-step-epochs", action=WordList, item_type=int, collect=tuple, default=d.lr_step_epochs,
+        "--lr-step-epochs", action=WordList, item_type=int, collect=tuple, allow_empty=True, default=d.lr_step_epochs,
         metavar="EPOCH", help="epoch counts after which the lr is multiplied by --lr-gamma (5: from the 6th epoch "
-        "on), e.g. 5 or 5 8 (commas also separate)",
+        "on), e.g. 5 or 5 8 (commas also separate); none = a constant lr",
     )
     parser.add_argument("--lr-gamma", type=float, default=d.lr_gamma, help="lr factor at each step epoch")
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay")
