@@ -51,14 +51,12 @@ def pick_curve_subject(pred_df: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["session"] == session].sort_values("frame")
 
 
-def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, dict]:
-    """Crops (N, S, S, 3) uint8 and predicted heatmaps (N, K, S/4, S/4) float32 for ``frames``
-    (columns subject, session, frame), plus the checkpoint's meta (its AU names, sigma, seed...)."""
-    import torch
-
+def cache_rows(crops_h5, frames: pd.DataFrame, dataset: str) -> np.ndarray:
+    """``dataset`` ('images', 'landmarks', ...) of the crops cache at ``frames``' (subject, session,
+    frame), in ``frames``' order: e.g. images (N, S, S, 3) uint8, aligned landmarks (N, 68, 2) px.
+    Raises naming the first frame the cache lacks."""
     from g2rl.preprocess.cache import open_h5
     from g2rl.preprocess.dataset import read_cache_keys
-    from g2rl.training.checkpoint import load_inference_model
 
     keys = read_cache_keys(crops_h5).reset_index().rename(columns={"index": "row"})
     want = frames[["subject", "session", "frame"]].astype({"subject": str, "session": str, "frame": np.int64})
@@ -68,16 +66,31 @@ def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str 
         raise G2RLError(f"{crops_h5}: no cache row for predicted frame (subject, session, frame) = {miss}")
     rows = found["row"].astype(np.int64).to_numpy()
     with open_h5(crops_h5) as f:
-        # h5py fancy indexing needs increasing indices
-        order = np.argsort(rows)
-        images = np.empty((len(rows),) + f["images"].shape[1:], np.uint8)
-        images[order] = f["images"][rows[order]]
-    net, meta = load_inference_model(model_path, device)
+        # h5py fancy indexing needs increasing, unique indices
+        uniq, inverse = np.unique(rows, return_inverse=True)
+        return f[dataset][uniq][inverse]
+
+
+def model_input(images: np.ndarray, meta: dict, mismatch: str) -> np.ndarray:
+    """Crops (N, S, S, 3) uint8 -> the network's input (N, 3, S, S) float32, normalised with the
+    checkpoint's mean and std; ``mismatch`` starts the error when S is not the trained crop size."""
     if images.shape[1] != int(meta["crop_size"]):
-        raise G2RLError(f"{model_path}: trained on {meta['crop_size']} px crops, {crops_h5} holds {images.shape[1]} px")
+        raise G2RLError(f"{mismatch} {images.shape[1]} px")
     mean = np.asarray(meta["mean"], np.float32)[None, :, None, None]
     std = np.asarray(meta["std"], np.float32)[None, :, None, None]
-    x = (images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - mean) / std
+    return (images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - mean) / std
+
+
+def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, dict]:
+    """Crops (N, S, S, 3) uint8 and predicted heatmaps (N, K, S/4, S/4) float32 for ``frames``
+    (columns subject, session, frame), plus the checkpoint's meta (its AU names, sigma, seed...)."""
+    import torch
+
+    from g2rl.training.checkpoint import load_inference_model
+
+    images = cache_rows(crops_h5, frames, "images")
+    net, meta = load_inference_model(model_path, device)
+    x = model_input(images, meta, f"{model_path}: trained on {meta['crop_size']} px crops, {crops_h5} holds")
     with torch.no_grad():
         maps = net(torch.from_numpy(x).to(device)).float().cpu().numpy()
     from g2rl.preprocess.heatmap_layout import HeatmapSpec

@@ -105,6 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="AUs, e.g. AU01 AU02 (commas also separate; default: those of the first predictions file)")
     a.add_argument("--data-label", required=True, choices=["demo", "real"], help="what the runs were computed on")
     a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .html")
+    a.add_argument("--crops", help="the dataset's crops.h5: adds the landmark geometry probe of each row's models "
+                                   "(model.pt beside each predictions.csv; g2rl.reports.geometry_probe)")
     tr = sub.add_parser("training", help=SUBCOMMANDS["training"], description=SUBCOMMANDS["training"])
     tr.add_argument("logs", nargs="+", help="train_log.csv files, laid out as <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/")
     tr.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
@@ -287,7 +289,13 @@ def main(args: argparse.Namespace) -> int:
         from g2rl.evidence import BootstrapSettings
 
         settings = BootstrapSettings(args.resamples, args.bootstrap_seed).validate()
-        table = write_ablation(read_rows(args.rows), args.out_prefix, args.dataset, args.data_label, aus, settings)
+        rows = read_rows(args.rows)
+        probe = None
+        if args.crops:
+            from g2rl.reports.geometry_probe import ablation_probe
+
+            probe = ablation_probe(rows, args.crops, settings)  # same resamples as the metrics' CIs
+        table = write_ablation(rows, args.out_prefix, args.dataset, args.data_label, aus, settings, probe)
         log.info("ablation %s:\n%s", args.dataset, table[["method", "ICC_avg", "MAE_avg", "g_spread_final"]].to_string(index=False))
         return 0
     if args.what == "training":
