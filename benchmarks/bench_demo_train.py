@@ -51,17 +51,9 @@ def parse_variant(text: str) -> dict:
 
 def demo_settings(config: dict, method: str, overrides: dict) -> TrainSettings:
     """TrainSettings as the workflow's train rule builds them from the config (plus overrides)."""
-    from g2rl.model.variants import method_model_config
+    from g2rl.training.from_config import train_settings_from_config
 
-    m, t, e = config["model"], config["train"], config["experiments"]
-    s = TrainSettings(
-        model=method_model_config(config, method), pretrained=m["pretrained"],
-        allow_random_init=m["allow_random_init"], epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"],
-        lr_gamma=t["lr_gamma"], weight_decay=t["weight_decay"], num_workers=t["num_workers"],
-        lr_step_epochs=tuple(t["lr_step_epochs"]), lambda_g=0.0 if method == "baseline" else float(e["lambda"]),
-        sigma=float(e["sigma"]), amp=t["amp"], channels_last=t["channels_last"], in_memory=t["in_memory"],
-        in_memory_max_mb=t["in_memory_max_mb"], max_train_samples=t["max_train_samples"],
-    )  # fmt: skip
+    s = train_settings_from_config(config, method)
     model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
     model = s.model.replace(**{k: v for k, v in overrides.items() if k in model_keys})
     return s.replace(model=model, **{k: v for k, v in overrides.items() if k not in model_keys})

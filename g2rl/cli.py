@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cache": ("g2rl.preprocess.cache_cli", "build the aligned-crop HDF5 cache or a heatmap cache for one sigma"),
     "train": ("g2rl.training.cli", "train one fold of Baseline or G2RL from the HDF5 cache"),
     "evaluate": ("g2rl.reports.cli", "ICC / MAE / PCC of a predictions file -> metrics.json"),
-    "report": ("g2rl.reports.report_cli", "Table 1, sensitivity figures and example figures"),
+    "report": ("g2rl.reports.report_cli", "the report's tables (Table 1, evidence, G2RL vs Baseline, ablation) and figures"),
     "predict": ("g2rl.predict", "AU intensities for your own videos and images"),
     "weights": ("g2rl.model.weights_cli", "resolve torchvision ImageNet weights (torch hub cache) into a file"),
     "provenance": ("g2rl.provenance_cli", "which code, config, data, weights and device produced a result"),

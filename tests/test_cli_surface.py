@@ -40,7 +40,8 @@ def test_every_train_option_has_help_and_shows_its_default():
         if action.required:
             assert "(default:" not in parser._get_formatter()._get_help_string(action)
         else:
-            shown = f"{action.help} (default: {action.default})"
+            default = ",".join(map(str, action.default)) if isinstance(action.default, tuple) else action.default
+            shown = f"{action.help} (default: {default})"
             assert "".join(shown.split()) in text, shown
     backbone = next(a for a in parser._actions if "--backbone" in a.option_strings)
     assert list(backbone.choices) == sorted(RESNET_CHANNELS)

@@ -143,13 +143,13 @@ def test_cli_index_both_layouts(tmp_path):
     write_bp4d(tmp_path / "BP4D")
     out = tmp_path / "disfa.csv"
     folds = '{"folds": {"1": ["SN001"], "2": ["SN002"], "3": ["SN003"]}}'
-    r = run_cli("index", "--dataset", "disfa", "--root", str(tmp_path / "DISFA"), "--out", str(out), "--layout", folds)
+    r = run_cli("index", "--dataset", "disfa", "--root", str(tmp_path / "DISFA"), "--out", str(out), "--dataset-settings", folds)
     assert r.returncode == 0, r.stderr
     df = read_frame_index(out)
     assert len(df) == 18 and set(df["split"]) == {"1", "2", "3"}  # text, not numbers
     out = tmp_path / "bp4d.csv"
     r = run_cli("index", "--dataset", "bp4d", "--root", str(tmp_path / "BP4D"), "--out", str(out),
-                "--layout", '{"partitions": {"train": ["F001"], "devel": ["F002"]}}')
+                "--dataset-settings", '{"partitions": {"train": ["F001"], "devel": ["F002"]}}')
     assert r.returncode == 0, r.stderr
     assert set(read_frame_index(out)["partition"]) == {"train", "devel"}
 

@@ -84,7 +84,7 @@ def test_installed_wheel_runs_g2rl_index_without_the_repository(tmp_path):
     assert where.stdout.strip().startswith(str(target)), where
     out = work / "index.csv"
     index = run(sys.executable, "-m", "g2rl", "index", "--dataset", "bp4d", "--root", str(root), "--out", str(out),
-                "--layout", layout, cwd=work, env=env)
+                "--dataset-settings", layout, cwd=work, env=env)
     assert index.returncode == 0, index.stderr
     frames = pd.read_csv(out)
     assert len(frames) == 6 and set(frames["subject"]) == {"F001", "F002"}

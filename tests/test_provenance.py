@@ -38,7 +38,7 @@ def test_random_init_refused_on_real_cache(cache, tmp_path, capsys):
         train_fold(crops, heat, "2", tmp_path / "a", small_settings(epochs=1), seed=0, device="cpu")
     assert not (tmp_path / "a").exists()  # refused before anything was written
     rc = g2rl_main(["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "1",
-                    "--out", str(tmp_path / "b"), "--backbone", "resnet18", "--device", "cpu"])
+                    "--out", str(tmp_path / "b"), "--backbone", "resnet18", "--device", "cpu", "--pretrained", "none"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "allow_random_init" in err
 

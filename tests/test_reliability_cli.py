@@ -66,7 +66,7 @@ def test_bad_label_file_is_one_line(tmp_path, capsys, content, reason):
     root = write_disfa(tmp_path / "DISFA")
     bad = root / "ActionUnit_Labels/SN002/SN002_au6.txt"
     bad.write_bytes(content)
-    rc = g2rl_main(["index", "--dataset", "disfa", "--root", str(root), "--out", str(tmp_path / "i.csv"), "--layout", FOLDS])
+    rc = g2rl_main(["index", "--dataset", "disfa", "--root", str(root), "--out", str(tmp_path / "i.csv"), "--dataset-settings", FOLDS])
     assert rc == 2
     line = one_line_error(capsys, "index")
     assert f"{bad}: " in line and reason in line
@@ -94,7 +94,7 @@ def test_read_only_output_is_one_line(tmp_path, capsys):
     video = write_noise_video(tmp_path / "v.avi", 3, 10)
     with tmpfs(tmp_path / "ro", read_only=True) as ro:
         assert g2rl_main(["index", "--dataset", "disfa", "--root", str(root), "--out", str(ro / "i.csv"),
-                          "--layout", FOLDS]) == 2
+                          "--dataset-settings", FOLDS]) == 2
         assert one_line_error(capsys, "index").endswith(f"{ro / 'i.csv'}: read-only file system")
         assert g2rl_main(["landmarks", str(video), "--out", str(ro / "lm.csv"), "--no-progress"]) == 2
         assert one_line_error(capsys, "landmarks").endswith(f"{ro / 'lm.csv'}: read-only file system")
@@ -110,14 +110,14 @@ def test_full_output_is_one_line(tiny, tmp_path, capsys):  # noqa: F811
     with tmpfs(tmp_path / "full", size="64k") as full:
         fill(full)
         assert g2rl_main(["index", "--dataset", "disfa", "--root", str(disfa), "--out", str(full / "i.csv"),
-                          "--layout", FOLDS]) == 2
+                          "--dataset-settings", FOLDS]) == 2
         assert one_line_error(capsys, "index").endswith(f"{full / 'i.csv'}: no space left on device")
         assert g2rl_main(["landmarks", str(video), "--out", str(full / "lm.csv"), "--no-progress"]) == 2
         assert one_line_error(capsys, "landmarks").endswith(f"{full / 'lm.csv'}: no space left on device")
         rc = g2rl_main(["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "1",
                         "--out", str(full / "run"), "--method", "baseline", "--backbone", "resnet18", "--epochs", "1",
                         "--batch-size", "4", "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu",
-                        "--allow-random-init"])
+                        "--allow-random-init", "--pretrained", "none"])
         assert rc == 2
         assert "no space left on device" in one_line_error(capsys, "train")
         assert not [p for p in (full / "run").iterdir() if p.name.startswith(".")]  # no temporaries left
@@ -135,7 +135,7 @@ def test_permission_denied_output_is_one_line(tmp_path, capsys, monkeypatch):
     root = write_disfa(tmp_path / "DISFA")
     monkeypatch.setattr(g2rl.atomic.os, "replace", denied)
     out = tmp_path / "locked" / "i.csv"
-    assert g2rl_main(["index", "--dataset", "disfa", "--root", str(root), "--out", str(out), "--layout", FOLDS]) == 2
+    assert g2rl_main(["index", "--dataset", "disfa", "--root", str(root), "--out", str(out), "--dataset-settings", FOLDS]) == 2
     # the message names the output, not its hidden temporary
     assert one_line_error(capsys, "index").endswith(f"{out}: permission denied")
     monkeypatch.setattr(g2rl.atomic.os, "replace", real_replace)

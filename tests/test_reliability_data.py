@@ -189,7 +189,7 @@ def train_args(crops, heat, out, *extra) -> list[str]:
     """A tiny CPU training run of the cache-test dataset (never reached when the inputs are refused)."""
     return ["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "1", "--out", str(out),
             "--method", "baseline", "--backbone", "resnet18", "--epochs", "1", "--batch-size", "4",
-            "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu", "--allow-random-init", *extra]
+            "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu", "--allow-random-init", "--pretrained", "none", *extra]
 
 
 def test_train_on_heatmaps_built_with_sigma_inf_is_one_line(tiny_caches, tmp_path, capsys):
@@ -403,7 +403,7 @@ def test_index_of_a_root_named_in_latin1_is_one_line(tmp_path, capsys, dataset):
     os.rename(tmp_path / "data", root)
     layout = {"disfa": {"folds": FOLDS}, "bp4d": {"partitions": PARTS}}[dataset]
     rc = g2rl_main(["index", "--dataset", dataset, "--root", os.fsdecode(root), "--out", str(tmp_path / "i.csv"),
-                    "--layout", json.dumps(layout)])
+                    "--dataset-settings", json.dumps(layout)])
     line = one_error_line(capsys, rc)
     assert line.startswith(f"g2rl index: error: {tmp_path}/caf\\xe9/") and "file name is not valid UTF-8" in line
 

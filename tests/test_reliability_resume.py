@@ -127,7 +127,7 @@ def test_rebuilt_cache_with_kept_resume_checkpoint(tiny, tmp_path, capsys):  # n
     argv = ["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "2", "--out", str(out),
             "--method", "baseline", "--backbone", "resnet18", "--epochs", "1", "--batch-size", "4",
             "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu", "--keep-resume-checkpoint",
-            "--allow-random-init"]
+            "--allow-random-init", "--pretrained", "none"]
     assert g2rl_main(argv) == 0
     saved = torch.load(out / "last.pt", weights_only=True)["identity"]
     assert saved["data"]["test_subjects"] == ["F001"] and saved["data"]["train_subjects"] == ["SN001"]

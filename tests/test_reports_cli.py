@@ -87,3 +87,21 @@ def test_report_sensitivity_unlabelled_file_is_an_error(tmp_path):
     lonely.write_text(f.read_text())
     with pytest.raises(G2RLError, match="metrics.json: cannot tell its dataset and sigma"):
         report_cli.sensitivity_records([str(lonely)], "sigma")
+
+
+def test_report_sensitivity_draws_the_baseline(tmp_path, monkeypatch):
+    """--baseline: the Baseline's metrics (seeds averaged per dataset) reach the figure as its reference lines."""
+    from g2rl.reports import figures
+
+    files = [make_run(tmp_path, "bp4d", "g2rl", "2", lam, 0, 0.3)[0] for lam in ("0.05", "0.5")]
+    b0, m0 = make_run(tmp_path, "bp4d", "baseline", "2", "0", 0, 1.0)
+    b1, m1 = make_run(tmp_path, "bp4d", "baseline", "2", "0", 1, 1.0)
+    seen = {}
+    real = figures.plot_sensitivity
+    monkeypatch.setattr(figures, "plot_sensitivity", lambda *a, **k: seen.update(k) or real(*a, **k))
+    prefix = tmp_path / "figures" / "sensitivity_lambda"
+    assert run_report(["sensitivity", "--param", "lambda", "--out-prefix", str(prefix), "--data-label", "real",
+                       *map(str, files), "--baseline", str(b0), str(b1)]) == 0
+    base = seen["baseline"].set_index("dataset")
+    expect = np.mean([m["folds"]["devel"]["avg"]["icc"] for m in (m0, m1)])
+    assert base.at["bp4d", "icc"] == pytest.approx(expect)

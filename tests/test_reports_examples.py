@@ -120,3 +120,23 @@ def test_report_examples_cli(fold):
     for name in ("heatmaps.png", "curves.png"):
         data = (tmp / "fig" / name).read_bytes()
         assert data[:4] == b"\x89PNG" and len(data) > 5000
+        assert (tmp / "fig" / name).with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"  # Figures 4/5 as PDF too
+
+
+def test_report_examples_draws_the_baseline(fold, monkeypatch):
+    """Figure 5 gets the Baseline's predictions of the same fold, and BP4D's session is called a task."""
+    from g2rl.reports import examples
+
+    tmp, pred = fold
+    pred.assign(**{f"{a}_pred": 1.0 for a in AUS}).to_csv(tmp / "baseline.csv", index=False)
+    seen = {}
+    real = examples.plot_intensity_curves
+    monkeypatch.setattr(examples, "plot_intensity_curves", lambda *a, **k: seen.update(k) or real(*a, **k))
+    parser = argparse.ArgumentParser()
+    report_cli.add_arguments(parser)
+    args = parser.parse_args(["examples", "--model", str(tmp / "model.pt"), "--predictions", str(tmp / "predictions.csv"),
+                              "--baseline-predictions", str(tmp / "baseline.csv"), "--dataset", "bp4d",
+                              "--crops", str(tmp / "crops.h5"), "--heatmaps-out", str(tmp / "h.png"),
+                              "--curves-out", str(tmp / "c.png"), "--data-label", "real"])
+    assert report_cli.main(args) == 0
+    assert seen["session_word"] == "task" and (seen["baseline"]["AU01_pred"] == 1.0).all()

@@ -81,9 +81,10 @@ def test_plot_heatmap_examples(tmp_path):
             heat[i, j] = (j + 1) * np.exp(-((yy - 4 - 3 * j) ** 2 + (xx - 8) ** 2) / 8.0)
     pred = heat.max(axis=(2, 3))
     true = np.array([[1.0, 2.0, np.nan], [1.0, 2.0, 3.0]])
-    out = plot_heatmap_examples(images, heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "fig4.png", 0.5,
-                                captions=["SN001/LeftCamera frame 4", "SN002/LeftCamera frame 9"])
+    out, pdf = plot_heatmap_examples(images, heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "fig4.png", 0.5,
+                                     captions=["SN001/LeftCamera frame 4", "SN002/LeftCamera frame 9"])
     assert_png(out)
+    assert pdf == tmp_path / "fig4.pdf" and pdf.read_bytes()[:5] == b"%PDF-"  # Figure 4 for a paper, too
     with pytest.raises(G2RLError, match="heatmaps must be"):
         plot_heatmap_examples(images, heat[:, :2], ["AU06", "AU12", "AU25"], pred, true, tmp_path / "x.png", 0.5)
     with pytest.raises(G2RLError, match="uint8"):
@@ -103,8 +104,8 @@ def test_heatmap_colour_scale_is_intensity_0_to_5(tmp_path, monkeypatch):
     """Every tile is coloured on the same fixed scale: top of the scale = the heatmap value of intensity 5
     (5 x peak_per_intensity), whatever the maps in this figure hold (as `g2rl predict --heatmaps`)."""
     seen = []
-    real = figures.overlay_heatmap
-    monkeypatch.setattr(figures, "overlay_heatmap", lambda img, hm, vmax: seen.append(vmax) or real(img, hm, vmax))
+    real = figures.intensity_overlay
+    monkeypatch.setattr(figures, "intensity_overlay", lambda img, hm, vmax: seen.append(vmax) or real(img, hm, vmax))
     images = np.zeros((1, 32, 32, 3), np.uint8)
     heat = np.full((1, 2, 8, 8), 0.01)
     plot_heatmap_examples(images, heat, ["AU01", "AU02"], np.ones((1, 2)), np.ones((1, 2)), tmp_path / "f.png",
@@ -127,8 +128,9 @@ def test_plot_intensity_curves(tmp_path):
             "AU02_pred": true1 / 2 + 0.2,
         }
     )
-    out = plot_intensity_curves(df, ["AU01", "AU02"], tmp_path / "fig5.png", method="G2RL", fold="1", seed=0)
+    out, pdf = plot_intensity_curves(df, ["AU01", "AU02"], tmp_path / "fig5.png", method="G2RL", fold="1", seed=0)
     assert_png(out)
+    assert pdf == tmp_path / "fig5.pdf" and pdf.read_bytes()[:5] == b"%PDF-"
     with pytest.raises(G2RLError, match="2 subjects"):
         plot_intensity_curves(pd.concat([df, df.assign(subject="SN002")]), ["AU01"], tmp_path / "x.png")
     with pytest.raises(G2RLError, match="not ordered"):
@@ -137,18 +139,75 @@ def test_plot_intensity_curves(tmp_path):
         plot_intensity_curves(df, ["AU05"], tmp_path / "x.png")
 
 
-def test_overlay_heatmap_colours_the_peak_red():
-    from g2rl.reports.figures import overlay_heatmap
+def test_intensity_overlay_keeps_the_face_grey_and_shows_low_maps():
+    """No blue cast: a zero map leaves the face's own grey; a low map (intensity 0.5 of 5) still
+    visibly colours its pixels; the top of the scale is the colour map's bright end, nearly opaque."""
+    from g2rl.reports.figures import intensity_overlay
 
     image = np.zeros((32, 32, 3), np.uint8)
+    image[...] = (200, 120, 40)  # a warm skin tone: shown in grey, whatever its hue
     heat = np.zeros((8, 8))
-    heat[1:4, 5:8] = 4.0  # a plateau at the top right of the crop (cells 1-3 x 5-7 -> pixels 4-15 x 20-31)
-    out = overlay_heatmap(image, heat, vmax=4.0)
+    heat[1:4, 5:8] = 4.0  # a plateau at the top right (cells 1-3 x 5-7 -> pixels 4-15 x 20-31)
+    heat[5:8, 5:8] = 0.4  # a low map at the bottom right: intensity 0.5 on a 0-5 scale with vmax 4
+    out = intensity_overlay(image, heat, vmax=4.0)
     assert out.shape == (32, 32, 3) and out.dtype == np.uint8
-    r, g, b = out[10, 26].astype(int)  # inside the stretched peak cell
-    assert r > 2 * b and r > 2 * g  # jet's top end is red
-    r0, g0, b0 = out[28, 4].astype(int)  # far from the peak: jet's bottom end is blue
-    assert b0 > 2 * r0
+    r0, g0, b0 = out[28, 4].astype(int)  # far from both: the face in grey, not tinted
+    assert r0 == g0 == b0
+    low = out[26, 26].astype(int)
+    assert np.abs(low - out[28, 4].astype(int)).max() > 25  # the low map shows
+    r, g, b = out[10, 26].astype(int)
+    assert r > 200 and g > 150 and b < 100  # plasma's top is bright yellow
+
+
+def test_sensitivity_axis_is_numeric_with_a_baseline_line(tmp_path, monkeypatch):
+    """sigma on a linear axis at its true values (sqrt 5 lies 0.236 past 2, not one step), lambda on a log
+    axis; the Baseline of each dataset is a horizontal reference line in both panels."""
+    seen = {}
+    monkeypatch.setattr(figures, "_save", lambda fig, path: seen.update(fig=fig) or path)
+    rec = sensitivity_records()
+    base = pd.DataFrame({"dataset": ["bp4d", "disfa"], "icc": [0.55, 0.4], "mae": [0.7, 0.65]})
+    plot_sensitivity(rec[rec["param"] == "sigma"], tmp_path / "s", baseline=base)
+    ax_icc, ax_mae = seen["fig"].axes
+    assert ax_icc.get_xscale() == "linear"
+    assert list(ax_icc.get_xticks()) == pytest.approx(SIGMAS)
+    xs = ax_icc.lines[0].get_xdata()
+    assert list(xs) == pytest.approx(SIGMAS)
+    flat = [line for line in ax_mae.lines if len(set(line.get_ydata())) == 1 and line.get_linestyle() == "--"]
+    assert sorted(line.get_ydata()[0] for line in flat) == [0.65, 0.7]
+    assert any(t.get_text() == "Baseline, DISFA" for t in ax_icc.get_legend().get_texts())
+    plot_sensitivity(rec[rec["param"] == "lambda"], tmp_path / "l")
+    assert seen["fig"].axes[0].get_xscale() == "log"
+    assert list(seen["fig"].axes[0].get_xticks()) == pytest.approx(LAMBDAS)
+
+
+def test_intensity_curves_show_the_baseline_and_name_the_task(tmp_path, monkeypatch):
+    df = pd.DataFrame({"subject": "F001", "session": "T1", "frame": np.arange(1, 30), "split": "devel",
+                       "AU01_true": np.linspace(0, 5, 29), "AU01_pred": np.linspace(5, 0, 29)})
+    base = df.assign(AU01_pred=2.0).iloc[::-1]  # any row order: matched by (subject, session, frame)
+    seen = {}
+    monkeypatch.setattr(figures, "_save", lambda fig, path: seen.update(fig=fig) or path)
+    plot_intensity_curves(df, ["AU01"], tmp_path / "y.png", method="G2RL", baseline=base, session_word="task")
+    fig = seen["fig"]
+    assert fig.get_suptitle().startswith("Subject F001, task T1")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ground truth", "Baseline", "G2RL"]
+    assert list(fig.axes[0].lines[1].get_ydata()) == [2.0] * 29
+    with pytest.raises(G2RLError, match="share no frame"):
+        plot_intensity_curves(df, ["AU01"], tmp_path / "y.png", baseline=base.assign(subject="M001"))
+
+
+def test_demo_stamp_lies_in_front_of_image_tiles(tmp_path):
+    """The watermark is drawn over the panels (dark heatmap tiles included), not hidden behind them."""
+    images = np.full((1, 32, 32, 3), 30, np.uint8)
+    args = (images, np.zeros((1, 3, 8, 8)), ["AU01", "AU02", "AU03"], np.ones((1, 3)), np.ones((1, 3)))
+    with matplotlib.rc_context({"figure.dpi": 100}):
+        plain, _ = plot_heatmap_examples(*args, tmp_path / "h.png", 1.0, columns=4)
+        stamped, _ = plot_heatmap_examples(*args, tmp_path / "hd.png", 1.0, columns=4, demo=True)
+    p = matplotlib.image.imread(plain)[..., :3]
+    d = matplotlib.image.imread(stamped)[..., :3]
+    # the tiles are dark grey (30/255); the stamp crosses them: count lighter, redder pixels there
+    tile_p = (np.abs(p - 30 / 255).sum(-1) < 0.02).sum()
+    tile_d = (np.abs(d - 30 / 255).sum(-1) < 0.02).sum()
+    assert tile_d < tile_p - 1000
 
 
 def test_intensity_curves_title_and_legend_placement(tmp_path, monkeypatch):
@@ -169,7 +228,7 @@ def test_mae_axes_name_their_unit(tmp_path, monkeypatch):
     monkeypatch.setattr(figures, "_save", lambda fig, path: seen.update(fig=fig) or path)
     rec = sensitivity_records()
     plot_sensitivity(rec[rec["param"] == "sigma"], tmp_path / "s")
-    assert [ax.get_ylabel() for ax in seen["fig"].axes] == ["ICC", "MAE (intensity levels (0-5))"]
+    assert [ax.get_ylabel() for ax in seen["fig"].axes] == ["ICC", "MAE (intensity levels, 0-5)"]
 
 
 def _red_pixels(path):
@@ -196,6 +255,6 @@ def test_demo_figures_are_stamped_in_png_and_pdf(tmp_path):
     images = np.full((1, 32, 32, 3), 128, np.uint8)
     heat = np.zeros((1, 1, 8, 8))
     args = (images, heat, ["AU01"], np.ones((1, 1)), np.ones((1, 1)))
-    plain = plot_heatmap_examples(*args, tmp_path / "h.png", 1.0)
-    stamped = plot_heatmap_examples(*args, tmp_path / "hd.png", 1.0, demo=True)
+    plain, _ = plot_heatmap_examples(*args, tmp_path / "h.png", 1.0)
+    stamped, _ = plot_heatmap_examples(*args, tmp_path / "hd.png", 1.0, demo=True)
     assert _red_pixels(stamped) > _red_pixels(plain) + 200

@@ -65,8 +65,9 @@ def test_one_panel_per_term_one_line_per_run(tmp_path, monkeypatch):
     assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"
     fig = seen["fig"]
     panels = [ax for ax in fig.axes if ax.get_title()]
-    assert [ax.get_title() for ax in panels] == ["total loss (Eq. 8 + auxiliary)", "heatmap loss L'_S",
-                                                 "guidance loss L_G", "auxiliary intensity loss on G"]
+    assert [ax.get_title() for ax in panels] == [
+        "L total: Eq. 8 + teach loss (loss_total)", "L_S heatmap loss (Eq. 8's L'_S) (loss_heatmap)",
+        "L_G guidance loss (loss_guidance)", "L_teach geometry branch's intensity loss (loss_aux)"]
     assert [len(ax.lines) for ax in panels] == [4, 4, 2, 2]  # guidance terms: the G2RL runs only
     np.testing.assert_allclose(panels[1].lines[0].get_ydata(), [0.8, 0.4, 0.8 / 3])
     assert any(t.get_text() == "DEMO DATA" for t in fig.texts)
@@ -89,3 +90,15 @@ def test_report_training_cli(tmp_path):
     inputs = {Path(k).parts[-6]: v for k, v in side["inputs"].items()}
     assert inputs == {"baseline": None, "g2rl": record}
     assert side["outputs"] == [str(tmp_path / "t.png"), str(tmp_path / "t.pdf")]
+
+
+def test_every_column_train_log_writes_has_a_title_in_one_style():
+    """The columns today's training writes (g2rl.training.loop) are all titled symbol + meaning + column,
+    as the log line names them: none falls back to a bare column name (loss_teach once did)."""
+    from g2rl.reports.training_curves import term_title
+    from g2rl.training.loop import LOG_COLUMNS
+
+    losses = [c for c in LOG_COLUMNS if c.startswith("loss_")]
+    assert "loss_teach" in losses
+    for c in losses:
+        assert term_title(c).startswith("L") and term_title(c).endswith(f"({c})"), c

@@ -137,7 +137,7 @@ def test_subject_names_from_the_config_are_checked(tmp_path):
     root = write_disfa(tmp_path / "DISFA")
     with pytest.raises(DatasetLayoutError, match=r"disfa.folds.2: subject name '\.\./SN002' is not accepted"):
         index_disfa(root, folds={"1": ["SN001"], "2": ["../SN002"]})
-    # the schema says the same to `g2rl index --layout` and the workflow config
+    # the schema says the same to `g2rl index --dataset-settings` and the workflow config
     with pytest.raises(ConfigError, match=r"folds\.1\.0"):
         dataset_section("disfa", {"folds": {"1": ["SN$(x)"]}})
     with pytest.raises(ConfigError, match=r"partitions\.devel\.0"):

@@ -31,12 +31,12 @@ def test_train_fold_and_cli_on_cache(tiny, tmp_path):  # noqa: F811
         "train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "1", "--out",
         str(tmp_path / "cli"), "--method", "baseline", "--backbone", "resnet18", "--epochs", "1",
         "--batch-size", "4", "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu",
-        "--allow-random-init",
+        "--allow-random-init", "--pretrained", "none",
     ])  # fmt: skip
     assert rc == 0
     assert torch.load(tmp_path / "cli" / "model.pt", weights_only=True)["meta"]["method"] == "baseline"
     # a sigma the heatmaps file was not built with is refused by the reader, naming the file
     rc = g2rl_main(["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "1", "--out",
                     str(tmp_path / "bad"), "--sigma", "1", "--backbone", "resnet18", "--device", "cpu",
-                    "--allow-random-init"])  # fmt: skip
+                    "--allow-random-init", "--pretrained", "none"])  # fmt: skip
     assert rc == 2

@@ -77,5 +77,5 @@ def test_model_settings_that_contradict_the_cache_are_refused(pairs_cache, tmp_p
         train_fold(crops, heat, "2", tmp_path / "x", small_settings(sigma=1.0, allow_random_init=True, model_changes=dict(heatmap_layout="per_au")),
                    seed=0, device="cpu")
     rc = g2rl_main(["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "2", "--out",
-                    str(tmp_path / "y"), "--sigma", "1", "--au-points", "hr", "--backbone", "resnet18", "--device", "cpu", "--allow-random-init"])
+                    str(tmp_path / "y"), "--sigma", "1", "--au-points", "hr", "--backbone", "resnet18", "--device", "cpu", "--allow-random-init", "--pretrained", "none"])
     assert rc == 2

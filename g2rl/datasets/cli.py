@@ -15,11 +15,11 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="which reader and config section")
     parser.add_argument("--root", required=True, help="the dataset's root folder")
     parser.add_argument("--out", required=True, help="frame index CSV to write")
     parser.add_argument(
-        "--layout",
+        "--dataset-settings",
         metavar="JSON",
         help="JSON object overriding keys of the dataset's config section (path patterns, offsets, splits, AUs; "
         "see g2rl/resources/config.schema.yaml), e.g. '{\"label_frame_offset\": 0}'. The workflow passes its whole section.",
@@ -30,10 +30,10 @@ def main(args: argparse.Namespace) -> int:
     from g2rl.config import dataset_section
 
     try:
-        layout = json.loads(args.layout) if args.layout else {}
+        settings = json.loads(args.dataset_settings) if args.dataset_settings else {}
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"--layout: not valid JSON ({exc})") from None
-    section = dataset_section(args.dataset, overrides=layout)
+        raise ConfigError(f"--dataset-settings: not valid JSON ({exc})") from None
+    section = dataset_section(args.dataset, overrides=settings)
     section["root"] = args.root
     df = index_from_config(args.dataset, section)
     # the index lists every media file it was built from: none of them may be the output

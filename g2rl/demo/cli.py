@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 
+from g2rl.cli_lists import WordList
 from g2rl.demo.generator import (DEFAULT_BP4D_DEVEL, DEFAULT_BP4D_TASKS, DEFAULT_BP4D_TRAIN, DEFAULT_DISFA_SUBJECTS,
                                  DEFAULT_FRAME_SIZE, generate_demo)
 
@@ -17,11 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same files)")
     parser.add_argument("--disfa-frames", type=int, default=200, help="frames per DISFA video")
     parser.add_argument("--bp4d-frames", type=int, default=80, help="frames per BP4D sequence")
-    parser.add_argument("--disfa-subjects", nargs="+", default=list(DEFAULT_DISFA_SUBJECTS), metavar="SN")
-    parser.add_argument("--bp4d-train", nargs="+", default=list(DEFAULT_BP4D_TRAIN), metavar="SUBJECT")
-    parser.add_argument("--bp4d-devel", nargs="+", default=list(DEFAULT_BP4D_DEVEL), metavar="SUBJECT")
-    parser.add_argument("--bp4d-tasks", nargs="+", default=list(DEFAULT_BP4D_TASKS), metavar="TASK")
-    parser.add_argument("--frame-size", nargs=2, type=int, default=list(DEFAULT_FRAME_SIZE), metavar=("W", "H"))
+    parser.add_argument("--disfa-subjects", action=WordList, default=list(DEFAULT_DISFA_SUBJECTS), metavar="SN",
+                        help=f"DISFA subjects to render (default: {' '.join(DEFAULT_DISFA_SUBJECTS)})")
+    parser.add_argument("--bp4d-train", action=WordList, default=list(DEFAULT_BP4D_TRAIN), metavar="SUBJECT",
+                        help=f"BP4D training subjects (default: {' '.join(DEFAULT_BP4D_TRAIN)})")
+    parser.add_argument("--bp4d-devel", action=WordList, default=list(DEFAULT_BP4D_DEVEL), metavar="SUBJECT",
+                        help=f"BP4D development (test) subjects (default: {' '.join(DEFAULT_BP4D_DEVEL)})")
+    parser.add_argument("--bp4d-tasks", action=WordList, default=list(DEFAULT_BP4D_TASKS), metavar="TASK",
+                        help=f"BP4D tasks per subject (default: {' '.join(DEFAULT_BP4D_TASKS)})")
+    parser.add_argument("--frame-size", nargs=2, type=int, default=list(DEFAULT_FRAME_SIZE), metavar=("W", "H"),
+                        help="frame width and height in pixels (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=1, help="processes rendering sequences in parallel")
     parser.add_argument("--contact-sheet", default=None, metavar="PNG",
                         help="also write a contact sheet of a few frames per subject to this PNG")

@@ -179,11 +179,13 @@ def add_model_arguments(parser) -> None:
     from g2rl.model.backbone import RESNET_CHANNELS
 
     d = ModelConfig()
-    ints = lambda text: tuple(int(v) for v in text.replace(",", " ").split())  # noqa: E731
-    csv = lambda values: ",".join(map(str, values))  # noqa: E731  (a tuple default as the user types it)
+    from g2rl.cli_lists import WordList
+
+    # int lists follow the command line's list convention (g2rl.cli_lists): 256 256 256 or 256,256,256
+    ints = dict(action=WordList, item_type=int, collect=tuple, metavar="N")
     g = parser.add_argument_group("model (g2rl.model.config.ModelConfig; docs/METHOD.md)")
     g.add_argument("--backbone", choices=sorted(RESNET_CHANNELS), default=d.backbone, help="ResNet trunk")
-    g.add_argument("--deconv-channels", type=ints, default=csv(d.deconv_channels),
+    g.add_argument("--deconv-channels", **ints, default=d.deconv_channels,
                    help="widths of the deconvolution layers: three (the paper's), or two to end the ResNet trunk at layer3")
     g.add_argument("--guidance", choices=GUIDANCES, default=d.guidance,
                    help="stopgrad_aux: stop-gradient G + L_teach + fixed-norm G; literal: Eq. 6/8 as written; "
@@ -196,10 +198,10 @@ def add_model_arguments(parser) -> None:
                    help="one map per AU or per AU point; None = as the heatmaps cache was built")
     g.add_argument("--heatmap-peak", choices=("eq1", "intensity"), default=None,
                    help="peak I / (2 pi sigma^2) or I; None = as the heatmaps cache was built")
-    g.add_argument("--gcn-channels", type=ints, default=csv(d.gcn_channels), help="widths of the three GCN layers")
+    g.add_argument("--gcn-channels", **ints, default=d.gcn_channels, help="widths of the three GCN layers")
     g.add_argument("--gcn-conv-channels", type=int, default=d.gcn_conv_channels,
                    help="per-node width of the 1x1 convolution over the concatenated GCN outputs")
-    g.add_argument("--gcn-fc-channels", type=ints, default=csv(d.gcn_fc_channels),
+    g.add_argument("--gcn-fc-channels", **ints, default=d.gcn_fc_channels,
                    help="widths of the first two FC layers (the third maps to --latent-dim)")
     g.add_argument("--latent-dim", type=int, default=d.latent_dim, help="size of the geometry vector G")
     g.add_argument("--adjacency", choices=ADJACENCIES, default=d.adjacency,

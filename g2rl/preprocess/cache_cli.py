@@ -1,7 +1,7 @@
 """`g2rl cache crops|heatmaps`: the HDF5 caches the trainer reads (the workflow's crop_cache and heatmap_cache rules).
 
-    g2rl cache crops --index frame_index.csv --landmarks-dir DIR --out crops.h5 --crop-size 256 --max-gap 5 --aus AU06,AU12
-    g2rl cache heatmaps --crops crops.h5 --sigma 2 --out heatmaps_sigma2.h5 [--au-points pairs --layout per_point --peak eq1]
+    g2rl cache crops --index frame_index.csv --landmarks-dir DIR --out crops.h5 --crop-size 256 --max-gap 5 --aus AU06 AU12
+    g2rl cache heatmaps --crops crops.h5 --sigma 2 --out heatmaps_sigma2.h5 [--au-points pairs --heatmap-layout per_point --peak eq1]
 
 The landmark CSVs are looked up as DIR/<subject>/<session>.csv, one per sequence of the index.
 """
@@ -13,6 +13,7 @@ import json
 import logging
 from pathlib import Path
 
+from g2rl.cli_lists import WordList
 from g2rl.errors import ConfigError, G2RLError
 from g2rl.paths import refuse_output_over_input
 
@@ -24,24 +25,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     crops = sub.add_parser("crops", help="aligned crops, landmarks, AU points and intensities of one dataset")
     crops.add_argument("--index", required=True, type=Path, help="the dataset's frame index CSV")
     crops.add_argument("--landmarks-dir", required=True, type=Path, help="folder with <subject>/<session>.csv landmark files")
-    crops.add_argument("--out", required=True, type=Path)
+    crops.add_argument("--out", required=True, type=Path, help="crops HDF5 file to write")
     crops.add_argument("--crop-size", type=int, default=256, help="aligned crop size S in pixels (heatmaps are S/4)")
     crops.add_argument("--max-gap", type=int, default=5, help="no-face frames within this many frames of a face carry its landmarks")
-    crops.add_argument("--aus", required=True, help="comma-separated AU columns, e.g. AU06,AU10,AU12")
+    crops.add_argument("--aus", required=True, action=WordList, metavar="AU",
+                       help="AU columns to store, e.g. AU06 AU10 AU12 (commas also separate)")
     crops.add_argument("--au-points", default="null", metavar="NAME|JSON",
                        help="AU -> points: hr, pairs, a JSON mapping, or null = hr (docs/AU_POINTS.md)")
-    crops.add_argument("--no-progress", action="store_true")
+    crops.add_argument("--no-progress", action="store_true", help="no progress bar (batch jobs, logs)")
     heat = sub.add_parser("heatmaps", help="Eq. 1 heatmaps for one sigma from a crops file")
-    heat.add_argument("--crops", required=True, type=Path)
+    heat.add_argument("--crops", required=True, type=Path, help="crops HDF5 file (g2rl cache crops)")
     heat.add_argument("--sigma", required=True, type=float,
                       help="Gaussian sigma in heatmap pixels: finite, from 0.1 to half the heatmap side "
                            "(crop size / 8, e.g. 32 for 256 crops)")
-    heat.add_argument("--out", required=True, type=Path)
+    heat.add_argument("--out", required=True, type=Path, help="heatmaps HDF5 file to write")
     heat.add_argument("--au-points", default="null", metavar="NAME|JSON",
                       help="hr, pairs or a JSON mapping (points recomputed from the aligned landmarks); "
                            "null = the points the crops file stores")
-    heat.add_argument("--layout", choices=("per_au", "per_point"), default="per_au",
-                      help="one channel per AU, or one per AU point")
+    heat.add_argument("--heatmap-layout", choices=("per_au", "per_point"), default="per_au",
+                      help="one channel per AU, or one per AU point (as g2rl train --heatmap-layout)")
     heat.add_argument("--peak", choices=("eq1", "intensity"), default="eq1",
                       help="peak I / (2 pi sigma^2) as Eq. 1 prints it, or peak I")
 
@@ -66,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
 
         refuse_output_over_input("cache heatmaps", {"--out": args.out}, {"--crops": args.crops})
 
-        build_heatmap_cache(args.crops, args.sigma, args.out, log=log, layout=args.layout, peak=args.peak,
+        build_heatmap_cache(args.crops, args.sigma, args.out, log=log, layout=args.heatmap_layout, peak=args.peak,
                             mapping=parse_mapping(args.au_points))
         return 0
 
@@ -89,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
         csvs,
         args.out,
         crop_size=args.crop_size,
-        aus=[a.strip() for a in args.aus.split(",")],
+        aus=args.aus,
         au_point_mapping=mapping or DEFAULT_AU_POINTS,
         max_gap=args.max_gap,
         log=log,

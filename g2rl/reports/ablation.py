@@ -6,7 +6,9 @@ fold; the same folds and seeds for every row). The older one-seed form ``{"name"
 "predictions", "train_logs"}`` is one run. Output: ``table.csv`` (one row per method: ICC and MAE per
 AU and averaged, mean over seeds, with the sd over seeds, the 95 % subject-bootstrap CI and the paired
 difference to the Baseline with its CI and ▲ / ▼ mark; the final ``g_spread`` and ``g_norm`` of the
-train logs, averaged over folds and seeds), ``table.md`` and ``table.html`` (the report's view).
+train logs, averaged over folds and seeds; with the crops cache, the geometry probe's R^2 of each row
+and its paired difference to the Baseline, g2rl.reports.geometry_probe), ``table.md`` and
+``table.html`` (the report's view).
 
 The uncertainty is g2rl.evidence's, the same as Table 1's: every method is bootstrapped on the same
 subject resamples (one BootstrapSettings), and a variant is paired with the Baseline seed by seed.
@@ -28,7 +30,7 @@ from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.evidence import BootstrapSettings, compare_methods
 from g2rl.reports.evaluate import read_predictions
-from g2rl.reports.evidence_report import run_arrays
+from g2rl.reports.uncertainty import run_arrays
 from g2rl.reports.marks import SYMBOLS, direction, legend, marks_shown
 from g2rl.reports.numfmt import fixed
 
@@ -158,6 +160,17 @@ def ablation_blocks(table: pd.DataFrame, dataset: str, data_label: str) -> tuple
     head = ["method", "changes", "ICC avg", "ICC vs Baseline", "MAE avg", "MAE vs Baseline", "g_spread", "g_norm"]
     summary = [[str(r["method"]), str(r["changes"]), _estimate(r, "ICC"), _difference(r, "ICC"), _estimate(r, "MAE"),
                 _difference(r, "MAE"), _fmt(r["g_spread_final"]), _fmt(r["g_norm_final"])] for _, r in table.iterrows()]
+    if "probe_r2" in table.columns:
+        caption.append(
+            "Landmark probe: how much geometry the trained backbone encodes, R² of the aligned 68 landmarks' movement "
+            "within each face (subject means removed) predicted from its average-pooled trunk features by ridge "
+            "regression, leave-one-test-subject-out (1 = all recovered, 0 = the still mean face); mean over seeds [95 % bootstrap CI over test subjects], and its paired "
+            "difference to the Baseline [CI]. G2RL's guidance should raise it.")
+        head += ["landmark probe R²", "probe vs Baseline"]
+        for cells, (_, r) in zip(summary, table.iterrows()):
+            cells += [f"{fixed(r['probe_r2'], 3)} [{fixed(r['probe_r2_lo'], 3)}, {fixed(r['probe_r2_hi'], 3)}]",
+                      "" if math.isnan(r["probe_diff"]) else f"{fixed(r['probe_diff'], 3, True)} "
+                      f"[{fixed(r['probe_diff_lo'], 3, True)}, {fixed(r['probe_diff_hi'], 3, True)}]"]
     blocks = [("", head, summary)]
     for metric in ("ICC", "MAE"):
         blocks.append((f"{metric} per AU (mean over seeds):", ["method", *aus],
@@ -190,9 +203,15 @@ def ablation_html(table: pd.DataFrame, dataset: str, data_label: str) -> str:
 
 
 def write_ablation(rows: list[dict], out_prefix: str | os.PathLike, dataset: str, data_label: str,
-                   aus: list[str] | None = None, settings: BootstrapSettings = BootstrapSettings()) -> pd.DataFrame:
-    """Write ``<out_prefix>.csv``, ``.md`` and ``.html``; return the table."""
+                   aus: list[str] | None = None, settings: BootstrapSettings = BootstrapSettings(),
+                   probe: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Write ``<out_prefix>.csv``, ``.md`` and ``.html``; return the table. ``probe``: the geometry
+    probe's scores per method (g2rl.reports.geometry_probe.probe_scores), added as columns."""
     table = build_ablation_table(rows, aus, settings)
+    if probe is not None:
+        attrs = table.attrs
+        table = table.merge(probe, on="method", how="left", validate="one_to_one")
+        table.attrs.update(attrs)
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(prefix.with_suffix(".csv")) as tmp:

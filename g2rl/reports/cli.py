@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from g2rl.cli_lists import WordList
 from g2rl.evidence import BootstrapSettings
 from g2rl.paths import refuse_output_over_input
 from g2rl.provenance import predictions_provenance
@@ -34,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also compute the metrics over all folds together (every frame must occur once)",
     )
     parser.add_argument(
-        "--aus", nargs="+", metavar="AU",
-        help="AUs to evaluate, space- or comma-separated (default: every AUxx_pred column)",
+        "--aus", action=WordList, metavar="AU",
+        help="AUs to evaluate, e.g. AU01 AU02 (commas also separate; default: every AUxx_pred column)",
     )
     parser.add_argument("--resamples", type=int, default=1000,
                         help="bootstrap resamples of the test subjects for the CI (default 1000; 0: no CI)")
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     refuse_output_over_input("evaluate", {"--out": args.out},
                              {"predictions": args.predictions, "--diagnostics": args.diagnostics})
-    aus = [a for item in args.aus for a in item.split(",") if a] if args.aus else None
+    aus = args.aus or None
     boot = BootstrapSettings(args.resamples, args.bootstrap_seed).validate() if args.resamples else None
     metrics = evaluate_runs(args.predictions, aus=aus, pooled=args.pooled, bootstrap=boot)
     if args.diagnostics:

@@ -37,7 +37,7 @@ from g2rl.errors import G2RLError
 from g2rl.evidence import BootstrapSettings
 from g2rl.jsonfile import read_json, write_json
 from g2rl.metrics import METRIC_NAMES, per_au_metrics
-from g2rl.reports.evidence_report import uncertainty_keys
+from g2rl.reports.uncertainty import uncertainty_keys
 from g2rl.reports.prediction_checks import check_columns, check_field_counts
 
 FORMAT = "g2rl-metrics/1"

@@ -1,7 +1,7 @@
 """Uncertainty in the result files: the keys g2rl.evidence adds to ``metrics.json``, and ``evidence.json``.
 
-Per run (one seed), :func:`uncertainty_keys` gives the keys ``g2rl evaluate`` adds next to the
-existing ones (docs/METRICS.md):
+Per run (one seed), :func:`g2rl.reports.uncertainty.uncertainty_keys` gives the keys ``g2rl
+evaluate`` adds next to the existing ones (docs/METRICS.md):
 
     "bootstrap":   {"unit": "subject", "n_resamples", "seed", "level", "section", "n_subjects",
                     "per_au": {AU: {"icc_ci": [lo, hi], "mae_ci": [lo, hi]}}, "avg": {...}}   # or null
@@ -33,80 +33,18 @@ import pandas as pd
 
 from g2rl.errors import G2RLError
 from g2rl.evidence import METRICS, BootstrapSettings, Comparison, RunArrays, compare_methods
+from g2rl.formats import DIAGNOSTICS_FORMAT
 from g2rl.jsonfile import read_json, write_json
+from g2rl.reports.evaluate import read_metrics_json, read_predictions
+from g2rl.reports.run_files import run_labels
+# per-run keys live in g2rl.reports.uncertainty (g2rl evaluate writes them); re-exported for readers of evidence
+from g2rl.reports.uncertainty import _f, fold_mean, run_arrays, uncertainty_keys  # noqa: F401
 
 EVIDENCE_FORMAT = "g2rl-evidence/1"
-# written by g2rl.training.diagnostics (kept here so reading it does not import torch)
-DIAGNOSTICS_FORMAT = "g2rl-diagnostics/1"
-
-
-def _f(x) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-def _headline_frame(metrics: dict, frames: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
-    """The frames of the headline section: all folds when pooled, the one fold otherwise."""
-    head = metrics.get("headline")
-    if head == "pooled":
-        return pd.concat(list(frames.values()), ignore_index=True)
-    if isinstance(head, str) and head.startswith("fold:"):
-        return frames[head[len("fold:"):]]
-    return None
-
-
-def run_arrays(df: pd.DataFrame, aus: Sequence[str], source: str) -> RunArrays:
-    """A predictions table (docs/CONTRACTS.md columns) as the arrays g2rl.evidence works on."""
-    return RunArrays(
-        df["subject"].astype(str).to_numpy(),
-        df[[f"{a}_pred" for a in aus]].to_numpy(dtype=np.float64),
-        df[[f"{a}_true" for a in aus]].to_numpy(dtype=np.float64),
-        source,
-    )
-
-
-def fold_mean(metrics: dict) -> dict | None:
-    """Mean over folds of each fold's ICC and MAE (per AU and of the fold averages); None with one fold.
-
-    DISFA papers report either this or the pooled figure; metrics.json keeps both."""
-    folds = metrics["folds"]
-    if len(folds) < 2:
-        return None
-
-    def mean(values):
-        vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-        return float(np.mean(vals)) if vals else None
-
-    return {
-        "n_folds": len(folds),
-        "per_au": {au: {m: mean([f["per_au"][au][m] for f in folds.values()]) for m in METRICS} for au in metrics["aus"]},
-        "avg": {m: mean([f["avg"][m] for f in folds.values()]) for m in METRICS},
-    }
-
-
-def uncertainty_keys(metrics: dict, frames: dict[str, pd.DataFrame], settings: BootstrapSettings | None) -> dict:
-    """The 'bootstrap' and 'fold_mean' keys of one run's metrics.json (see the module docstring).
-
-    ``frames`` maps each fold's split to its predictions table; ``settings`` None skips the bootstrap."""
-    aus = metrics["aus"]
-    df = _headline_frame(metrics, frames)
-    boot = None
-    if df is not None and settings is not None:
-        cmp = compare_methods({"run": [run_arrays(df, aus, "predictions")]}, [None], aus, settings)
-        s = cmp.summaries["run"]
-
-        def cell(j):
-            return {f"{m}_ci": [_f(s[m].lo[j]), _f(s[m].hi[j])] for m in METRICS}
-
-        boot = {**settings.to_dict(), "section": metrics["headline"], "n_subjects": len(cmp.subjects),
-                "per_au": {au: cell(j) for j, au in enumerate(aus)}, "avg": cell(len(aus))}
-    return {"bootstrap": boot, "fold_mean": fold_mean(metrics)}
 
 
 def _load_run(path: str | os.PathLike, metrics: dict) -> RunArrays:
     """Reload the headline predictions a metrics.json was computed from (its 'file' / 'files')."""
-    from g2rl.reports.evaluate import read_predictions
-
     head = metrics.get("headline")
     if head == "pooled":
         files = metrics["pooled"]["files"]
@@ -123,8 +61,6 @@ def _load_run(path: str | os.PathLike, metrics: dict) -> RunArrays:
 
 
 def _seed_of(path: str, metrics: dict):
-    from g2rl.reports.report_cli import run_labels
-
     return run_labels(path, metrics).get("seed")
 
 
@@ -134,8 +70,6 @@ def build_evidence(dataset: str, files: dict[str, Sequence[str]], settings: Boot
     Runs are paired by their seed (``run`` label or the ``seed<N>`` path folder); both methods
     must have the same seeds. Returns the dict described in the module docstring.
     """
-    from g2rl.reports.evaluate import read_metrics_json
-
     loaded, seeds = {}, {}
     for method, paths in files.items():
         ms = [(str(p), read_metrics_json(p)) for p in paths]

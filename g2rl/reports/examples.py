@@ -5,7 +5,8 @@ Inputs are the fold's outputs as the workflow writes them: the inference checkpo
 (``predictions.csv``) and the dataset's crops cache (``crops.h5``, whose rows are matched to the
 predictions by (subject, session, frame)). The intensities in the titles and curves are the
 ones in ``predictions.csv``, i.e. exactly what the metrics were computed from; the model is run
-only to draw the heatmaps.
+only to draw the heatmaps. Figure 5 draws the Baseline's predictions of the same fold beside
+G2RL's when they are given. Both figures are written as PNG and PDF (same name, ``.pdf``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from g2rl.reports.evaluate import read_predictions
 from g2rl.reports.figures import plot_heatmap_examples, plot_intensity_curves
 
 log = logging.getLogger(__name__)
+
+# what one (subject, session) is in each dataset: BP4D records tasks T1-T8, DISFA one video per camera
+SESSION_WORDS = {"bp4d": "task", "disfa": "video"}
 
 
 def pick_heatmap_frames(pred_df: pd.DataFrame, aus: Sequence[str], n: int = 2) -> pd.DataFrame:
@@ -47,14 +51,12 @@ def pick_curve_subject(pred_df: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["session"] == session].sort_values("frame")
 
 
-def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, dict]:
-    """Crops (N, S, S, 3) uint8 and predicted heatmaps (N, K, S/4, S/4) float32 for ``frames``
-    (columns subject, session, frame), plus the checkpoint's meta (its AU names, sigma, seed...)."""
-    import torch
-
+def cache_rows(crops_h5, frames: pd.DataFrame, dataset: str) -> np.ndarray:
+    """``dataset`` ('images', 'landmarks', ...) of the crops cache at ``frames``' (subject, session,
+    frame), in ``frames``' order: e.g. images (N, S, S, 3) uint8, aligned landmarks (N, 68, 2) px.
+    Raises naming the first frame the cache lacks."""
     from g2rl.preprocess.cache import open_h5
     from g2rl.preprocess.dataset import read_cache_keys
-    from g2rl.training.checkpoint import load_inference_model
 
     keys = read_cache_keys(crops_h5).reset_index().rename(columns={"index": "row"})
     want = frames[["subject", "session", "frame"]].astype({"subject": str, "session": str, "frame": np.int64})
@@ -64,16 +66,31 @@ def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str 
         raise G2RLError(f"{crops_h5}: no cache row for predicted frame (subject, session, frame) = {miss}")
     rows = found["row"].astype(np.int64).to_numpy()
     with open_h5(crops_h5) as f:
-        # h5py fancy indexing needs increasing indices
-        order = np.argsort(rows)
-        images = np.empty((len(rows),) + f["images"].shape[1:], np.uint8)
-        images[order] = f["images"][rows[order]]
-    net, meta = load_inference_model(model_path, device)
+        # h5py fancy indexing needs increasing, unique indices
+        uniq, inverse = np.unique(rows, return_inverse=True)
+        return f[dataset][uniq][inverse]
+
+
+def model_input(images: np.ndarray, meta: dict, mismatch: str) -> np.ndarray:
+    """Crops (N, S, S, 3) uint8 -> the network's input (N, 3, S, S) float32, normalised with the
+    checkpoint's mean and std; ``mismatch`` starts the error when S is not the trained crop size."""
     if images.shape[1] != int(meta["crop_size"]):
-        raise G2RLError(f"{model_path}: trained on {meta['crop_size']} px crops, {crops_h5} holds {images.shape[1]} px")
+        raise G2RLError(f"{mismatch} {images.shape[1]} px")
     mean = np.asarray(meta["mean"], np.float32)[None, :, None, None]
     std = np.asarray(meta["std"], np.float32)[None, :, None, None]
-    x = (images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - mean) / std
+    return (images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - mean) / std
+
+
+def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, dict]:
+    """Crops (N, S, S, 3) uint8 and predicted heatmaps (N, K, S/4, S/4) float32 for ``frames``
+    (columns subject, session, frame), plus the checkpoint's meta (its AU names, sigma, seed...)."""
+    import torch
+
+    from g2rl.training.checkpoint import load_inference_model
+
+    images = cache_rows(crops_h5, frames, "images")
+    net, meta = load_inference_model(model_path, device)
+    x = model_input(images, meta, f"{model_path}: trained on {meta['crop_size']} px crops, {crops_h5} holds")
     with torch.no_grad():
         maps = net(torch.from_numpy(x).to(device)).float().cpu().numpy()
     from g2rl.preprocess.heatmap_layout import HeatmapSpec
@@ -92,10 +109,15 @@ def make_example_figures(
     curve_aus: Sequence[str] | None = None,
     method: str = "G2RL",
     demo: bool = False,
-) -> tuple[Path, Path]:
-    """Write the Figure 4 and Figure 5 style PNGs for one fold. ``curve_aus`` defaults to the
-    first two AUs (DISFA: AU01, AU02, as in the paper's Figure 5). The heatmaps' colour scale is
-    intensity 0 to 5 at the checkpoint's sigma; ``demo`` stamps "DEMO DATA" on both figures."""
+    baseline_predictions: str | os.PathLike | None = None,
+    dataset: str | None = None,
+) -> list[Path]:
+    """Write the Figure 4 and Figure 5 style PNGs and PDFs for one fold. ``curve_aus`` defaults to
+    the first two AUs (DISFA: AU01, AU02, as in the paper's Figure 5). The heatmaps' colour scale is
+    intensity 0 to 5 at the checkpoint's sigma; ``demo`` stamps "DEMO DATA" on both figures.
+    ``baseline_predictions``: the Baseline's predictions.csv of the same fold, drawn in Figure 5;
+    ``dataset`` ('bp4d' | 'disfa') names the session in Figure 5's title (BP4D: task).
+    Returns [heatmaps png, heatmaps pdf, curves png, curves pdf]."""
     from g2rl.preprocess.heatmaps import peak_value
 
     pred_df, aus = read_predictions(predictions_csv)
@@ -112,9 +134,15 @@ def make_example_figures(
     curve_aus = list(curve_aus) if curve_aus else list(aus[:2])
     subject_rows = pick_curve_subject(pred_df)
     fold = str(pred_df["split"].iloc[0])  # one predictions file is one fold (read_predictions' contract)
+    baseline = None
+    if baseline_predictions is not None:
+        baseline, base_aus = read_predictions(baseline_predictions)
+        if list(base_aus) != list(aus):
+            raise G2RLError(f"{baseline_predictions}: AUs {base_aus} differ from {predictions_csv} AUs {aus}")
     fig5 = plot_intensity_curves(subject_rows, curve_aus, curves_png, method=method, fold=fold,
-                                 seed=meta.get("seed"), demo=demo)
+                                 seed=meta.get("seed"), demo=demo, baseline=baseline,
+                                 session_word=SESSION_WORDS.get(dataset or "", "session"))
     log.info("heatmaps of %s; curves of subject %s (%d frames, %s)",
              ", ".join(f"{r.subject}/{r.session}/{r.frame}" for r in frames.itertuples()),
              subject_rows["subject"].iloc[0], len(subject_rows), ", ".join(curve_aus))
-    return fig4, fig5
+    return [*fig4, *fig5]

@@ -1,5 +1,7 @@
-"""``g2rl report``: Table 1 and the sensitivity figures from ``metrics.json`` files, and the
-example figures (heatmaps, intensity curves) from one trained fold.
+"""``g2rl report``: the tables and figures of the report, one subcommand each (:data:`SUBCOMMANDS`):
+Table 1, its evidence and the G2RL-vs-Baseline table from ``metrics.json`` files, the ablation,
+the sensitivity figures, the example figures (heatmaps, intensity curves) of one trained fold and
+the training curves.
 
     g2rl report table1 --dataset bp4d --baseline B.json [...] --g2rl G.json [...] \\
         --paper config/paper_table1.csv --data-label demo --out-prefix results/tables/table1_bp4d
@@ -21,27 +23,37 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 from pathlib import Path
 
 import pandas as pd
 
+from g2rl.cli_lists import WordList
 from g2rl.errors import G2RLError
 from g2rl.paths import refuse_output_over_input
 from g2rl.reports.evaluate import read_metrics_json
 from g2rl.reports.paper_table import PACKAGED_PAPER_TABLE
+from g2rl.reports.run_files import headline_section, run_labels
 
 log = logging.getLogger(__name__)
 
-_RUN_PATH = re.compile(
-    r"(?:^|/)(?P<dataset>[^/]+)/runs/(?P<method>[^/]+)/sigma(?P<sigma>[^/]+)/lambda(?P<lambda>[^/]+)/seed(?P<seed>[^/]+)/[^/]+$"
-)
+# subcommand -> what it writes: `g2rl report -h` lists them all (tests/test_cli_help.py checks it)
+SUBCOMMANDS = {
+    "table1": "Table 1 (csv, md, tex, html): our Baseline and G2RL next to the paper's rows",
+    "evidence": "evidence.json: seeds and subject-bootstrap CIs of Baseline and G2RL, and their paired difference",
+    "compare": "the G2RL-vs-Baseline table (csv, md, html) from evidence.json files",
+    "sensitivity": "ICC and MAE vs sigma or lambda, one line per dataset, the Baseline as reference (Figs. 6-7; png, pdf)",
+    "examples": "heatmaps over test faces (Fig. 4) and intensity curves (Fig. 5) of one fold (png, pdf)",
+    "ablation": "Baseline, G2RL and its variants on the same folds, with seeds and CIs (csv, md, html)",
+    "training": "loss terms per epoch of training runs (train_log.csv), one panel per term (png, pdf)",
+}
+DATASET_CHOICES = ("bp4d", "disfa")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = "The report's tables and figures, one subcommand each (g2rl report WHAT -h for its options)."
     sub = parser.add_subparsers(dest="what", required=True, metavar="WHAT")
-    t = sub.add_parser("table1", help="Table 1 (csv, md, tex): our Baseline and G2RL next to the paper's rows")
-    t.add_argument("--dataset", required=True, help="bp4d or disfa")
+    t = sub.add_parser("table1", help=SUBCOMMANDS["table1"], description=SUBCOMMANDS["table1"])
+    t.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="which dataset's Table 1")
     t.add_argument("--baseline", nargs="+", required=True, help="Baseline metrics.json, one per seed")
     t.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed")
     t.add_argument("--paper", default=str(PACKAGED_PAPER_TABLE),
@@ -50,58 +62,70 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md, .tex, .html")
     t.add_argument("--caption", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")
     t.add_argument("--evidence", help="evidence.json of the dataset (g2rl report evidence): sd, CIs, marks")
-    v = sub.add_parser("evidence", help="seeds and subject-bootstrap CIs of Baseline and G2RL, and their paired difference")
-    v.add_argument("--dataset", required=True, help="bp4d or disfa")
+    v = sub.add_parser("evidence", help=SUBCOMMANDS["evidence"], description=SUBCOMMANDS["evidence"])
+    v.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="the dataset of the runs")
     v.add_argument("--baseline", nargs="+", required=True, help="Baseline metrics.json, one per seed")
     v.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed (same seeds)")
     v.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
     v.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     v.add_argument("--out", required=True, help="evidence.json to write")
-    c = sub.add_parser("compare", help="the G2RL-vs-Baseline table (csv, md) from evidence.json files")
+    c = sub.add_parser("compare", help=SUBCOMMANDS["compare"], description=SUBCOMMANDS["compare"])
     c.add_argument("--data-label", required=True, choices=["demo", "real"], help="what the runs were computed on")
-    c.add_argument("--out-prefix", required=True, help="writes <prefix>.csv and .md")
+    c.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .html")
     c.add_argument("evidence", nargs="+", help="evidence.json, one per dataset")
-    s = sub.add_parser("sensitivity", help="ICC and MAE vs sigma or lambda, one line per dataset (Figs. 6-7)")
-    s.add_argument("--param", required=True, choices=["sigma", "lambda"])
+    s = sub.add_parser("sensitivity", help=SUBCOMMANDS["sensitivity"], description=SUBCOMMANDS["sensitivity"])
+    s.add_argument("--param", required=True, choices=["sigma", "lambda"], help="the swept parameter (x axis)")
     s.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
     s.add_argument("metrics", nargs="+", help="metrics.json of every (dataset, value, seed)")
+    s.add_argument("--baseline", nargs="+", metavar="METRICS",
+                   help="the Baseline's metrics.json (any seeds): a dashed reference line per dataset")
     s.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
-    e = sub.add_parser("examples", help="heatmaps over test faces (Fig. 4) and intensity curves (Fig. 5) of one fold")
+    e = sub.add_parser("examples", help=SUBCOMMANDS["examples"], description=SUBCOMMANDS["examples"])
     e.add_argument("--model", required=True, help="the fold's model.pt")
     e.add_argument("--predictions", required=True, help="the fold's predictions.csv")
     e.add_argument("--crops", required=True, help="the dataset's crops.h5")
-    e.add_argument("--heatmaps-out", required=True, help="PNG for the heatmap figure")
-    e.add_argument("--curves-out", required=True, help="PNG for the intensity curves")
+    e.add_argument("--heatmaps-out", required=True, help="PNG for the heatmap figure (a .pdf is written beside it)")
+    e.add_argument("--curves-out", required=True, help="PNG for the intensity curves (a .pdf is written beside it)")
+    e.add_argument("--baseline-predictions", help="the Baseline's predictions.csv of the same fold, drawn in the curves")
+    e.add_argument("--dataset", choices=["bp4d", "disfa"], help="names the session in the curves' title (BP4D: task)")
     e.add_argument("--heatmaps-page", help="also write the heatmap figure as an HTML page (the report's view: "
                    "a tall PNG is cut off at the top there)")
     e.add_argument("--samples", type=int, default=2, help="faces in the heatmap figure (default 2)")
-    e.add_argument("--curve-aus", nargs="+", metavar="AU", help="AUs of the curves (default: the first two)")
+    e.add_argument("--curve-aus", action=WordList, metavar="AU",
+                   help="AUs of the curves, e.g. AU01 AU02 (commas also separate; default: the first two)")
     e.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
-    a = sub.add_parser("ablation", help="Baseline, G2RL and its variants on the same folds (g2rl.reports.ablation)")
-    a.add_argument("--dataset", required=True)
+    a = sub.add_parser("ablation", help=SUBCOMMANDS["ablation"], description=SUBCOMMANDS["ablation"])
+    a.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="the dataset of the runs")
     a.add_argument("--rows", required=True,
                    help="JSON list (or a file with one) of {name, changes, runs: [{seed, predictions, train_logs}]}; "
                         "the first row is the Baseline the others are paired with")
     a.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
     a.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
-    a.add_argument("--aus", help="comma-separated AUs (default: those of the first predictions file)")
-    a.add_argument("--data-label", required=True, choices=["demo", "real"])
-    a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv and .md")
-    tr = sub.add_parser("training", help="loss terms per epoch of training runs (train_log.csv), one panel per term")
+    a.add_argument("--aus", action=WordList, metavar="AU",
+                   help="AUs, e.g. AU01 AU02 (commas also separate; default: those of the first predictions file)")
+    a.add_argument("--data-label", required=True, choices=["demo", "real"], help="what the runs were computed on")
+    a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .html")
+    a.add_argument("--crops", help="the dataset's crops.h5: adds the landmark geometry probe of each row's models "
+                                   "(model.pt beside each predictions.csv; g2rl.reports.geometry_probe)")
+    tr = sub.add_parser("training", help=SUBCOMMANDS["training"], description=SUBCOMMANDS["training"])
     tr.add_argument("logs", nargs="+", help="train_log.csv files, laid out as <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/")
     tr.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
     tr.add_argument("--title", default="Training curves", help="figure title")
     tr.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
 
 
-def run_labels(path: str | Path, metrics: dict) -> dict:
-    """dataset, method, sigma, lambda, seed of a metrics file: its ``run`` labels, else its path."""
-    labels = dict(metrics.get("run") or {})
-    m = _RUN_PATH.search(Path(path).as_posix())
-    if m:
-        for key, value in m.groupdict().items():
-            labels.setdefault(key, value)
-    return labels
+def baseline_records(paths: list[str]) -> pd.DataFrame:
+    """One row per dataset (dataset, icc, mae): the Baseline's headline averages, mean over seeds,
+    the sensitivity figures' reference lines."""
+    rows = []
+    for path in paths:
+        metrics = read_metrics_json(path)
+        labels = run_labels(path, metrics)
+        if "dataset" not in labels:
+            raise G2RLError(f"{path}: cannot tell its dataset: no 'run' labels and the path is not in the run layout")
+        avg = headline_section(path, metrics)["avg"]
+        rows.append({"dataset": labels["dataset"], "icc": avg["icc"], "mae": avg["mae"]})
+    return pd.DataFrame(rows).astype({"icc": float, "mae": float}).groupby("dataset", as_index=False).mean()
 
 
 def sensitivity_records(paths: list[str], param: str) -> pd.DataFrame:
@@ -116,10 +140,7 @@ def sensitivity_records(paths: list[str], param: str) -> pd.DataFrame:
                 f"{path}: cannot tell its {' and '.join(missing)}: no 'run' labels and the path does not match "
                 "<dataset>/runs/<method>/sigma<S>/lambda<L>/seed<N>/metrics.json"
             )
-        head = metrics.get("headline")
-        if head is None:
-            raise G2RLError(f"{path}: several folds and no pooled section; evaluate with --pooled")
-        sec = metrics["pooled"] if head == "pooled" else metrics["folds"][head.split(":", 1)[1]]
+        sec = headline_section(path, metrics)
         try:
             value = float(labels[param])
         except ValueError:
@@ -231,10 +252,11 @@ def main(args: argparse.Namespace) -> int:
 
         records = sensitivity_records(args.metrics, args.param)
         log.info("sensitivity to %s (%s):\n%s", args.param, records.attrs.get("error_bars"), records.to_string(index=False))
-        paths = plot_sensitivity(records, args.out_prefix, demo=args.data_label == "demo")
+        baseline = baseline_records(args.baseline) if args.baseline else None
+        paths = plot_sensitivity(records, args.out_prefix, demo=args.data_label == "demo", baseline=baseline)
         from g2rl.reports.stamp import FIGURE_KEYS, metrics_records, stamp
 
-        loaded = {p: read_metrics_json(p) for p in args.metrics}
+        loaded = {p: read_metrics_json(p) for p in [*args.metrics, *(args.baseline or [])]}
         side, notes = stamp(paths, metrics_records(loaded), f"sensitivity_{args.param}", FIGURE_KEYS)
         log.info("%s: %s", side, " ".join(notes))
         log.info("wrote %s", ", ".join(str(p) for p in paths))
@@ -242,9 +264,10 @@ def main(args: argparse.Namespace) -> int:
     if args.what == "examples":
         from g2rl.reports.examples import make_example_figures
 
-        curve_aus = [a for item in args.curve_aus for a in item.split(",") if a] if args.curve_aus else None
+        curve_aus = args.curve_aus or None
         paths = make_example_figures(args.model, args.predictions, args.crops, args.heatmaps_out, args.curves_out,
-                                     n_samples=args.samples, curve_aus=curve_aus, demo=args.data_label == "demo")
+                                     n_samples=args.samples, curve_aus=curve_aus, demo=args.data_label == "demo",
+                                     baseline_predictions=args.baseline_predictions, dataset=args.dataset)
         from g2rl.reports.stamp import example_inputs, stamp
 
         inputs = example_inputs(args.model, args.predictions)
@@ -256,17 +279,23 @@ def main(args: argparse.Namespace) -> int:
 
             with atomic_path(args.heatmaps_page) as tmp:
                 Path(tmp).write_text(image_page(paths[0], "Figure 4: predicted AU heatmaps over test faces"))
-            paths = (*paths, Path(args.heatmaps_page))
+            paths = [*paths, Path(args.heatmaps_page)]
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     if args.what == "ablation":
         from g2rl.reports.ablation import read_rows, write_ablation
 
-        aus = [a for a in args.aus.split(",") if a] if args.aus else None
+        aus = args.aus or None
         from g2rl.evidence import BootstrapSettings
 
         settings = BootstrapSettings(args.resamples, args.bootstrap_seed).validate()
-        table = write_ablation(read_rows(args.rows), args.out_prefix, args.dataset, args.data_label, aus, settings)
+        rows = read_rows(args.rows)
+        probe = None
+        if args.crops:
+            from g2rl.reports.geometry_probe import ablation_probe
+
+            probe = ablation_probe(rows, args.crops, settings)  # same resamples as the metrics' CIs
+        table = write_ablation(rows, args.out_prefix, args.dataset, args.data_label, aus, settings, probe)
         log.info("ablation %s:\n%s", args.dataset, table[["method", "ICC_avg", "MAE_avg", "g_spread_final"]].to_string(index=False))
         return 0
     if args.what == "training":

@@ -23,12 +23,15 @@ from g2rl.errors import G2RLError
 _RUN_DIR = re.compile(
     r"(?:^|/)(?P<method>[^/]+)/sigma(?P<sigma>[^/]+)/lambda(?P<lam>[^/]+)/seed(?P<seed>[^/]+)/fold(?P<fold>[^/]+)/[^/]+$"
 )
-# Panel titles of the loss columns train_log.csv has today; any other loss_* column gets its own name.
-TERM_TITLES = {
-    "loss_total": "total loss (Eq. 8 + auxiliary)",
-    "loss_heatmap": "heatmap loss L'_S",
-    "loss_guidance": "guidance loss L_G",
-    "loss_aux": "auxiliary intensity loss on G",
+# What each loss column of train_log.csv is, named as the training log line names it (L, L_S, L_G,
+# L_teach); loss_aux is the older logs' name of loss_teach. A panel's title is
+# "<symbol> <what> (<column>)" (term_title), so the figure, the CSV and the log all meet.
+TERM_NAMES = {
+    "loss_total": ("L", "total: Eq. 8 + teach loss"),
+    "loss_heatmap": ("L_S", "heatmap loss (Eq. 8's L'_S)"),
+    "loss_guidance": ("L_G", "guidance loss"),
+    "loss_teach": ("L_teach", "geometry branch's intensity loss"),
+    "loss_aux": ("L_teach", "geometry branch's intensity loss"),
 }
 METHOD_COLOURS = {"baseline": "tab:blue", "g2rl": "tab:red"}
 _FOLD_STYLES = ("-", "--", ":", "-.")
@@ -86,8 +89,17 @@ def loss_terms(runs: Sequence[TrainingRun]) -> list[str]:
         for c in run.log.columns:
             if c.startswith("loss_") and c not in seen and run.log[c].notna().any():
                 seen.append(c)
-    known = [c for c in TERM_TITLES if c in seen]
-    return known + [c for c in seen if c not in TERM_TITLES]
+    known = [c for c in TERM_NAMES if c in seen]
+    return known + [c for c in seen if c not in TERM_NAMES]
+
+
+def term_title(column: str) -> str:
+    """A loss panel's title: symbol, meaning and the train_log.csv column ('L_G guidance loss
+    (loss_guidance)'); a column not in :data:`TERM_NAMES` is titled by its name alone."""
+    if column not in TERM_NAMES:
+        return column
+    symbol, what = TERM_NAMES[column]
+    return f"{symbol} {what} ({column})"
 
 
 def plot_training_curves(
@@ -95,7 +107,7 @@ def plot_training_curves(
 ) -> list[Path]:
     """Write ``<out_prefix>.png`` and ``.pdf``: one panel per loss term (mean loss per sample over an
     epoch vs epoch), one line per run. ``demo`` stamps "DEMO DATA". Returns [png, pdf]."""
-    from g2rl.reports.figures import _save, plt, stamp_demo
+    from g2rl.reports.figures import plt, save_png_and_pdf, stamp_demo
 
     if not runs:
         raise G2RLError("training curves: no runs")
@@ -117,7 +129,7 @@ def plot_training_curves(
                     linestyle=_FOLD_STYLES[folds.index(run.fold) % len(_FOLD_STYLES)],
                     marker=_SEED_MARKERS[seeds.index(run.seed) % len(_SEED_MARKERS)], markersize=3, lw=1.2,
                     label=run.label)
-        ax.set_title(TERM_TITLES.get(term, term), fontsize=10)
+        ax.set_title(term_title(term), fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel("mean loss per sample")
         ax.grid(alpha=0.3)
@@ -137,6 +149,6 @@ def plot_training_curves(
     if demo:
         stamp_demo(fig)
     out_prefix = Path(out_prefix)
-    paths = [_save(fig, out_prefix.with_name(out_prefix.name + ext)) for ext in (".png", ".pdf")]
+    paths = save_png_and_pdf(fig, out_prefix.with_name(out_prefix.name + ".png"))
     plt.close(fig)
     return paths

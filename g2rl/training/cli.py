@@ -12,6 +12,7 @@ import json
 import logging
 from pathlib import Path
 
+from g2rl.cli_lists import WordList
 from g2rl.errors import ConfigError
 from g2rl.model.config import add_model_arguments, model_config_from_args
 from g2rl.paths import ensure_writable_dir, refuse_output_over_input
@@ -25,16 +26,22 @@ class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
     """Appends '(default: X)' to every option's help, except required options, which have none."""
 
     def _get_help_string(self, action):
-        return action.help if action.required else super()._get_help_string(action)
+        if action.required:
+            return action.help
+        if isinstance(action.default, tuple):  # a list default as a user may type it: 256,256,256
+            return f"{action.help} (default: {','.join(map(str, action.default))})"
+        return super()._get_help_string(action)
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.replace(",", " ").split())
+# the config's default (g2rl/resources/config.schema.yaml model.pretrained), so a bare `g2rl train`
+# initialises as the workflow does; 'none' asks for random weights
+PRETRAINED_DEFAULT = "imagenet"
+RANDOM_INIT_WORDS = ("none", "null")
 
 
-def _csv(values) -> str:
-    """A tuple default as the user types it ('256,256,256'); argparse passes it through ``_ints``."""
-    return ",".join(map(str, values))
+def pretrained_from_arg(value: str | None) -> str | None:
+    """--pretrained's value as TrainSettings.pretrained: 'none' / 'null' (any case) -> None (random init)."""
+    return None if value is None or value.strip().lower() in RANDOM_INIT_WORDS else value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,17 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              f"None = ${LOCK_DIR_ENV}, else ${{TMPDIR:-/tmp}}/g2rl-gpu-slots-uid<uid>",
     )
     parser.add_argument(
-        "--pretrained", default=d.pretrained,
-        help="imagenet | imagenet_v1 | imagenet_v2 (torchvision, via the torch hub cache) or a state-dict file; "
-        "None = random initialisation, refused on non-demo data without --allow-random-init",
+        "--pretrained", default=PRETRAINED_DEFAULT,
+        help="imagenet | imagenet_v1 | imagenet_v2 (torchvision, via the torch hub cache) or a state-dict file "
+        "(the config's model.pretrained); none = random initialisation, refused on non-demo data without "
+        "--allow-random-init",
     )
     parser.add_argument("--allow-random-init", action="store_true", help="train from random weights on real data")
     parser.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training rows")
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="samples per optimiser step")
     parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
     parser.add_argument(
-        "--lr-step-epochs", type=_ints, default=_csv(d.lr_step_epochs),
-        help="epoch counts after which the lr is multiplied by --lr-gamma (5: from the 6th epoch on), e.g. 5 or 5,8",
+        "--lr-step-epochs", action=WordList, item_type=int, collect=tuple, allow_empty=True, default=d.lr_step_epochs,
+        metavar="EPOCH", help="epoch counts after which the lr is multiplied by --lr-gamma (5: from the 6th epoch "
+        "on), e.g. 5 or 5 8 (commas also separate); none = a constant lr",
     )
     parser.add_argument("--lr-gamma", type=float, default=d.lr_gamma, help="lr factor at each step epoch")
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay")
@@ -110,7 +119,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
             raise ConfigError("--method g2rl needs --lambda > 0 (lambda 0 is --method baseline)")
         lambda_g = args.lambda_g
     return TrainSettings(
-        model=model_config_from_args(args), pretrained=args.pretrained, allow_random_init=args.allow_random_init,
+        model=model_config_from_args(args), pretrained=pretrained_from_arg(args.pretrained), allow_random_init=args.allow_random_init,
         lambda_g=lambda_g, sigma=args.sigma, lr=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, lr_step_epochs=args.lr_step_epochs,
         lr_gamma=args.lr_gamma, weight_decay=args.weight_decay, num_workers=args.num_workers,

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from g2rl.jsonfile import write_json
-from g2rl.reports.evidence_report import DIAGNOSTICS_FORMAT as FORMAT
+from g2rl.formats import DIAGNOSTICS_FORMAT as FORMAT
 # Names the geometry branch's intensity head has had (the 'teach' name replaces 'aux').
 _HEAD_NAMES = ("teach_head", "aux_head")
 

@@ -4,9 +4,17 @@
 
 rule ablation_table:
     input:
-        lambda wc: [
+        runs=lambda wc: [
             p for r in ablation_rows(wc.dataset) for run in r["runs"] for p in run["predictions"] + run["train_logs"]
         ],
+        # the geometry probe reads each run's model beside its predictions, on the cached test crops
+        models=lambda wc: [
+            str(Path(p).with_name("model.pt"))
+            for r in ablation_rows(wc.dataset)
+            for run in r["runs"]
+            for p in run["predictions"]
+        ],
+        crops=f"{RESULTS}/{{dataset}}/cache/crops.h5",
     output:
         csv=f"{RESULTS}/{{dataset}}/ablation/table.csv",
         md=f"{RESULTS}/{{dataset}}/ablation/table.md",
@@ -31,7 +39,7 @@ rule ablation_table:
     shell:
         '"$G2RL_PYTHON" -m g2rl report ablation --dataset {wildcards.dataset:q} --rows {params.rows:q} '
         "--aus {params.aus:q} --data-label {params.data_label:q} {params.bootstrap:q} --out-prefix {params.prefix:q} "
-        "> {log:q} 2>&1"
+        "--crops {input.crops:q} > {log:q} 2>&1"
 
 
 rule ablation:

@@ -27,6 +27,7 @@ from g2rl.model.variants import (
     variants,
 )
 from g2rl.model.weights import sha256_of
+from g2rl.training.from_config import workflow_train_flags
 from g2rl.workflow_cmd import job_environment, local_source_root
 
 # Snakemake's convention: config/config.yaml of the working directory (so `--directory .test` runs the tiny
@@ -237,13 +238,21 @@ def sweep_metrics(param):
     return files
 
 
+def sweep_baseline_metrics(wc):
+    """The Baseline's metrics.json of every sweep dataset and sweep seed: the sensitivity figures' reference."""
+    return [f"{run_dir(d, 'baseline', SIGMA0, '0', seed)}/metrics.json" for d in SWEEP_DATASETS for seed in SWEEP_SEEDS]
+
+
 def example_run(wc):
-    """The G2RL run (Table 1 setting, first seed, first test fold) whose outputs the example figures show."""
+    """The G2RL run (Table 1 setting, first seed, first test fold) whose outputs the example figures show,
+    and the Baseline's predictions of the same seed and fold (drawn beside G2RL's in Figure 5)."""
     fold = test_folds(wc.dataset)[0]
     d = f"{run_dir(wc.dataset, 'g2rl', SIGMA0, LAMBDA0, EXP['seeds'][0])}/fold{fold}"
+    base = f"{run_dir(wc.dataset, 'baseline', SIGMA0, '0', EXP['seeds'][0])}/fold{fold}"
     return {
         "model": f"{d}/model.pt",
         "predictions": f"{d}/predictions.csv",
+        "baseline_predictions": f"{base}/predictions.csv",
         "crops": f"{RESULTS}/{wc.dataset}/cache/crops.h5",
     }
 
@@ -286,30 +295,10 @@ def landmark_files(wc):
 
 
 def train_flags(wc):
-    """`g2rl train` arguments of one job from the config's model and train sections, one word each (the rule
-    quotes every word: {params.flags:q})."""
-    m, t = config["model"], config["train"]
-    flags = [
-        *method_model_config(config, wc.method).cli_flags(),  # every ModelConfig field, variant applied
-        *("--epochs", t["epochs"], "--batch-size", t["batch_size"], "--lr", t["lr"], "--lr-gamma", t["lr_gamma"]),
-        *("--weight-decay", t["weight_decay"], "--num-workers", t["num_workers"]),
-        *("--amp", t["amp"], "--channels-last", t["channels_last"]),
-        *("--in-memory", t["in_memory"], "--in-memory-max-mb", t["in_memory_max_mb"]),
-    ]
-    if t["lr_step_epochs"]:
-        flags += ["--lr-step-epochs", ",".join(map(str, t["lr_step_epochs"]))]
-    if m["pretrained"]:
-        flags += ["--pretrained", weights_file()]
-    if m["allow_random_init"]:
-        flags.append("--allow-random-init")
-    if t["max_train_samples"]:
-        flags += ["--max-train-samples", t["max_train_samples"]]
-    if t["gpus"] > 0:
-        # explicit, so a broken CUDA setup stops the job with one line instead of training on the CPU
-        flags += ["--device", "cuda"]
-    if wc.method != "baseline":
-        flags += ["--lambda", wc.lam]
-    return [str(f) for f in flags]
+    """`g2rl train` arguments of one job, one word each, quoted one by one as {params.flags:q}; they come from
+    the library's one config -> TrainSettings mapping (g2rl.training.from_config), which the benchmarks use too."""
+    weights = weights_file() if config["model"]["pretrained"] else None
+    return workflow_train_flags(config, wc.method, wc.lam, weights)
 
 
 def weights_file():

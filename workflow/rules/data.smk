@@ -33,7 +33,7 @@ checkpoint frame_index:
         CONDA_ENV
     params:
         root=lambda wc: config[wc.dataset]["root"],
-        layout=lambda wc: json_arg({k: v for k, v in config[wc.dataset].items() if k not in ("root", "pooled")}),
+        settings=lambda wc: json_arg({k: v for k, v in config[wc.dataset].items() if k not in ("root", "pooled")}),
     shell:
         '"$G2RL_PYTHON" -m g2rl index --dataset {wildcards.dataset:q} --root {params.root:q} '
-        "--layout {params.layout:q} --out {output:q} > {log:q} 2>&1"
+        "--dataset-settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

@@ -110,7 +110,9 @@ rule table1:
 # Named by the datasets it plots (sensitivity_sigma_disfa, ..._bp4d-disfa), so no config overwrites another's.
 rule sensitivity_figures:
     input:
-        lambda wc: sweep_metrics(wc.param),
+        metrics=lambda wc: sweep_metrics(wc.param),
+        # the Baseline of the sweep's datasets and seeds: each figure's reference line
+        baseline=sweep_baseline_metrics,
     output:
         png=report(
             f"{RESULTS}/figures/sensitivity_{{param}}_{SWEEP_SET}.png",
@@ -130,7 +132,7 @@ rule sensitivity_figures:
         data_label=config["data_label"],
     shell:
         '"$G2RL_PYTHON" -m g2rl report sensitivity --param {wildcards.param:q} --out-prefix {params.prefix:q} '
-        "--data-label {params.data_label:q} {input:q} > {log:q} 2>&1"
+        "--data-label {params.data_label:q} {input.metrics:q} --baseline {input.baseline:q} > {log:q} 2>&1"
 
 
 rule example_figures:
@@ -138,6 +140,8 @@ rule example_figures:
         unpack(example_run),
     output:
         heatmaps=f"{RESULTS}/figures/heatmaps_{{dataset}}.png",
+        heatmaps_pdf=f"{RESULTS}/figures/heatmaps_{{dataset}}.pdf",
+        curves_pdf=f"{RESULTS}/figures/curves_{{dataset}}.pdf",
         # the report shows the figure in a page that scrolls from its top (a tall PNG would be cut off there)
         heatmaps_page=report(
             f"{RESULTS}/figures/heatmaps_{{dataset}}.html",
@@ -161,6 +165,7 @@ rule example_figures:
         data_label=config["data_label"],
     shell:
         '"$G2RL_PYTHON" -m g2rl report examples --model {input.model:q} --predictions {input.predictions:q} '
+        "--baseline-predictions {input.baseline_predictions:q} --dataset {wildcards.dataset:q} "
         "--crops {input.crops:q} --heatmaps-out {output.heatmaps:q} --heatmaps-page {output.heatmaps_page:q} "
         "--curves-out {output.curves:q} "
         "--data-label {params.data_label:q} > {log:q} 2>&1"

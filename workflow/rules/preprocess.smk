@@ -70,7 +70,7 @@ rule heatmap_cache:
         peak=config["preprocess"]["heatmap_peak"],
     shell:
         '"$G2RL_PYTHON" -m g2rl cache heatmaps --crops {input:q} --sigma {params.sigma:q} '
-        "--au-points {params.au_points:q} --layout {params.layout:q} --peak {params.peak:q} --out {output:q} "
+        "--au-points {params.au_points:q} --heatmap-layout {params.layout:q} --peak {params.peak:q} --out {output:q} "
         "> {log:q} 2>&1"
 
 
@@ -92,5 +92,5 @@ rule heatmap_cache_variant:
         sigma=lambda wc: sigma_values()[wc.sigma],
     shell:
         '"$G2RL_PYTHON" -m g2rl cache heatmaps --crops {input:q} --sigma {params.sigma:q} '
-        "--au-points {wildcards.points:q} --layout {wildcards.layout:q} --peak {wildcards.peak:q} --out {output:q} "
+        "--au-points {wildcards.points:q} --heatmap-layout {wildcards.layout:q} --peak {wildcards.peak:q} --out {output:q} "
         "> {log:q} 2>&1"
