@@ -17,9 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same files)")
     parser.add_argument("--disfa-frames", type=int, default=200, help="frames per DISFA video")
     parser.add_argument("--bp4d-frames", type=int, default=80, help="frames per BP4D sequence")
-    parser.add_argument("--disfa-subjects", nargs="+", default=list(DEFAULT_DISFA_SUBJECTS), metavar="SN")
-    parser.add_argument("--bp4d-train", nargs="+", default=list(DEFAULT_BP4D_TRAIN), metavar="SUBJECT")
-    parser.add_argument("--bp4d-devel", nargs="+", default=list(DEFAULT_BP4D_DEVEL), metavar="SUBJECT")
+    # An empty list (the option with no value) writes no tree for that dataset: the paper-scale rehearsal
+    # (benchmarks/rehearse_paper_scale.py) generates one dataset at a time at its real size.
+    parser.add_argument("--disfa-subjects", nargs="*", default=list(DEFAULT_DISFA_SUBJECTS), metavar="SN",
+                        help="DISFA subject ids; none = no DISFA tree")
+    parser.add_argument("--bp4d-train", nargs="*", default=list(DEFAULT_BP4D_TRAIN), metavar="SUBJECT",
+                        help="BP4D train-partition subjects; none (with --bp4d-devel none) = no BP4D tree")
+    parser.add_argument("--bp4d-devel", nargs="*", default=list(DEFAULT_BP4D_DEVEL), metavar="SUBJECT")
     parser.add_argument("--bp4d-tasks", nargs="+", default=list(DEFAULT_BP4D_TASKS), metavar="TASK")
     parser.add_argument("--frame-size", nargs=2, type=int, default=list(DEFAULT_FRAME_SIZE), metavar=("W", "H"))
     parser.add_argument("--workers", type=int, default=1, help="processes rendering sequences in parallel")
