@@ -257,6 +257,33 @@ def measure_reads(crops: Path, heatmaps: Path, samples: int, workers: int, batch
             "main_cpu_s": time.process_time() - c0, "load_after": load()}
 
 
+def tile_cache(crops: Path, heatmaps: Path, k: int, out_dir: Path, block: int = 512) -> tuple[Path, Path]:
+    """A ``k`` times larger copy of a crops + heatmaps cache (every dataset repeated ``k`` times along the
+    rows, same chunking and compression, attributes kept, ``n_frames`` scaled), so the loader can be
+    measured on a cache larger than RAM without rendering, aligning and landmarking ``k`` times more
+    frames. Only for read measurements: the rows repeat."""
+    import h5py
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outs = []
+    for src in (crops, heatmaps):
+        dst = out_dir / src.name
+        with h5py.File(src, "r") as fi, h5py.File(dst, "w") as fo:
+            n = int(fi.attrs["n_frames"])
+            for name, ds in fi.items():
+                out = fo.create_dataset(name, (n * k, *ds.shape[1:]), ds.dtype, chunks=ds.chunks,
+                                        compression=ds.compression)
+                for a in range(0, n, block):
+                    b = min(n, a + block)
+                    data = ds[a:b]
+                    for r in range(k):
+                        out[r * n + a:r * n + b] = data
+            fo.attrs.update(dict(fi.attrs))
+            fo.attrs["n_frames"] = n * k
+        outs.append(dst)
+    return outs[0], outs[1]
+
+
 def machine_facts() -> dict:
     facts = {"python": platform.python_version(), "nproc": os.cpu_count()}
     try:
@@ -341,6 +368,11 @@ def format_table(record: dict) -> str:
                      f"batch {rd['batch_size']}: {rd['samples']:,} samples in {rd['wall_s']:.1f} s = "
                      f"**{rd['samples_per_s']:.0f} samples/s** ({rd['mb_per_s']:.0f} MB/s as stored) against "
                      f"{lo:,}-{hi:,} img/s a GPU training would consume (estimate)")
+    rt = record.get("reads_tiled")
+    if rt:
+        lines.append(f"the same on the cache tiled {rt['k']} x ({rt['rows_in_cache']:,} rows, {rt['disk_mb'] / 1e3:.1f} GB, "
+                     f"{'cold' if rt['cold'] else 'page cache NOT dropped'}): {rt['samples']:,} samples in "
+                     f"{rt['wall_s']:.1f} s = **{rt['samples_per_s']:.0f} samples/s** ({rt['mb_per_s']:.0f} MB/s)")
     return "\n".join(lines)
 
 
@@ -366,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--read-samples", type=int, default=2000, help="rows read in the loader measurement (0 = skip)")
     p.add_argument("--read-workers", type=int, default=2)
     p.add_argument("--no-drop-caches", action="store_true", help="do not drop the page cache before the read test")
+    p.add_argument("--tile-reads", type=int, default=0, metavar="K",
+                   help="also measure reads on a K times tiled copy of the cache (larger than RAM without K x the work)")
     p.add_argument("--scratch", required=True, type=Path, help="folder for the data, caches and runs (outside the repo)")
     p.add_argument("--report", type=Path, default=None, help="JSON record (default: <scratch>.json)")
     p.add_argument("--clean", action="store_true", help="delete --scratch at the end (the record is kept)")
@@ -472,6 +506,17 @@ def main(argv: list[str] | None = None) -> int:
         print("loader read rate ...", flush=True)
         record["reads"] = measure_reads(crops, heat, args.read_samples, args.read_workers, args.batch_size,
                                         drop=not args.no_drop_caches)
+        save()
+    if args.tile_reads > 1:
+        print(f"tiling the cache {args.tile_reads} x ...", flush=True)
+        t0 = time.perf_counter()
+        big_crops, big_heat = tile_cache(crops, heat, args.tile_reads, scratch / "tiled")
+        tiled = {"k": args.tile_reads, "build_s": time.perf_counter() - t0,
+                 "disk_mb": du_mb(big_crops) + du_mb(big_heat)}
+        tiled.update(measure_reads(big_crops, big_heat, args.read_samples, args.read_workers, args.batch_size,
+                                   drop=not args.no_drop_caches))
+        record["reads_tiled"] = tiled
+        shutil.rmtree(scratch / "tiled")
     record["free_disk_gb_end"] = round(shutil.disk_usage(scratch).free / 1e9, 1)
     record["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     save()

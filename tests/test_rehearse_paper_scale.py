@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from test_preprocess_cache import S, tiny, tiny_caches  # noqa: F401  (fixtures reused)
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -112,3 +114,22 @@ def test_table_lists_every_measured_stage(rehearse):
     assert "| landmarks | 3 | 14,535 | 10.0 | 9.0 | 100 | 5 | 0.69 |" in text
     assert "3 subjects x 4845 frames = 14,535 frames of 1024 x 768" in text and "commit abc1234" in text
     assert "**500 samples/s**" in text and "256 images at 5.00 img/s" in text
+
+
+def test_tiled_cache_reads_like_the_original(rehearse, tiny_caches, tmp_path):
+    """The read measurement's larger-than-RAM copy: k x the rows, valid for the real reader, rows repeating."""
+    import numpy as np
+
+    from g2rl.preprocess.dataset import CacheDataset
+
+    _, crops, heat = tiny_caches
+    big_crops, big_heat = rehearse.tile_cache(crops, heat, 3, tmp_path / "tiled", block=2)
+    small, big = CacheDataset(crops, heat, sigma=2.0), CacheDataset(big_crops, big_heat, sigma=2.0)
+    assert len(big) == 3 * len(small)
+    for i in (0, len(small) - 1):
+        for r in range(3):
+            a, b = small[i], big[r * len(small) + i]
+            assert np.array_equal(a["image"].numpy(), b["image"].numpy())
+            assert np.array_equal(a["heatmaps"].numpy(), b["heatmaps"].numpy())
+    got = rehearse.measure_reads(big_crops, big_heat, samples=5, workers=0, batch_size=2, drop=False)
+    assert got["samples"] == 5 and got["rows_in_cache"] == len(big) and not got["cold"]
