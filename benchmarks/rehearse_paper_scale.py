@@ -114,6 +114,52 @@ def demo_command(python: str, dataset: str, sizes: dict, out: Path, workers: int
                   "--bp4d-tasks", *sizes["tasks"], "--bp4d-frames", str(sizes["frames"])]
 
 
+def copy_data(src: Path, dst: Path, dataset: str, sizes: dict) -> dict:
+    """Build the dataset tree of ``sizes`` from an earlier rehearsal's generated tree ``src`` (same dataset,
+    frames per sequence and frame size): subject i gets a byte copy of source subject i mod n, renamed.
+    Separate copies, not links, so no file shares another's page cache. Returns {new subject: source subject}.
+
+    Rendering is the slowest step on 2 cores and is not part of the pipeline; every later stage costs the
+    same per frame whatever the faces show, so a larger rehearsal can reuse a smaller one's sequences.
+    """
+    summary = json.loads((src / "demo_summary.json").read_text())
+    part = summary[dataset]
+    have_frames = part["frames_per_video"] if dataset == "disfa" else part["frames_per_sequence"]
+    if have_frames != sizes["frames"] or summary["frame_size"] != sizes["frame_size"]:
+        raise SystemExit(f"{src}: {have_frames} frames of {summary['frame_size']} per sequence, this rehearsal "
+                         f"needs {sizes['frames']} of {sizes['frame_size']}")
+    tmp = dst.with_name(dst.name + ".copying")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if dataset == "disfa":
+        sources = part["subjects"]
+        mapping = {s: sources[i % len(sources)] for i, s in enumerate(sizes["subjects"])}
+        for new, old in mapping.items():
+            vid = tmp / "DISFA" / "Videos_LeftCamera"
+            vid.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src / "DISFA" / "Videos_LeftCamera" / f"LeftVideo{old}_comp.avi", vid / f"LeftVideo{new}_comp.avi")
+            lab = tmp / "DISFA" / "ActionUnit_Labels" / new
+            lab.mkdir(parents=True)
+            for f in (src / "DISFA" / "ActionUnit_Labels" / old).iterdir():
+                shutil.copyfile(f, lab / f.name.replace(old, new))
+    else:
+        sources = part["devel"] + part["train"]
+        if set(part["tasks"]) < set(sizes["tasks"]):
+            raise SystemExit(f"{src}: tasks {part['tasks']}, this rehearsal needs {sizes['tasks']}")
+        mapping = {s: sources[i % len(sources)] for i, s in enumerate(sizes["subjects"])}
+        for new, old in mapping.items():
+            for task in sizes["tasks"]:
+                shutil.copytree(src / "BP4D" / "Sequences" / old / task, tmp / "BP4D" / "Sequences" / new / task)
+                for au_dir in (src / "BP4D" / "AUCoding" / "AU_INT").iterdir():
+                    out = tmp / "BP4D" / "AUCoding" / "AU_INT" / au_dir.name
+                    out.mkdir(parents=True, exist_ok=True)
+                    name = f"{old}_{task}_{au_dir.name}.csv"
+                    shutil.copyfile(au_dir / name, out / name.replace(old, new, 1))
+    (tmp / "demo_summary.json").write_text(json.dumps({**summary, "copied_from": str(src), "subject_sources": mapping},
+                                                      indent=1))
+    os.replace(tmp, dst)
+    return mapping
+
+
 def rehearsal_config(dataset: str, data_root: str, sizes: dict, max_train_samples: int, epochs: int = 1,
                      batch_size: int = 16, threads: int = 2, num_workers: int = 2) -> dict:
     """The workflow config: the paper config of ``dataset`` (config/<dataset>.yaml), with
@@ -317,7 +363,7 @@ def stage_rows(record: dict) -> list[dict]:
     disk MB (None where a figure does not apply)."""
     st = record["stages"]
     rows = []
-    for name in ("demo_data", "frame_index", "landmarks", "crop_cache", "heatmap_cache", "train", "table1"):
+    for name in ("demo_data", "copy_data", "frame_index", "landmarks", "crop_cache", "heatmap_cache", "train", "table1"):
         s = st.get(name)
         if s is not None:
             rows.append({"stage": name, "jobs": s.get("jobs", 1), "frames": s.get("frames"), "wall_s": s.get("wall_s"),
@@ -400,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-drop-caches", action="store_true", help="do not drop the page cache before the read test")
     p.add_argument("--tile-reads", type=int, default=0, metavar="K",
                    help="also measure reads on a K times tiled copy of the cache (larger than RAM without K x the work)")
+    p.add_argument("--copy-data-from", type=Path, default=None, metavar="DATA",
+                   help="build the data from an earlier rehearsal's <scratch>/data (same dataset, sequence length "
+                        "and frame size; copies, renamed) instead of rendering it again")
     p.add_argument("--scratch", required=True, type=Path, help="folder for the data, caches and runs (outside the repo)")
     p.add_argument("--report", type=Path, default=None, help="JSON record (default: <scratch>.json)")
     p.add_argument("--clean", action="store_true", help="delete --scratch at the end (the record is kept)")
@@ -435,6 +484,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. the data (the generator is not a workflow rule here: its rule has no size options)
     root = data / ("DISFA" if args.dataset == "disfa" else "BP4D")
+    if not (data / "demo_summary.json").is_file() and args.copy_data_from:
+        t0 = time.perf_counter()
+        copy_data(args.copy_data_from.resolve(), data, args.dataset, sizes)
+        st["copy_data"] = {"wall_s": time.perf_counter() - t0, "frames": sizes["total_frames"], "disk_mb": du_mb(data),
+                           "note": f"copied from {args.copy_data_from} (not rendered)"}
+        save()
     if not (data / "demo_summary.json").is_file():
         m = run_measured(demo_command(args.python, args.dataset, sizes, data, args.cores), logs / "demo_data.log", env)
         st["demo_data"] = {**m, "frames": sizes["total_frames"], "disk_mb": du_mb(data)}

@@ -133,3 +133,20 @@ def test_tiled_cache_reads_like_the_original(rehearse, tiny_caches, tmp_path):
             assert np.array_equal(a["heatmaps"].numpy(), b["heatmaps"].numpy())
     got = rehearse.measure_reads(big_crops, big_heat, samples=5, workers=0, batch_size=2, drop=False)
     assert got["samples"] == 5 and got["rows_in_cache"] == len(big) and not got["cold"]
+
+
+def test_copied_data_has_the_planned_subjects(rehearse, tmp_path):
+    """--copy-data-from: a larger DISFA tree from a smaller one's sequences, renamed, readable by the real reader."""
+    from g2rl.datasets.disfa import index_disfa
+    from g2rl.demo import generate_demo
+
+    src = tmp_path / "src"
+    generate_demo(src, disfa_subjects=["SN001", "SN002"], disfa_frames=20, bp4d_train=[], bp4d_devel=[],
+                  frame_size=(320, 240))
+    sizes = rehearse.plan_sizes("disfa", Fraction(1), subjects=3, frames=20, frame_size=(320, 240))
+    mapping = rehearse.copy_data(src, tmp_path / "dst", "disfa", sizes)
+    assert mapping == {"SN001": "SN001", "SN002": "SN002", "SN003": "SN001"}
+    index = index_disfa(tmp_path / "dst" / "DISFA", folds={"1": ["SN001"], "2": ["SN002", "SN003"]})
+    assert len(index) == 60 and sorted(index["subject"].unique()) == ["SN001", "SN002", "SN003"]
+    with pytest.raises(SystemExit):  # other sequence length
+        rehearse.copy_data(src, tmp_path / "dst2", "disfa", {**sizes, "frames": 30})
