@@ -439,8 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads of the training job")
     p.add_argument("--num-workers", type=int, default=2, help="DataLoader workers of the training job")
     p.add_argument("--cores", type=int, default=2, help="snakemake --cores")
-    p.add_argument("--until", choices=("train", "table1"), default="train",
-                   help="train: one G2RL training slice on the test side; table1: every fold, evaluation, Table 1")
+    p.add_argument("--until", choices=("caches", "train", "table1"), default="train",
+                   help="caches: landmarks, crops and heatmaps only; train: + one G2RL training slice on the test "
+                        "side; table1: every fold trained and predicted, evaluation, Table 1")
     p.add_argument("--read-samples", type=int, default=2000, help="rows read in the loader measurement (0 = skip)")
     p.add_argument("--read-workers", type=int, default=2)
     p.add_argument("--no-drop-caches", action="store_true", help="do not drop the page cache before the read test")
@@ -507,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     tg = targets(config, args.dataset, test_fold)
     smk = [args.python, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--configfile", str(cfg_path), "--cores", str(args.cores)]
-    steps = ["frame_index", "landmarks+crops", "heatmaps", "train"] + (["table1"] if args.until == "table1" else [])
+    steps = ["frame_index", "landmarks+crops", "heatmaps"] + {"caches": [], "train": ["train"],
+                                                               "table1": ["train", "table1"]}[args.until]
     invocations = {}
     for step in steps:
         print(f"snakemake {step} ...", flush=True)
@@ -541,18 +543,20 @@ def main(argv: list[str] | None = None) -> int:
                            "disk_mb": du_mb(heat)}
     save()
 
-    pred = work / tg["train"][0]
-    # the measured slice's own record (with --until table1 the other folds' and the Baseline's follow)
-    tb = sum_benchmarks([bench / "train" / (pred.parent.relative_to(res / args.dataset / "runs").as_posix()
-                                            .replace("/", "_") + ".tsv")])
-    tlog = pd.read_csv(pred.parent / "train_log.csv").iloc[-1]
-    n_test = len(pd.read_csv(pred, usecols=[0]))
-    st["train"] = {"jobs": tb["jobs"], "frames": n_crops, "wall_s": tb["s"], "cpu_s": tb["cpu_time"],
-                   "max_rss_mb": tb["max_rss"], "disk_mb": du_mb(pred.parent), "images": int(tlog["images"]),
-                   "images_per_s": float(tlog["images_per_s"]), "data_wait_share": float(tlog["data_wait_share"]),
-                   "epoch_s": float(tlog["seconds"]), "n_test": n_test, "n_train": n_crops - n_test}
+    if args.until != "caches":
+        pred = work / tg["train"][0]
+        # the measured slice's own record (with --until table1 the other folds' and the Baseline's follow)
+        tb = sum_benchmarks([bench / "train" / (pred.parent.relative_to(res / args.dataset / "runs").as_posix()
+                                                .replace("/", "_") + ".tsv")])
+        tlog = pd.read_csv(pred.parent / "train_log.csv").iloc[-1]
+        n_test = len(pd.read_csv(pred, usecols=[0]))
+        st["train"] = {"jobs": tb["jobs"], "frames": n_crops, "wall_s": tb["s"], "cpu_s": tb["cpu_time"],
+                       "max_rss_mb": tb["max_rss"], "disk_mb": du_mb(pred.parent), "images": int(tlog["images"]),
+                       "images_per_s": float(tlog["images_per_s"]), "data_wait_share": float(tlog["data_wait_share"]),
+                       "epoch_s": float(tlog["seconds"]), "n_test": n_test, "n_train": n_crops - n_test}
     if "table1" in invocations:
-        st["table1"] = {**invocations["table1"], "jobs": len(list((bench / "train").glob("*.tsv"))) - 1, "frames": n_crops, "disk_mb": du_mb(res / "tables"),
+        st["table1"] = {**invocations["table1"], "jobs": len(list((bench / "train").glob("*.tsv"))) - 1,
+                        "frames": n_crops, "disk_mb": du_mb(res / "tables"),
                         "note": "evaluate + Table 1 and the other folds' trainings it needs (the Snakemake invocation)"}
     save()
 
