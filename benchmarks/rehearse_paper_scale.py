@@ -422,6 +422,27 @@ def format_table(record: dict) -> str:
     return "\n".join(lines)
 
 
+def scaling_table(records: list[dict]) -> str:
+    """Markdown: per stage and rehearsal, wall / CPU seconds per 1,000 frames and peak RSS, so growth that is
+    not linear in frames (or memory that grows with them) shows as a changing column."""
+    head = "| stage | " + " | ".join(f"{r['dataset']} {r['fraction']} ({r['sizes']['total_frames']:,} frames)"
+                                     for r in records) + " |"
+    lines = [head, "|---|" + "---:|" * len(records)]
+    names = [n for n in ("demo_data", "landmarks", "crop_cache", "heatmap_cache", "train")
+             if any(n in r["stages"] for r in records)]
+    for name in names:
+        cells = []
+        for r in records:
+            s = r["stages"].get(name)
+            if not s or not s.get("frames"):
+                cells.append("–")
+                continue
+            k = s["frames"] / 1000
+            cells.append(f"{s['wall_s'] / k:.2f} / {(s.get('cpu_s') or 0) / k:.2f} s, {_fmt(s.get('max_rss_mb'))} MB")
+        lines.append(f"| {name} (wall / CPU s per 1k frames, peak RSS) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,12 +471,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--copy-data-from", type=Path, default=None, metavar="DATA",
                    help="build the data from an earlier rehearsal's <scratch>/data (same dataset, sequence length "
                         "and frame size; copies, renamed) instead of rendering it again")
-    p.add_argument("--scratch", required=True, type=Path, help="folder for the data, caches and runs (outside the repo)")
+    p.add_argument("--scratch", type=Path, help="folder for the data, caches and runs (outside the repo)")
     p.add_argument("--report", type=Path, default=None, help="JSON record (default: <scratch>.json)")
     p.add_argument("--clean", action="store_true", help="delete --scratch at the end (the record is kept)")
     p.add_argument("--python", default=sys.executable, help="interpreter for g2rl and Snakemake")
+    p.add_argument("--summarize", nargs="+", type=Path, default=None, metavar="JSON",
+                   help="print the tables of earlier records (and how they scale) instead of running")
     args = p.parse_args(argv)
+    if args.summarize:
+        records = [json.loads(f.read_text()) for f in args.summarize]
+        for r in records:
+            print(format_table(r) + "\n")
+        print(scaling_table(records))
+        return 0
 
+    if args.scratch is None:
+        p.error("--scratch is required (unless --summarize)")
     fraction = Fraction(args.fraction)
     sizes = plan_sizes(args.dataset, fraction, args.subjects, args.frames,
                        tuple(args.frame_size) if args.frame_size else None, args.tasks, args.test_subjects)

@@ -150,3 +150,14 @@ def test_copied_data_has_the_planned_subjects(rehearse, tmp_path):
     assert len(index) == 60 and sorted(index["subject"].unique()) == ["SN001", "SN002", "SN003"]
     with pytest.raises(SystemExit):  # other sequence length
         rehearse.copy_data(src, tmp_path / "dst2", "disfa", {**sizes, "frames": 30})
+
+
+def test_scaling_table_puts_scales_side_by_side(rehearse):
+    def rec(frac, frames, wall):
+        sizes = rehearse.plan_sizes("disfa", Fraction(frac))
+        return {"dataset": "disfa", "fraction": frac, "sizes": {**sizes, "total_frames": frames},
+                "stages": {"crop_cache": {"frames": frames, "wall_s": wall, "cpu_s": wall / 2, "max_rss_mb": 200.0}}}
+
+    text = rehearse.scaling_table([rec("1/9", 10_000, 30.0), rec("1/3", 30_000, 120.0)])
+    assert "disfa 1/9 (10,000 frames)" in text and "disfa 1/3 (30,000 frames)" in text
+    assert "| crop_cache (wall / CPU s per 1k frames, peak RSS) | 3.00 / 1.50 s, 200 MB | 4.00 / 2.00 s, 200 MB |" in text
