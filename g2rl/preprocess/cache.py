@@ -252,7 +252,7 @@ def _video_frames(frames, wanted: np.ndarray, video: str):
 
 def build_heatmap_cache(
     crops_h5: str | os.PathLike, sigma: float, out_h5: str | os.PathLike, compression: str | None = "lzf", log=None,
-    layout: str = "per_au", peak: str = "eq1", mapping: dict | None = None,
+    layout: str = "per_au", peak: str = "eq1", mapping: dict | None = None, block: int = 256,
 ) -> dict:
     """Render Eq. 1 heatmaps for every sample of a crops file and write ``out_h5``.
 
@@ -260,53 +260,58 @@ def build_heatmap_cache(
     ``compression`` (``"lzf"``, ``"gzip"`` or None), in ``layout`` with the ``peak`` convention.
     ``mapping`` (AU -> points): None = the points the crops file stores; else the points are
     computed afresh from its aligned landmarks (another mapping without re-aligning any frame).
+    ``block``: rows rendered (and read from the crops file) at a time; memory does not depend on N.
     Returns the written attributes.
     """
-    import h5py
-
     if sigma <= 0:
         raise G2RLError(f"sigma must be > 0, got {sigma}")
     say = _logger(log)
     t0 = time.perf_counter()
-    with open_h5(crops_h5) as f:
-        attrs = validate_crops_file(f, crops_h5)
-        intens = f["intensities"][...]
+    # The crops file stays open and each block reads only its own rows' points and intensities: holding
+    # them all (plus a float64 copy) grew the job's memory by ~0.7 KB per frame (the paper-scale
+    # rehearsal, docs/PERFORMANCE.md); now it does not grow with the dataset.
+    with open_h5(crops_h5) as fc:
+        attrs = validate_crops_file(fc, crops_h5)
+        n, k = fc["intensities"].shape
         if mapping is None:
             mapping = attrs["au_point_mapping"]
-            points = f["au_points"][...]
+
+            def block_points(a: int, b: int) -> np.ndarray:
+                return fc["au_points"][a:b]
         else:
             validate_au_mapping(attrs["aus"], mapping)
-            points = au_points(f["landmarks"][...], attrs["aus"], mapping).astype(np.float32)
-    n, k = intens.shape
-    mapping = {au: mapping[au] for au in attrs["aus"]}
-    channel_au = channel_aus(attrs["aus"], mapping, layout)
-    c = len(channel_au)
-    size = attrs["crop_size"] // HEATMAP_STRIDE
-    hm_points = crop_to_heatmap(points.astype(np.float64), HEATMAP_STRIDE)
-    out_attrs = {
-        "format_version": FORMAT_VERSION, "kind": "heatmaps", "sigma": float(sigma),
-        "crops_fingerprint": attrs["fingerprint"], "aus": json.dumps(attrs["aus"]),
-        "crop_size": attrs["crop_size"], "heatmap_size": size, "heatmap_stride": HEATMAP_STRIDE,
-        "n_frames": n, "compression": str(compression), "fingerprint": uuid.uuid4().hex,
-        "layout": layout, "peak": peak, "au_point_mapping": json.dumps(mapping), "channel_au": json.dumps(channel_au),
-    }
-    raw_bytes = n * c * size * size * 2  # float16
-    what = f"{n} x {c} heatmaps of {size}x{size}"
-    if compression is None:
-        check_free_space(out_h5, raw_bytes, what)
-    with h5_output(out_h5) as (f, tmp):
-        ds = f.create_dataset("heatmaps", (n, c, size, size), np.float16, chunks=(1, c, size, size),
-                              compression=compression)
-        block = 256
-        for start in range(0, n, block):
-            stop = min(n, start + block)
-            ds[start:stop] = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
-                                       for i in range(start, stop)]).astype(np.float16)
-            if start == 0 and compression is not None and stop < n:
-                # compressed size is unknown up front: extrapolate from the first block on disk
-                f.flush()
-                check_free_space(out_h5, int(os.path.getsize(tmp) * (n - stop) / stop), what)
-        f.attrs.update(out_attrs)
+
+            def block_points(a: int, b: int) -> np.ndarray:
+                return au_points(fc["landmarks"][a:b], attrs["aus"], mapping).astype(np.float32)
+        mapping = {au: mapping[au] for au in attrs["aus"]}
+        channel_au = channel_aus(attrs["aus"], mapping, layout)
+        c = len(channel_au)
+        size = attrs["crop_size"] // HEATMAP_STRIDE
+        out_attrs = {
+            "format_version": FORMAT_VERSION, "kind": "heatmaps", "sigma": float(sigma),
+            "crops_fingerprint": attrs["fingerprint"], "aus": json.dumps(attrs["aus"]),
+            "crop_size": attrs["crop_size"], "heatmap_size": size, "heatmap_stride": HEATMAP_STRIDE,
+            "n_frames": n, "compression": str(compression), "fingerprint": uuid.uuid4().hex,
+            "layout": layout, "peak": peak, "au_point_mapping": json.dumps(mapping), "channel_au": json.dumps(channel_au),
+        }
+        raw_bytes = n * c * size * size * 2  # float16
+        what = f"{n} x {c} heatmaps of {size}x{size}"
+        if compression is None:
+            check_free_space(out_h5, raw_bytes, what)
+        with h5_output(out_h5) as (f, tmp):
+            ds = f.create_dataset("heatmaps", (n, c, size, size), np.float16, chunks=(1, c, size, size),
+                                  compression=compression)
+            for start in range(0, n, block):
+                stop = min(n, start + block)
+                hm_points = crop_to_heatmap(block_points(start, stop).astype(np.float64), HEATMAP_STRIDE)
+                intens = fc["intensities"][start:stop]
+                ds[start:stop] = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
+                                           for i in range(stop - start)]).astype(np.float16)
+                if start == 0 and compression is not None and stop < n:
+                    # compressed size is unknown up front: extrapolate from the first block on disk
+                    f.flush()
+                    check_free_space(out_h5, int(os.path.getsize(tmp) * (n - stop) / stop), what)
+            f.attrs.update(out_attrs)
     say(f"{out_h5}: {n} x {c} heatmaps {size}x{size} ({layout}, peak {peak}) at sigma={sigma} "
         f"({time.perf_counter() - t0:.1f} s)")
     return out_attrs
