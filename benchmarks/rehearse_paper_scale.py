@@ -14,10 +14,14 @@ records), disk and frame counts, then the loader's random-access read rate on th
 
 Commands (docs/PERFORMANCE.md, "Paper-scale cost", has the measured tables):
 
-    # 1/9 and 1/3 of DISFA (3 and 9 subjects x 4,845 frames), then the full size (27 subjects):
-    python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1/9 --scratch /work/scratch-scale/disfa-1of9 --clean
-    python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1/3 --scratch /work/scratch-scale/disfa-1of3 --clean
-    python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1 --scratch /work/scratch-scale/disfa-full --clean
+    # 1/9 and 1/3 of DISFA (3 and 9 subjects x 4,845 frames), then the full size (27 subjects), as measured:
+    # the larger trees copy the 1/9 run's rendered videos (--copy-data-from), the full one stops after the caches
+    python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1/9 --scratch /work/scratch-scale/disfa-1of9
+    python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1/3 \
+        --copy-data-from /work/scratch-scale/disfa-1of9/data --scratch /work/scratch-scale/disfa-1of3 --clean
+    python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1 --until caches --read-samples 4000 \
+        --copy-data-from /work/scratch-scale/disfa-1of9/data --scratch /work/scratch-scale/disfa-full --clean
+    python benchmarks/rehearse_paper_scale.py --summarize /work/scratch-scale/disfa-*.json   # the tables again
     # BP4D at 1/9 (2 train + 2 devel subjects x 8 tasks x 446 frames of 1040 x 1392):
     python benchmarks/rehearse_paper_scale.py --dataset bp4d --fraction 1/9 --scratch /work/scratch-scale/bp4d-1of9 --clean
     # the whole chain to Table 1 (every fold trained and predicted; on a GPU machine, or tiny):
