@@ -180,3 +180,23 @@ def test_cli_writes_tree_and_contact_sheet(tmp_path, capsys):
     assert img.shape[0] > 3 * 100 and img.shape[1] > 4 * 150  # 3 rows (SN001, F001, F002) x 4 frames
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["disfa_frames"] == 20
     assert main(["demo-data", "--out", str(tmp_path / "bad"), "--disfa-frames", "3"]) == 2
+
+
+def test_cli_one_dataset_at_a_given_size(tmp_path, capsys):
+    """An empty subject list (`none`) skips that dataset (the paper-scale rehearsal generates DISFA or BP4D alone,
+    at the real frame size); no subjects at all is refused."""
+    from g2rl.cli import main
+
+    out = tmp_path / "disfa_only"
+    rc = main(["demo-data", "--out", str(out), "--disfa-frames", "20", "--disfa-subjects", "SN004",
+               "--bp4d-train", "none", "--bp4d-devel", "none", "--frame-size", "320", "240"])
+    assert rc == 0
+    assert not (out / "BP4D").exists()
+    frames = list(iter_video_frames(out / "DISFA" / "Videos_LeftCamera" / "LeftVideoSN004_comp.avi"))
+    assert len(frames) == 20 and frames[0].shape == (240, 320, 3)
+    summary = json.loads((out / "demo_summary.json").read_text())
+    assert summary["bp4d"]["total_frames"] == 0 and summary["disfa"]["total_frames"] == 20
+    capsys.readouterr()
+    assert main(["demo-data", "--out", str(tmp_path / "none"), "--disfa-subjects", "none", "--bp4d-train", "none",
+                 "--bp4d-devel", "none"]) == 2
+    assert "no subjects at all" in capsys.readouterr().err

@@ -79,3 +79,16 @@ def test_model_settings_that_contradict_the_cache_are_refused(pairs_cache, tmp_p
     rc = g2rl_main(["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "2", "--out",
                     str(tmp_path / "y"), "--sigma", "1", "--au-points", "hr", "--backbone", "resnet18", "--device", "cpu", "--allow-random-init", "--pretrained", "none"])
     assert rc == 2
+
+
+@pytest.mark.parametrize("text", ["pairs", '"pairs"', ' "pairs" '])
+def test_au_points_name_plain_or_json_encoded(text):
+    """The workflow passes `preprocess.au_points` as JSON, so the paper configs' `au_points: pairs` reaches
+    `g2rl cache crops --au-points` as '"pairs"' (with quotes); it must mean the same as pairs (it was refused,
+    so config/disfa.yaml and bp4d.yaml stopped at the crop cache: found by the paper-scale rehearsal)."""
+    from g2rl.preprocess.cache_cli import parse_mapping
+
+    assert parse_mapping(text) == PAIRS_AU_POINTS
+    assert parse_mapping("null") is None and parse_mapping('{"AU01": [[21]]}') == {"AU01": [[21]]}
+    with pytest.raises(ConfigError):
+        parse_mapping('"nonsense"')

@@ -18,12 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same files)")
     parser.add_argument("--disfa-frames", type=int, default=200, help="frames per DISFA video")
     parser.add_argument("--bp4d-frames", type=int, default=80, help="frames per BP4D sequence")
-    parser.add_argument("--disfa-subjects", action=WordList, default=list(DEFAULT_DISFA_SUBJECTS), metavar="SN",
-                        help=f"DISFA subjects to render (default: {' '.join(DEFAULT_DISFA_SUBJECTS)})")
-    parser.add_argument("--bp4d-train", action=WordList, default=list(DEFAULT_BP4D_TRAIN), metavar="SUBJECT",
-                        help=f"BP4D training subjects (default: {' '.join(DEFAULT_BP4D_TRAIN)})")
-    parser.add_argument("--bp4d-devel", action=WordList, default=list(DEFAULT_BP4D_DEVEL), metavar="SUBJECT",
-                        help=f"BP4D development (test) subjects (default: {' '.join(DEFAULT_BP4D_DEVEL)})")
+    # `none` writes no tree for that dataset: the paper-scale rehearsal (benchmarks/rehearse_paper_scale.py)
+    # generates one dataset at a time at its real size.
+    parser.add_argument("--disfa-subjects", action=WordList, allow_empty=True, default=list(DEFAULT_DISFA_SUBJECTS),
+                        metavar="SN", help=f"DISFA subjects to render; none = no DISFA tree "
+                        f"(default: {' '.join(DEFAULT_DISFA_SUBJECTS)})")
+    parser.add_argument("--bp4d-train", action=WordList, allow_empty=True, default=list(DEFAULT_BP4D_TRAIN),
+                        metavar="SUBJECT", help=f"BP4D training subjects; none (with --bp4d-devel none) = no BP4D "
+                        f"tree (default: {' '.join(DEFAULT_BP4D_TRAIN)})")
+    parser.add_argument("--bp4d-devel", action=WordList, allow_empty=True, default=list(DEFAULT_BP4D_DEVEL),
+                        metavar="SUBJECT", help=f"BP4D development (test) subjects (default: {' '.join(DEFAULT_BP4D_DEVEL)})")
     parser.add_argument("--bp4d-tasks", action=WordList, default=list(DEFAULT_BP4D_TASKS), metavar="TASK",
                         help=f"BP4D tasks per subject (default: {' '.join(DEFAULT_BP4D_TASKS)})")
     parser.add_argument("--frame-size", nargs=2, type=int, default=list(DEFAULT_FRAME_SIZE), metavar=("W", "H"),

@@ -76,7 +76,8 @@ def generate_demo(out_dir: str | os.PathLike, seed: int = 0,
     disfa_frames: frames per DISFA video; bp4d_frames: frames per BP4D sequence (each >= 20).
     frame_size: (W, H) px of every frame. workers: processes rendering sequences in parallel (the
     output is byte-identical whatever the number). Subjects alternate between the two base photos in list
-    order; each gets its own identity. In every DISFA video each of the 12 AUs reaches label >= 3 in
+    order; each gets its own identity. An empty subject list writes no tree for that dataset (its
+    summary then counts 0 frames). In every DISFA video each of the 12 AUs reaches label >= 3 in
     at least 2 separate stretches (1 in videos under 100 frames); in every BP4D sequence each of AUs 6 10 12 14 17 does at least once.
 
     Returns the summary dict (also written to ``{out_dir}/demo_summary.json`` without the timing):
@@ -89,6 +90,8 @@ def generate_demo(out_dir: str | os.PathLike, seed: int = 0,
     bp4d_train = _check_ids("BP4D subject", bp4d_train)
     bp4d_devel = _check_ids("BP4D subject", bp4d_devel)
     bp4d_tasks = _check_ids("BP4D task", bp4d_tasks)
+    if not disfa_subjects and not bp4d_train and not bp4d_devel:
+        raise G2RLError("demo data: no subjects at all (give DISFA subjects or BP4D train/devel subjects)")
     if set(bp4d_train) & set(bp4d_devel):
         raise G2RLError(f"demo data: BP4D subjects in both train and devel: {sorted(set(bp4d_train) & set(bp4d_devel))}")
     if disfa_frames < 20 or bp4d_frames < 20:

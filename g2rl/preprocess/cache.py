@@ -265,7 +265,7 @@ def _video_frames(frames, wanted: np.ndarray, video: str):
 
 def build_heatmap_cache(
     crops_h5: str | os.PathLike, sigma: float, out_h5: str | os.PathLike, compression: str | None = "lzf", log=None,
-    layout: str = "per_au", peak: str = "eq1", mapping: dict | None = None,
+    layout: str = "per_au", peak: str = "eq1", mapping: dict | None = None, block: int = 256,
 ) -> dict:
     """Render Eq. 1 heatmaps for every sample of a crops file and write ``out_h5``.
 
@@ -275,55 +275,60 @@ def build_heatmap_cache(
     computed afresh from its aligned landmarks (another mapping without re-aligning any frame).
     ``sigma`` (heatmap px) must be finite and within :func:`g2rl.preprocess.heatmaps.sigma_bounds`;
     a block of maps that is not finite anyway is refused before it is written.
+    ``block``: rows rendered (and read from the crops file) at a time; memory does not depend on N.
     Returns the written attributes.
     """
-    import h5py
-
     say = _logger(log)
     t0 = time.perf_counter()
-    with open_h5(crops_h5) as f:
-        attrs = validate_crops_file(f, crops_h5)
+    # The crops file stays open and each block reads only its own rows' points and intensities: holding
+    # them all (plus a float64 copy) grew the job's memory by ~0.7 KB per frame (the paper-scale
+    # rehearsal, docs/PERFORMANCE.md); now it does not grow with the dataset.
+    with open_h5(crops_h5) as fc:
+        attrs = validate_crops_file(fc, crops_h5)
         sigma = check_sigma(sigma, attrs["crop_size"] // HEATMAP_STRIDE, f"{out_h5}: sigma")
-        intens = f["intensities"][...]
+        n, k = fc["intensities"].shape
         if mapping is None:
             mapping = attrs["au_point_mapping"]
-            points = f["au_points"][...]
+
+            def block_points(a: int, b: int) -> np.ndarray:
+                return _read_rows(fc, "au_points", a, b)
         else:
             validate_au_mapping(attrs["aus"], mapping)
-            points = au_points(f["landmarks"][...], attrs["aus"], mapping).astype(np.float32)
-    n, k = intens.shape
-    mapping = {au: mapping[au] for au in attrs["aus"]}
-    channel_au = channel_aus(attrs["aus"], mapping, layout)
-    c = len(channel_au)
-    size = attrs["crop_size"] // HEATMAP_STRIDE
-    hm_points = crop_to_heatmap(points.astype(np.float64), HEATMAP_STRIDE)
-    out_attrs = {
-        "format_version": FORMAT_VERSION, "kind": "heatmaps", "sigma": float(sigma),
-        "crops_fingerprint": attrs["fingerprint"], "aus": json.dumps(attrs["aus"]),
-        "crop_size": attrs["crop_size"], "heatmap_size": size, "heatmap_stride": HEATMAP_STRIDE,
-        "n_frames": n, "compression": str(compression), "fingerprint": uuid.uuid4().hex,
-        "layout": layout, "peak": peak, "au_point_mapping": json.dumps(mapping), "channel_au": json.dumps(channel_au),
-    }
-    raw_bytes = n * c * size * size * 2  # float16
-    what = f"{n} x {c} heatmaps of {size}x{size}"
-    if compression is None:
-        check_free_space(out_h5, raw_bytes, what)
-    with h5_output(out_h5) as (f, tmp):
-        ds = f.create_dataset("heatmaps", (n, c, size, size), np.float16, chunks=(1, c, size, size),
-                              compression=compression)
-        block = 256
-        for start in range(0, n, block):
-            stop = min(n, start + block)
-            with np.errstate(over="ignore"):  # an overflow to inf is reported by the check below
-                maps = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
-                                 for i in range(start, stop)]).astype(np.float16)
-            _check_finite_maps(maps, start, out_h5, sigma)
-            ds[start:stop] = maps
-            if start == 0 and compression is not None and stop < n:
-                # compressed size is unknown up front: extrapolate from the first block on disk
-                f.flush()
-                check_free_space(out_h5, int(os.path.getsize(tmp) * (n - stop) / stop), what)
-        f.attrs.update(out_attrs)
+
+            def block_points(a: int, b: int) -> np.ndarray:
+                return au_points(_read_rows(fc, "landmarks", a, b), attrs["aus"], mapping).astype(np.float32)
+        mapping = {au: mapping[au] for au in attrs["aus"]}
+        channel_au = channel_aus(attrs["aus"], mapping, layout)
+        c = len(channel_au)
+        size = attrs["crop_size"] // HEATMAP_STRIDE
+        out_attrs = {
+            "format_version": FORMAT_VERSION, "kind": "heatmaps", "sigma": float(sigma),
+            "crops_fingerprint": attrs["fingerprint"], "aus": json.dumps(attrs["aus"]),
+            "crop_size": attrs["crop_size"], "heatmap_size": size, "heatmap_stride": HEATMAP_STRIDE,
+            "n_frames": n, "compression": str(compression), "fingerprint": uuid.uuid4().hex,
+            "layout": layout, "peak": peak, "au_point_mapping": json.dumps(mapping), "channel_au": json.dumps(channel_au),
+        }
+        raw_bytes = n * c * size * size * 2  # float16
+        what = f"{n} x {c} heatmaps of {size}x{size}"
+        if compression is None:
+            check_free_space(out_h5, raw_bytes, what)
+        with h5_output(out_h5) as (f, tmp):
+            ds = f.create_dataset("heatmaps", (n, c, size, size), np.float16, chunks=(1, c, size, size),
+                                  compression=compression)
+            for start in range(0, n, block):
+                stop = min(n, start + block)
+                hm_points = crop_to_heatmap(block_points(start, stop).astype(np.float64), HEATMAP_STRIDE)
+                intens = _read_rows(fc, "intensities", start, stop)
+                with np.errstate(over="ignore"):  # an overflow to inf is reported by the check below
+                    maps = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
+                                     for i in range(stop - start)]).astype(np.float16)
+                _check_finite_maps(maps, start, out_h5, sigma)
+                ds[start:stop] = maps
+                if start == 0 and compression is not None and stop < n:
+                    # compressed size is unknown up front: extrapolate from the first block on disk
+                    f.flush()
+                    check_free_space(out_h5, int(os.path.getsize(tmp) * (n - stop) / stop), what)
+            f.attrs.update(out_attrs)
     say(f"{out_h5}: {n} x {c} heatmaps {size}x{size} ({layout}, peak {peak}) at sigma={sigma} "
         f"({time.perf_counter() - t0:.1f} s)")
     return out_attrs
@@ -339,6 +344,19 @@ def _check_finite_maps(maps: np.ndarray, start: int, out_h5, sigma: float) -> No
 
 
 # -- opening and validation (shared with the reader) ------------------------------------------
+
+def _read_rows(f, name: str, start: int, stop: int) -> np.ndarray:
+    """Rows start:stop of dataset ``name`` of an open cache; a chunk that fails to read names this file.
+
+    Needed where the read happens inside another file's context (an output being written), which would
+    otherwise claim the error as its own."""
+    try:
+        return f[name][start:stop]
+    except OSError as exc:
+        if exc.filename is not None or isinstance(exc, G2RLError):
+            raise
+        raise damaged(f.filename, exc) from exc
+
 
 def damaged(path: str | os.PathLike, exc: BaseException, what: str = "its data") -> G2RLError:
     """The error for an HDF5 cache that opened but cannot be read: a chunk failing its fletcher32

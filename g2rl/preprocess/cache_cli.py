@@ -49,12 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_mapping(text: str, option: str = "--au-points") -> dict | None:
-    """hr / pairs / JSON mapping / null (None) from a command-line value."""
+    """hr / pairs / JSON mapping / null (None) from a command-line value.
+
+    A name may also come JSON-encoded (``"pairs"`` with the quotes): the workflow passes the config's
+    ``preprocess.au_points`` through JSON whatever it holds, so the paper configs (``au_points: pairs``)
+    send the quoted form.
+    """
     from g2rl.preprocess.au_points import resolve_au_mapping
 
     if text.strip() in ("", "null"):
         return None
-    if not text.lstrip().startswith("{"):
+    if not text.lstrip().startswith(("{", '"')):
         return resolve_au_mapping(text.strip())
     try:
         return resolve_au_mapping(json.loads(text))
