@@ -35,17 +35,24 @@ def printable_path(path: str | os.PathLike) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def has_utf8_name(path: str | os.PathLike) -> bool:
+    """True when ``path``'s bytes are UTF-8: only then may OpenCV be given it (it needs UTF-8 and
+    crashes with SIGSEGV on other names instead of raising) and a UTF-8 CSV hold it."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def opencv_path(path: str | os.PathLike) -> str:
     """``path`` as the str OpenCV is given. A name that is not valid UTF-8 reaches Python as lone
     surrogates, which OpenCV's binding turns into a segfault (exit 139), and could not be written to
     the UTF-8 CSVs either: :class:`MediaError` naming it instead."""
-    text = os.fspath(path)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not has_utf8_name(path):
         raise MediaError(f"{printable_path(path)}: file name is not valid UTF-8 (rename the file or folder; "
-                         f"media names must be UTF-8)") from None
-    return text
+                         f"media names must be UTF-8)")
+    return os.fspath(path)
 
 
 def jpeg_is_truncated(data: bytes) -> bool:
@@ -64,16 +71,6 @@ def is_video(path: str | Path) -> bool:
 
 def is_image(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
-
-
-def printable_path(path: str | os.PathLike) -> str:
-    """``path`` as text any stream, CSV or JSON can hold: unchanged when its bytes are UTF-8, else
-    each byte that is not written ``\\xNN`` (``b"caf\\xe9.jpg"`` -> ``caf\\xe9.jpg``).
-
-    ``printable_path(p) != str(p)`` also tells that OpenCV must not be given ``p``: it needs
-    UTF-8 and crashes (SIGSEGV) on such names instead of raising.
-    """
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def video_info(path: str | Path) -> tuple[int, float, int, int]:

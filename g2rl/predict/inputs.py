@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from g2rl.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, folder_images, is_image, is_video, natural_key, printable_path
+from g2rl.media import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    folder_images,
+    has_utf8_name,
+    is_image,
+    is_video,
+    natural_key,
+    printable_path,
+)
 
 NOT_UTF8 = "the name is not valid UTF-8, which OpenCV cannot open (rename it)"
 
@@ -105,9 +114,8 @@ def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> t
 
     for given in inputs:
         path = Path(given)
-        shown = printable_path(path)
-        if shown != str(path):  # cv2 would crash on it, not fail
-            failures.append((shown, NOT_UTF8))
+        if not has_utf8_name(path):  # cv2 would crash on it, not fail
+            failures.append((printable_path(path), NOT_UTF8))
         elif path.is_dir():
             flush()
             try:
@@ -116,9 +124,9 @@ def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> t
             except OSError as exc:  # e.g. a folder without read permission
                 failures.append((str(given), f"cannot list the folder ({_strerror(exc)})"))
                 continue
-            odd = [p for p in images if printable_path(p) != str(p)]
+            odd = [p for p in images if not has_utf8_name(p)]
             failures.extend((printable_path(p), NOT_UTF8) for p in odd)
-            images = [p for p in images if printable_path(p) == str(p)] if odd else images
+            images = [p for p in images if has_utf8_name(p)] if odd else images
             if not images:
                 if not odd:
                     failures.append((str(given), "folder holds no image files "
