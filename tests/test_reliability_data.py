@@ -273,7 +273,7 @@ def test_a_damaged_key_dataset_is_one_line_naming_the_file(tiny_caches, tmp_path
     _, crops, _ = tiny_caches
     flip_chunk_bytes(crops, "intensities", 0, n=8)
     rc = g2rl_main(["cache", "heatmaps", "--crops", str(crops), "--sigma", "2", "--out", str(tmp_path / "h.h5")])
-    assert one_error_line(capsys, rc).startswith(f"g2rl cache: error: {crops}: cannot read its data (")
+    assert one_error_line(capsys, rc).startswith(f"g2rl cache: error: {crops}: cannot read 'intensities' rows 0..")
 
 
 def test_cache_without_checksums_is_still_read(tiny_caches):

@@ -291,12 +291,12 @@ def build_heatmap_cache(
             mapping = attrs["au_point_mapping"]
 
             def block_points(a: int, b: int) -> np.ndarray:
-                return _read_rows(fc, "au_points", a, b)
+                return read_rows(fc["au_points"], slice(a, b), crops_h5)
         else:
             validate_au_mapping(attrs["aus"], mapping)
 
             def block_points(a: int, b: int) -> np.ndarray:
-                return au_points(_read_rows(fc, "landmarks", a, b), attrs["aus"], mapping).astype(np.float32)
+                return au_points(read_rows(fc["landmarks"], slice(a, b), crops_h5), attrs["aus"], mapping).astype(np.float32)
         mapping = {au: mapping[au] for au in attrs["aus"]}
         channel_au = channel_aus(attrs["aus"], mapping, layout)
         c = len(channel_au)
@@ -318,7 +318,7 @@ def build_heatmap_cache(
             for start in range(0, n, block):
                 stop = min(n, start + block)
                 hm_points = crop_to_heatmap(block_points(start, stop).astype(np.float64), HEATMAP_STRIDE)
-                intens = _read_rows(fc, "intensities", start, stop)
+                intens = read_rows(fc["intensities"], slice(start, stop), crops_h5)
                 with np.errstate(over="ignore"):  # an overflow to inf is reported by the check below
                     maps = np.stack([render_layout(hm_points[i], intens[i], sigma, size, layout, peak)
                                      for i in range(stop - start)]).astype(np.float16)
@@ -345,17 +345,16 @@ def _check_finite_maps(maps: np.ndarray, start: int, out_h5, sigma: float) -> No
 
 # -- opening and validation (shared with the reader) ------------------------------------------
 
-def _read_rows(f, name: str, start: int, stop: int) -> np.ndarray:
-    """Rows start:stop of dataset ``name`` of an open cache; a chunk that fails to read names this file.
-
-    Needed where the read happens inside another file's context (an output being written), which would
+def read_rows(dataset, index: int | slice, path) -> np.ndarray:
+    """``dataset[index]`` (a row or a slice of rows) of an open cache; an OSError (a chunk failing its
+    fletcher32 checksum, a cut-short file) becomes :func:`damaged` naming ``path``, the dataset and the rows.
+    Also where the read happens inside another file's context (an output being written), which would
     otherwise claim the error as its own."""
     try:
-        return f[name][start:stop]
+        return dataset[index]
     except OSError as exc:
-        if exc.filename is not None or isinstance(exc, G2RLError):
-            raise
-        raise damaged(f.filename, exc) from exc
+        rows = f"row {index}" if isinstance(index, int) else f"rows {index.start}..{index.stop - 1}"
+        raise damaged(path, exc, f"'{dataset.name.lstrip('/')}' {rows}") from exc
 
 
 def damaged(path: str | os.PathLike, exc: BaseException, what: str = "its data") -> G2RLError:

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from g2rl.errors import ConfigError, G2RLError
-from g2rl.preprocess.cache import damaged, open_h5, validate_crops_file, validate_heatmaps_file
+from g2rl.preprocess.cache import open_h5, read_rows, validate_crops_file, validate_heatmaps_file
 from g2rl.preprocess.heatmap_layout import render_layout
 from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, check_sigma, crop_to_heatmap
 
@@ -42,17 +42,6 @@ def read_cache_keys(crops_h5: str | os.PathLike) -> pd.DataFrame:
             "frame": f["frame"][...].astype(np.int64),
             "split": f["split"].asstr()[...],
         })
-
-
-def _read(dataset, index: int | slice, path) -> np.ndarray:
-    """``dataset[index]`` (a row or a slice of rows); an OSError (a chunk failing its fletcher32
-    checksum, a cut-short file) becomes :func:`g2rl.preprocess.cache.damaged` naming ``path``,
-    the dataset and the rows."""
-    try:
-        return dataset[index]
-    except OSError as exc:
-        rows = f"row {index}" if isinstance(index, int) else f"rows {index.start}..{index.stop - 1}"
-        raise damaged(path, exc, f"'{dataset.name.lstrip('/')}' {rows}") from exc
 
 
 def check_finite_maps(maps: np.ndarray, path, where: str) -> np.ndarray:
@@ -135,16 +124,16 @@ class CacheDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         row = int(self.rows[i])
         crops, heat = self._open()
-        image, landmarks, intensity = (_read(crops[n], row, self.crops_h5)
+        image, landmarks, intensity = (read_rows(crops[n], row, self.crops_h5)
                                        for n in ("images", "landmarks", "intensities"))
         maps = None
         if heat is not None:
-            maps = _read(heat, row, self.heatmaps_h5)
+            maps = read_rows(heat, row, self.heatmaps_h5)
             maps = check_finite_maps(maps, self.heatmaps_h5, f"row {row}").astype(np.float32)
         elif self.sigma is not None:
-            points = crop_to_heatmap(_read(crops["au_points"], row, self.crops_h5).astype(np.float64), HEATMAP_STRIDE)
+            points = crop_to_heatmap(read_rows(crops["au_points"], row, self.crops_h5).astype(np.float64), HEATMAP_STRIDE)
             maps = render_layout(points, intensity, self.sigma, self.heatmap_size, self.layout, self.peak)
-        frame_landmarks = _read(crops["frame_landmarks"], row, self.crops_h5) if "frame_landmarks" in crops else None
+        frame_landmarks = read_rows(crops["frame_landmarks"], row, self.crops_h5) if "frame_landmarks" in crops else None
         img = image.transpose(2, 0, 1).astype(np.float32) / 255.0
         if self.normalize:
             img = (img - self._mean) / self._std
@@ -191,9 +180,9 @@ class CacheDataset(torch.utils.data.Dataset):
         for a, b in zip(pos, ends) if len(rows) else ():
             start, stop = int(rows[a]), int(rows[b - 1]) + 1
             for n in names:
-                out[n][a:b] = _read(crops[n], slice(start, stop), self.crops_h5)
+                out[n][a:b] = read_rows(crops[n], slice(start, stop), self.crops_h5)
             if heat is not None:
-                out["heatmaps"][a:b] = _read(heat, slice(start, stop), self.heatmaps_h5)
+                out["heatmaps"][a:b] = read_rows(heat, slice(start, stop), self.heatmaps_h5)
         if heat is not None:
             check_finite_maps(out["heatmaps"], self.heatmaps_h5, f"rows {int(rows.min())}..{int(rows.max())}")
         if "au_points" in out:
