@@ -14,14 +14,12 @@ import numpy as np
 import pandas as pd
 
 from g2rl.atomic import atomic_path
-from g2rl.datasets.names import check_name, is_safe_name
+from g2rl.datasets.names import check_name, is_safe_name, split_pattern
 from g2rl.errors import DatasetLayoutError
 
 INDEX_KEY_COLUMNS = ["dataset", "subject", "session", "frame", "media", "media_frame"]
 AU_COLUMN = "AU{:02d}"
 AU_COLUMN_NAME = re.compile(r"^AU\d\d$")
-# split names become parts of output paths (fold<name>): the workflow's wildcard constraint for fold
-SPLIT_NAME = re.compile(r"^[A-Za-z0-9]+$")
 # the splits a dataset's index may hold when the schema fixes them (BP4D: the FERA 2015 partitions);
 # DISFA's folds are configurable, so only their form and consistency are checked
 KNOWN_SPLITS = {"bp4d": ("train", "devel")}
@@ -154,7 +152,8 @@ def check_split_names(df: pd.DataFrame, source: Path | str | None = None) -> Non
     that differ only in case (a hand-edited ``Devel`` beside ``devel`` would move subjects into
     training), and equal to the ``partition`` / ``fold`` column the reader wrote beside them."""
     splits = sorted(df["split"].astype(str).unique())
-    bad = [s for s in splits if not SPLIT_NAME.match(s)]
+    # split names become parts of output paths (fold<name>): the schema's pattern, also the fold wildcard's
+    bad = [s for s in splits if not split_pattern().fullmatch(s)]
     if bad:
         raise DatasetLayoutError(f"{_where(source)}split {bad[0]!r} is not a valid {_split_word(df)} name "
                                  f"(letters and digits only)")

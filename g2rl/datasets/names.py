@@ -26,6 +26,19 @@ def name_pattern() -> re.Pattern[str]:
     return re.compile(load_schema()["$defs"]["name"]["pattern"])
 
 
+@functools.cache
+def split_pattern() -> re.Pattern[str]:
+    """The schema's fold-name pattern (`disfa.folds` keys): a split becomes the `fold<name>` folder of a run."""
+    from g2rl.config import load_schema
+
+    return re.compile(load_schema()["properties"]["disfa"]["properties"]["folds"]["propertyNames"]["pattern"])
+
+
+def unanchored(pattern: re.Pattern[str]) -> str:
+    """A schema pattern without its ^...$ anchors, as Snakemake's wildcard constraints take it."""
+    return pattern.pattern.removeprefix("^").removesuffix("$")
+
+
 def is_safe_name(name: object) -> bool:
     return isinstance(name, str) and name_pattern().fullmatch(name) is not None
 

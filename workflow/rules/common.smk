@@ -17,6 +17,7 @@ from g2rl.config import (
     sigma_label,
     validate,
 )
+from g2rl.datasets.names import name_pattern, split_pattern, unanchored
 from g2rl.init_policy import IMAGENET_CHOICES
 from g2rl.model.variants import (
     VARIANT_PREFIX,
@@ -75,16 +76,16 @@ PAPER_TABLE1_SHA256 = sha256_of(
 )
 
 
-# subject and session: the safe-name pattern the frame index enforces (g2rl/datasets/names.py)
+# subject, session and fold: the schema's name patterns, which the config check and the frame index enforce too
 wildcard_constraints:
     dataset="disfa|bp4d",
-    subject=r"[A-Za-z0-9][A-Za-z0-9_-]*",
-    session=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    subject=unanchored(name_pattern()),
+    session=unanchored(name_pattern()),
     method="baseline|g2rl|g2rl-[a-z0-9_]+",
     sigma=r"[0-9.]+",
     lam=r"[0-9.]+",
     seed=r"\d+",
-    fold=r"[A-Za-z0-9]+",
+    fold=unanchored(split_pattern()),
 
 
 def json_arg(value):
