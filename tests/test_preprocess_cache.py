@@ -5,6 +5,7 @@ The landmarks CSVs are hand-made (no dlib), so these tests run fast and know the
 
 import math
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -217,3 +218,35 @@ def test_heatmap_build_reads_the_crops_file_block_by_block(tiny_caches, tmp_path
     assert reads and all(n <= 2 and not whole_read for _, n, whole_read in reads)
     with h5py.File(whole) as a, h5py.File(blocked) as b:
         assert np.array_equal(a["heatmaps"][...], b["heatmaps"][...])
+
+
+def test_crop_build_writes_sequence_by_sequence(tiny, monkeypatch):
+    """Memory of the crop build must not grow with the dataset (the paper-scale rehearsal measured ~2 KB
+    more per frame when every frame's landmarks, AU points and keys were held until the end): every
+    per-frame dataset is created empty and written one sequence at a time, never from a whole array."""
+    tmp_path, index, csvs = tiny
+    out = tmp_path / "crops.h5"
+    writes, created_with_data = [], []
+    original_set, original_create = h5py.Dataset.__setitem__, h5py.Group.create_dataset
+
+    def spy_set(self, key, value):
+        if Path(self.file.filename).parent == tmp_path:  # the output, under its temporary name
+            writes.append((self.name, len(np.asarray(value)) if np.ndim(value) and self.name != "/images" else 1))
+        return original_set(self, key, value)
+
+    def spy_create(self, name, shape=None, dtype=None, data=None, **kwargs):
+        if data is not None:
+            created_with_data.append(name)
+        return original_create(self, name, shape, dtype, data, **kwargs)
+
+    monkeypatch.setattr(h5py.Dataset, "__setitem__", spy_set)
+    monkeypatch.setattr(h5py.Group, "create_dataset", spy_create)
+    counts = build_crop_cache(index, csvs, out, S, AUS, DEFAULT_AU_POINTS, max_gap=1, progress=False)
+    monkeypatch.undo()
+    largest = max(c["indexed"] - c["missing"] for c in counts["sequences"].values())
+    assert counts["frames_written"] > largest  # two sequences, so a whole-dataset write would show
+    assert not created_with_data
+    names = {name for name, _ in writes}
+    assert {"/landmarks", "/frame_landmarks", "/au_points", "/intensities", "/subject", "/frame",
+            "/landmark_source", "/images"} <= names
+    assert all(rows <= largest for _, rows in writes), writes

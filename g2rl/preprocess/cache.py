@@ -132,8 +132,6 @@ def build_crop_cache(
     import h5py
     from tqdm import tqdm
 
-    from g2rl.media import is_video, iter_video_frames, read_image
-
     say = _logger(log)
     t_start = time.perf_counter()
     missing_cols = [c for c in (*INDEX_COLUMNS, *aus) if c not in frame_index.columns]
@@ -147,80 +145,60 @@ def build_crop_cache(
         raise G2RLError(f"{out_h5}: one cache per dataset, but the frame index holds {sorted(datasets)}")
     if len(frame_index) == 0:
         raise G2RLError(f"{out_h5}: the frame index is empty")
-    index = frame_index.reset_index(drop=True).copy()
+    # reset_index already gives a new frame; the text casts below never touch the caller's
+    index = frame_index.reset_index(drop=True)
     for col in ("subject", "session", "split"):
         index[col] = index[col].astype(str)
 
     # Pass 1 (landmark tables only, cheap): the policy decides which frames are kept, so N is
-    # known before any pixel is read.
-    plan = []  # (key, kept index rows (sorted for sequential reading), (n, 68, 2) landmarks, sources)
+    # known before any pixel is read. Only the kept rows are remembered: pass 2 reads each
+    # sequence's landmarks again, so memory holds one sequence's arrays, not the dataset's
+    # (at DISFA's 130,815 frames the held arrays grew the job by ~2 KB per frame; issue 21).
+    plan = []  # (key, the sequence's frame-index rows, its kept rows (in reading order), landmarks CSV)
     counts: dict = {"dataset": str(datasets[0]), "frames_indexed": len(index), "sequences": {}}
     for (subject, session), seq in index.groupby(["subject", "session"], sort=False):
         key = f"{subject}/{session}"
         csv_path = landmark_csvs.get((subject, session))
         if csv_path is None:
             raise G2RLError(f"no landmarks CSV given for sequence {key}")
-        lm, lm_counts = apply_flag_policy(read_landmarks_csv(csv_path), max_gap, name=f"{csv_path} ({key})")
-        rows = _sequence_rows(seq, lm, str(csv_path))
-        source = lm["landmark_source"].to_numpy()[rows]
-        seq_counts = {s: int((source == s).sum()) for s in ("detected", "carried", "missing")}
-        seq_counts.update(indexed=len(seq), media_frames=lm_counts["frames"],
-                          media_frames_no_face=lm_counts["frames"] - lm_counts["detected"])
+        kept, _, _, seq_counts = _sequence_landmarks(index, seq, csv_path, max_gap, key)
         counts["sequences"][key] = seq_counts
         if seq_counts["missing"] or seq_counts["carried"]:
             say(f"{key}: {seq_counts['missing']} of {len(seq)} indexed frames excluded (no face within "
                 f"{max_gap} frames), {seq_counts['carried']} carried; {seq_counts['media_frames_no_face']} of "
-                f"{lm_counts['frames']} frames in {Path(str(csv_path)).name} without a face")
-        keep = source != "missing"
-        kept = seq.index.to_numpy()[keep]
-        pts = landmark_array(lm)[rows[keep]]
-        src = source[keep]
-        if is_video(seq["media"].iloc[0]):
-            order = np.argsort(index.loc[kept, "media_frame"].to_numpy(), kind="stable")
-            kept, pts, src = kept[order], pts[order], src[order]
-        plan.append((key, kept, pts, src, csv_path))
-    n = sum(len(p[1]) for p in plan)
+                f"{seq_counts['media_frames']} frames in {Path(str(csv_path)).name} without a face")
+        plan.append((key, seq.index.to_numpy(), kept, csv_path))
+    n = sum(len(p[2]) for p in plan)
     counts["frames_written"] = n
     counts["frames_excluded"] = len(index) - n
     if n == 0:
         raise G2RLError(f"{out_h5}: every indexed frame was excluded by the no-face policy")
 
     k, p_max = len(aus), max_points(aus, au_point_mapping)
-    landmarks_out = np.empty((n, 68, 2), np.float32)
-    intens = index[list(aus)].to_numpy(np.float64)
-    order_all = np.concatenate([p[1] for p in plan])
     check_free_space(out_h5, crops_bytes(n, crop_size, k, p_max), f"a crops cache of {n} frames of {crop_size}x{crop_size}")
     bar = tqdm(total=n, desc=f"crops {counts['dataset']}", unit="frame", disable=not progress, leave=False)
     with h5_output(out_h5) as (f, tmp):
-        images = f.create_dataset("images", (n, crop_size, crop_size, 3), np.uint8,
-                                  chunks=(1, crop_size, crop_size, 3))
-        row = 0
-        for key, kept, pts, _, csv_path in plan:
-            media = index.loc[kept, "media"].astype(str).to_numpy()
-            if len(kept) == 0:
-                continue
-            media_frames = index.loc[kept, "media_frame"].to_numpy(np.int64)
-            if is_video(media[0]):
-                frames = _video_frames(iter_video_frames(media[0]), media_frames, media[0])
-            else:
-                frames = (read_image(m) for m in media)
-            for i, frame in enumerate(frames):
-                where = (f"{csv_path}: landmarks of {media[i]}"
-                         + (f" frame {media_frames[i]}" if is_video(media[i]) else ""))
-                images[row], landmarks_out[row] = _align(frame, pts[i], crop_size, where)
-                row += 1
-                bar.update(1)
-        bar.close()
-        f.create_dataset("landmarks", data=landmarks_out)
-        f.create_dataset("frame_landmarks", data=np.concatenate([p[2] for p in plan]).astype(np.float32))
-        f.create_dataset("au_points", data=au_points(landmarks_out, aus, au_point_mapping).astype(np.float32))
-        f.create_dataset("intensities", data=intens[order_all].astype(np.float32))
         text = h5py.string_dtype()
-        for col in ("subject", "session", "split"):
-            f.create_dataset(col, data=index.loc[order_all, col].astype(str).to_numpy(object), dtype=text)
-        for col in ("frame", "media_frame"):
-            f.create_dataset(col, data=index.loc[order_all, col].to_numpy(np.int64))
-        f.create_dataset("landmark_source", data=np.concatenate([p[3] for p in plan]).astype(object), dtype=text)
+        out = {
+            "images": f.create_dataset("images", (n, crop_size, crop_size, 3), np.uint8,
+                                       chunks=(1, crop_size, crop_size, 3)),
+            "landmarks": f.create_dataset("landmarks", (n, 68, 2), np.float32),
+            "frame_landmarks": f.create_dataset("frame_landmarks", (n, 68, 2), np.float32),
+            "au_points": f.create_dataset("au_points", (n, k, p_max, 2), np.float32),
+            "intensities": f.create_dataset("intensities", (n, k), np.float32),
+            **{col: f.create_dataset(col, (n,), text) for col in ("subject", "session", "split", "landmark_source")},
+            **{col: f.create_dataset(col, (n,), np.int64) for col in ("frame", "media_frame")},
+        }
+        row = 0
+        for key, seq_rows, kept_pass1, csv_path in plan:
+            if len(kept_pass1) == 0:
+                continue
+            kept, pts, src, _ = _sequence_landmarks(index, index.loc[seq_rows], csv_path, max_gap, key)
+            if not np.array_equal(kept, kept_pass1):  # the CSV changed between the passes
+                raise G2RLError(f"{csv_path}: changed while the crops cache was being written ({key})")
+            _write_sequence(out, index.loc[kept], pts, src, row, crop_size, aus, au_point_mapping, csv_path, bar)
+            row += len(kept)
+        bar.close()
         f.attrs.update({
             "format_version": FORMAT_VERSION, "kind": "crops", "dataset": counts["dataset"],
             "aus": json.dumps(list(aus)), "crop_size": int(crop_size),
@@ -233,6 +211,63 @@ def build_crop_cache(
     say(f"{out_h5}: {n} crops of {crop_size}x{crop_size} written, {counts['frames_excluded']} of "
         f"{len(index)} indexed frames excluded by the no-face policy ({dt:.1f} s)")
     return counts
+
+
+def _sequence_landmarks(index: pd.DataFrame, seq: pd.DataFrame, csv_path, max_gap: int,
+                        key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """One sequence's landmarks under the no-face policy.
+
+    Returns (kept: the frame-index rows written, sorted by video frame for sequential decoding,
+    (m,); pts: their landmarks in frame px, (m, 68, 2) float64; src: their landmark_source, (m,);
+    counts: indexed / detected / carried / missing over the indexed frames, media_frames and
+    media_frames_no_face over the landmarks table).
+    """
+    from g2rl.media import is_video
+
+    lm, lm_counts = apply_flag_policy(read_landmarks_csv(csv_path), max_gap, name=f"{csv_path} ({key})")
+    rows = _sequence_rows(seq, lm, str(csv_path))
+    source = lm["landmark_source"].to_numpy()[rows]
+    seq_counts = {s: int((source == s).sum()) for s in ("detected", "carried", "missing")}
+    seq_counts.update(indexed=len(seq), media_frames=lm_counts["frames"],
+                      media_frames_no_face=lm_counts["frames"] - lm_counts["detected"])
+    keep = source != "missing"
+    kept, pts, src = seq.index.to_numpy()[keep], landmark_array(lm)[rows[keep]], source[keep]
+    if len(kept) and is_video(seq["media"].iloc[0]):
+        order = np.argsort(index.loc[kept, "media_frame"].to_numpy(), kind="stable")
+        kept, pts, src = kept[order], pts[order], src[order]
+    return kept, pts, src, seq_counts
+
+
+def _write_sequence(out: dict, rows: pd.DataFrame, pts: np.ndarray, src: np.ndarray, start: int, crop_size: int,
+                    aus: list[str], au_point_mapping: dict, csv_path, bar) -> None:
+    """Align one sequence's kept frames and write them, and their geometry, labels and keys, to
+    rows ``start .. start + len(rows)`` of the crops file's datasets ``out`` (name -> h5py dataset).
+
+    rows: their frame-index rows (media, media_frame, keys, AU columns); pts (m, 68, 2) frame px.
+    """
+    from g2rl.media import is_video, iter_video_frames, read_image
+
+    media = rows["media"].astype(str).to_numpy()
+    media_frames = rows["media_frame"].to_numpy(np.int64)
+    if is_video(media[0]):
+        frames = _video_frames(iter_video_frames(media[0]), media_frames, media[0])
+    else:
+        frames = (read_image(m) for m in media)
+    aligned = np.empty((len(rows), 68, 2), np.float32)
+    for i, frame in enumerate(frames):
+        where = f"{csv_path}: landmarks of {media[i]}" + (f" frame {media_frames[i]}" if is_video(media[i]) else "")
+        out["images"][start + i], aligned[i] = _align(frame, pts[i], crop_size, where)
+        bar.update(1)
+    span = slice(start, start + len(rows))
+    out["landmarks"][span] = aligned
+    out["frame_landmarks"][span] = pts.astype(np.float32)
+    out["au_points"][span] = au_points(aligned, aus, au_point_mapping).astype(np.float32)
+    out["intensities"][span] = rows[list(aus)].to_numpy(np.float32)
+    for col in ("subject", "session", "split"):
+        out[col][span] = rows[col].astype(str).to_numpy(object)
+    for col in ("frame", "media_frame"):
+        out[col][span] = rows[col].to_numpy(np.int64)
+    out["landmark_source"][span] = src.astype(object)
 
 
 def _align(frame: np.ndarray, points: np.ndarray, crop_size: int, where: str) -> tuple[np.ndarray, np.ndarray]:
