@@ -211,6 +211,78 @@ def targets(config: dict, dataset: str, test_fold: str) -> dict[str, list[str]]:
     }
 
 
+EVAL_RESULTS = "results-evaluation"  # the evaluation stage's own results folder in the workdir
+EVAL_RULES = ("evaluate", "evidence", "table1", "g2rl_vs_baseline")
+
+
+def evaluation_config(config: dict, dataset: str) -> dict:
+    """The evaluation stage's config: the rehearsal's, with its own results folder and Table 1's seeds and
+    bootstrap as in the paper config (config/<dataset>.yaml), so evaluate, evidence and Table 1 do the
+    paper's amount of work on predictions of the rehearsal's size."""
+    import copy
+
+    import yaml
+
+    paper = yaml.safe_load((REPO / "config" / f"{dataset}.yaml").read_text()).get("experiments", {})
+    cfg = copy.deepcopy(config)
+    cfg["results"] = EVAL_RESULTS
+    cfg["experiments"]["seeds"] = list(paper.get("seeds", [SEED]))
+    if "bootstrap" in paper:
+        cfg["experiments"]["bootstrap"] = paper["bootstrap"]
+    return cfg
+
+
+def evaluation_runs(config: dict, dataset: str) -> list[tuple[str, int, str, str]]:
+    """(method, seed, fold, run folder relative to the workdir) of every prediction Table 1 reads:
+    Baseline (lambda 0) and G2RL (Table 1's lambda) x Table 1's seeds x the dataset's test folds."""
+    from g2rl.config import lambda_label, sigma_label
+
+    res, s = config["results"], sigma_label(SIGMA)
+    folds = list(config["disfa"]["folds"]) if dataset == "disfa" else ["devel"]
+    runs = []
+    for method, lam in (("baseline", lambda_label(0)), ("g2rl", lambda_label(LAMBDA))):
+        for seed in config["experiments"]["seeds"]:
+            for fold in folds:
+                runs.append((method, int(seed), fold, f"{res}/{dataset}/runs/{method}/sigma{s}/lambda{lam}/seed{seed}/fold{fold}"))
+    return runs
+
+
+def write_synthetic_predictions(crops: Path, runs: list[tuple[str, int, str, str]], workdir: Path) -> dict:
+    """Write, for every run, the files ``g2rl train`` leaves that evaluation reads (predictions.csv over
+    the fold's test rows of the crops cache, diagnostics.json), made WITHOUT a network: predicted
+    intensity = clip(0.8 x label + noise, 0, 5) (unlabelled frames: noise around 0), noise sd 0.8 for the
+    Baseline and 0.7 for G2RL, drawn per (method, seed, fold). Real keys, labels and sizes; invented
+    predictions, so only the cost of evaluate / evidence / Table 1 is measured here, not any result.
+    Returns {"files": n, "rows": total predicted rows, "disk_mb"}."""
+    import numpy as np
+
+    from g2rl.preprocess.cache import open_h5
+    from g2rl.preprocess.dataset import read_cache_attrs, read_cache_keys
+    from g2rl.training.diagnostics import write_diagnostics
+    from g2rl.training.predictions import predictions_frame, write_predictions
+
+    keys = read_cache_keys(crops)
+    aus = list(read_cache_attrs(crops)["aus"])
+    with open_h5(crops) as f:
+        labels = f["intensities"][...].astype(np.float32)
+    reason = "synthetic predictions (benchmarks/rehearse_paper_scale.py): no network, no geometry branch"
+    rows_total = 0
+    for i, (method, seed, fold, run) in enumerate(runs):
+        rows = np.flatnonzero(keys["split"].to_numpy() == fold)
+        if len(rows) == 0:
+            raise SystemExit(f"{crops}: no rows of test fold {fold!r}")
+        true = labels[rows]
+        rng = np.random.default_rng([seed, i])
+        noise = rng.normal(0.0, 0.7 if method == "g2rl" else 0.8, size=true.shape)
+        pred = np.clip(0.8 * np.nan_to_num(true, nan=0.0) + noise, 0.0, 5.0).astype(np.float32)
+        out = workdir / run
+        out.mkdir(parents=True, exist_ok=True)
+        write_predictions(out / "predictions.csv", predictions_frame(keys, rows, aus, pred, true))
+        write_diagnostics(out / "diagnostics.json", method, {"available": False, "reason": reason}, {})
+        rows_total += len(rows)
+    return {"files": len(runs), "rows": rows_total, "disk_mb": du_mb(workdir / runs[0][3].split("/runs/")[0])}
+
+
 # -- measuring ------------------------------------------------------------------------------------
 
 def load() -> str:
@@ -367,7 +439,8 @@ def stage_rows(record: dict) -> list[dict]:
     disk MB (None where a figure does not apply)."""
     st = record["stages"]
     rows = []
-    for name in ("demo_data", "copy_data", "frame_index", "landmarks", "crop_cache", "heatmap_cache", "train", "table1"):
+    for name in ("demo_data", "copy_data", "frame_index", "landmarks", "crop_cache", "heatmap_cache", "train",
+                 "synthetic_predictions", "evaluate", "evidence", "table1_report", "table1"):
         s = st.get(name)
         if s is not None:
             rows.append({"stage": name, "jobs": s.get("jobs", 1), "frames": s.get("frames"), "wall_s": s.get("wall_s"),
@@ -447,6 +520,40 @@ def scaling_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def measure_evaluation(config: dict, dataset: str, crops: Path, work: Path, scratch: Path, smk: list[str],
+                       logs: Path, env: dict) -> dict:
+    """Write synthetic predictions of every test frame for Table 1's runs (:func:`write_synthetic_predictions`),
+    then run the workflow's evaluate, evidence, Table 1 and G2RL-vs-Baseline rules on them (``--allowed-rules``:
+    nothing else may run, so the predictions stand in for the trainings). Returns the stages
+    ``synthetic_predictions``, ``evaluate``, ``evidence`` and ``table1_report`` (per-rule ``benchmark:`` records)."""
+    import yaml
+
+    ecfg = evaluation_config(config, dataset)
+    ecfg_path = scratch / "rehearsal-evaluation.yaml"
+    ecfg_path.write_text(yaml.safe_dump(ecfg, sort_keys=False))
+    runs = evaluation_runs(ecfg, dataset)
+    t0 = time.perf_counter()
+    made = write_synthetic_predictions(crops, runs, work)
+    made["wall_s"] = time.perf_counter() - t0
+    cmd = [*smk[: smk.index("--configfile") + 1], str(ecfg_path), *smk[smk.index("--configfile") + 2:],
+           "--allowed-rules", *EVAL_RULES, "--",
+           f"{EVAL_RESULTS}/tables/table1_{dataset}.csv", f"{EVAL_RESULTS}/tables/g2rl_vs_baseline_{dataset}.csv"]
+    inv = run_measured(cmd, logs / "snakemake_evaluation.log", env)
+    bench = work / EVAL_RESULTS / "benchmarks" / dataset
+    per_job = made["rows"] // len({(m, s) for m, s, _, _ in runs})  # rows each evaluate job reads (its folds)
+    out = {"synthetic_predictions": {**made, "frames": made["rows"], "jobs": made["files"],
+                                     "note": "written by the script, not a network (only evaluation's cost)"}}
+    for name, paths in (("evaluate", sorted((bench / "evaluate").glob("*.tsv"))), ("evidence", [bench / "evidence.tsv"]),
+                        ("table1_report", [bench / "table1.tsv"])):
+        b = sum_benchmarks(paths)
+        out[name] = {"jobs": b["jobs"], "frames": per_job, "wall_s": b["s"], "cpu_s": b["cpu_time"],
+                     "max_rss_mb": b["max_rss"], "job_s_max": b["max_s"]}
+    out["evaluate"]["disk_mb"] = du_mb(work / EVAL_RESULTS / "tables")
+    out["evaluation_invocation"] = {**inv, "seeds": ecfg["experiments"]["seeds"],
+                                    "resamples": ecfg["experiments"].get("bootstrap", {}).get("resamples", 1000)}
+    return out
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -464,9 +571,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads of the training job")
     p.add_argument("--num-workers", type=int, default=2, help="DataLoader workers of the training job")
     p.add_argument("--cores", type=int, default=2, help="snakemake --cores")
-    p.add_argument("--until", choices=("caches", "train", "table1"), default="train",
+    p.add_argument("--until", choices=("caches", "train", "evaluation", "table1"), default="train",
                    help="caches: landmarks, crops and heatmaps only; train: + one G2RL training slice on the test "
-                        "side; table1: every fold trained and predicted, evaluation, Table 1")
+                        "side; evaluation: + evaluate, evidence and Table 1 (the workflow's rules) on synthetic "
+                        "predictions of every frame (Table 1's seeds, no network: their cost, not a result); "
+                        "table1: every fold trained and predicted, evaluation, Table 1")
     p.add_argument("--read-samples", type=int, default=2000, help="rows read in the loader measurement (0 = skip)")
     p.add_argument("--read-workers", type=int, default=2)
     p.add_argument("--no-drop-caches", action="store_true", help="do not drop the page cache before the read test")
@@ -477,6 +586,9 @@ def main(argv: list[str] | None = None) -> int:
                         "and frame size; copies, renamed) instead of rendering it again")
     p.add_argument("--scratch", type=Path, help="folder for the data, caches and runs (outside the repo)")
     p.add_argument("--report", type=Path, default=None, help="JSON record (default: <scratch>.json)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted or shorter rehearsal of the same size: keep the record's measured "
+                        "stages, run only what it lacks (e.g. --until evaluation after --until train)")
     p.add_argument("--clean", action="store_true", help="delete --scratch at the end (the record is kept)")
     p.add_argument("--python", default=sys.executable, help="interpreter for g2rl and Snakemake")
     p.add_argument("--summarize", nargs="+", type=Path, default=None, metavar="JSON",
@@ -510,6 +622,15 @@ def main(argv: list[str] | None = None) -> int:
               "settings": {k: getattr(args, k) for k in ("max_train_samples", "epochs", "batch_size", "threads",
                                                          "num_workers", "cores", "until", "test_subjects")},
               "stages": {}}
+    if args.resume and report.is_file():
+        previous = json.loads(report.read_text())
+        if previous.get("sizes") != sizes or previous.get("dataset") != args.dataset:
+            raise SystemExit(f"--resume: {report} records another rehearsal ({previous.get('dataset')}, "
+                             f"{previous.get('sizes', {}).get('total_frames')} frames)")
+        resumed = {k: record[k] for k in ("started", "load_start", "command", "settings")}
+        resumed["commit"] = record["machine"].get("commit")
+        record = {**previous, "resumed": [*previous.get("resumed", []), resumed]}
+        record["settings"]["until"] = args.until
     st = record["stages"]
 
     def save():
@@ -543,10 +664,12 @@ def main(argv: list[str] | None = None) -> int:
     tg = targets(config, args.dataset, test_fold)
     smk = [args.python, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--configfile", str(cfg_path), "--cores", str(args.cores)]
-    steps = ["frame_index", "landmarks+crops", "heatmaps"] + {"caches": [], "train": ["train"],
+    steps = ["frame_index", "landmarks+crops", "heatmaps"] + {"caches": [], "train": ["train"], "evaluation": ["train"],
                                                                "table1": ["train", "table1"]}[args.until]
-    invocations = {}
+    invocations = record.setdefault("snakemake", {})
     for step in steps:
+        if step in invocations:  # --resume: measured before
+            continue
         print(f"snakemake {step} ...", flush=True)
         invocations[step] = run_measured(smk + tg[step], logs / f"snakemake_{step}.log", env)
         record["snakemake"] = invocations
@@ -596,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     save()
 
     # 3. the loader's random-access read rate over the whole cache, cold
-    if args.read_samples > 0:
+    if args.read_samples > 0 and "reads" not in record:
         print("loader read rate ...", flush=True)
         record["reads"] = measure_reads(crops, heat, args.read_samples, args.read_workers, args.batch_size,
                                         drop=not args.no_drop_caches)
@@ -611,6 +734,11 @@ def main(argv: list[str] | None = None) -> int:
                                    drop=not args.no_drop_caches))
         record["reads_tiled"] = tiled
         shutil.rmtree(scratch / "tiled")
+    # 4. evaluation at size: the workflow's evaluate, evidence and Table 1 rules on synthetic predictions
+    if args.until == "evaluation" and "evaluate" not in st:
+        print("evaluation on synthetic predictions ...", flush=True)
+        st.update(measure_evaluation(config, args.dataset, crops, work, scratch, smk, logs, env))
+        save()
     record["free_disk_gb_end"] = round(shutil.disk_usage(scratch).free / 1e9, 1)
     record["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     save()

@@ -8,6 +8,7 @@ import importlib.util
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from test_preprocess_cache import S, tiny, tiny_caches  # noqa: F401  (fixtures reused)
@@ -161,3 +162,37 @@ def test_scaling_table_puts_scales_side_by_side(rehearse):
     text = rehearse.scaling_table([rec("1/9", 10_000, 30.0), rec("1/3", 30_000, 120.0)])
     assert "disfa 1/9 (10,000 frames)" in text and "disfa 1/3 (30,000 frames)" in text
     assert "| crop_cache (wall / CPU s per 1k frames, peak RSS) | 3.00 / 1.50 s, 200 MB | 4.00 / 2.00 s, 200 MB |" in text
+
+
+def test_synthetic_predictions_are_table1s_runs_and_read_like_real_ones(rehearse, tiny_caches, tmp_path):
+    """The evaluation stage: Table 1's runs of the paper config (2 methods x its seeds x the test folds), each a
+    predictions.csv over exactly its fold's cache rows that `g2rl evaluate`'s reader accepts, and a
+    diagnostics.json that says no network made it."""
+    import h5py
+
+    from g2rl.formats import DIAGNOSTICS_FORMAT
+    from g2rl.jsonfile import read_json
+    from g2rl.reports.evaluate import read_predictions
+
+    _, crops, _ = tiny_caches
+    sizes = rehearse.plan_sizes("disfa", Fraction(1), subjects=2, frames=40, frame_size=(320, 240))
+    ecfg = rehearse.evaluation_config(rehearse.rehearsal_config("disfa", "/data/X", sizes, 16), "disfa")
+    assert ecfg["results"] == rehearse.EVAL_RESULTS and ecfg["experiments"]["seeds"] == [0, 1, 2]
+    runs = rehearse.evaluation_runs(ecfg, "disfa")
+    assert len(runs) == 2 * 3 * 2
+    assert (runs[0][3] == f"{rehearse.EVAL_RESULTS}/disfa/runs/baseline/sigma2/lambda0/seed0/fold1"
+            and runs[-1][3] == f"{rehearse.EVAL_RESULTS}/disfa/runs/g2rl/sigma2/lambda0.05/seed2/fold2")
+    made = rehearse.write_synthetic_predictions(crops, runs, tmp_path)
+    with h5py.File(crops) as f:
+        split = f["split"].asstr()[...]
+    assert made["files"] == 12 and made["rows"] == 6 * len(split)
+    seen = {}
+    for method, seed, fold, run in runs:
+        df, aus = read_predictions(tmp_path / run / "predictions.csv")
+        assert set(df["split"]) == {fold} and len(df) == int((split == fold).sum())
+        assert df[[f"{a}_pred" for a in aus]].notna().all().all()
+        seen[(method, seed, fold)] = df[f"{aus[0]}_pred"].to_numpy()
+        diag = read_json(tmp_path / run / "diagnostics.json", DIAGNOSTICS_FORMAT, "diagnostics")
+        assert not diag["teach"]["available"] and "synthetic" in diag["teach"]["reason"]
+    # each run its own draw (seeds and methods differ as trainings would)
+    assert not np.array_equal(seen[("g2rl", 0, "1")], seen[("g2rl", 1, "1")])

@@ -155,10 +155,12 @@ def test_rerun_one_fold_only(tiny_workflow):
     assert "1 of 1 steps (100%) done" in out or "2 of 2 steps (100%) done" in out
 
 
-def test_benchmarks_recorded_for_landmark_cache_and_train_jobs(tiny_workflow):
-    """`benchmark:` records (seconds, peak memory) that docs/CLUSTER.md sizes the SLURM profile from."""
+def test_benchmarks_recorded_for_landmark_cache_train_and_evaluation_jobs(tiny_workflow):
+    """`benchmark:` records (seconds, peak memory) that docs/CLUSTER.md sizes the SLURM profile from, and that the
+    paper-scale rehearsal reads (benchmarks/rehearse_paper_scale.py: evaluate, evidence, Table 1 too)."""
     bench = tiny_workflow / RESULTS / "benchmarks"
-    for pattern in ("*/landmarks/*.tsv", "*/crop_cache.tsv", "*/heatmap_cache_sigma2.tsv", "*/train/*.tsv"):
+    for pattern in ("*/landmarks/*.tsv", "*/crop_cache.tsv", "*/heatmap_cache_sigma2.tsv", "*/train/*.tsv",
+                    "*/evaluate/*.tsv", "*/evidence.tsv", "*/table1.tsv"):
         files = sorted(bench.glob(pattern))
         assert files, f"no benchmark record {pattern}"
         table = pd.read_csv(files[0], sep="\t")

@@ -9,6 +9,9 @@ rule evaluate:
         f"{RESULTS}/{{dataset}}/runs/{{method}}/sigma{{sigma}}/lambda{{lam}}/seed{{seed}}/metrics.json",
     log:
         f"{RESULTS}/logs/{{dataset}}/evaluate/{{method}}_sigma{{sigma}}_lambda{{lam}}_seed{{seed}}.log",
+    # time and peak memory at the dataset's size (benchmarks/rehearse_paper_scale.py; docs/CLUSTER.md)
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/evaluate/{{method}}_sigma{{sigma}}_lambda{{lam}}_seed{{seed}}.tsv"
     conda:
         CONDA_ENV
     params:
@@ -27,6 +30,8 @@ rule evidence:
         f"{RESULTS}/{{dataset}}/evidence.json",
     log:
         f"{RESULTS}/logs/{{dataset}}/evidence.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/evidence.tsv"
     conda:
         CONDA_ENV
     params:
@@ -94,6 +99,8 @@ rule table1:
         ),
     log:
         f"{RESULTS}/logs/{{dataset}}/table1.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/table1.tsv"
     conda:
         CONDA_ENV
     params:
