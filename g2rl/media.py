@@ -6,6 +6,7 @@ sees the same frames with the same channel order: RGB, shape (H, W, 3), dtype ui
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -143,6 +144,33 @@ def folder_images(folder: str | Path) -> list[Path]:
     """The image files directly inside ``folder``, in natural numeric order."""
     return sorted((p for p in Path(folder).iterdir() if p.is_file() and is_image(p)), key=natural_key)
 
+
+def broken_link(path: Path) -> str | None:
+    """Why the symbolic link ``path`` leads nowhere (a loop, a missing target), or None when
+    ``path`` is not a link or its target exists."""
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (too many levels of symbolic links)"
+        return f"dangling symbolic link (its target {printable_path(os.readlink(path))} does not exist)"
+
+
+def broken_image_links(folder: Path) -> list[tuple[str, str]]:
+    """(path, reason) of the links in ``folder`` that lead nowhere and would be images: their
+    name or their target's has an image suffix (:func:`folder_images` does not list them: a link to nothing is no file).
+    Natural order."""
+    found = []
+    for entry in os.scandir(folder):
+        link = Path(entry.path)
+        if entry.is_symlink() and (is_image(link) or is_image(os.readlink(link))):
+            reason = broken_link(link)
+            if reason is not None:
+                found.append((link, reason))
+    return [(printable_path(p), r) for p, r in sorted(found, key=lambda f: natural_key(f[0]))]
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3); grey images are expanded to 3 channels, EXIF

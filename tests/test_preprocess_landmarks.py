@@ -106,3 +106,17 @@ def test_library_raises_media_error(tmp_path):
     bad.write_bytes(b"junk")
     with pytest.raises(MediaError, match="broken.avi"):
         LandmarkDetector().video(bad, progress=False)
+
+
+def test_cli_folder_with_a_dangling_image_link_is_refused(tmp_path, capsys):
+    """A frame whose link leads nowhere is named, not dropped: the CSV would otherwise be one frame short
+    and the sequence would lose it without a word (predict already reported such links)."""
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    write_image(folder / "0001.png", _astronaut_frames(1)[0])
+    (folder / "0002.png").symlink_to(tmp_path / "gone.png")
+    out = tmp_path / "lm.csv"
+    assert g2rl_main(["landmarks", str(folder), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "0002.png" in err[0] and "dangling symbolic link" in err[0], err
+    assert not out.exists()

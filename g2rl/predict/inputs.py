@@ -27,6 +27,8 @@ from typing import Sequence
 from g2rl.media import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
+    broken_image_links,
+    broken_link,
     folder_images,
     has_utf8_name,
     is_image,
@@ -69,34 +71,6 @@ def _unreadable(path: Path) -> str | None:
         return f"cannot open the file ({_strerror(exc)})"
 
 
-def _broken_link(path: Path) -> str | None:
-    """Why the symbolic link ``path`` leads nowhere (a loop, a missing target), or None when
-    ``path`` is not a link or its target exists."""
-    if not path.is_symlink():
-        return None
-    try:
-        os.stat(path)
-        return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symbolic link loop (too many levels of symbolic links)"
-        return f"dangling symbolic link (its target {printable_path(os.readlink(path))} does not exist)"
-
-
-def _broken_image_links(folder: Path) -> list[tuple[str, str]]:
-    """(path, reason) of the links in ``folder`` that lead nowhere and would be images: their
-    name or their target's has an image suffix (:func:`folder_images` skips them silently).
-    Natural order."""
-    found = []
-    for entry in os.scandir(folder):
-        link = Path(entry.path)
-        if entry.is_symlink() and (is_image(link) or is_image(os.readlink(link))):
-            reason = _broken_link(link)
-            if reason is not None:
-                found.append((link, reason))
-    return [(printable_path(p), r) for p, r in sorted(found, key=lambda f: natural_key(f[0]))]
-
-
 def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> tuple[list[Unit], list[tuple[str, str]]]:
     """Units for ``inputs`` in command-line order, and the inputs that cannot be used.
 
@@ -120,7 +94,7 @@ def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> t
             flush()
             try:
                 images = folder_images(path)
-                failures.extend(_broken_image_links(path))
+                failures.extend(broken_image_links(path))
             except OSError as exc:  # e.g. a folder without read permission
                 failures.append((str(given), f"cannot list the folder ({_strerror(exc)})"))
                 continue
@@ -134,7 +108,7 @@ def plan_units(inputs: Sequence[str | os.PathLike], sequence: bool = False) -> t
                 continue
             name = path.resolve().name or "images"
             units.append(Unit("sequence" if sequence else "photos", path, tuple(images), name))
-        elif (link := _broken_link(path)) is not None:
+        elif (link := broken_link(path)) is not None:
             failures.append((str(given), link))
         elif not path.exists():
             failures.append((str(given), "no such file or folder"))

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from g2rl.errors import G2RLError
-from g2rl.media import folder_images, is_image, is_video, truncation_note
+from g2rl.media import broken_image_links, folder_images, is_image, is_video, truncation_note
 from g2rl.paths import refuse_output_over_input
 
 log = logging.getLogger("g2rl.landmarks")
@@ -52,6 +52,11 @@ def main(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     if src.is_dir():
         images = folder_images(src)
+        broken = broken_image_links(src)
+        if broken:  # a frame of the sequence would be missing from the CSV without a word
+            (first, why), more = broken[0], len(broken) - 1
+            raise G2RLError(f"{first}: {why}" + (f" (and {more} more such link(s) in {src})" if more else "")
+                            + "; nothing written")
         if not images:
             raise G2RLError(f"{src}: folder holds no image files")
         df = det.images(images, sequence=args.sequence, progress=progress)
