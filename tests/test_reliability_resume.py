@@ -152,3 +152,32 @@ def test_workflow_passes_restart():
 
     rule = (Path(__file__).resolve().parent.parent / "workflow/rules/train.smk").read_text()
     assert "--on-stale-resume restart" in rule
+
+
+def test_diverged_training_is_one_line_and_writes_no_model(tiny, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """A loss that turns NaN or inf ends the run with one line saying it diverged and what to change,
+    not a traceback, and leaves no model.pt or predictions.csv that could pass for a result."""
+    from g2rl.model.g2rl_net import G2RLModel
+
+    root, index, csvs = tiny
+    crops, _ = _build(root, index, csvs)
+    heat = root / "heatmaps.h5"
+    build_heatmap_cache(crops, 2.0, heat)
+    original = G2RLModel.forward
+
+    def diverging(self, *args, **kwargs):
+        terms = original(self, *args, **kwargs)
+        terms.total = terms.total * float("nan")
+        return terms
+
+    monkeypatch.setattr(G2RLModel, "forward", diverging)
+    out = tmp_path / "run"
+    argv = ["train", "--crops", str(crops), "--heatmaps", str(heat), "--test-split", "2", "--out", str(out),
+            "--method", "baseline", "--backbone", "resnet18", "--epochs", "1", "--batch-size", "4",
+            "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu",
+            "--allow-random-init", "--pretrained", "none", "--lr", "0.25"]
+    capsys.readouterr()
+    assert g2rl_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "diverged" in err[0] and "epoch 1, step 1" in err[0] and "lr 0.25" in err[0], err
+    assert not (out / "model.pt").exists() and not (out / "predictions.csv").exists()

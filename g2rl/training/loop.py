@@ -352,8 +352,11 @@ def _train_epoch(model, optimizer, train_set, settings, seed, epoch, dev, bf16, 
         b = _to_device(batch, dev, cl)
         with autocast(dev, bf16):
             terms = model(b["image"], b["heatmaps"], b["intensity"], b.get(geo_key))
-        if not bool(torch.isfinite(terms.total)):
-            raise RuntimeError(f"loss is not finite at epoch {epoch + 1}, step {step + 1}: {terms}")
+        if not bool(torch.isfinite(terms.total)):  # a diverged training: say so in one line, not a traceback
+            parts = ", ".join(f"{k} {float(getattr(terms, k)):.4g}" for k in ("total", "heatmap", "guidance", "teach"))
+            raise G2RLError(f"{source}: the training diverged: loss is not finite at epoch {epoch + 1}, step "
+                            f"{step + 1} ({parts}; lr {lr:g}); no model.pt or predictions were written: lower the "
+                            "learning rate (--lr / train.lr) and run it again")
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         optimizer.step()
