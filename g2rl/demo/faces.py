@@ -13,9 +13,7 @@ size (inter-ocular distance ``IOD_CROP`` px) and position, so every displacement
 from __future__ import annotations
 
 import functools
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -29,27 +27,12 @@ CENTRE_BELOW_EYES = 0.55
 BASE_NAMES = ("astronaut", "grace_hopper")
 
 
-def predictor_path() -> Path:
-    """Path of dlib's 68-point model inside the installed ``face-recognition-models`` package.
-
-    Found through the package's location, not by importing it: its ``__init__`` needs
-    ``pkg_resources``, which recent setuptools no longer ship.
-    """
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise MediaError("face_recognition_models: package not installed (it ships the dlib 68-point model)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
-    if not path.is_file():
-        raise MediaError(f"{path}: dlib 68-point model not found")
-    return path
-
-
-@functools.lru_cache(maxsize=1)
 def dlib_models():
-    """(HOG frontal face detector, 68-point shape predictor), loaded once per process."""
-    import dlib
+    """(HOG frontal face detector, 68-point shape predictor): the pipeline's own, loaded once per process
+    (:mod:`g2rl.preprocess.dlib_models` finds the model file; nothing is downloaded)."""
+    from g2rl.preprocess.dlib_models import face_detector, shape_predictor
 
-    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(predictor_path()))
+    return face_detector(), shape_predictor()
 
 
 def detect_landmarks(rgb: np.ndarray, upsample: int = 0) -> list[np.ndarray]:
