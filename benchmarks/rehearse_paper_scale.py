@@ -256,7 +256,7 @@ def write_synthetic_predictions(crops: Path, runs: list[tuple[str, int, str, str
     Returns {"files": n, "rows": total predicted rows, "disk_mb"}."""
     import numpy as np
 
-    from g2rl.preprocess.cache import open_h5
+    from g2rl.preprocess.h5read import open_h5
     from g2rl.preprocess.dataset import read_cache_attrs, read_cache_keys
     from g2rl.training.diagnostics import write_diagnostics
     from g2rl.training.predictions import predictions_frame, write_predictions

@@ -184,7 +184,7 @@ def dataset_attrs(index) -> dict[str, str]:
 def cache_identity(crops_h5: str | os.PathLike, heatmaps_h5: str | os.PathLike | None = None) -> tuple[dict, dict]:
     """(dataset, caches) records of a crops file (and its heatmaps file). A cache written before
     these attributes existed reports kind 'unknown' and null fields, never guesses."""
-    from g2rl.preprocess.cache import open_h5  # a truncated or missing file: one line naming it
+    from g2rl.preprocess.h5read import open_h5  # a truncated or missing file: one line naming it
 
     def attr(f, name):
         value = f.attrs.get(name)

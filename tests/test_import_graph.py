@@ -67,3 +67,9 @@ def test_training_imports_nothing_from_reports():
     graph = import_graph()
     up = {m: sorted(t for t in ts if t.startswith("g2rl.reports")) for m, ts in graph.items() if m.startswith("g2rl.training")}
     assert not any(up.values()), {m: t for m, t in up.items() if t}
+
+
+def test_package_has_no_import_circle():
+    """No two modules anywhere in g2rl import each other (the crops cache and provenance once did: the
+    HDF5 readers now live in g2rl.preprocess.h5read, below both)."""
+    assert not cycles(import_graph()), f"import circles: {cycles(import_graph())}"

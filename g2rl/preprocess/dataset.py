@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 
 from g2rl.errors import ConfigError, G2RLError
-from g2rl.preprocess.cache import open_h5, read_rows, validate_crops_file, validate_heatmaps_file
+from g2rl.preprocess.cache import validate_crops_file, validate_heatmaps_file
+from g2rl.preprocess.h5read import open_h5, read_rows
 from g2rl.preprocess.heatmap_layout import render_layout
 from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, check_sigma, crop_to_heatmap
 

@@ -29,7 +29,7 @@ SCC_EXAMPLE = {"AU06": [(55.0, 105.5), (198.5, 104.5)], "AU10": [(102, 166), (15
 
 
 def _face(crops_h5):
-    from g2rl.preprocess.cache import open_h5
+    from g2rl.preprocess.h5read import open_h5
 
     with open_h5(crops_h5) as f:
         lm = f["landmarks"][...]

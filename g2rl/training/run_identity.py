@@ -38,7 +38,7 @@ def _fingerprint(path: str | os.PathLike | None) -> str | None:
     """The ``fingerprint`` attribute of a g2rl HDF5 cache, or None without a file."""
     if path is None:
         return None
-    from g2rl.preprocess.cache import open_h5
+    from g2rl.preprocess.h5read import open_h5
 
     with open_h5(path) as f:
         value = f.attrs.get("fingerprint")
