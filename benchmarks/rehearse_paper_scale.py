@@ -12,20 +12,22 @@ is training data. Per stage it prints wall time, CPU time, peak RSS (the rules' 
 records), disk and frame counts, then the loader's random-access read rate on the cold cache
 (page cache dropped when run as root) against what a GPU training needs.
 
-Commands (docs/PERFORMANCE.md, "Paper-scale cost", has the measured tables):
+Commands (docs/PERFORMANCE.md, "Paper-scale cost", has the measured tables; benchmarks/records/ the records):
 
-    # 1/9 and 1/3 of DISFA (3 and 9 subjects x 4,845 frames), then the full size (27 subjects), as measured:
-    # the larger trees copy the 1/9 run's rendered videos (--copy-data-from), the full one stops after the caches
+    # DISFA at full size (27 subjects x 4,845 frames, rendered), to the training slice and the cold read rate,
+    # then evaluate / evidence / Table 1 on synthetic predictions of every frame (--resume keeps what was measured)
+    python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1 --read-samples 4000 --scratch /work/scratch-scale/disfa-full
+    python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1 --read-samples 4000 --until evaluation --resume \
+        --scratch /work/scratch-scale/disfa-full --clean
+    # 1/9 and 1/3 of DISFA (3 and 9 subjects); --copy-data-from reuses a smaller run's rendered videos
     python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1/9 --scratch /work/scratch-scale/disfa-1of9
     python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1/3 \
         --copy-data-from /work/scratch-scale/disfa-1of9/data --scratch /work/scratch-scale/disfa-1of3 --clean
-    python benchmarks/rehearse_paper_scale.py --dataset disfa --fraction 1 --until caches --read-samples 4000 \
-        --copy-data-from /work/scratch-scale/disfa-1of9/data --scratch /work/scratch-scale/disfa-full --clean
-    python benchmarks/rehearse_paper_scale.py --summarize /work/scratch-scale/disfa-*.json   # the tables again
-    # BP4D at 1/9 (2 train + 2 devel subjects x 8 tasks x 446 frames of 1040 x 1392):
-    python benchmarks/rehearse_paper_scale.py --dataset bp4d --fraction 1/9 --scratch /work/scratch-scale/bp4d-1of9 --clean
-    # the whole chain to Table 1 (every fold trained and predicted; on a GPU machine, or tiny):
-    python benchmarks/rehearse_paper_scale.py --dataset disfa --subjects 2 --frames 40 --frame-size 320 240 \\
+    # BP4D at 1/9 (2 train + 2 devel subjects x 8 tasks x 446 frames of 1040 x 1392), every stage:
+    python benchmarks/rehearse_paper_scale.py --dataset bp4d --fraction 1/9 --until evaluation --scratch /work/scratch-scale/bp4d-1of9 --clean
+    python benchmarks/rehearse_paper_scale.py --summarize benchmarks/records/rehearsal_*.json   # the tables again
+    # the whole chain to Table 1 with real trainings of every fold (on a GPU machine, or tiny):
+    python benchmarks/rehearse_paper_scale.py --dataset disfa --subjects 2 --frames 40 --frame-size 320 240 \
         --max-train-samples 16 --until table1 --scratch /tmp/rehearse-tiny --clean
 
 Run it with the project's interpreter from the checkout (``PYTHONPATH=<checkout> .venv/bin/python``):
