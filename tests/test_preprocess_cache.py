@@ -250,3 +250,26 @@ def test_crop_build_writes_sequence_by_sequence(tiny, monkeypatch):
     assert {"/landmarks", "/frame_landmarks", "/au_points", "/intensities", "/subject", "/frame",
             "/landmark_source", "/images"} <= names
     assert all(rows <= largest for _, rows in writes), writes
+
+
+def test_crop_build_refuses_landmarks_that_change_between_its_passes(tiny, monkeypatch):
+    """The build reads each landmarks CSV twice (to plan, then to write); a CSV rewritten in between (another job
+    on the same results folder) must stop the build naming the file, not write rows the plan did not count."""
+    import g2rl.preprocess.cache as cache_module
+
+    tmp_path, index, csvs = tiny
+    calls = []
+    original = cache_module.read_landmarks_csv
+
+    def rewritten_after_planning(path):
+        calls.append(path)
+        table = original(path)
+        if len(calls) > len(csvs) and "SN001" in str(path):  # the second pass: the video lost frame 2's face,
+            table.loc[table["frame"] == 2, "success"] = 0     # so frame 3 is no longer within max_gap of one
+        return table
+
+    monkeypatch.setattr(cache_module, "read_landmarks_csv", rewritten_after_planning)
+    out = tmp_path / "crops.h5"
+    with pytest.raises(G2RLError, match=r"SN001\.csv: changed while the crops cache was being written \(SN001/LeftCamera\)"):
+        build_crop_cache(index, csvs, out, S, AUS, DEFAULT_AU_POINTS, max_gap=1, progress=False)
+    assert not out.exists()
