@@ -160,9 +160,9 @@ def broken_link(path: Path) -> str | None:
 
 
 def broken_image_links(folder: Path) -> list[tuple[str, str]]:
-    """(path, reason) of the links in ``folder`` that lead nowhere and would be images: their
-    name or their target's has an image suffix (:func:`folder_images` does not list them: a link to nothing is no file).
-    Natural order."""
+    """(path, reason) of the links in ``folder`` that lead nowhere and would be images: their name
+    or their target's has an image suffix (:func:`folder_images` does not list them: a link to
+    nothing is no file). Natural order."""
     found = []
     for entry in os.scandir(folder):
         link = Path(entry.path)
@@ -171,6 +171,7 @@ def broken_image_links(folder: Path) -> list[tuple[str, str]]:
             if reason is not None:
                 found.append((link, reason))
     return [(printable_path(p), r) for p, r in sorted(found, key=lambda f: natural_key(f[0]))]
+
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3); grey images are expanded to 3 channels, EXIF

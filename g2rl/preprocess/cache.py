@@ -161,7 +161,7 @@ def build_crop_cache(
         csv_path = landmark_csvs.get((subject, session))
         if csv_path is None:
             raise G2RLError(f"no landmarks CSV given for sequence {key}")
-        kept, _, _, seq_counts = _sequence_landmarks(index, seq, csv_path, max_gap, key)
+        kept, _, _, seq_counts = _sequence_landmarks(seq, csv_path, max_gap, key)
         counts["sequences"][key] = seq_counts
         if seq_counts["missing"] or seq_counts["carried"]:
             say(f"{key}: {seq_counts['missing']} of {len(seq)} indexed frames excluded (no face within "
@@ -193,7 +193,7 @@ def build_crop_cache(
         for key, seq_rows, kept_pass1, csv_path in plan:
             if len(kept_pass1) == 0:
                 continue
-            kept, pts, src, _ = _sequence_landmarks(index, index.loc[seq_rows], csv_path, max_gap, key)
+            kept, pts, src, _ = _sequence_landmarks(index.loc[seq_rows], csv_path, max_gap, key)
             if not np.array_equal(kept, kept_pass1):  # the CSV changed between the passes
                 raise G2RLError(f"{csv_path}: changed while the crops cache was being written ({key})")
             _write_sequence(out, index.loc[kept], pts, src, row, crop_size, aus, au_point_mapping, csv_path, bar)
@@ -213,8 +213,7 @@ def build_crop_cache(
     return counts
 
 
-def _sequence_landmarks(index: pd.DataFrame, seq: pd.DataFrame, csv_path, max_gap: int,
-                        key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+def _sequence_landmarks(seq: pd.DataFrame, csv_path, max_gap: int, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """One sequence's landmarks under the no-face policy.
 
     Returns (kept: the frame-index rows written, sorted by video frame for sequential decoding,
@@ -233,7 +232,7 @@ def _sequence_landmarks(index: pd.DataFrame, seq: pd.DataFrame, csv_path, max_ga
     keep = source != "missing"
     kept, pts, src = seq.index.to_numpy()[keep], landmark_array(lm)[rows[keep]], source[keep]
     if len(kept) and is_video(seq["media"].iloc[0]):
-        order = np.argsort(index.loc[kept, "media_frame"].to_numpy(), kind="stable")
+        order = np.argsort(seq.loc[kept, "media_frame"].to_numpy(), kind="stable")
         kept, pts, src = kept[order], pts[order], src[order]
     return kept, pts, src, seq_counts
 
