@@ -282,7 +282,7 @@ def write_synthetic_predictions(crops: Path, runs: list[tuple[str, int, str, str
         write_predictions(out / "predictions.csv", predictions_frame(keys, rows, aus, pred, true))
         write_diagnostics(out / "diagnostics.json", method, {"available": False, "reason": reason}, {})
         rows_total += len(rows)
-    return {"files": len(runs), "rows": rows_total, "disk_mb": du_mb(workdir / runs[0][3].split("/runs/")[0])}
+    return {"files": len(runs), "rows": rows_total, "disk_mb": du_mb(workdir / EVAL_RESULTS)}
 
 
 # -- measuring ------------------------------------------------------------------------------------
@@ -522,11 +522,20 @@ def scaling_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def measure_evaluation(config: dict, dataset: str, crops: Path, work: Path, scratch: Path, smk: list[str],
+def snakemake_command(snakemake: list[str], configfile: Path, allowed_rules: tuple[str, ...] = ()) -> list[str]:
+    """``snakemake`` (the command with its --snakefile, --directory and --cores) with ``configfile`` and, if
+    given, ``--allowed-rules``, ending in "--" so that the targets appended after it are targets: --configfile
+    and --allowed-rules take several values and would swallow them."""
+    return [*snakemake, "--configfile", str(configfile), *(["--allowed-rules", *allowed_rules] if allowed_rules else []),
+            "--"]
+
+
+def measure_evaluation(config: dict, dataset: str, crops: Path, work: Path, scratch: Path, snakemake: list[str],
                        logs: Path, env: dict) -> dict:
     """Write synthetic predictions of every test frame for Table 1's runs (:func:`write_synthetic_predictions`),
     then run the workflow's evaluate, evidence, Table 1 and G2RL-vs-Baseline rules on them (``--allowed-rules``:
-    nothing else may run, so the predictions stand in for the trainings). Returns the stages
+    nothing else may run, so the predictions stand in for the trainings). ``snakemake``: the command up to its
+    ``--configfile`` (this stage gives its own). Returns the stages
     ``synthetic_predictions``, ``evaluate``, ``evidence`` and ``table1_report`` (per-rule ``benchmark:`` records)."""
     import yaml
 
@@ -537,9 +546,8 @@ def measure_evaluation(config: dict, dataset: str, crops: Path, work: Path, scra
     t0 = time.perf_counter()
     made = write_synthetic_predictions(crops, runs, work)
     made["wall_s"] = time.perf_counter() - t0
-    cmd = [*smk[: smk.index("--configfile") + 1], str(ecfg_path), *smk[smk.index("--configfile") + 2:],
-           "--allowed-rules", *EVAL_RULES, "--",
-           f"{EVAL_RESULTS}/tables/table1_{dataset}.csv", f"{EVAL_RESULTS}/tables/g2rl_vs_baseline_{dataset}.csv"]
+    cmd = snakemake_command(snakemake, ecfg_path, EVAL_RULES) + [
+        f"{EVAL_RESULTS}/tables/table1_{dataset}.csv", f"{EVAL_RESULTS}/tables/g2rl_vs_baseline_{dataset}.csv"]
     inv = run_measured(cmd, logs / "snakemake_evaluation.log", env)
     bench = work / EVAL_RESULTS / "benchmarks" / dataset
     per_job = made["rows"] // len({(m, s) for m, s, _, _ in runs})  # rows each evaluate job reads (its folds)
@@ -664,8 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg_path.write_text(yaml.safe_dump(config, sort_keys=False))
     test_fold = "1" if args.dataset == "disfa" else "devel"
     tg = targets(config, args.dataset, test_fold)
-    smk = [args.python, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(cfg_path), "--cores", str(args.cores)]
+    snakemake = [args.python, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
+                 "--cores", str(args.cores)]
+    smk = snakemake_command(snakemake, cfg_path)
     steps = ["frame_index", "landmarks+crops", "heatmaps"] + {"caches": [], "train": ["train"], "evaluation": ["train"],
                                                                "table1": ["train", "table1"]}[args.until]
     invocations = record.setdefault("snakemake", {})
@@ -739,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
     # 4. evaluation at size: the workflow's evaluate, evidence and Table 1 rules on synthetic predictions
     if args.until == "evaluation" and "evaluate" not in st:
         print("evaluation on synthetic predictions ...", flush=True)
-        st.update(measure_evaluation(config, args.dataset, crops, work, scratch, smk, logs, env))
+        st.update(measure_evaluation(config, args.dataset, crops, work, scratch, snakemake, logs, env))
         save()
     record["free_disk_gb_end"] = round(shutil.disk_usage(scratch).free / 1e9, 1)
     record["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

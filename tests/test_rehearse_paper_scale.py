@@ -196,3 +196,16 @@ def test_synthetic_predictions_are_table1s_runs_and_read_like_real_ones(rehearse
         assert not diag["teach"]["available"] and "synthetic" in diag["teach"]["reason"]
     # each run its own draw (seeds and methods differ as trainings would)
     assert not np.array_equal(seen[("g2rl", 0, "1")], seen[("g2rl", 1, "1")])
+
+
+@pytest.mark.parametrize("allowed", [(), ("evaluate", "table1")])
+def test_snakemake_command_keeps_its_targets(rehearse, allowed):
+    """--configfile and --allowed-rules take several values: targets appended after them must still parse as
+    targets (Snakemake once read a target as a second config file)."""
+    from snakemake.cli import get_argument_parser
+
+    base = ["--snakefile", "Snakefile", "--directory", "work", "--cores", "2"]
+    cmd = rehearse.snakemake_command(base, Path("rehearsal.yaml"), allowed) + ["results/a.csv", "results/b.csv"]
+    args = get_argument_parser().parse_args(cmd)
+    assert [str(c) for c in args.configfile] == ["rehearsal.yaml"] and list(args.targets) == ["results/a.csv", "results/b.csv"]
+    assert set(args.allowed_rules or ()) == set(allowed)
