@@ -136,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)  # an unusable --device cuda fails now, before the caches are read
     slots = GpuSlots(args.jobs_per_gpu, args.gpu_lock_dir)
     outputs = {f"--out {name}": Path(args.out) / name for name in ("model.pt", "predictions.csv", "train_log.csv")}
-    refuse_output_over_input("train", {**outputs, "--log": args.log}, {"--crops": args.crops, "--heatmaps": args.heatmaps})
+    refuse_output_over_input("train", outputs, {"--crops": args.crops, "--heatmaps": args.heatmaps}, appended={"--log": args.log})
     ensure_writable_dir(args.out)  # a read-only or forbidden --out fails now, not after training
     # last of the checks, since it may wait for a card; the slot is held until this process ends
     placement = place(device, slots)
