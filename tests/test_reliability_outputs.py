@@ -25,6 +25,7 @@ from g2rl.cli import main as g2rl_main
 from g2rl.paths import refuse_output_over_input
 from g2rl.errors import G2RLError
 from layouts import write_disfa
+from test_preprocess_cache import _build, tiny  # noqa: F401  (fixture reused from the cache tests)
 
 FOLDS = '{"folds": {"1": ["SN001"], "2": ["SN002"], "3": ["SN003"]}}'
 
@@ -143,3 +144,114 @@ def test_a_symlink_to_a_device_is_refused_and_a_dangling_link_is_not(tmp_path):
     regular = tmp_path / "old.csv"
     regular.write_text("replaced, as before\n")
     refuse_output_over_input("evaluate", {"--out": regular}, {})
+
+
+# -- 14. Ctrl-C: one line, exit 130, for every command ------------------------------------------------
+
+def _interrupt(code: str, marker: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` in a child (default SIGINT disposition, its own process group, as Ctrl-C at a terminal
+    reaches a job), wait for the line ``marker`` on its stdout, send SIGINT; return its status and stderr."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for line in proc.stdout:
+            if line.strip() == marker:
+                break
+        else:
+            pytest.fail(f"the child ended before {marker!r}: {proc.stderr.read()[-3000:]}")
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
+
+
+def _last_g2rl_line(err: str) -> str:
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    return [ln for ln in err.splitlines() if ln.startswith("g2rl ")][-1]
+
+
+def test_sigint_during_cache_heatmaps_is_one_line_and_130(tiny, tmp_path):  # noqa: F811
+    root, index, csvs = tiny
+    crops, _ = _build(root, index, csvs)
+    out = tmp_path / "heat" / "heatmaps.h5"
+    code = f"""
+import sys, time
+import g2rl.preprocess.cache as cache
+real = cache.render_layout
+def slow(*a, **k):  # the build is real; only made slow enough to be interrupted
+    print("rendering", flush=True)
+    time.sleep(60)
+    return real(*a, **k)
+cache.render_layout = slow
+from g2rl.cli import main
+sys.exit(main(["cache", "heatmaps", "--crops", {str(crops)!r}, "--sigma", "2", "--out", {str(out)!r}]))
+"""
+    r = _interrupt(code, "rendering", tmp_path)
+    assert r.returncode == 130, r.stderr[-3000:]
+    assert _last_g2rl_line(r.stderr) == f"g2rl cache: interrupted; {out} was not written"
+    assert list(out.parent.iterdir()) == []  # no temporary left either
+
+
+TRAIN = ["--test-split", "2", "--method", "baseline", "--backbone", "resnet18", "--epochs", "2", "--batch-size", "2",
+         "--lr-step-epochs", "1", "--deconv-channels", "8,8,8", "--num-workers", "0", "--device", "cpu",
+         "--allow-random-init", "--pretrained", "none", "--in-memory", "off"]
+
+
+def test_sigint_mid_epoch_in_train_is_one_line_and_the_rerun_resumes(tiny, tmp_path, caplog):  # noqa: F811
+    import json
+    import logging
+
+    from g2rl.preprocess.cache import build_heatmap_cache
+
+    root, index, csvs = tiny
+    crops, _ = _build(root, index, csvs)
+    heat = root / "heatmaps.h5"
+    build_heatmap_cache(crops, 2.0, heat)
+    out = tmp_path / "run"
+    argv = ["train", "--crops", str(crops), "--heatmaps", str(heat), "--out", str(out), *TRAIN]
+    # The child trains for real; after epoch 1's last.pt is saved, its second step of epoch 2 says so
+    # and sleeps: the signal arrives mid-epoch, after one unsaved optimiser step of epoch 2.
+    code = f"""
+import sys, time
+import g2rl.training.loop as loop
+from g2rl.model.g2rl_net import G2RLModel
+saved, steps = [], []
+real_save, real_forward = loop.save_resume_checkpoint, G2RLModel.forward
+def save(*a, **k):
+    real_save(*a, **k)
+    saved.append(1)
+def forward(self, *a, **k):
+    if self.training and saved:
+        steps.append(1)
+        if len(steps) == 2:
+            print("mid-epoch", flush=True)
+            time.sleep(60)
+    return real_forward(self, *a, **k)
+loop.save_resume_checkpoint, G2RLModel.forward = save, forward
+from g2rl.cli import main
+sys.exit(main({argv!r}))
+"""
+    r = _interrupt(code, "mid-epoch", tmp_path)
+    assert r.returncode == 130, r.stderr[-3000:]
+    assert _last_g2rl_line(r.stderr) == (f"g2rl train: interrupted; {out / 'last.pt'} holds the last finished epoch: "
+                                         "run the same command again to resume from it")
+    assert (out / "last.pt").is_file() and not (out / "model.pt").exists()
+    with caplog.at_level(logging.INFO):
+        assert g2rl_main(argv) == 0
+    assert "after epoch 0" in caplog.text  # resumed from epoch 1's checkpoint, not started over
+    provenance = json.loads((out / "predictions.provenance.json").read_text())
+    assert provenance["run"]["resumed_from_epoch"] == 1
+    assert list(__import__("pandas").read_csv(out / "train_log.csv")["epoch"]) == [1, 2]
+
+
+def test_sigint_before_the_first_epoch_says_there_is_nothing_to_resume(tmp_path):
+    import argparse
+
+    from g2rl.training.cli import interrupted_note
+
+    note = interrupted_note(argparse.Namespace(out=str(tmp_path)))
+    assert note == f"no epoch had finished, nothing to resume ({tmp_path / 'model.pt'} was not written)"

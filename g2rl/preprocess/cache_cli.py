@@ -67,6 +67,11 @@ def parse_mapping(text: str, option: str = "--au-points") -> dict | None:
         raise ConfigError(f"{option}: not a mapping name or valid JSON ({exc})") from None
 
 
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What Ctrl-C leaves (g2rl.cli prints it): caches are renamed into place only when complete."""
+    return f"{args.out} was not written"
+
+
 def main(args: argparse.Namespace) -> int:
     if args.what == "heatmaps":
         from g2rl.preprocess.cache import build_heatmap_cache

@@ -128,6 +128,15 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     )  # fmt: skip
 
 
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What Ctrl-C leaves (g2rl.cli prints it): last.pt after each finished epoch, which the same
+    command continues from."""
+    last = Path(args.out) / "last.pt"
+    if last.is_file():
+        return f"{last} holds the last finished epoch: run the same command again to resume from it"
+    return f"no epoch had finished, nothing to resume ({Path(args.out) / 'model.pt'} was not written)"
+
+
 def main(args: argparse.Namespace) -> int:
     from g2rl.training.device import resolve_device
     from g2rl.training.loop import train_fold
