@@ -212,3 +212,97 @@ def test_bp4d_index_holding_a_disfa_row_names_the_index_and_line(bp4d_index_csv,
     with pytest.raises(DatasetLayoutError, match=rf"^{path}: line 6: dataset 'affwild' is not one g2rl reads "
                                                  r"\(known: disfa, bp4d\)"):
         read_frame_index(path)
+
+
+# -- 6. content digests: what fletcher32 cannot see ------------------------------------------------------
+
+def _zero_words_to_ones(path, dataset: str, count: int = 2) -> list[int]:
+    """Turn the first ``count`` float32 values 0.0 of ``dataset``'s first chunk into FF FF FF FF (NaN) in the
+    raw file: 16-bit words 0x0000 -> 0xFFFF, which fletcher32's ones'-complement sums do not see.
+    Returns the flat indices changed."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        ds = f[dataset]
+        info = ds.id.get_chunk_info(0)
+        values = ds[tuple(slice(0, c) for c in ds.chunks)].reshape(-1)
+        assert ds.compression is None and ds.dtype == np.float32
+    where = [int(i) for i in np.flatnonzero(values == 0.0)[:count]]
+    data = bytearray(path.read_bytes())
+    for i in where:
+        data[info.byte_offset + 4 * i:info.byte_offset + 4 * i + 4] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    return where
+
+
+def test_fletcher32_blind_spot_is_caught_by_the_digest(tiny, tmp_path, capsys):  # noqa: F811
+    import h5py
+
+    root, index, csvs = tiny
+    crops = _crops(root, index, csvs)
+    heat = root / "heat.h5"
+    build_heatmap_cache(crops, 2.0, heat)
+    before = h5py.File(crops, "r")["intensities"][...]
+    changed = _zero_words_to_ones(crops, "intensities")
+    # the premise: HDF5 reads the changed chunk without complaint, two labels 0.0 now NaN
+    with h5py.File(crops, "r") as f:
+        after = f["intensities"][...]
+    assert len(changed) == 2 and np.isnan(after.reshape(-1)[changed]).all() and np.isfinite(before.reshape(-1)[changed]).all()
+    rc = _train(crops, heat, tmp_path / "run")
+    assert one_error_line(capsys, rc) == (
+        f"g2rl train: error: {crops}: dataset 'intensities' does not match its content digest (SHA-256 written "
+        "with the file): it was changed or damaged after it was written; rebuild it")
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_the_same_blind_spot_in_landmarks_stops_the_heatmap_build(tiny, tmp_path, capsys):  # noqa: F811
+    """Another dataset, another command: a landmark coordinate 0.0 is rare, so a whole-zero row is made."""
+    import h5py
+
+    root, index, csvs = tiny
+    crops = _crops(root, index, csvs)
+    with h5py.File(crops, "r+") as f:  # a file whose landmark row 0 is legitimately zero, digests rewritten
+        from g2rl.preprocess.cache import DIGESTED_DATASETS
+        from g2rl.preprocess.h5write import write_content_digests
+
+        f["landmarks"][0] = 0.0
+        write_content_digests(f, DIGESTED_DATASETS, crops)
+    _zero_words_to_ones(crops, "landmarks", count=3)
+    rc = g2rl_main(["cache", "heatmaps", "--crops", str(crops), "--sigma", "2", "--out", str(tmp_path / "h.h5")])
+    assert one_error_line(capsys, rc).startswith(f"g2rl cache: error: {crops}: dataset 'landmarks' does not match "
+                                                 "its content digest")
+
+
+def test_every_small_dataset_has_a_digest_and_the_file_reads(tiny):  # noqa: F811
+    import h5py
+    import json
+
+    from g2rl.preprocess.cache import DIGESTED_DATASETS
+    from g2rl.preprocess.dataset import read_cache_keys
+    from g2rl.preprocess.h5read import DIGEST_ATTR
+
+    root, index, csvs = tiny
+    crops = _crops(root, index, csvs)
+    with h5py.File(crops, "r") as f:
+        digests = json.loads(f.attrs[DIGEST_ATTR])
+    assert set(digests) == set(DIGESTED_DATASETS) and "images" not in digests
+    assert all(len(d) == 64 for d in digests.values())
+    assert len(read_cache_keys(crops)) == 8
+
+
+def test_a_cache_written_before_digests_is_read_with_a_warning(tiny, caplog):  # noqa: F811
+    """Decision (docs/RELIABILITY.md): accepted with a warning naming the file, not refused."""
+    import h5py
+
+    from g2rl.preprocess.dataset import read_cache_keys
+    from g2rl.preprocess.h5read import DIGEST_ATTR
+
+    root, index, csvs = tiny
+    crops = _crops(root, index, csvs)
+    with h5py.File(crops, "r+") as f:
+        del f.attrs[DIGEST_ATTR]
+    with caplog.at_level(logging.WARNING):
+        assert len(read_cache_keys(crops)) == 8
+        assert len(read_cache_keys(crops)) == 8
+    warnings = [r for r in caplog.records if "written before caches carried content digests" in r.getMessage()]
+    assert len(warnings) == 1 and str(crops) in warnings[0].getMessage()  # once per process and file
