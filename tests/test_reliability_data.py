@@ -16,7 +16,7 @@ import pytest
 
 from g2rl.cli import main as g2rl_main
 from g2rl.datasets import index_bp4d, index_disfa, read_frame_index
-from g2rl.errors import DatasetLayoutError, G2RLError
+from g2rl.errors import ConfigError, DatasetLayoutError, G2RLError
 from layouts import write_bp4d, write_disfa
 from test_preprocess_cache import tiny, tiny_caches  # noqa: F401  (fixtures reused from the cache tests)
 
@@ -224,7 +224,13 @@ def test_train_on_overflowed_maps_is_one_line(tiny_caches, tmp_path, capsys, in_
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_non_finite_training_settings_are_refused(tmp_path, capsys, option, key, value):
     rc = g2rl_main(train_args(tmp_path / "c.h5", tmp_path / "h.h5", tmp_path / "run", option, value))
-    assert one_error_line(capsys, rc).startswith(f"g2rl train: error: training setting {key}={value}: must be")
+    # refused with the option's range, the config key's (issue 29: g2rl.config_ranges), naming the option
+    assert one_error_line(capsys, rc).startswith(f"g2rl train: error: {option} {value}: must be a finite number")
+    # and by the settings themselves, for library callers
+    from g2rl.training.settings import TrainSettings
+
+    with pytest.raises(ConfigError, match=rf"training setting {key}={value}: must be"):
+        TrainSettings(**{key: float(value)})
 
 
 # -- 5. cache checksums: a flipped byte in a chunk is an error naming the file ----------------------

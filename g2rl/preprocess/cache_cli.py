@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from g2rl.cli_lists import WordList
+from g2rl.config_ranges import check_options
 from g2rl.errors import ConfigError, G2RLError
 from g2rl.paths import refuse_output_over_input
 from g2rl.preprocess.data_checks import check_au_labels, read_cache_labels
@@ -93,6 +94,7 @@ def main(args: argparse.Namespace) -> int:
     from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
     from g2rl.preprocess.cache import build_crop_cache
 
+    check_options(args, {"crop_size": "preprocess.crop_size", "max_gap": "landmarks.max_gap"})
     mapping = parse_mapping(args.au_points)
     refuse_output_over_input("cache crops", {"--out": args.out}, {"--index": args.index})
     index = read_frame_index(args.index)

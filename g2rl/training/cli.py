@@ -13,13 +13,23 @@ import logging
 from pathlib import Path
 
 from g2rl.cli_lists import WordList
+from g2rl.config_ranges import check_options
 from g2rl.errors import ConfigError
-from g2rl.model.config import add_model_arguments, model_config_from_args
+from g2rl.model.config import MODEL_OPTION_RANGES, add_model_arguments, model_config_from_args
 from g2rl.paths import ensure_writable_dir, refuse_output_over_input
 from g2rl.training.gpu_slots import LOCK_DIR_ENV, GpuSlots, place
 from g2rl.training.settings import AMP_MODES, SWITCH_MODES, TrainSettings
 
 _DEFAULT = TrainSettings()
+
+# option (dest) -> the config key whose range it takes (the schema, g2rl.config_ranges: one table for both)
+OPTION_RANGES = {
+    "epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr",
+    "lr_step_epochs": "train.lr_step_epochs", "lr_gamma": "train.lr_gamma", "weight_decay": "train.weight_decay",
+    "max_train_samples": "train.max_train_samples", "in_memory_max_mb": "train.in_memory_max_mb",
+    "jobs_per_gpu": "train.jobs_per_gpu", "seed": "experiments.seeds", "sigma": "experiments.sigma",
+    "lambda_g": ("--lambda", "experiments.lambda"), **MODEL_OPTION_RANGES,
+}
 
 
 class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
@@ -112,6 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
+    # every number within its config key's range first: one line naming the option (--lambda: G2RL only)
+    check_options(args, OPTION_RANGES, skip=("lambda_g",) if args.method == "baseline" else ())
     if args.method == "baseline":
         lambda_g = 0.0
     else:

@@ -123,6 +123,7 @@ def train_fold(
     train_rows, test_rows = split_rows(keys["split"], test_split, source)
     # where the data is used: no subject in two splits, every AU labelled in both parts (g2rl.preprocess.data_checks)
     check_training_rows(keys, read_cache_labels(crops_h5), attrs["aus"], train_rows, test_rows, test_split, source)
+    settings.model.check_feature_map(int(attrs["crop_size"]) // 4, source)  # before W is sized from it
     # initialisation policy and provenance: which data the cache holds, which weights start the run
     dataset, caches = cache_identity(crops_h5, heatmaps_h5)
     weights = resolve_weights(settings.backbone, settings.pretrained)
