@@ -24,7 +24,7 @@ import pytest
 from g2rl.cli import main as g2rl_main
 from g2rl.errors import MediaError, TruncatedImageError, UnusableImageError
 from g2rl.media import MAX_IMAGE_PIXELS, OversizedImageError, apply_orientation, read_image
-from test_reliability_data import astronaut_sequence, one_error_line
+from test_reliability_data import assert_predict_gives_the_spoilt_frame_success_0, astronaut_sequence, one_error_line
 
 
 def cut_with_marker(path: Path, keep: float = 0.6) -> None:
@@ -174,16 +174,21 @@ def test_not_an_image_is_still_a_media_error(tmp_path):
 
 # -- through the commands --------------------------------------------------------------------------
 
+# how an image file is spoilt -> the start of the reason the message gives
+_REASONS = {"cut_with_marker": "damaged JPEG (libjpeg: Corrupt JPEG data: premature end of data segment)",
+            "empty": "empty file (0 bytes)",
+            "oversized": "image of 20000x20000 pixels (400 MP) is larger than the 100 MP g2rl decodes"}
+
+
 def _spoil(path: Path, how: str) -> str:
-    """Damage an image file ``how``; return the start of the reason the message gives."""
+    """Damage an image file ``how`` (a key of :data:`_REASONS`); return the start of the reason the message gives."""
     if how == "cut_with_marker":
         cut_with_marker(path)
-        return "damaged JPEG (libjpeg: Corrupt JPEG data: premature end of data segment)"
-    if how == "empty":
+    elif how == "empty":
         path.write_bytes(b"")
-        return "empty file (0 bytes)"
-    claim_size(path, 20000, 20000)
-    return "image of 20000x20000 pixels (400 MP) is larger than the 100 MP g2rl decodes"
+    else:
+        claim_size(path, 20000, 20000)
+    return _REASONS[how]
 
 
 SPOILS = ["cut_with_marker", "empty", "oversized"]
@@ -200,17 +205,4 @@ def test_landmarks_on_a_sequence_with_a_spoilt_jpeg_is_one_line(tmp_path, capsys
 
 @pytest.mark.parametrize("how", SPOILS)
 def test_predict_gives_a_spoilt_frame_success_0_and_a_warning(tmp_path, caplog, how):
-    from test_predict_model import AUS, make_checkpoint
-
-    make_checkpoint(tmp_path / "model.pt")
-    seq = astronaut_sequence(tmp_path / "T1")
-    reason = _spoil(seq / "2.jpg", how)
-    out = tmp_path / "aus.csv"
-    with caplog.at_level(logging.WARNING, logger="g2rl.predict"):
-        rc = g2rl_main(["predict", "--no-progress", "--amp", "off", "--checkpoint", str(tmp_path / "model.pt"),
-                        "--sequence", str(seq), "--out", str(out)])
-    assert rc == 0
-    df = pd.read_csv(out)
-    assert df["frame"].tolist() == [0, 1, 2, 3] and df["success"].tolist() == [1, 1, 0, 1]
-    assert df.loc[2, [f"{au}_r" for au in AUS]].isna().all()
-    assert f"{seq / '2.jpg'}: {reason}" in caplog.text and "success=0" in caplog.text
+    assert_predict_gives_the_spoilt_frame_success_0(tmp_path, caplog, lambda p: _spoil(p, how), _REASONS[how])

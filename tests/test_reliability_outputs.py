@@ -25,7 +25,8 @@ from g2rl.cli import main as g2rl_main
 from g2rl.paths import refuse_output_over_input
 from g2rl.errors import G2RLError
 from layouts import write_disfa
-from test_preprocess_cache import _build, tiny  # noqa: F401  (fixture reused from the cache tests)
+from test_preprocess_cache import _build, tiny, tiny_caches  # noqa: F401  (fixtures reused from the cache tests)
+from test_reliability_disk import slow_heatmap_build
 
 FOLDS = '{"folds": {"1": ["SN001"], "2": ["SN002"], "3": ["SN003"]}}'
 
@@ -178,18 +179,7 @@ def test_sigint_during_cache_heatmaps_is_one_line_and_130(tiny, tmp_path):  # no
     root, index, csvs = tiny
     crops, _ = _build(root, index, csvs)
     out = tmp_path / "heat" / "heatmaps.h5"
-    code = f"""
-import sys, time
-import g2rl.preprocess.cache as cache
-real = cache.render_layout
-def slow(*a, **k):  # the build is real; only made slow enough to be interrupted
-    print("rendering", flush=True)
-    time.sleep(60)
-    return real(*a, **k)
-cache.render_layout = slow
-from g2rl.cli import main
-sys.exit(main(["cache", "heatmaps", "--crops", {str(crops)!r}, "--sigma", "2", "--out", {str(out)!r}]))
-"""
+    code = slow_heatmap_build(crops, out)
     r = _interrupt(code, "rendering", tmp_path)
     assert r.returncode == 130, r.stderr[-3000:]
     assert _last_g2rl_line(r.stderr) == f"g2rl cache: interrupted; {out} was not written"
@@ -201,16 +191,11 @@ TRAIN = ["--test-split", "2", "--method", "baseline", "--backbone", "resnet18", 
          "--allow-random-init", "--pretrained", "none", "--in-memory", "off"]
 
 
-def test_sigint_mid_epoch_in_train_is_one_line_and_the_rerun_resumes(tiny, tmp_path, caplog):  # noqa: F811
+def test_sigint_mid_epoch_in_train_is_one_line_and_the_rerun_resumes(tiny_caches, tmp_path, caplog):  # noqa: F811
     import json
     import logging
 
-    from g2rl.preprocess.cache import build_heatmap_cache
-
-    root, index, csvs = tiny
-    crops, _ = _build(root, index, csvs)
-    heat = root / "heatmaps.h5"
-    build_heatmap_cache(crops, 2.0, heat)
+    _, crops, heat = tiny_caches
     out = tmp_path / "run"
     argv = ["train", "--crops", str(crops), "--heatmaps", str(heat), "--out", str(out), *TRAIN]
     # The child trains for real; after epoch 1's last.pt is saved, its second step of epoch 2 says so
