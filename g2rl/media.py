@@ -245,16 +245,17 @@ def _decode_jpeg(data: bytes, path: Path) -> np.ndarray:
     except ValueError as exc:
         raise damaged(str(exc)) from None
     check_image_size(width, height, path)
-    cmyk = colorspace in ("CMYK", "YCCK")  # libjpeg gives no RGB for these: checked here, converted by OpenCV
+    cmyk = colorspace in ("CMYK", "YCCK")  # libjpeg-turbo gives no RGB for these
+    space = "CMYK" if cmyk else "RGB"
     try:
-        rgb = simplejpeg.decode_jpeg(data, colorspace="CMYK" if cmyk else "RGB", strict=True)
+        pixels = simplejpeg.decode_jpeg(data, colorspace=space, strict=True)
     except ValueError as exc:
         if not any(w in str(exc) for w in _HARMLESS_JPEG_WARNINGS):
             raise damaged(str(exc)) from None
-        rgb = simplejpeg.decode_jpeg(data, colorspace="CMYK" if cmyk else "RGB", strict=False)
-    if cmyk:
+        pixels = simplejpeg.decode_jpeg(data, colorspace=space, strict=False)
+    if cmyk:  # the data is checked; OpenCV converts CMYK / YCCK to RGB (a rare file: decoded twice)
         return _decode_other(data, path)
-    return apply_orientation(rgb, _exif_orientation(data))
+    return apply_orientation(pixels, _exif_orientation(data))
 
 
 def _header_size(data: bytes) -> tuple[int, int | None] | None:

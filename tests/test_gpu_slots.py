@@ -163,7 +163,11 @@ def test_train_cli_trains_on_the_card_it_placed(tmp_path, holders, monkeypatch):
     cli.add_arguments(parser)
     args = parser.parse_args(["--crops", "c.h5", "--heatmaps", "h.h5", "--test-split", "1", "--out",
                               str(tmp_path / "out"), "--device", "cuda", "--gpu-lock-dir", str(locks)])  # fmt: skip
-    assert cli.main(args) == 0
+    gpu_slots = _fresh_slots(monkeypatch)  # the lock this test process takes is released at its end
+    try:
+        assert cli.main(args) == 0
+    finally:
+        _release(gpu_slots)
     assert seen["device"] == "cuda:1"
 
 
