@@ -11,6 +11,14 @@ with stored heatmaps vs heatmaps rendered from the stored points on the fly.
 ``--fletcher32`` then compares the caches with and without HDF5's per-chunk checksums (the
 default since issue 20): build times, file sizes, DataLoader reads and the in-memory path's one
 slice read, each the best of ``--repeats`` runs (the host is shared).
+
+``--digests N [N ...]`` measures only the content digests of the crops file's small datasets (issue
+29; g2rl.preprocess.h5read): for a crops file of N rows (12 AUs, 2 points each; the datasets the
+digests cover, without images, so DISFA's 130,815 rows fit anywhere), the CPU time to write them
+(end of a build) and to verify them (first open in a process), best of ``--repeats``;
+``--record FILE`` also writes the figures with the machine, the commit and the load.
+
+    python benchmarks/bench_cache.py --digests 1000 130815 --record benchmarks/records/cache_digests_<date>.json
 """
 
 from __future__ import annotations
@@ -35,8 +43,13 @@ def main() -> None:
     ap.add_argument("--sigma", type=float, default=2.0)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--fletcher32", action="store_true", help="also compare caches with and without checksums")
-    ap.add_argument("--repeats", type=int, default=3, help="--fletcher32: best of this many runs per figure")
+    ap.add_argument("--repeats", type=int, default=3, help="--fletcher32, --digests: best of this many runs per figure")
+    ap.add_argument("--digests", type=int, nargs="+", metavar="N", help="only measure the content digests at N rows")
+    ap.add_argument("--record", type=Path, default=None, help="--digests: also write the figures to this JSON file")
     args = ap.parse_args()
+    if args.digests:
+        measure_digests(args.digests, args.repeats, args.record)
+        return
     import torch
 
     from bench_landmarks import demo_like_video
@@ -143,6 +156,61 @@ def compare_checksums(index: pd.DataFrame, csv: Path, tmp: Path, args) -> None:
     for name in ("crops", "hm"):
         off, on = ((tmp / f"{name}_{label}.h5").stat().st_size / 2**20 for label in ("off", "on"))
         print(f"  {name} file, MiB: {off:.3f} / {on:.3f} ({100 * (on / off - 1):+.2f} %)")
+
+
+def measure_digests(sizes: list[int], repeats: int, record_path: Path | None) -> None:
+    """CPU seconds to write and to verify the content digests of a crops file's small datasets at each size."""
+    import json
+
+    import h5py
+
+    from g2rl.preprocess import h5read
+    from g2rl.preprocess.cache import DIGESTED_DATASETS
+    from g2rl.preprocess.h5write import h5_output, write_content_digests
+    from rehearse_paper_scale import machine_facts
+
+    load_start = Path("/proc/loadavg").read_text().split()[:3]
+    rng = np.random.default_rng(0)
+    k, points = len(DISFA_AUS), 2
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"crops_{n}.h5"
+            with h5_output(path) as (f, _):  # the writer's own datasets: fletcher32 on the numeric ones
+                text = h5py.string_dtype()
+                f.create_dataset("landmarks", data=rng.uniform(0, 256, (n, 68, 2)).astype(np.float32))
+                f.create_dataset("frame_landmarks", data=rng.uniform(0, 640, (n, 68, 2)).astype(np.float32))
+                f.create_dataset("au_points", data=rng.uniform(0, 256, (n, k, points, 2)).astype(np.float32))
+                f.create_dataset("intensities", data=rng.integers(0, 6, (n, k)).astype(np.float32))
+                for col, value in (("subject", "SN001"), ("session", "LeftCamera"), ("split", "1"),
+                                   ("landmark_source", "detected")):
+                    f.create_dataset(col, data=np.full(n, value, object), dtype=text)
+                for col in ("frame", "media_frame"):
+                    f.create_dataset(col, data=np.arange(n, dtype=np.int64))
+            nbytes = 0
+            write_s = verify_s = math.inf
+            for _ in range(repeats):
+                with h5py.File(path, "r+") as f:
+                    c0 = time.process_time()
+                    write_content_digests(f, DIGESTED_DATASETS, path)
+                    write_s = min(write_s, time.process_time() - c0)
+                    nbytes = sum(f[name].id.get_storage_size() for name in DIGESTED_DATASETS)
+                with h5py.File(path, "r") as f:
+                    h5read._VERIFIED.clear()  # a fresh process: nothing verified yet
+                    c0 = time.process_time()
+                    h5read.verify_content_digests(f, path)
+                    verify_s = min(verify_s, time.process_time() - c0)
+            rows.append({"rows": n, "digested_mib": nbytes / 2**20, "write_cpu_s": write_s, "verify_cpu_s": verify_s})
+            print(f"{n:>7} rows ({nbytes / 2**20:7.1f} MiB digested): write {write_s:.3f} s CPU, verify on open "
+                  f"{verify_s:.3f} s CPU (best of {repeats})")
+    load_end = Path("/proc/loadavg").read_text().split()[:3]
+    print(f"load {' '.join(load_start)} -> {' '.join(load_end)}")
+    if record_path:
+        record = {"benchmark": "bench_cache --digests", "aus": k, "points_per_au": points, "repeats": repeats,
+                  "figures": rows, "load_start": load_start, "load_end": load_end, "machine": machine_facts(),
+                  "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        record_path.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"record: {record_path}")
 
 
 if __name__ == "__main__":

@@ -388,6 +388,9 @@ def tile_cache(crops: Path, heatmaps: Path, k: int, out_dir: Path, block: int = 
     frames. Only for read measurements: the rows repeat."""
     import h5py
 
+    from g2rl.preprocess.h5read import DIGEST_ATTR
+    from g2rl.preprocess.h5write import write_content_digests
+
     out_dir.mkdir(parents=True, exist_ok=True)
     outs = []
     for src in (crops, heatmaps):
@@ -404,6 +407,8 @@ def tile_cache(crops: Path, heatmaps: Path, k: int, out_dir: Path, block: int = 
                         out[r * n + a:r * n + b] = data
             fo.attrs.update(dict(fi.attrs))
             fo.attrs["n_frames"] = n * k
+            if DIGEST_ATTR in fi.attrs:  # the tiled datasets have other content: digests of their own
+                write_content_digests(fo, json.loads(fi.attrs[DIGEST_ATTR]), dst)
         outs.append(dst)
     return outs[0], outs[1]
 

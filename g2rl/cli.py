@@ -1,7 +1,8 @@
 """The `g2rl` command line: one subcommand per pipeline stage.
 
 Each subcommand lives in the module that does the work and exposes two functions:
-``add_arguments(parser)`` and ``main(args) -> int``. The Snakemake rules call the same
+``add_arguments(parser)`` and ``main(args) -> int``, and may expose ``interrupted_note(args) -> str``,
+what Ctrl-C leaves behind (every command answers it with one line and exit 130, here). The Snakemake rules call the same
 library functions, so the CLI and the workflow cannot drift apart. Modules are imported
 only when their subcommand runs, so `g2rl index` does not pay for importing torch.
 """
@@ -14,7 +15,7 @@ import logging
 import sys
 
 from g2rl import __version__
-from g2rl.errors import G2RLError, report_error
+from g2rl.errors import G2RLError, report_error, report_interrupt
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -66,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input or a failing disk (EACCES, EROFS, ENOSPC, a missing file): one line naming
         # the path and the reason, exit 2; -v adds the traceback for a bug report.
         return report_error(known.command, exc, verbose)
+    except KeyboardInterrupt:
+        # Ctrl-C (SIGINT) is the user's choice, not a bug: one line, the shell's status for SIGINT.
+        # Outputs are renamed into place only when complete, so none is left half-written.
+        note = getattr(module, "interrupted_note", None)
+        return report_interrupt(known.command, note(args) if note else None)
 
 
 if __name__ == "__main__":

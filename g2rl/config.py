@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from g2rl.errors import ConfigError
+from g2rl.errors import ConfigError, G2RLError
 
 # Package data, so an installed wheel validates configs and runs `g2rl index` without the repository.
 # resources/config.yaml is a link to the repository's config/config.yaml (the demo config, kept where
@@ -82,11 +82,78 @@ def validate(config: dict, source: str = "config", check_roots: bool = True) -> 
     return config
 
 
+def _walk(node: Any, path: str = ""):
+    """(key path, value) of every value in a nested config, dict keys included as values of their own."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            sub = f"{path}.{key}" if path else str(key)
+            yield sub, key
+            yield from _walk(value, sub)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{path}[{i}]")
+    else:
+        yield path, node
+
+
+# C0 and C1 control characters (newline, tab, escape, ...), DEL and the Unicode line and paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _check_values(config: dict, source: str) -> None:
+    """Every number finite (NaN passes every range of the schema: `lr: .nan`) and no string with a newline or
+    another control character: config values become file names, shell words, log lines and the report's
+    reStructuredText, where a newline starts a directive (`.. raw:: html`); no real setting needs one."""
+    for path, value in _walk(config):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{source}: key {path}: {value} is not a finite number")
+        if isinstance(value, str) and _CONTROL.search(value):
+            char = _CONTROL.search(value).group()
+            raise ConfigError(f"{source}: key {path}: holds the control character U+{ord(char):04X} "
+                              f"({value[:40]!r}); newlines and control characters are refused in config values")
+
+
+def _check_sweeps(config: dict, source: str) -> None:
+    """Each sweep value once, by numeric value (2, 2.0 and "sqrt(4)" are one sigma) and by the label of its
+    output folder (two values that print alike would train into one folder); every sigma within the
+    heatmap's bounds (g2rl.preprocess.heatmaps.sigma_bounds: "sqrt(0)" passes the schema's pattern but is 0)."""
+    from g2rl.preprocess.heatmaps import check_sigma
+
+    exp = config["experiments"]
+    side = config["preprocess"]["crop_size"] // 4
+    for key in ("sigma", "sigma_sweep"):
+        values = exp[key] if isinstance(exp[key], list) else [exp[key]]
+        for i, value in enumerate(values):
+            where = f"experiments.{key}" + (f"[{i}]" if key == "sigma_sweep" else "")
+            try:
+                check_sigma(parse_sigma(value), side, f"{source}: key {where}: sigma {value!r}")
+            except G2RLError as exc:  # out of range: the message names the key
+                raise ConfigError(str(exc)) from None
+    for key, value_of, label_of in (("sigma_sweep", parse_sigma, sigma_label), ("lambda_sweep", float, lambda_label),
+                                    ("seeds", int, str), ("sweep_seeds", int, str)):
+        seen: dict = {}
+        for value in exp.get(key) or []:
+            for what, mark in (("value", value_of(value)), ("output folder label", label_of(value))):
+                if (what, mark) in seen:
+                    raise ConfigError(f"{source}: key experiments.{key}: {seen[(what, mark)]!r} and {value!r} have the "
+                                      f"same {what} ({mark}); each is one run, so a duplicate would train it twice "
+                                      "into one folder")
+                seen[(what, mark)] = value
+
+
 def _check_semantics(config: dict, source: str, check_roots: bool = True) -> None:
-    """Checks the schema cannot express: dataset roots given and existing (or made by the demo generator;
-    `check_roots=False` skips the existence check), and no random initialisation on real data unless asked for."""
+    """Checks the schema cannot express: finite numbers and no control characters anywhere, sweeps without
+    duplicates, the projection pool within the feature map, dataset roots given and existing (or made by
+    the demo generator; `check_roots=False` skips the existence check), and no random initialisation on
+    real data unless asked for."""
     from g2rl.init_policy import check_random_init
 
+    _check_values(config, source)
+    _check_sweeps(config, source)
+    side = config["preprocess"]["crop_size"] // 4
+    if config["model"]["projection_pool"] > side:
+        raise ConfigError(f"{source}: key model.projection_pool: {config['model']['projection_pool']} is larger than "
+                          f"the feature map M it pools ({side} x {side}: preprocess.crop_size / 4); at most {side}")
     model = config["model"]
     kind = "real" if config["data_label"] == "real" else "demo"  # the cache's own record is checked again at training
     check_random_init(model["pretrained"] is None, kind, model["allow_random_init"], source)

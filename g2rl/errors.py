@@ -2,7 +2,8 @@
 
 The CLI prints these, and any OSError (a missing file, EACCES, EROFS, ENOSPC), as one line
 naming the file and the problem (no traceback; ``-v`` adds it) and exits with status 2:
-:func:`report_error`. Anything else is a bug and keeps its traceback.
+:func:`report_error`. Anything else is a bug and keeps its traceback. Ctrl-C (SIGINT) is the
+user's choice, not an error: one line and the shell's status 130 (:func:`report_interrupt`).
 """
 
 import os
@@ -24,7 +25,12 @@ class MediaError(G2RLError):
     """A video or image cannot be read; the message names the file."""
 
 
-class TruncatedImageError(MediaError):
+class UnusableImageError(MediaError):
+    """An image file that exists but whose picture cannot be used (cut short, damaged, empty, or larger
+    than g2rl decodes). The pipeline stops on it; ``g2rl predict`` gives that frame ``success=0``."""
+
+
+class TruncatedImageError(UnusableImageError):
     """An image file is cut short (a JPEG without its end): decoders return it grey-filled, which
     must never be taken for a face. The pipeline stops on it; ``g2rl predict`` records no face."""
 
@@ -43,6 +49,18 @@ def describe_error(exc: BaseException) -> str:
             return f"{exc.filename}: {reason}"
         return reason
     return str(exc)
+
+
+INTERRUPTED_STATUS = 130  # what a shell reports for a process ended by SIGINT (128 + 2)
+
+
+def report_interrupt(command: str, note: str | None = None) -> int:
+    """Print ``g2rl <command>: interrupted[; <note>]`` to stderr and return 130: the one way every
+    command answers Ctrl-C (no traceback). ``note`` says what was or was not written."""
+    import sys
+
+    print(f"g2rl {command}: interrupted" + (f"; {note}" if note else ""), file=sys.stderr)
+    return INTERRUPTED_STATUS
 
 
 # Reasons this process cannot be finalised safely (a native library left in a broken state);

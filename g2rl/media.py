@@ -2,11 +2,17 @@
 
 One place for media I/O so that every stage (dataset readers, landmarks, predict)
 sees the same frames with the same channel order: RGB, shape (H, W, 3), dtype uint8.
+
+Images are checked before they are trusted (:func:`read_image`): an empty file, a JPEG cut short
+(also one whose end-of-image marker was put back after the cut) or otherwise damaged, and an image
+larger than :data:`MAX_IMAGE_PIXELS` raise :class:`UnusableImageError` naming the file, since a
+decoder would return a grey-filled picture (taken for a face) or need gigabytes.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 from pathlib import Path
@@ -18,7 +24,13 @@ VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpe
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-from g2rl.errors import MediaError, TruncatedImageError  # noqa: E402  (re-exported for callers)
+from g2rl.errors import MediaError, TruncatedImageError, UnusableImageError  # noqa: E402  (re-exported for callers)
+
+# The largest image g2rl decodes: 100 megapixels (10,000 x 10,000; a 108 MP phone photo is 12,000 x 9,000
+# and would be refused). An RGB copy of it is 300 MB and the decode, colour conversion and face detection
+# hold several; a header claiming 20,000 x 20,000 made `g2rl landmarks` peak at 2.4 GB and `g2rl predict`
+# die at 3.1 GB. The size is read from the header, before anything is decoded.
+MAX_IMAGE_PIXELS = 100_000_000
 
 # JPEG markers: start of image, start of scan, end of image
 _JPEG_SOI, _JPEG_SOS, _JPEG_EOI = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
@@ -173,23 +185,140 @@ def broken_image_links(folder: Path) -> list[tuple[str, str]]:
     return [(printable_path(p), r) for p, r in sorted(found, key=lambda f: natural_key(f[0]))]
 
 
+class OversizedImageError(UnusableImageError):
+    """An image whose header declares more than :data:`MAX_IMAGE_PIXELS` pixels (refused undecoded)."""
+
+
+def check_image_size(width: int, height: int | None, path: str | Path) -> None:
+    """Raise :class:`OversizedImageError` naming ``path`` when ``width`` x ``height`` (from the file's
+    header) exceeds :data:`MAX_IMAGE_PIXELS`. ``height`` None: ``width`` is the pixel count itself."""
+    pixels = width if height is None else width * height
+    if pixels > MAX_IMAGE_PIXELS:
+        size = f"{pixels / 1e6:.0f} MP" if height is None else f"{width}x{height} pixels ({pixels / 1e6:.0f} MP)"
+        raise OversizedImageError(
+            f"{path}: image of {size} is larger than the {MAX_IMAGE_PIXELS / 1e6:.0f} MP g2rl decodes "
+            f"(g2rl.media.MAX_IMAGE_PIXELS); it was not decoded"
+        )
+
+
+# libjpeg-turbo warnings that leave every pixel decoded: bytes between two markers that belong to no
+# segment (some cameras pad before the end-of-image marker). Every other warning means lost data.
+_HARMLESS_JPEG_WARNINGS = ("extraneous bytes before marker",)
+
+
+def _exif_orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) of a JPEG; 1 (as stored) when it has none or an unreadable one."""
+    if b"Exif\x00\x00" not in data[:65536]:  # APP1 comes first: no EXIF block, nothing to parse
+        return 1
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            value = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block is ignored, as OpenCV ignores it
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def apply_orientation(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    """``rgb`` (H, W, C) turned upright for an EXIF orientation 1-8 (as OpenCV's imread and PIL's
+    exif_transpose do): 2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90 clockwise,
+    7 transverse, 8 rotate 90 counter-clockwise."""
+    turns = {1: lambda a: a, 2: np.fliplr, 3: lambda a: np.rot90(a, 2), 4: np.flipud,
+             5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+             7: lambda a: np.rot90(a, 2).transpose(1, 0, 2), 8: lambda a: np.rot90(a, 1)}
+    return np.ascontiguousarray(turns[orientation](rgb)) if orientation != 1 else rgb
+
+
+def _decode_jpeg(data: bytes, path: Path) -> np.ndarray:
+    """A JPEG file's bytes -> RGB uint8 (H, W, 3), decoded once by libjpeg-turbo (simplejpeg) with its
+    warnings as errors: a scan that ends early (a file cut short, even with its end-of-image marker put
+    back) or corrupt entropy data is :class:`TruncatedImageError`, never a grey-filled picture."""
+    import simplejpeg
+
+    def damaged(reason: str) -> TruncatedImageError:
+        return TruncatedImageError(f"{path}: damaged JPEG (libjpeg: {reason}): the file is cut short or its data "
+                                   f"is corrupt")
+
+    try:
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+    except ValueError as exc:
+        raise damaged(str(exc)) from None
+    check_image_size(width, height, path)
+    cmyk = colorspace in ("CMYK", "YCCK")  # libjpeg-turbo gives no RGB for these
+    space = "CMYK" if cmyk else "RGB"
+    try:
+        pixels = simplejpeg.decode_jpeg(data, colorspace=space, strict=True)
+    except ValueError as exc:
+        if not any(w in str(exc) for w in _HARMLESS_JPEG_WARNINGS):
+            raise damaged(str(exc)) from None
+        pixels = simplejpeg.decode_jpeg(data, colorspace=space, strict=False)
+    if cmyk:  # the data is checked; OpenCV converts CMYK / YCCK to RGB (a rare file: decoded twice)
+        return _decode_other(data, path)
+    return apply_orientation(pixels, _exif_orientation(data))
+
+
+def _header_size(data: bytes) -> tuple[int, int | None] | None:
+    """(width, height) from a non-JPEG image's header, without decoding it: PNG's IHDR directly, other
+    formats through PIL (which reads only the header); (pixels, None) when PIL refuses the size itself,
+    None when PIL does not know the format (OpenCV decides)."""
+    import struct
+    import warnings
+
+    from PIL import Image
+
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the bound is ours, below
+            with Image.open(io.BytesIO(data)) as im:
+                return im.size
+    except Image.DecompressionBombError as exc:  # above PIL's own limit (and ours): its message has the count
+        counts = [int(n) for n in re.findall(r"\((\d+) pixels\)", str(exc))]
+        return (counts[0] if counts else MAX_IMAGE_PIXELS + 1), None
+    except Exception:  # noqa: BLE001 - not an image PIL knows: OpenCV decides below
+        return None
+
+
+def _decode_other(data: bytes, path: Path) -> np.ndarray:
+    """A PNG, BMP, TIFF, WebP (or CMYK JPEG) file's bytes -> RGB uint8 (H, W, 3) through OpenCV (EXIF
+    orientation applied), after its header's size is checked."""
+    cv2 = _cv2()
+    size = _header_size(data)
+    if size is not None:
+        check_image_size(*size, path)
+    try:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise MediaError(f"{path}: cannot decode image ({str(exc).strip().splitlines()[-1]})") from None
+    if bgr is None:
+        raise MediaError(f"{path}: cannot decode image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3); grey images are expanded to 3 channels, EXIF
-    orientation is applied. A JPEG cut short raises :class:`TruncatedImageError` naming the file
-    (decoded, it would be grey-filled and taken for a face); a name that is not UTF-8 MediaError."""
-    cv2 = _cv2()
+    orientation is applied. A file that cannot be used raises :class:`UnusableImageError` naming it:
+    an empty file or a JPEG cut short or damaged (:class:`TruncatedImageError`; decoded, it would be
+    grey-filled and taken for a face), an image above :data:`MAX_IMAGE_PIXELS` (its header is read
+    first, nothing decoded). A name that is not UTF-8, or a file that is no image: MediaError.
+
+    JPEGs are decoded once, strictly (libjpeg-turbo through simplejpeg, the same pixels as OpenCV's
+    decoder); other formats by OpenCV."""
     opencv_path(path)  # the same names as videos: they end up in UTF-8 CSVs
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: image file not found")
     data = path.read_bytes()  # read once: checked, then decoded from memory
+    if not data:
+        raise TruncatedImageError(f"{path}: empty file (0 bytes): no picture to read")
     if jpeg_is_truncated(data):
         raise TruncatedImageError(f"{path}: truncated JPEG (the data stops before the end-of-image marker: "
                                   f"the file is cut short or damaged)")
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise MediaError(f"{path}: cannot decode image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if data.startswith(_JPEG_SOI):
+        return _decode_jpeg(data, path)
+    return _decode_other(data, path)
 
 
 def write_image(path: str | Path, rgb: np.ndarray, jpeg_quality: int = 95) -> None:

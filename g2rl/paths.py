@@ -4,11 +4,19 @@
 same path, a symlink to it, or a hard link of it) would destroy the input (``g2rl landmarks v.avi
 --out v.avi``), so every command names its inputs and outputs here and is refused with one line
 before it reads anything.
+
+The same call refuses an output path that exists and is not a regular file (a folder, a device such
+as ``/dev/null``, a FIFO, a socket): every output is written under a temporary name and renamed
+onto its path (:mod:`g2rl.atomic`), which would replace the device node or FIFO by a regular file
+(as root, ``--out /dev/null`` would replace the machine's ``/dev/null``) or fail on a folder after
+all the work. Files a command appends to (``g2rl train --log``) are not replaced, so a device or FIFO
+is fine there: they are passed as ``appended`` and only compared with the inputs.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -26,6 +34,22 @@ def _identity(path: PathLike) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+# what a path that exists and is not a regular file is, for the message (checked in this order)
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def _special_kind(path: PathLike) -> str | None:
+    """What ``path`` is when it exists (symlinks followed) and is not a regular file, else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None  # absent (or a dangling link): the output will be created
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
 def _files(path: PathLike) -> Iterable[Path]:
     """The path itself, and for a folder the entries directly inside it (what a folder input reads)."""
     p = Path(path)
@@ -38,8 +62,9 @@ def _files(path: PathLike) -> Iterable[Path]:
 
 
 def refuse_output_over_input(command: str, outputs: Mapping[str, PathLike | None],
-                             inputs: Mapping[str, Iterable[PathLike] | PathLike | None]) -> None:
-    """Raise :class:`G2RLError` when an output is the same file as an input.
+                             inputs: Mapping[str, Iterable[PathLike] | PathLike | None],
+                             appended: Mapping[str, PathLike | None] | None = None) -> None:
+    """Raise :class:`G2RLError` when an output exists and is not a regular file, or is the same file as an input.
 
     Args:
         command: the command name for the message (e.g. ``"landmarks"``).
@@ -47,12 +72,21 @@ def refuse_output_over_input(command: str, outputs: Mapping[str, PathLike | None
             not exist yet cannot be an input, so only existing ones are compared.
         inputs: option name -> an input path or several; a folder input also covers the files
             directly inside it.
+        appended: option name -> a file the command appends to instead of replacing (a log): it may
+            be a device or a FIFO, but not an input.
 
     Identity is the (device, inode) pair after following symlinks, so a symlink or a hard link to
     an input is refused as well as the same path.
     """
-    existing = {}
     for name, out in outputs.items():
+        kind = None if out is None else _special_kind(out)
+        if kind is not None:
+            raise G2RLError(
+                f"{out}: {name} is {kind}, not a regular file; `g2rl {command}` writes its output under a temporary "
+                "name and renames it onto that path, which would replace it (nothing was done; choose a file path)"
+            )
+    existing = {}
+    for name, out in {**outputs, **(appended or {})}.items():
         if out is None:
             continue
         ident = _identity(out)

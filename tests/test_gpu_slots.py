@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from g2rl.errors import ConfigError
 from g2rl.training.gpu_slots import LOCK_DIR_ENV, GpuSlots, default_lock_dir, place
 
 HOLDER = """
-import json, sys
+import json, os, sys
+import g2rl.training.gpu_slots as gpu_slots
 from g2rl.training.gpu_slots import GpuSlots, place
+gpu_slots.KEEP_S = float(os.environ.get("TEST_KEEP_S", getattr(gpu_slots, "KEEP_S", 5.0)))
 count, k, lock_dir = json.loads(sys.argv[1])
 p = place("cuda", GpuSlots(k, lock_dir), device_count=lambda: count, poll_s=0.05)
 print(p.device, "|", p.how, flush=True)
@@ -160,7 +163,11 @@ def test_train_cli_trains_on_the_card_it_placed(tmp_path, holders, monkeypatch):
     cli.add_arguments(parser)
     args = parser.parse_args(["--crops", "c.h5", "--heatmaps", "h.h5", "--test-split", "1", "--out",
                               str(tmp_path / "out"), "--device", "cuda", "--gpu-lock-dir", str(locks)])  # fmt: skip
-    assert cli.main(args) == 0
+    gpu_slots = _fresh_slots(monkeypatch)  # the lock this test process takes is released at its end
+    try:
+        assert cli.main(args) == 0
+    finally:
+        _release(gpu_slots)
     assert seen["device"] == "cuda:1"
 
 
@@ -191,3 +198,197 @@ def test_workflow_passes_jobs_per_gpu(tmp_path, jobs_per_gpu):
     trains = [line for line in done.stdout.splitlines() if " train --crops " in line]
     assert trains and all("--device cuda" in line for line in trains), trains[:1]
     assert all(f"--jobs-per-gpu {jobs_per_gpu} " in line for line in trains), trains[:1]
+
+
+# -- issue 29, item 7: a lock file deleted while held -----------------------------------------------
+
+def _wait_for(predicate, timeout: float = 30.0) -> bool:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_lock_file_deleted_while_held_is_locked_again_by_its_holder(tmp_path, holders):
+    """A /tmp cleaner removes card 0's lock file while its training runs: the holder notices (every KEEP_S),
+    re-creates and re-locks it, so the next training is placed on card 1, not on the held card 0."""
+    a = holders(tmp_path, 2, TEST_KEEP_S="0.1")
+    assert a.device() == "cuda:0"
+    lock = tmp_path / "card-0.slot-0.lock"
+    inode = lock.stat().st_ino
+    lock.unlink()  # the cleaner
+    assert _wait_for(lambda: lock.exists() and lock.stat().st_ino != inode), "the holder did not re-create its lock"
+    b = holders(tmp_path, 2)
+    assert b.device() == "cuda:1"
+    assert holders(tmp_path, 2).device(timeout=1.5) is None  # both cards held: a third waits
+    a.proc.kill()
+    a.proc.wait()
+    assert "card-0.slot-0.lock was removed or replaced while this training held it" in a.proc.stderr.read()
+
+
+def test_a_lock_file_taken_by_another_training_in_between_is_reported(tmp_path, holders, monkeypatch, caplog):
+    """If another training took the re-created file before the holder's next look, the holder says that the
+    card may now be shared (it cannot undo it)."""
+    import logging
+
+    from g2rl.training import gpu_slots
+
+    monkeypatch.setattr(gpu_slots, "_held", [])
+    monkeypatch.setattr(gpu_slots, "_keeper", ["no thread in the test process"])
+    p = place("cuda", GpuSlots(1, str(tmp_path)), env={}, device_count=lambda: 1)
+    assert p.device == "cuda:0"
+    held = gpu_slots._held[0]
+    try:
+        (tmp_path / "card-0.slot-0.lock").unlink()
+        other = holders(tmp_path, 1)  # the next training, before the holder's watch came round
+        assert other.device() == "cuda:0"
+        with caplog.at_level(logging.WARNING):
+            notes = gpu_slots.keep_locks()
+        assert len(notes) == 1 and "could not be locked again (busy): another training may be using the same card " \
+                                   "slot now" in notes[0]
+    finally:
+        os.close(held.fd)
+
+
+def test_the_lock_is_checked_right_after_it_is_taken(tmp_path, monkeypatch):
+    """The file removed between the open and the flock: the lock on the orphan guards nothing, so the new
+    file at the path is locked instead."""
+    from g2rl.training import gpu_slots
+
+    monkeypatch.setattr(gpu_slots, "_held", [])
+    monkeypatch.setattr(gpu_slots, "_keeper", ["no thread in the test process"])
+    real_open, opened = gpu_slots._open_lock_file, []
+
+    def open_then_vanish(path):
+        fd = real_open(path)
+        if not opened:
+            os.unlink(path)  # a cleaner between the two calls
+        opened.append(fd)
+        return fd
+
+    monkeypatch.setattr(gpu_slots, "_open_lock_file", open_then_vanish)
+    path = tmp_path / "card-0.slot-0.lock"
+    try:
+        assert gpu_slots._try_lock(path) == "taken"
+        assert len(opened) == 2 and gpu_slots._same_file(gpu_slots._held[0].fd, path)
+    finally:
+        for h in gpu_slots._held:
+            os.close(h.fd)
+
+
+# -- issue 29, item 17: an unusable lock file in a shared folder -------------------------------------
+
+def _fresh_slots(monkeypatch):
+    from g2rl.training import gpu_slots
+
+    monkeypatch.setattr(gpu_slots, "_held", [])
+    monkeypatch.setattr(gpu_slots, "_warned", set())
+    monkeypatch.setattr(gpu_slots, "_keeper", ["no thread in the test process"])
+    return gpu_slots
+
+
+def _release(gpu_slots):
+    for h in gpu_slots._held:
+        os.close(h.fd)
+
+
+@pytest.mark.parametrize("what", ["eacces", "folder", "fifo", "symlink"])
+def test_an_unusable_lock_file_is_skipped_with_a_warning(tmp_path, monkeypatch, caplog, what):
+    import errno
+    import logging
+
+    gpu_slots = _fresh_slots(monkeypatch)
+    bad = tmp_path / "card-0.slot-0.lock"
+    if what == "eacces":  # another user's 0600 file (root reads any file: EACCES is raised where it is opened)
+        bad.write_text("")
+        real_open = os.open
+
+        def open_as_another_user(path, flags, *args):
+            if Path(path) == bad:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(gpu_slots.os, "open", open_as_another_user)
+    elif what == "folder":
+        bad.mkdir()
+    elif what == "fifo":
+        os.mkfifo(bad)
+    else:
+        bad.symlink_to(tmp_path / "elsewhere")
+    try:
+        with caplog.at_level(logging.WARNING):
+            p = place("cuda", GpuSlots(1, str(tmp_path)), env={}, device_count=lambda: 2, poll_s=0.01)
+        assert p.device == "cuda:1"  # the next card, not an exception
+        warnings = [r.getMessage() for r in caplog.records if "skipping the slot of lock file" in r.getMessage()]
+        assert len(warnings) == 1 and str(bad) in warnings[0], caplog.text
+        reason = {"eacces": "Permission denied", "folder": "not a regular file: a folder", "fifo": "a FIFO",
+                  "symlink": "a symbolic link"}[what]
+        assert reason in warnings[0], warnings[0]
+    finally:
+        _release(gpu_slots)
+
+
+def test_no_usable_slot_at_all_is_one_line(tmp_path, monkeypatch, capsys):
+    gpu_slots = _fresh_slots(monkeypatch)
+    for card in (0, 1):
+        (tmp_path / f"card-{card}.slot-0.lock").mkdir()
+    with pytest.raises(ConfigError, match=rf"^{tmp_path}: no GPU slot lock file can be used \(2 slot\(s\); "
+                                          r"card-0.slot-0.lock: not a regular file: a folder"):
+        place("cuda", GpuSlots(1, str(tmp_path)), env={}, device_count=lambda: 2, poll_s=0.01)
+    _release(gpu_slots)
+
+
+def test_lock_files_are_group_writable_and_a_named_folder_is_the_groups(tmp_path, monkeypatch):
+    import stat
+
+    gpu_slots = _fresh_slots(monkeypatch)
+    old = os.umask(0o022)
+    try:
+        shared = tmp_path / "shared"
+        place("cuda", GpuSlots(1, str(shared)), env={}, device_count=lambda: 1)
+        assert stat.S_IMODE((shared / "card-0.slot-0.lock").stat().st_mode) == 0o660
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o2770
+        private = tmp_path / "tmp"
+        place("cuda", GpuSlots(1), env={"TMPDIR": str(private)}, device_count=lambda: 2)
+        assert stat.S_IMODE(default_lock_dir({"TMPDIR": str(private)}).stat().st_mode) == 0o700
+    finally:
+        os.umask(old)
+        _release(gpu_slots)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become a second user (the simulated EACCES test runs)")
+def test_another_users_private_lock_file_is_skipped_by_a_real_second_user(tmp_path):
+    """Real permission bits: a root-owned 0600 lock file, and a placement run as user nobody (the child
+    imports as root, then drops to uid/gid 65534 before it places)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="g2rl-shared-locks-", dir="/tmp"))
+    try:
+        os.chmod(folder, 0o1777)
+        private = folder / "card-0.slot-0.lock"
+        private.write_text("")
+        os.chmod(private, 0o600)  # root's, unreadable by nobody
+        code = (
+            "import json, logging, os, sys\n"
+            "logging.basicConfig(level=logging.WARNING)\n"
+            "from g2rl.training.gpu_slots import GpuSlots, place\n"
+            "os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+            f"p = place('cuda', GpuSlots(1, {str(folder)!r}), env={{}}, device_count=lambda: 2)\n"
+            "print(p.device)\n"
+        )
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)))
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stdout.strip() == "cuda:1"
+        assert f"skipping the slot of lock file {private}: Permission denied" in r.stderr
+        assert (folder / "card-1.slot-0.lock").stat().st_uid == 65534
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)

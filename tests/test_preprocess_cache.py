@@ -42,7 +42,8 @@ def _landmarks(n, success, offset=0.0):
 
 @pytest.fixture
 def tiny(tmp_path):
-    """DISFA-like video sequence (8 frames, frames 3 and 4 without face) + BP4D-like image sequence."""
+    """DISFA-like video sequence (8 frames, frames 3 and 4 without face; AU12 unlabelled in its first frames)
+    + BP4D-like image sequence."""
     video = tmp_path / "SN001.avi"
     with VideoWriter(video, 10, (200, 200)) as w:
         for i in range(8):
@@ -61,7 +62,7 @@ def tiny(tmp_path):
     rows = []
     for f in [6, 1, 2, 3, 4, 7]:  # not sorted: the cache reads the video in order anyway
         rows.append(dict(dataset="disfa", subject="SN001", session="LeftCamera", frame=f + 1, media=str(video),
-                         media_frame=f, split="1", AU06=f % 6, AU12=np.nan, AU25=1.0))
+                         media_frame=f, split="1", AU06=f % 6, AU12=np.nan if f < 3 else 2.0, AU25=1.0))
     for i, p in enumerate(imgs):
         rows.append(dict(dataset="disfa", subject="F001", session="T1", frame=i, media=p, media_frame=0,
                          split="2", AU06=0.0, AU12=5.0, AU25=2.0))

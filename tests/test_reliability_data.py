@@ -16,7 +16,7 @@ import pytest
 
 from g2rl.cli import main as g2rl_main
 from g2rl.datasets import index_bp4d, index_disfa, read_frame_index
-from g2rl.errors import DatasetLayoutError, G2RLError
+from g2rl.errors import ConfigError, DatasetLayoutError, G2RLError
 from layouts import write_bp4d, write_disfa
 from test_preprocess_cache import tiny, tiny_caches  # noqa: F401  (fixtures reused from the cache tests)
 
@@ -198,7 +198,9 @@ def test_train_on_heatmaps_built_with_sigma_inf_is_one_line(tiny_caches, tmp_pat
         f.attrs["sigma"] = float("inf")  # as an unchecked build wrote it (all-zero maps)
     rc = g2rl_main(train_args(crops, heat, tmp_path / "run", "--sigma", "inf"))
     line = one_error_line(capsys, rc)
-    assert line.startswith("g2rl train: error: training setting sigma=inf: must be finite and > 0"), line
+    # the option's range is the config key's (issue 29: g2rl.config_ranges)
+    assert line.startswith("g2rl train: error: --sigma inf: must be a finite number > 0 (as the config's "
+                           "experiments.sigma)"), line
     rc = g2rl_main(train_args(crops, heat, tmp_path / "run"))
     line = one_error_line(capsys, rc)
     assert line.startswith(f"g2rl train: error: {heat}: built with sigma=inf is outside 0.1..8 heatmap px"), line
@@ -224,7 +226,13 @@ def test_train_on_overflowed_maps_is_one_line(tiny_caches, tmp_path, capsys, in_
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_non_finite_training_settings_are_refused(tmp_path, capsys, option, key, value):
     rc = g2rl_main(train_args(tmp_path / "c.h5", tmp_path / "h.h5", tmp_path / "run", option, value))
-    assert one_error_line(capsys, rc).startswith(f"g2rl train: error: training setting {key}={value}: must be")
+    # refused with the option's range, the config key's (issue 29: g2rl.config_ranges), naming the option
+    assert one_error_line(capsys, rc).startswith(f"g2rl train: error: {option} {value}: must be a finite number")
+    # and by the settings themselves, for library callers
+    from g2rl.training.settings import TrainSettings
+
+    with pytest.raises(ConfigError, match=rf"training setting {key}={value}: must be"):
+        TrainSettings(**{key: float(value)})
 
 
 # -- 5. cache checksums: a flipped byte in a chunk is an error naming the file ----------------------
@@ -352,14 +360,16 @@ def test_landmarks_on_a_sequence_with_a_truncated_jpeg_is_one_line(tmp_path, cap
     assert not (tmp_path / "lm.csv").exists()
 
 
-def test_predict_gives_a_truncated_frame_success_0_and_a_warning(tmp_path, caplog):
+def assert_predict_gives_the_spoilt_frame_success_0(tmp_path, caplog, spoil, reason: str) -> None:
+    """`g2rl predict --sequence` on 4 astronaut frames after ``spoil(path)`` damaged frame 2: exit 0, that
+    frame success=0 with empty AU cells, the others predicted, and a warning naming it with ``reason``."""
     import logging
 
     from test_predict_model import AUS, make_checkpoint
 
     make_checkpoint(tmp_path / "model.pt")
     seq = astronaut_sequence(tmp_path / "T1")
-    truncate(seq / "2.jpg")
+    spoil(seq / "2.jpg")
     out = tmp_path / "aus.csv"
     with caplog.at_level(logging.WARNING, logger="g2rl.predict"):
         rc = g2rl_main(["predict", "--no-progress", "--amp", "off", "--checkpoint", str(tmp_path / "model.pt"),
@@ -368,7 +378,11 @@ def test_predict_gives_a_truncated_frame_success_0_and_a_warning(tmp_path, caplo
     df = pd.read_csv(out)
     assert df["frame"].tolist() == [0, 1, 2, 3] and df["success"].tolist() == [1, 1, 0, 1]
     assert df.loc[2, [f"{au}_r" for au in AUS]].isna().all()  # no face: empty AU cells
-    assert f"{seq / '2.jpg'}: truncated JPEG" in caplog.text and "success=0" in caplog.text
+    assert f"{seq / '2.jpg'}: {reason}" in caplog.text and "success=0" in caplog.text
+
+
+def test_predict_gives_a_truncated_frame_success_0_and_a_warning(tmp_path, caplog):
+    assert_predict_gives_the_spoilt_frame_success_0(tmp_path, caplog, truncate, "truncated JPEG")
 
 
 # -- 10. names that are not UTF-8: one line, never handed to OpenCV (which segfaults) ---------------

@@ -104,13 +104,10 @@ def _default_signal_dispositions() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_during_a_heatmap_build_removes_the_temporary(tiny, tmp_path, sig):  # noqa: F811
-    root, index, csvs = tiny
-    crops, _ = _build(root, index, csvs)
-    out = tmp_path / "heat" / "heatmaps.h5"
-    env = dict(os.environ, PYTHONPATH=f"{REPO}", OMP_NUM_THREADS="1")
-    code = textwrap.dedent(f"""
+def slow_heatmap_build(crops, out) -> str:
+    """Python code of a child running `g2rl cache heatmaps` for real, made slow enough to be interrupted: it
+    prints "rendering" and sleeps a minute before rendering the first sample."""
+    return textwrap.dedent(f"""
         import sys, time
         import g2rl.preprocess.cache as cache
         real = cache.render_layout  # what build_heatmap_cache renders each sample with
@@ -122,6 +119,15 @@ def test_signal_during_a_heatmap_build_removes_the_temporary(tiny, tmp_path, sig
         from g2rl.cli import main
         sys.exit(main(["cache", "heatmaps", "--crops", {str(crops)!r}, "--sigma", "2", "--out", {str(out)!r}]))
     """)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_during_a_heatmap_build_removes_the_temporary(tiny, tmp_path, sig):  # noqa: F811
+    root, index, csvs = tiny
+    crops, _ = _build(root, index, csvs)
+    out = tmp_path / "heat" / "heatmaps.h5"
+    env = dict(os.environ, PYTHONPATH=f"{REPO}", OMP_NUM_THREADS="1")
+    code = slow_heatmap_build(crops, out)
     # the default SIGINT disposition: under nohup or `make test &` the child would inherit SIGINT
     # ignored, and Python leaves an ignored SIGINT ignored, so the signal would never arrive
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

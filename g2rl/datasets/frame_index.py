@@ -20,6 +20,8 @@ from g2rl.errors import DatasetLayoutError
 INDEX_KEY_COLUMNS = ["dataset", "subject", "session", "frame", "media", "media_frame"]
 AU_COLUMN = "AU{:02d}"
 AU_COLUMN_NAME = re.compile(r"^AU\d\d$")
+# the datasets an index may name (g2rl.datasets.from_config.DATASETS: a reader each)
+KNOWN_DATASETS = ("disfa", "bp4d")
 # the splits a dataset's index may hold when the schema fixes them (BP4D: the FERA 2015 partitions);
 # DISFA's folds are configurable, so only their form and consistency are checked
 KNOWN_SPLITS = {"bp4d": ("train", "devel")}
@@ -241,14 +243,59 @@ def write_frame_index(df: pd.DataFrame, out: str | Path) -> None:
         df.to_csv(tmp, index=False)
 
 
+def _line(row: int) -> int:
+    """The file line of data row ``row`` (0-based) of a CSV with one header line."""
+    return row + 2
+
+
+def check_index_columns(df: pd.DataFrame, path: Path | str) -> pd.DataFrame:
+    """The key columns of an index read back from ``path``: none empty, ``frame`` and ``media_frame``
+    whole numbers (``media_frame`` >= 0), one known ``dataset``. A line cut mid-row (a copy interrupted)
+    leaves its last cells empty, and sorting such a column later failed with a TypeError; an index
+    holding rows of another dataset wrote them into the wrong cache. Every error names the file, the
+    line and the column. Returns ``df`` with ``frame`` and ``media_frame`` as int64."""
+    df = df.copy()
+    for col in [*INDEX_KEY_COLUMNS, "split"]:
+        empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise DatasetLayoutError(f"{path}: line {_line(row)}: column {col} is empty (a line cut short? "
+                                     f"{int(empty.sum())} such line(s))")
+    for col, lowest in (("frame", None), ("media_frame", 0)):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() | (values % 1 != 0) | ((values < lowest) if lowest is not None else False)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            want = "a whole number" + (f" >= {lowest}" if lowest is not None else "")
+            value = df[col].iloc[row]
+            value = value.item() if isinstance(value, np.generic) else value  # 12.5, not np.float64(12.5)
+            raise DatasetLayoutError(f"{path}: line {_line(row)}: column {col} is {value!r}, not {want}")
+        df[col] = values.astype(np.int64)
+    names = df["dataset"].astype(str)
+    unknown = ~names.isin(KNOWN_DATASETS)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise DatasetLayoutError(f"{path}: line {_line(row)}: dataset {names.iloc[row]!r} is not one g2rl reads "
+                                 f"(known: {', '.join(KNOWN_DATASETS)})")
+    counts = names.value_counts()
+    if len(counts) > 1:  # one index per dataset: the rows of the minority do not belong here
+        main, other = counts.index[0], counts.index[-1]
+        row = int(np.flatnonzero((names == other).to_numpy())[0])
+        raise DatasetLayoutError(f"{path}: line {_line(row)}: dataset {other!r} in a {main} frame index "
+                                 f"({int(counts.iloc[-1])} such line(s); an index holds one dataset)")
+    return df
+
+
 def read_frame_index(path: str | Path) -> pd.DataFrame:
     """Read a frame index written by `write_frame_index`, with stable dtypes (split stays text).
 
-    The file may have been edited by hand, so it is checked as the readers check what they build
-    (:func:`check_index`); every error names the file.
+    The file may have been edited by hand or cut short, so its columns are checked
+    (:func:`check_index_columns`: no empty key cell, whole frame numbers, one known dataset) and then
+    what the readers check of what they build (:func:`check_index`); every error names the file.
     """
     try:
-        df = pd.read_csv(path, dtype={"split": str, "subject": str, "session": str, "partition": str})
+        df = pd.read_csv(path, dtype={"split": str, "subject": str, "session": str, "partition": str,
+                                      "dataset": str, "media": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         # a photo, a binary file, a NUL byte: pandas' own text is a line of parser internals
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
@@ -256,5 +303,6 @@ def read_frame_index(path: str | Path) -> pd.DataFrame:
     missing = [c for c in INDEX_KEY_COLUMNS + ["split"] if c not in df.columns]
     if missing:
         raise DatasetLayoutError(f"{path}: not a frame index (missing columns {missing})")
+    df = check_index_columns(df, path)
     check_index(df, [c for c in df.columns if AU_COLUMN_NAME.match(str(c))], path)
     return df

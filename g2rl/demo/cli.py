@@ -9,6 +9,8 @@ import logging
 from g2rl.cli_lists import WordList
 from g2rl.demo.generator import (DEFAULT_BP4D_DEVEL, DEFAULT_BP4D_TASKS, DEFAULT_BP4D_TRAIN, DEFAULT_DISFA_SUBJECTS,
                                  DEFAULT_FRAME_SIZE, generate_demo)
+from g2rl.config_ranges import check_options
+from g2rl.paths import refuse_output_over_input
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_options(args, {"seed": "demo.seed", "disfa_frames": "demo.disfa_frames", "bp4d_frames": "demo.bp4d_frames"})
+    refuse_output_over_input("demo-data", {"--contact-sheet": args.contact_sheet}, {})
     summary = generate_demo(
         args.out, seed=args.seed, disfa_subjects=args.disfa_subjects, disfa_frames=args.disfa_frames,
         bp4d_train=args.bp4d_train, bp4d_devel=args.bp4d_devel, bp4d_tasks=args.bp4d_tasks,

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from g2rl.config_ranges import config_range
 from g2rl.demo.expressions import AUS, BP4D_AUS, DISFA_AUS
 from g2rl.demo.faces import BASE_NAMES
 from g2rl.demo.identity import make_identity, subject_rng
@@ -94,8 +95,9 @@ def generate_demo(out_dir: str | os.PathLike, seed: int = 0,
         raise G2RLError("demo data: no subjects at all (give DISFA subjects or BP4D train/devel subjects)")
     if set(bp4d_train) & set(bp4d_devel):
         raise G2RLError(f"demo data: BP4D subjects in both train and devel: {sorted(set(bp4d_train) & set(bp4d_devel))}")
-    if disfa_frames < 20 or bp4d_frames < 20:
-        raise G2RLError(f"demo data: need >= 20 frames per sequence (got disfa_frames={disfa_frames}, "
+    least = config_range("demo.disfa_frames").minimum  # the schema's one minimum (an event needs them)
+    if disfa_frames < least or bp4d_frames < least:
+        raise G2RLError(f"demo data: need >= {least} frames per sequence (got disfa_frames={disfa_frames}, "
                         f"bp4d_frames={bp4d_frames})")
     frame_size = (int(frame_size[0]), int(frame_size[1]))
     if min(frame_size) < 160:

@@ -78,6 +78,11 @@ def _strong_events(labels: np.ndarray) -> int:
     return int(np.sum(np.diff(np.concatenate([[0], strong])) == 1))
 
 
+# the fewest frames an onset-apex-offset event fits in; the config schema's demo.disfa_frames and
+# demo.bp4d_frames minimum says the same (tests/test_reliability_ranges.py keeps them equal)
+MIN_EVENT_FRAMES = 20
+
+
 def intensity_tracks(n_frames: int, rng: np.random.Generator, required: tuple[int, ...] = AUS,
                      min_strong_events: int = 2, events_per_100: float = 1.5) -> dict[int, np.ndarray]:
     """Smooth intensity curves for every AU in ``AUS``.
@@ -87,8 +92,9 @@ def intensity_tracks(n_frames: int, rng: np.random.Generator, required: tuple[in
     ``events_per_100`` per 100 frames; then events are added until each AU in ``required`` has at
     least ``min_strong_events`` separate stretches with label >= 3 (at most 50 extra events per AU).
     """
-    if n_frames < 20:
-        raise ValueError(f"n_frames={n_frames}: need at least 20 frames per sequence for onset-apex-offset events")
+    if n_frames < MIN_EVENT_FRAMES:
+        raise ValueError(f"n_frames={n_frames}: need at least {MIN_EVENT_FRAMES} frames per sequence for "
+                         "onset-apex-offset events")
     curves = {au: np.zeros(n_frames) for au in AUS}
     names = sorted(PROTOTYPES)
     for _ in range(int(rng.poisson(events_per_100 * n_frames / 100.0))):

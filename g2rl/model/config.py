@@ -28,6 +28,10 @@ GUIDANCES = ("stopgrad_aux", "literal", "literal_fixed_norm")
 ADJACENCIES = ("gaussian", "knn")
 GEOMETRY_INPUTS = ("aligned", "similarity")
 _TUPLES = ("deconv_channels", "gcn_channels", "gcn_fc_channels")
+# the numeric `g2rl train` model options and the config keys whose ranges they take (g2rl.config_ranges)
+MODEL_OPTION_RANGES = {name: f"model.{name}" for name in (
+    "deconv_channels", "teach_weight", "gcn_channels", "gcn_conv_channels", "gcn_fc_channels", "latent_dim",
+    "adjacency_tau", "adjacency_k", "projection_pool")}
 
 
 def from_known_fields(cls, values: dict[str, Any], what: str):
@@ -112,6 +116,15 @@ class ModelConfig:
             raise bad("adjacency_k", "must be in 1..68 (it counts the node itself)")
         if not self.teach_weight >= 0:  # written so that NaN fails too
             raise bad("teach_weight", "must be >= 0")
+
+    def check_feature_map(self, side: int, source: str) -> None:
+        """``projection_pool`` at most ``side``, the side of the feature map M it pools (the heatmap side,
+        crop size / 4): a larger pool only repeats M's cells and sizes W beyond memory (pool 1000 asked for
+        32 GB). ``source``: the crops file that fixes the crop size, for the message."""
+        if self.projection_pool > side:
+            raise ConfigError(f"{source}: model setting projection_pool={self.projection_pool} is larger than the "
+                              f"feature map M it pools ({side} x {side} for this cache's crops); at most {side} "
+                              "(--projection-pool, model.projection_pool)")
 
     def check_guided(self) -> None:
         """Checks that apply to G2RL (lambda > 0) only."""
@@ -211,7 +224,8 @@ def add_model_arguments(parser) -> None:
     g.add_argument("--geometry-input", choices=GEOMETRY_INPUTS, default=d.geometry_input,
                    help="aligned: post-alignment landmarks; similarity: frame landmarks, translation/rotation/scale removed")
     g.add_argument("--projection-pool", type=int, default=d.projection_pool,
-                   help="M is average-pooled to pool x pool cells before the projection W")
+                   help="M is average-pooled to pool x pool cells before the projection W; at most M's side, the "
+                        "heatmap side (crop size / 4)")
 
 
 def model_config_from_args(args) -> ModelConfig:

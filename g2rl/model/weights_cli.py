@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from g2rl.model.weights import export_weights, resolve_weights
+from g2rl.paths import refuse_output_over_input
+from g2rl.provenance import sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    source = args.pretrained if Path(args.pretrained).is_file() else None  # a state-dict file, not a name
+    refuse_output_over_input("weights", {"--out": args.out, "--out (provenance)": sidecar_path(args.out)},
+                             {"--pretrained": source})
     weights = resolve_weights(args.backbone, args.pretrained)
     out = export_weights(weights, args.out)
     log.info("%s: %s (sha256 %s) from %s", out, weights.describe(), weights.sha256, weights.path)

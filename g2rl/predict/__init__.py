@@ -17,9 +17,9 @@ rows), ``overlays`` (heatmap PNGs), ``record`` (demo warning, provenance beside 
 docs/PREDICT.md describes the output.
 """
 
-from g2rl.predict.cli import add_arguments, main
+from g2rl.predict.cli import add_arguments, interrupted_note, main
 
-__all__ = ["add_arguments", "load_au_model", "main", "run_predict"]
+__all__ = ["add_arguments", "interrupted_note", "load_au_model", "main", "run_predict"]
 
 
 def __getattr__(name: str):

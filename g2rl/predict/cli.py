@@ -74,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What Ctrl-C leaves (g2rl.cli prints it): the CSV is written only at the end, atomically."""
+    return f"{args.out} was not written"
+
+
 def main(args: argparse.Namespace) -> int:
     from g2rl.predict.options import PredictOptions
     from g2rl.predict.run import run_predict
@@ -86,14 +91,8 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.no_progress, detector=args.detector, occurrence=args.occurrence,
         occurrence_threshold=args.occurrence_threshold,
     )  # fmt: skip
-    try:
-        result = run_predict(args.checkpoint, args.inputs, args.out, options, heatmaps=args.heatmaps,
-                             heatmaps_every=args.heatmaps_every, device=args.device, amp=args.amp)
-    except KeyboardInterrupt:
-        # Ctrl-C is the user's choice, not a bug: one line, the shell's status for SIGINT. The CSV
-        # is written only at the end, atomically, so there is no partial file to warn about.
-        print(f"g2rl predict: interrupted; {args.out} was not written", file=sys.stderr)
-        return 130
+    result = run_predict(args.checkpoint, args.inputs, args.out, options, heatmaps=args.heatmaps,
+                         heatmaps_every=args.heatmaps_every, device=args.device, amp=args.amp)
     if result.failures:
         print(f"g2rl predict: {len(result.failures)} input(s) could not be read and were skipped "
               f"(the others are in {args.out}):", file=sys.stderr)

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from g2rl.atomic import atomic_path
-from g2rl.errors import MediaError, TruncatedImageError
+from g2rl.errors import MediaError, UnusableImageError
 from g2rl.predict.confidence import confidence_from_score
 from g2rl.predict.inputs import Unit, plan_units
 from g2rl.predict.model import AUModel
@@ -201,7 +201,7 @@ def _image_frames(unit: Unit, failures: list) -> Iterator[tuple[int, str, np.nda
     for i, p in enumerate(unit.files):
         try:
             img = read_image(p)
-        except TruncatedImageError as exc:  # a frame without a usable picture: success=0, the run goes on
+        except UnusableImageError as exc:  # cut short, damaged, empty, too large: success=0, the run goes on
             log.warning("%s; its row has success=0", exc)
             img = NO_PICTURE
         except (MediaError, OSError) as exc:

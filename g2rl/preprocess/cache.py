@@ -38,8 +38,8 @@ from g2rl.errors import G2RLError
 from g2rl.preprocess.align import alignment_matrix, check_landmarks_in_frame, transform_points, warp_to_crop
 from g2rl.preprocess.au_points import au_points, max_points, validate_au_mapping
 from g2rl.preprocess.flags import apply_flag_policy
-from g2rl.preprocess.h5read import open_h5, read_rows
-from g2rl.preprocess.h5write import check_free_space, h5_output
+from g2rl.preprocess.h5read import open_h5, read_rows, verify_content_digests
+from g2rl.preprocess.h5write import check_free_space, h5_output, write_content_digests
 from g2rl.preprocess.heatmap_layout import channel_aus, render_layout
 from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, check_sigma, crop_to_heatmap
 from g2rl.preprocess.landmarks import landmark_array, read_landmarks_csv
@@ -51,6 +51,9 @@ FORMAT_VERSION = 1
 CROPS_ATTRS = ("format_version", "kind", "dataset", "aus", "crop_size", "au_point_mapping", "max_gap",
                "heatmap_stride", "fingerprint", "n_frames", "counts")
 KEY_DATASETS = ("subject", "session", "split", "frame", "media_frame", "landmark_source")
+# the small datasets that decide what is learnt, each with a SHA-256 in the file (g2rl.preprocess.h5read):
+# fletcher32 alone misses 16-bit words flipped between 0x0000 and 0xFFFF (a label 0.0 read as NaN)
+DIGESTED_DATASETS = ("intensities", "landmarks", "frame_landmarks", "au_points", *KEY_DATASETS)
 INDEX_COLUMNS = ("dataset", "subject", "session", "frame", "media", "media_frame", "split")
 
 
@@ -199,6 +202,7 @@ def build_crop_cache(
             _write_sequence(out, index.loc[kept], pts, src, row, crop_size, aus, au_point_mapping, csv_path, bar)
             row += len(kept)
         bar.close()
+        write_content_digests(f, DIGESTED_DATASETS, out_h5)
         f.attrs.update({
             "format_version": FORMAT_VERSION, "kind": "crops", "dataset": counts["dataset"],
             "aus": json.dumps(list(aus)), "crop_size": int(crop_size),
@@ -393,7 +397,8 @@ def _shape(f, name: str, path) -> tuple:
 
 
 def validate_crops_file(f, path) -> dict:
-    """Check a crops file's attributes and every dataset's shape; return its attributes (JSON decoded)."""
+    """Check a crops file's attributes, every dataset's shape and the content digests of its small datasets
+    (:data:`DIGESTED_DATASETS`); return its attributes (JSON decoded)."""
     if _attr(f, "kind", path) != "crops":
         raise G2RLError(f"{path}: not a crops cache (kind={_attr(f, 'kind', path)!r})")
     attrs = {name: _attr(f, name, path) for name in CROPS_ATTRS}
@@ -410,6 +415,7 @@ def validate_crops_file(f, path) -> dict:
             raise G2RLError(f"{path}: dataset '{name}' has shape {_shape(f, name, path)}, expected {shape}")
     if f["images"].dtype != np.uint8:
         raise G2RLError(f"{path}: 'images' must be uint8, found {f['images'].dtype}")
+    verify_content_digests(f, path)  # labels, landmarks, points, keys: what fletcher32 misses
     return attrs
 
 

@@ -14,8 +14,10 @@ import logging
 from pathlib import Path
 
 from g2rl.cli_lists import WordList
+from g2rl.config_ranges import check_options
 from g2rl.errors import ConfigError, G2RLError
 from g2rl.paths import refuse_output_over_input
+from g2rl.preprocess.data_checks import check_au_labels, read_cache_labels
 
 log = logging.getLogger("g2rl.cache")
 
@@ -67,23 +69,40 @@ def parse_mapping(text: str, option: str = "--au-points") -> dict | None:
         raise ConfigError(f"{option}: not a mapping name or valid JSON ({exc})") from None
 
 
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What Ctrl-C leaves (g2rl.cli prints it): caches are renamed into place only when complete."""
+    return f"{args.out} was not written"
+
+
 def main(args: argparse.Namespace) -> int:
     if args.what == "heatmaps":
         from g2rl.preprocess.cache import build_heatmap_cache
 
         refuse_output_over_input("cache heatmaps", {"--out": args.out}, {"--crops": args.crops})
+        from g2rl.preprocess.dataset import read_cache_attrs
 
+        # maps of an AU nobody labelled would be all zero: a crops file without labels is refused here too
+        check_au_labels(read_cache_labels(args.crops), read_cache_attrs(args.crops)["aus"], str(args.crops),
+                        "its frames")
         build_heatmap_cache(args.crops, args.sigma, args.out, log=log, layout=args.heatmap_layout, peak=args.peak,
                             mapping=parse_mapping(args.au_points))
         return 0
+
+    import pandas as pd
 
     from g2rl.datasets.frame_index import read_frame_index
     from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
     from g2rl.preprocess.cache import build_crop_cache
 
+    check_options(args, {"crop_size": "preprocess.crop_size", "max_gap": "landmarks.max_gap"})
     mapping = parse_mapping(args.au_points)
     refuse_output_over_input("cache crops", {"--out": args.out}, {"--index": args.index})
     index = read_frame_index(args.index)
+    absent_aus = [au for au in args.aus if au not in index.columns]
+    if absent_aus:
+        raise G2RLError(f"{args.index}: has no column {absent_aus[0]} (--aus asks for {', '.join(args.aus)})")
+    check_au_labels(index[list(args.aus)].apply(pd.to_numeric, errors="coerce").to_numpy(), args.aus, str(args.index),
+                    "the frame index's rows")
     sequences = index[["subject", "session"]].drop_duplicates().itertuples(index=False)
     csvs = {(s.subject, s.session): args.landmarks_dir / s.subject / f"{s.session}.csv" for s in sequences}
     absent = [str(p) for p in csvs.values() if not p.is_file()]

@@ -40,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from g2rl.config_ranges import check_options
     from g2rl.preprocess.landmarks import LandmarkDetector, write_landmarks_csv
+
+    check_options(args, {"detect_scale": "landmarks.detect_scale", "redetect_every": "landmarks.redetect_every"})
 
     src: Path = args.input
     if args.max_frames is not None and args.max_frames < 1:  # -5 used to be taken as "no frames left out"

@@ -4,17 +4,33 @@ A missing, truncated or non-HDF5 file, a damaged object header (h5py raises KeyE
 missing) and a chunk failing its fletcher32 checksum (an OSError without a file name) all become a
 :class:`G2RLError` naming the file and what could not be read. The writer's counterpart is
 :mod:`g2rl.preprocess.h5write`; the layouts and their validation are in :mod:`g2rl.preprocess.cache`.
+
+Content digests (:func:`verify_content_digests`): fletcher32 cannot see a 16-bit word turned from
+0x0000 into 0xFFFF or back (both are zero in its ones'-complement sums: a label 0.0 became NaN and the
+training went on). The small datasets that decide what is learnt (labels, landmarks, AU points, frame
+keys, splits) therefore carry a SHA-256 of their content in the file's ``content_sha256`` attribute,
+written with the file and checked when it is opened, once per process and file.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
 from g2rl.errors import G2RLError
+
+_log = logging.getLogger(__name__)
+
+# the attribute holding {dataset name: SHA-256 hex} of a cache's small datasets
+DIGEST_ATTR = "content_sha256"
+# files whose digests this process checked (or warned about): (path, device, inode, size, mtime)
+_VERIFIED: set[tuple] = set()
 
 
 def read_rows(dataset, index: int | slice, path) -> np.ndarray:
@@ -73,3 +89,50 @@ def open_h5(path: str | os.PathLike):
         return _cache_file_class()(path, "r")
     except OSError as exc:
         raise G2RLError(f"{path}: cannot open as HDF5 (truncated or not an HDF5 file: {exc})") from exc
+
+
+def dataset_digest(dataset, path) -> str:
+    """SHA-256 (hex) of an HDF5 dataset's content: its dtype, shape and every value's bytes (variable-length
+    strings as their stored bytes, each prefixed by its length). Read with :func:`read_rows`, so a chunk
+    failing its fletcher32 checksum is an error naming ``path``."""
+    import numpy as np
+
+    data = read_rows(dataset, slice(0, dataset.shape[0]), path) if dataset.shape else dataset[()]
+    digest = hashlib.sha256(f"{dataset.dtype.str}{dataset.shape}".encode())
+    if data.dtype == object:  # variable-length strings: h5py gives bytes
+        for value in data.reshape(-1):
+            raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+            digest.update(len(raw).to_bytes(8, "little") + raw)
+    else:
+        digest.update(np.ascontiguousarray(data).tobytes())
+    return digest.hexdigest()
+
+
+def verify_content_digests(f, path) -> None:
+    """Check each dataset listed in ``f``'s :data:`DIGEST_ATTR` against its content; raise
+    :class:`G2RLError` naming the file and the dataset on a mismatch. A file without the attribute
+    (written before it existed) is read with a warning, once per process. Each file is checked once per
+    process (identified by device, inode, size and modification time: a rebuilt file is checked again)."""
+    st = os.stat(f.filename)
+    key = (os.path.realpath(f.filename), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key in _VERIFIED:
+        return
+    if DIGEST_ATTR not in f.attrs:
+        _log.warning("%s: written before caches carried content digests: its labels, landmarks and keys are "
+                     "checked by HDF5's fletcher32 only, which misses some damage; rebuild it to get the check",
+                     path)
+        _VERIFIED.add(key)
+        return
+    raw = f.attrs[DIGEST_ATTR]
+    try:
+        expected = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except (ValueError, AttributeError):
+        raise G2RLError(f"{path}: attribute {DIGEST_ATTR!r} is not readable: the file is damaged; rebuild it") from None
+    for name, want in expected.items():
+        if name not in f:
+            raise G2RLError(f"{path}: dataset {name!r} is missing although the file's digests list it: the file "
+                            "is damaged; rebuild it")
+        if dataset_digest(f[name], path) != want:
+            raise G2RLError(f"{path}: dataset {name!r} does not match its content digest (SHA-256 written with "
+                            "the file): it was changed or damaged after it was written; rebuild it")
+    _VERIFIED.add(key)

@@ -24,6 +24,7 @@ from typing import Iterator
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError, mark_unrecoverable
+from g2rl.preprocess.h5read import DIGEST_ATTR, dataset_digest
 
 # h5py objects whose file failed to close: freeing them would segfault, so they live until exit
 _PARKED: list = []
@@ -60,6 +61,18 @@ def checksum_options(dtype) -> dict:
     import numpy as np
 
     return {} if h5py.check_string_dtype(np.dtype(dtype)) or np.dtype(dtype) == object else {"fletcher32": True}
+
+
+def write_content_digests(f, names, path) -> None:
+    """Store the SHA-256 of each dataset in ``names`` (those ``f`` holds) in ``f``'s content digest
+    attribute (:data:`g2rl.preprocess.h5read.DIGEST_ATTR`), read back from the file being written, so
+    that :func:`g2rl.preprocess.h5read.verify_content_digests` can check them on every open. ``f``: an
+    open, writable ``h5py.File`` or the object :func:`h5_output` yields; ``path``: for messages."""
+    import json
+
+    file = getattr(f, "file", f)
+    file.flush()
+    f.attrs[DIGEST_ATTR] = json.dumps({name: dataset_digest(file[name], path) for name in names if name in file})
 
 
 class _Tracked:

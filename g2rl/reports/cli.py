@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from g2rl.config_ranges import check_options
+
+    check_options(args, {"bootstrap_seed": "experiments.bootstrap.seed"})  # --resamples 0 (no CI) is evaluate's own
     refuse_output_over_input("evaluate", {"--out": args.out},
                              {"predictions": args.predictions, "--diagnostics": args.diagnostics})
     aus = args.aus or None

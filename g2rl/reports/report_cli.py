@@ -193,6 +193,9 @@ def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from g2rl.config_ranges import check_options
+
+    check_options(args, {"bootstrap_seed": "experiments.bootstrap.seed", "resamples": "experiments.bootstrap.resamples"})
     _refuse_overwriting_inputs(args)
     if args.what == "table1":
         from g2rl.reports.stamp import metrics_records, stamp

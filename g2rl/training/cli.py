@@ -13,13 +13,23 @@ import logging
 from pathlib import Path
 
 from g2rl.cli_lists import WordList
+from g2rl.config_ranges import check_options
 from g2rl.errors import ConfigError
-from g2rl.model.config import add_model_arguments, model_config_from_args
+from g2rl.model.config import MODEL_OPTION_RANGES, add_model_arguments, model_config_from_args
 from g2rl.paths import ensure_writable_dir, refuse_output_over_input
 from g2rl.training.gpu_slots import LOCK_DIR_ENV, GpuSlots, place
 from g2rl.training.settings import AMP_MODES, SWITCH_MODES, TrainSettings
 
 _DEFAULT = TrainSettings()
+
+# option (dest) -> the config key whose range it takes (the schema, g2rl.config_ranges: one table for both)
+OPTION_RANGES = {
+    "epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr",
+    "lr_step_epochs": "train.lr_step_epochs", "lr_gamma": "train.lr_gamma", "weight_decay": "train.weight_decay",
+    "max_train_samples": "train.max_train_samples", "in_memory_max_mb": "train.in_memory_max_mb",
+    "jobs_per_gpu": "train.jobs_per_gpu", "seed": "experiments.seeds", "sigma": "experiments.sigma",
+    "lambda_g": ("--lambda", "experiments.lambda"), **MODEL_OPTION_RANGES,
+}
 
 
 class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
@@ -112,6 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
+    # every number within its config key's range first: one line naming the option (--lambda: G2RL only)
+    check_options(args, OPTION_RANGES, skip=("lambda_g",) if args.method == "baseline" else ())
     if args.method == "baseline":
         lambda_g = 0.0
     else:
@@ -128,6 +140,15 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     )  # fmt: skip
 
 
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What Ctrl-C leaves (g2rl.cli prints it): last.pt after each finished epoch, which the same
+    command continues from."""
+    last = Path(args.out) / "last.pt"
+    if last.is_file():
+        return f"{last} holds the last finished epoch: run the same command again to resume from it"
+    return f"no epoch had finished, nothing to resume ({Path(args.out) / 'model.pt'} was not written)"
+
+
 def main(args: argparse.Namespace) -> int:
     from g2rl.training.device import resolve_device
     from g2rl.training.loop import train_fold
@@ -136,7 +157,7 @@ def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)  # an unusable --device cuda fails now, before the caches are read
     slots = GpuSlots(args.jobs_per_gpu, args.gpu_lock_dir)
     outputs = {f"--out {name}": Path(args.out) / name for name in ("model.pt", "predictions.csv", "train_log.csv")}
-    refuse_output_over_input("train", {**outputs, "--log": args.log}, {"--crops": args.crops, "--heatmaps": args.heatmaps})
+    refuse_output_over_input("train", outputs, {"--crops": args.crops, "--heatmaps": args.heatmaps}, appended={"--log": args.log})
     ensure_writable_dir(args.out)  # a read-only or forbidden --out fails now, not after training
     # last of the checks, since it may wait for a card; the slot is held until this process ends
     placement = place(device, slots)

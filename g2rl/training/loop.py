@@ -112,6 +112,7 @@ def train_fold(
     "restart" starts over. Returns a summary dict (plain types).
     """
     from g2rl.model.weights import check_initialisation
+    from g2rl.preprocess.data_checks import check_training_rows, read_cache_labels
     from g2rl.preprocess.dataset import CacheDataset, read_cache_attrs, read_cache_keys
     from g2rl.provenance import cache_identity
     from g2rl.preprocess.memory import maybe_in_memory
@@ -120,6 +121,9 @@ def train_fold(
     keys = read_cache_keys(crops_h5)
     attrs = read_cache_attrs(crops_h5)
     train_rows, test_rows = split_rows(keys["split"], test_split, source)
+    # where the data is used: no subject in two splits, every AU labelled in both parts (g2rl.preprocess.data_checks)
+    check_training_rows(keys, read_cache_labels(crops_h5), attrs["aus"], train_rows, test_rows, test_split, source)
+    settings.model.check_feature_map(int(attrs["crop_size"]) // 4, source)  # before W is sized from it
     # initialisation policy and provenance: which data the cache holds, which weights start the run
     dataset, caches = cache_identity(crops_h5, heatmaps_h5)
     weights = resolve_weights(settings.backbone, settings.pretrained)
