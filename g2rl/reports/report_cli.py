@@ -54,41 +54,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="what", required=True, metavar="WHAT")
     t = sub.add_parser("table1", help=SUBCOMMANDS["table1"], description=SUBCOMMANDS["table1"])
     t.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="which dataset's Table 1")
-    t.add_argument("--baseline", nargs="+", required=True, help="Baseline metrics.json, one per seed")
-    t.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed")
-    t.add_argument("--paper", default=str(PACKAGED_PAPER_TABLE),
+    t.add_argument("--baseline", nargs="+", required=True, metavar="FILE.json", help="Baseline metrics.json, one per seed")
+    t.add_argument("--g2rl", nargs="+", required=True, metavar="FILE.json", help="G2RL metrics.json, one per seed")
+    t.add_argument("--paper", metavar="FILE.csv", default=str(PACKAGED_PAPER_TABLE),
                    help="the published numbers (default: the copy shipped in the package, config/paper_table1.csv)")
     t.add_argument("--data-label", required=True, choices=["demo", "real"], help="what our rows were computed on")
     t.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md, .tex, .html")
-    t.add_argument("--caption", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")
-    t.add_argument("--evidence", help="evidence.json of the dataset (g2rl report evidence): sd, CIs, marks")
+    t.add_argument("--caption", metavar="TEXT", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")
+    t.add_argument("--evidence", metavar="FILE.json", help="evidence.json of the dataset (g2rl report evidence): sd, CIs, marks")
     v = sub.add_parser("evidence", help=SUBCOMMANDS["evidence"], description=SUBCOMMANDS["evidence"])
     v.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="the dataset of the runs")
-    v.add_argument("--baseline", nargs="+", required=True, help="Baseline metrics.json, one per seed")
-    v.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed (same seeds)")
+    v.add_argument("--baseline", nargs="+", required=True, metavar="FILE.json", help="Baseline metrics.json, one per seed")
+    v.add_argument("--g2rl", nargs="+", required=True, metavar="FILE.json", help="G2RL metrics.json, one per seed (same seeds)")
     v.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
     v.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
-    v.add_argument("--out", required=True, help="evidence.json to write")
+    v.add_argument("--out", required=True, metavar="FILE.json", help="evidence.json to write")
     c = sub.add_parser("compare", help=SUBCOMMANDS["compare"], description=SUBCOMMANDS["compare"])
     c.add_argument("--data-label", required=True, choices=["demo", "real"], help="what the runs were computed on")
     c.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .html")
-    c.add_argument("evidence", nargs="+", help="evidence.json, one per dataset")
+    c.add_argument("evidence", nargs="+", metavar="FILE.json", help="evidence.json, one per dataset")
     s = sub.add_parser("sensitivity", help=SUBCOMMANDS["sensitivity"], description=SUBCOMMANDS["sensitivity"])
     s.add_argument("--param", required=True, choices=["sigma", "lambda"], help="the swept parameter (x axis)")
     s.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
-    s.add_argument("metrics", nargs="+", help="metrics.json of every (dataset, value, seed)")
-    s.add_argument("--baseline", nargs="+", metavar="METRICS",
+    s.add_argument("metrics", nargs="+", metavar="FILE.json", help="metrics.json of every (dataset, value, seed)")
+    s.add_argument("--baseline", nargs="+", metavar="FILE.json",
                    help="the Baseline's metrics.json (any seeds): a dashed reference line per dataset")
     s.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
     e = sub.add_parser("examples", help=SUBCOMMANDS["examples"], description=SUBCOMMANDS["examples"])
-    e.add_argument("--model", required=True, help="the fold's model.pt")
-    e.add_argument("--predictions", required=True, help="the fold's predictions.csv")
-    e.add_argument("--crops", required=True, help="the dataset's crops.h5")
-    e.add_argument("--heatmaps-out", required=True, help="PNG for the heatmap figure (a .pdf is written beside it)")
-    e.add_argument("--curves-out", required=True, help="PNG for the intensity curves (a .pdf is written beside it)")
-    e.add_argument("--baseline-predictions", help="the Baseline's predictions.csv of the same fold, drawn in the curves")
+    e.add_argument("--model", required=True, metavar="FILE.pt", help="the fold's model.pt")
+    e.add_argument("--predictions", required=True, metavar="FILE.csv", help="the fold's predictions.csv")
+    e.add_argument("--crops", required=True, metavar="FILE.h5", help="the dataset's crops.h5")
+    e.add_argument("--heatmaps-out", required=True, metavar="FILE.png", help="PNG for the heatmap figure (a .pdf is written beside it)")
+    e.add_argument("--curves-out", required=True, metavar="FILE.png", help="PNG for the intensity curves (a .pdf is written beside it)")
+    e.add_argument("--baseline-predictions", metavar="FILE.csv", help="the Baseline's predictions.csv of the same fold, drawn in the curves")
     e.add_argument("--dataset", choices=["bp4d", "disfa"], help="names the session in the curves' title (BP4D: task)")
-    e.add_argument("--heatmaps-page", help="also write the heatmap figure as an HTML page (the report's view: "
+    e.add_argument("--heatmaps-page", metavar="FILE.html", help="also write the heatmap figure as an HTML page (the report's view: "
                    "a tall PNG is cut off at the top there)")
     e.add_argument("--samples", type=int, default=2, help="faces in the heatmap figure (default 2)")
     e.add_argument("--curve-aus", action=WordList, metavar="AU",
@@ -96,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
     a = sub.add_parser("ablation", help=SUBCOMMANDS["ablation"], description=SUBCOMMANDS["ablation"])
     a.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="the dataset of the runs")
-    a.add_argument("--rows", required=True,
+    a.add_argument("--rows", required=True, metavar="JSON",
                    help="JSON list (or a file with one) of {name, changes, runs: [{seed, predictions, train_logs}]}; "
                         "the first row is the Baseline the others are paired with")
     a.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
@@ -105,12 +105,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="AUs, e.g. AU01 AU02 (commas also separate; default: those of the first predictions file)")
     a.add_argument("--data-label", required=True, choices=["demo", "real"], help="what the runs were computed on")
     a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .html")
-    a.add_argument("--crops", help="the dataset's crops.h5: adds the landmark geometry probe of each row's models "
+    a.add_argument("--crops", metavar="FILE.h5", help="the dataset's crops.h5: adds the landmark geometry probe of each row's models "
                                    "(model.pt beside each predictions.csv; g2rl.reports.geometry_probe)")
     tr = sub.add_parser("training", help=SUBCOMMANDS["training"], description=SUBCOMMANDS["training"])
-    tr.add_argument("logs", nargs="+", help="train_log.csv files, laid out as <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/")
+    tr.add_argument("logs", nargs="+", metavar="FILE.csv", help="train_log.csv files, laid out as <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/")
     tr.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
-    tr.add_argument("--title", default="Training curves", help="figure title")
+    tr.add_argument("--title", default="Training curves", metavar="TEXT", help="figure title")
     tr.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
 
 
