@@ -92,7 +92,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         f"{_BASE}/fold1/train_log.csv",
     ),
     "g2rl report home": (
-        "g2rl report home --data-label demo --table1 results/tables/table1_disfa.csv "
+        "g2rl report home --settings \"$(cat home_settings.json)\" --table1 results/tables/table1_disfa.csv "
         "--evidence results/disfa/evidence.json --out home.rst",
     ),
     "g2rl predict": (

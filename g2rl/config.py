@@ -54,6 +54,10 @@ def _reason(error) -> str:
         # e.g. a fold key 'fold-1': it would pass here and fail in Snakemake as a missing input
         return (f"name {error.instance!r} is not allowed: letters and digits only (it becomes part of output "
                 f"folders, e.g. fold<name>)")
+    if error.validator == "pattern" and error.schema.get("pattern") == load_schema()["$defs"]["text"]["pattern"]:
+        bad = next(ch for ch in str(error.instance) if not re.search(error.schema["pattern"], ch))
+        return (f"{error.instance!r} holds the control character or line break U+{ord(bad):04X}: config values "
+                "are one line of text (they reach the report's pages, where a line break could start markup)")
     return error.message
 
 

@@ -109,6 +109,7 @@ def test_top_level_help_has_examples(capsys):
         build_parser().parse_args(["-h"])
     out = capsys.readouterr().out
     assert "examples:\n  g2rl index" in out
+    assert set(EXAMPLES) == {"g2rl", *PARSERS}  # no command without examples, no examples of a command that is gone
     for line in EXAMPLES["g2rl"]:
         words = shlex.split(line)
         command_parser(words[1]).parse_args(words[2:])
@@ -121,7 +122,7 @@ def test_report_help_names_every_report_and_what_it_writes(capsys):
         main(["report", "-h"])
     out = " ".join(capsys.readouterr().out.split())
     subs = [n.split()[-1] for n in PARSERS if n.startswith("g2rl report ")]
-    assert sorted(subs) == sorted(SUBCOMMANDS) and len(subs) == 7
+    assert sorted(subs) == sorted(SUBCOMMANDS) and len(subs) == 8
     for sub in subs:
         assert sub in out
     assert "Table 1 (csv, md, tex, html)" in out
@@ -132,7 +133,8 @@ def test_one_option_name_one_meaning():
     seen: dict[str, tuple] = {}
     generic = {"--out", "--dataset", "--out-prefix", "--data-label", "--crops", "--seed", "--sigma", "--aus",
                "--au-points", "--resamples", "--bootstrap-seed", "--device", "--backbone", "--pretrained",
-               "--predictions", "--model", "--baseline", "--log", "--root", "--index", "--heatmaps"}
+               "--predictions", "--model", "--baseline", "--log", "--root", "--index", "--heatmaps",
+               "--evidence"}
     for name, parser in PARSERS.items():
         for action in parser._actions:
             for opt in action.option_strings:

@@ -45,6 +45,7 @@ SUBCOMMANDS = {
     "examples": "heatmaps over test faces (Fig. 4) and intensity curves (Fig. 5) of one fold (png, pdf)",
     "ablation": "Baseline, G2RL and its variants on the same folds, with seeds and CIs (csv, md, html)",
     "training": "loss terms per epoch of training runs (train_log.csv), one panel per term (png, pdf)",
+    "home": "the report's home page (rst): the run's title, its result in one line per dataset, what was run",
 }
 DATASET_CHOICES = ("bp4d", "disfa")
 
@@ -112,6 +113,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tr.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
     tr.add_argument("--title", default="Training curves", metavar="TEXT", help="figure title")
     tr.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
+    h = sub.add_parser("home", help=SUBCOMMANDS["home"], description=SUBCOMMANDS["home"])
+    h.add_argument("--settings", required=True, metavar="JSON",
+                   help="what was run: a JSON object as g2rl.reports.home.home_settings makes it from the workflow's "
+                        "config (the workflow's report_home rule passes it)")
+    h.add_argument("--table1", nargs="+", required=True, metavar="FILE.csv", help="Table 1 CSV, one per dataset")
+    h.add_argument("--evidence", nargs="+", required=True, metavar="FILE.json",
+                   help="evidence.json of the same datasets, in the same order")
+    h.add_argument("--out", required=True, metavar="FILE.rst", help="the page to write")
 
 
 def baseline_records(paths: list[str]) -> pd.DataFrame:
@@ -188,7 +197,9 @@ def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
     prefix = getattr(args, "out_prefix", None)
     outputs = {f"--out-prefix ({ext})": f"{prefix}{ext}" for ext in (".csv", ".md", ".tex", ".html", ".png", ".pdf")} if prefix else {}
     outputs.update({f"--{a.replace('_', '-')}": getattr(args, a, None) for a in ("heatmaps_out", "curves_out", "heatmaps_page")})
-    inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops", "logs")}
+    outputs["--out"] = getattr(args, "out", None)
+    inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops", "logs",
+                                                          "table1", "evidence")}
     refuse_output_over_input(f"report {args.what}", outputs, inputs)
 
 
@@ -310,5 +321,17 @@ def main(args: argparse.Namespace) -> int:
         inputs = predictions_provenance([Path(p).with_name("predictions.csv") for p in args.logs])["inputs"]
         stamp(paths, inputs, Path(paths[0]).stem, FIGURE_KEYS)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
+        return 0
+    if args.what == "home":
+        from g2rl.reports.evidence_report import read_evidence
+        from g2rl.reports.home import dataset_result, home_page, read_settings, write_home
+
+        if len(args.table1) != len(args.evidence):
+            raise G2RLError(f"report home: {len(args.table1)} --table1 file(s) for {len(args.evidence)} --evidence file(s)")
+        results = []
+        for table1, path in zip(args.table1, args.evidence):
+            evidence = read_evidence(path)
+            results.append(dataset_result(evidence["dataset"], table1, evidence))
+        log.info("wrote %s", write_home(home_page(read_settings(args.settings), results), args.out))
         return 0
     raise G2RLError(f"unknown report {args.what!r}")
