@@ -278,19 +278,14 @@ def main(args: argparse.Namespace) -> int:
         curve_aus = args.curve_aus or None
         paths = make_example_figures(args.model, args.predictions, args.crops, args.heatmaps_out, args.curves_out,
                                      n_samples=args.samples, curve_aus=curve_aus, demo=args.data_label == "demo",
-                                     baseline_predictions=args.baseline_predictions, dataset=args.dataset)
+                                     baseline_predictions=args.baseline_predictions, dataset=args.dataset,
+                                     heatmaps_page=args.heatmaps_page)
         from g2rl.reports.stamp import example_inputs, stamp
 
         inputs = example_inputs(args.model, args.predictions)
         for path in paths:
-            stamp([path], inputs, Path(path).stem)
-        if args.heatmaps_page:
-            from g2rl.atomic import atomic_path
-            from g2rl.reports.html_page import image_page
-
-            with atomic_path(args.heatmaps_page) as tmp:
-                Path(tmp).write_text(image_page(paths[0], "Figure 4: predicted AU heatmaps over test faces"))
-            paths = [*paths, Path(args.heatmaps_page)]
+            if path.suffix != ".html":
+                stamp([path], inputs, Path(path).stem)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     if args.what == "ablation":
