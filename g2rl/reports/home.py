@@ -1,5 +1,6 @@
-"""The report's home page (``results/report/home.rst``): the run's title, the result per dataset in one line,
-links to the detail, and what was run, in a page short enough to read without scrolling.
+"""The report's home page (``results/report/home.rst``): the run's title and its result, one line per dataset,
+where a reader opens the report (inside a 1280 x 720 window: tests/test_report_in_browser.py); then, after the
+links to the detail that workflow/report/workflow.rst adds, what was run.
 
 Snakemake renders the page with docutils (the workflow's ``report:`` page includes this file), so every value
 that comes from a config or a result file goes through :func:`g2rl.reports.rst.rst_text` and cannot become
@@ -22,6 +23,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from g2rl.atomic import atomic_path
+from g2rl.csvread import read_csv_file
 from g2rl.errors import G2RLError
 from g2rl.evidence import distinct_resamples
 from g2rl.init_policy import IMAGENET_CHOICES
@@ -56,6 +58,9 @@ class Difference:
 
 @dataclass(frozen=True)
 class DatasetResult:
+    """What the page says about one dataset: our rows, the paired differences, and the test set's size
+    (``n_subjects`` test subjects, ``n_seeds`` seeds, CI ``level``)."""
+
     dataset: str
     rows: list[Row]
     differences: list[Difference]
@@ -71,7 +76,7 @@ def _num(x) -> float:
 def our_rows(table1_csv: str | os.PathLike) -> list[Row]:
     """Every row of ours in a Table 1 CSV (``source`` starting with 'ours'), in its order, named by its method and
     the variant it ran (e.g. 'G2RL (stopgrad_aux)')."""
-    df = pd.read_csv(table1_csv, dtype={"method": str, "source": str, "variant": str})
+    df = read_csv_file(table1_csv, "Table 1 CSV", dtype={"method": str, "source": str, "variant": str})
     missing = {"metric", "method", "source", "Avg"} - set(df.columns)
     if missing:
         raise G2RLError(f"{table1_csv}: not a Table 1 CSV (no column {', '.join(sorted(missing))})")
