@@ -3,7 +3,8 @@
 # Every output path is results/<dataset>/<stage>/..., one folder level per wildcard (README, "Outputs").
 
 
-# The HTML report's home page (snakemake --report): what was run, on what data, with which settings.
+# The HTML report's home page (snakemake --report): it includes the page the report_home rule writes from the
+# results (the run's title, its result per dataset, what was run).
 report: "workflow/report/workflow.rst"
 
 
@@ -35,6 +36,7 @@ localrules:
     ablation_table,
     ablation,
     training_curves,
+    report_home,
 
 
 rule all:

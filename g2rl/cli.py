@@ -15,6 +15,7 @@ import logging
 import sys
 
 from g2rl import __version__
+from g2rl.cli_help import finish
 from g2rl.errors import G2RLError, report_error, report_interrupt
 
 # subcommand -> (module, one-line help)
@@ -42,7 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, add_help=False)
         p.set_defaults(_module=module)
         # arguments are added lazily below, only for the chosen command
-    return parser
+    return finish(parser)
+
+
+def command_parser(command: str) -> argparse.ArgumentParser:
+    """The parser of one command, as `g2rl <command> -h` shows it: its module's options, the shared help
+    formatter, a description and examples (g2rl.cli_help)."""
+    module = importlib.import_module(COMMANDS[command][0])
+    sub = argparse.ArgumentParser(prog=f"g2rl {command}", description=COMMANDS[command][1])
+    sub.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    module.add_arguments(sub)
+    return finish(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     # First pass finds the command; second pass parses its own arguments.
     known, _ = parser.parse_known_args(argv)
     module = importlib.import_module(known._module)
-    sub = argparse.ArgumentParser(prog=f"g2rl {known.command}", description=COMMANDS[known.command][1])
-    sub.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    module.add_arguments(sub)
+    sub = command_parser(known.command)
     rest = argv[argv.index(known.command) + 1 :]
     args = sub.parse_args(rest)
     logging.basicConfig(

@@ -16,7 +16,7 @@ from g2rl.provenance import distinct, read_provenance, runs_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("result", nargs="+", help="metrics.json, model.pt, a .provenance.json, or a table / figure / "
+    parser.add_argument("result", nargs="+", metavar="RESULT", help="metrics.json, model.pt, a .provenance.json, or a table / figure / "
                         "predictions file with a <name>.provenance.json beside it")
     parser.add_argument("--json", action="store_true", help="print the full record as JSON")
 

@@ -13,7 +13,6 @@ from test_predict_model import make_checkpoint
 
 import g2rl
 from g2rl.model.backbone import RESNET_CHANNELS
-from g2rl.training import cli as train_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,26 +29,29 @@ def test_version_is_the_package_version():
 
 
 def test_every_train_option_has_help_and_shows_its_default():
-    parser = argparse.ArgumentParser(prog="g2rl train")
-    train_cli.add_arguments(parser)
+    from g2rl.cli import command_parser
+
+    parser = command_parser("train")
     text = "".join(parser.format_help().split())  # argparse wraps lines (even inside words): compare unspaced
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction):
             continue
         assert action.help, f"{action.option_strings} has no help"
-        if action.required:
+        if action.required or action.default is None or action.default is False:
             assert "(default:" not in parser._get_formatter()._get_help_string(action)
-        else:
-            default = ",".join(map(str, action.default)) if isinstance(action.default, tuple) else action.default
+        elif "default" not in action.help:
+            default = " ".join(map(str, action.default)) if isinstance(action.default, tuple) else action.default
             shown = f"{action.help} (default: {default})"
             assert "".join(shown.split()) in text, shown
     backbone = next(a for a in parser._actions if "--backbone" in a.option_strings)
     assert list(backbone.choices) == sorted(RESNET_CHANNELS)
     assert "{resnet101,resnet18,resnet34,resnet50}" in text
     # tuple defaults read as a user types them, and still parse to the settings' tuples
-    assert "(default:256,256,256)" in text and "(default:5)" in text
+    assert "(default:256256256)" in text and "(default:5)" in text
     args = parser.parse_args(["--crops", "c", "--heatmaps", "h", "--test-split", "1", "--out", "o"])
     assert args.deconv_channels == (256, 256, 256) and args.lr_step_epochs == (5,)
+    assert parser.parse_args(["--crops", "c", "--heatmaps", "h", "--test-split", "1", "--out", "o",
+                              "--deconv-channels", "256", "256", "256"]).deconv_channels == (256, 256, 256)
 
 
 def test_predict_does_not_import_torch_geometric(tmp_path):

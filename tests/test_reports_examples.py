@@ -109,6 +109,15 @@ def test_heatmaps_match_a_direct_forward_pass(fold):
         heatmaps_for_frames(tmp / "model.pt", tmp / "crops.h5", frames.assign(subject="SN003"))
 
 
+def run_examples(tmp, *options: str) -> int:
+    """`g2rl report examples` on the fold's model, predictions and crops, with ``options`` added."""
+    parser = argparse.ArgumentParser()
+    report_cli.add_arguments(parser)
+    return report_cli.main(parser.parse_args(["examples", "--model", str(tmp / "model.pt"), "--predictions",
+                                              str(tmp / "predictions.csv"), "--crops", str(tmp / "crops.h5"),
+                                              *options]))
+
+
 def test_report_examples_cli(fold):
     tmp, _ = fold
     parser = argparse.ArgumentParser()
@@ -132,11 +141,26 @@ def test_report_examples_draws_the_baseline(fold, monkeypatch):
     seen = {}
     real = examples.plot_intensity_curves
     monkeypatch.setattr(examples, "plot_intensity_curves", lambda *a, **k: seen.update(k) or real(*a, **k))
-    parser = argparse.ArgumentParser()
-    report_cli.add_arguments(parser)
-    args = parser.parse_args(["examples", "--model", str(tmp / "model.pt"), "--predictions", str(tmp / "predictions.csv"),
-                              "--baseline-predictions", str(tmp / "baseline.csv"), "--dataset", "bp4d",
-                              "--crops", str(tmp / "crops.h5"), "--heatmaps-out", str(tmp / "h.png"),
-                              "--curves-out", str(tmp / "c.png"), "--data-label", "real"])
-    assert report_cli.main(args) == 0
+    assert run_examples(tmp, "--baseline-predictions", str(tmp / "baseline.csv"), "--dataset", "bp4d",
+                        "--heatmaps-out", str(tmp / "h.png"), "--curves-out", str(tmp / "c.png"),
+                        "--data-label", "real") == 0
     assert seen["session_word"] == "task" and (seen["baseline"]["AU01_pred"] == 1.0).all()
+
+
+def test_figure4_names_the_model_fold_and_seed(fold, monkeypatch):
+    """Issue 30 item 4: the heatmaps' figure and its report page say which model, fold and seed they come from."""
+    from g2rl.reports import examples
+    from g2rl.training.checkpoint import save_inference_checkpoint
+
+    tmp, _ = fold
+    net, meta = write_model(tmp / "model.pt")
+    save_inference_checkpoint(tmp / "model.pt", net, {**meta, "seed": 3, "test_split": "1",
+                                                      "model": {"guidance": "literal"}})
+    seen = {}
+    real = examples.plot_heatmap_examples
+    monkeypatch.setattr(examples, "plot_heatmap_examples", lambda *a, **k: seen.update(k) or real(*a, **k))
+    assert run_examples(tmp, "--heatmaps-out", str(tmp / "h.png"), "--curves-out", str(tmp / "c.png"),
+                        "--heatmaps-page", str(tmp / "h.html"), "--data-label", "demo") == 0
+    name = "G2RL (literal), sigma 2, lambda 0.05, seed 3, test fold 1"
+    assert seen["title"] == f"Predicted heatmaps of {name}"
+    assert f"Figure 4: Predicted heatmaps of {name} over test faces" in (tmp / "h.html").read_text()

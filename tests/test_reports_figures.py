@@ -204,10 +204,46 @@ def test_demo_stamp_lies_in_front_of_image_tiles(tmp_path):
         stamped, _ = plot_heatmap_examples(*args, tmp_path / "hd.png", 1.0, columns=4, demo=True)
     p = matplotlib.image.imread(plain)[..., :3]
     d = matplotlib.image.imread(stamped)[..., :3]
-    # the tiles are dark grey (30/255); the stamp crosses them: count lighter, redder pixels there
+    # the tiles are dark grey (30/255); the stamp crosses them: count the pixels it lightens there
     tile_p = (np.abs(p - 30 / 255).sum(-1) < 0.02).sum()
     tile_d = (np.abs(d - 30 / 255).sum(-1) < 0.02).sum()
     assert tile_d < tile_p - 1000
+
+
+def _series_colours(ax) -> set:
+    colours = {matplotlib.colors.to_hex(line.get_color()) for line in ax.lines}
+    for coll in ax.collections:  # error bars
+        colours |= {matplotlib.colors.to_hex(c) for c in coll.get_edgecolor()}
+    return colours
+
+
+def test_demo_stamp_sits_behind_every_series_and_legend_in_a_colour_none_uses(tmp_path, monkeypatch):
+    """Issue 30 item 4: the stamp crossed the red G2RL lines and a legend, in the same red. Now each panel's
+    stamp is drawn under its lines, markers, error bars and legend, in a grey no series uses."""
+    seen = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: seen.append(fig) or path)
+    df = pd.DataFrame({"subject": "F001", "session": "T1", "frame": np.arange(1, 30), "split": "devel",
+                       "AU01_true": np.linspace(0, 5, 29), "AU01_pred": np.linspace(5, 0, 29)})
+    plot_intensity_curves(df, ["AU01"], tmp_path / "c.png", method="G2RL", baseline=df, demo=True)
+    rec = sensitivity_records()
+    plot_sensitivity(rec[rec["param"] == "lambda"], tmp_path / "s", demo=True,
+                     baseline=pd.DataFrame({"dataset": ["bp4d", "disfa"], "icc": [0.5, 0.4], "mae": [0.6, 0.7]}))
+    figs = {id(f): f for f in seen}.values()
+    checked = 0
+    for fig in figs:
+        for ax in fig.axes:
+            stamps = [t for t in ax.texts if t.get_text() == "DEMO DATA"]
+            assert len(stamps) == 1, ax.get_title()
+            stamp = stamps[0]
+            drawn = [*ax.lines, *ax.collections, *([ax.get_legend()] if ax.get_legend() else [])]
+            assert drawn and all(stamp.get_zorder() < a.get_zorder() for a in drawn), ax.get_title()
+            assert matplotlib.colors.to_hex(stamp.get_color()) not in _series_colours(ax)
+            assert stamp.get_clip_on()
+            checked += 1
+        # the red label lies above the panels, outside all of them
+        label = [t for t in fig.texts if t.get_text().startswith("DEMO DATA:")]
+        assert len(label) == 1 and label[0].get_position() == (0.0, 1.0)
+    assert checked == 3  # one curve panel, the sensitivity figure's (a) and (b)
 
 
 def test_intensity_curves_title_and_legend_placement(tmp_path, monkeypatch):

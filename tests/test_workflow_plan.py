@@ -61,13 +61,14 @@ def test_paper_scale_plan(tmp_path):
     abl = {"heatmap_cache_variant": 2, "ablation_table": 1}
     assert disfa == {"landmarks": 27, "crop_cache": 1, "heatmap_cache": 5, "train": 42 + 4 * 3 * 3, "evaluate": 14,
                      "evidence": 1, "g2rl_vs_baseline": 1, "training_curves": 1,
-                     "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1, "weights": 1, **abl}
+                     "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1, "weights": 1, "report_home": 1, **abl}
     assert bp4d == {"landmarks": 41 * 8, "crop_cache": 1, "heatmap_cache": 5, "train": 14 + 4 * 3, "evaluate": 14,
                     "evidence": 1, "g2rl_vs_baseline": 1, "training_curves": 1,
-                    "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1, "weights": 1, **abl}
+                    "table1": 1, "sensitivity_figures": 2, "example_figures": 1, "all": 1, "weights": 1, "report_home": 1, **abl}
     assert len(disfa_subjects) == 27 and len(bp4d_subjects) == 41
-    # paper.yaml: both datasets' jobs once; the weights, the two sensitivity figures and `all` are shared
-    shared = {"weights": 1, "sensitivity_figures": 2, "all": 1}
+    # paper.yaml: both datasets' jobs once; the weights, the two sensitivity figures, the report's home page and
+    # `all` are shared
+    shared = {"weights": 1, "sensitivity_figures": 2, "report_home": 1, "all": 1}
     assert both == {r: disfa.get(r, 0) + bp4d.get(r, 0) - shared.get(r, 0) for r in set(disfa) | set(bp4d)}
 
     block = plan_block({"config/disfa.yaml": disfa, "config/bp4d.yaml": bp4d, "config/paper.yaml": both},

@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="which reader and config section")
-    parser.add_argument("--root", required=True, help="the dataset's root folder")
-    parser.add_argument("--out", required=True, help="frame index CSV to write")
+    parser.add_argument("--root", required=True, metavar="DIR", help="the dataset's root folder")
+    parser.add_argument("--out", required=True, metavar="FILE.csv", help="frame index CSV to write")
     parser.add_argument(
         "--dataset-settings",
         metavar="JSON",

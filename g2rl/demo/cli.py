@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="output folder; DISFA/ and BP4D/ are written inside it")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder; DISFA/ and BP4D/ are written inside it")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same files)")
     parser.add_argument("--disfa-frames", type=int, default=200, help="frames per DISFA video")
     parser.add_argument("--bp4d-frames", type=int, default=80, help="frames per BP4D sequence")
@@ -33,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bp4d-tasks", action=WordList, default=list(DEFAULT_BP4D_TASKS), metavar="TASK",
                         help=f"BP4D tasks per subject (default: {' '.join(DEFAULT_BP4D_TASKS)})")
     parser.add_argument("--frame-size", nargs=2, type=int, default=list(DEFAULT_FRAME_SIZE), metavar=("W", "H"),
-                        help="frame width and height in pixels (default: %(default)s)")
+                        help="frame width and height in pixels")
     parser.add_argument("--workers", type=int, default=1, help="processes rendering sequences in parallel")
-    parser.add_argument("--contact-sheet", default=None, metavar="PNG",
+    parser.add_argument("--contact-sheet", default=None, metavar="FILE.png",
                         help="also write a contact sheet of a few frames per subject to this PNG")
 
 

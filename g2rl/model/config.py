@@ -205,7 +205,7 @@ def add_model_arguments(parser) -> None:
                         "literal_fixed_norm: literal with G on the fixed-norm sphere")
     g.add_argument("--teach-weight", type=float, default=d.teach_weight,
                    help="weight of L_teach, the intensity head that gives G content (stopgrad_aux only)")
-    g.add_argument("--au-points", default=None,
+    g.add_argument("--au-points", default=None, metavar="NAME|JSON",
                    help="AU locations: hr | pairs | a JSON mapping; None = as the heatmaps cache was built")
     g.add_argument("--heatmap-layout", choices=("per_au", "per_point"), default=None,
                    help="one map per AU or per AU point; None = as the heatmaps cache was built")

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", required=True, help="resnet18 | resnet34 | resnet50 | resnet101")
     parser.add_argument("--pretrained", required=True, help="imagenet | imagenet_v1 | imagenet_v2 | a state-dict file")
-    parser.add_argument("--out", required=True, help="file to write (its <stem>.provenance.json names the weights)")
+    parser.add_argument("--out", required=True, metavar="FILE.pth", help="file to write (its <stem>.provenance.json names the weights)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -25,9 +25,9 @@ log = logging.getLogger("g2rl.cache")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="what", required=True, metavar="{crops,heatmaps}")
     crops = sub.add_parser("crops", help="aligned crops, landmarks, AU points and intensities of one dataset")
-    crops.add_argument("--index", required=True, type=Path, help="the dataset's frame index CSV")
+    crops.add_argument("--index", required=True, type=Path, metavar="FILE.csv", help="the dataset's frame index CSV")
     crops.add_argument("--landmarks-dir", required=True, type=Path, help="folder with <subject>/<session>.csv landmark files")
-    crops.add_argument("--out", required=True, type=Path, help="crops HDF5 file to write")
+    crops.add_argument("--out", required=True, type=Path, metavar="FILE.h5", help="crops HDF5 file to write")
     crops.add_argument("--crop-size", type=int, default=256, help="aligned crop size S in pixels (heatmaps are S/4)")
     crops.add_argument("--max-gap", type=int, default=5, help="no-face frames within this many frames of a face carry its landmarks")
     crops.add_argument("--aus", required=True, action=WordList, metavar="AU",
@@ -36,11 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="AU -> points: hr, pairs, a JSON mapping, or null = hr (docs/AU_POINTS.md)")
     crops.add_argument("--no-progress", action="store_true", help="no progress bar (batch jobs, logs)")
     heat = sub.add_parser("heatmaps", help="Eq. 1 heatmaps for one sigma from a crops file")
-    heat.add_argument("--crops", required=True, type=Path, help="crops HDF5 file (g2rl cache crops)")
+    heat.add_argument("--crops", required=True, type=Path, metavar="FILE.h5", help="crops HDF5 file (g2rl cache crops)")
     heat.add_argument("--sigma", required=True, type=float,
                       help="Gaussian sigma in heatmap pixels: finite, from 0.1 to half the heatmap side "
                            "(crop size / 8, e.g. 32 for 256 crops)")
-    heat.add_argument("--out", required=True, type=Path, help="heatmaps HDF5 file to write")
+    heat.add_argument("--out", required=True, type=Path, metavar="FILE.h5", help="heatmaps HDF5 file to write")
     heat.add_argument("--au-points", default="null", metavar="NAME|JSON",
                       help="hr, pairs or a JSON mapping (points recomputed from the aligned landmarks); "
                            "null = the points the crops file stores")

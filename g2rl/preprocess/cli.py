@@ -21,8 +21,8 @@ log = logging.getLogger("g2rl.landmarks")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", type=Path, help="a video file, a folder of images, or one image")
-    parser.add_argument("--out", type=Path, required=True, help="landmarks CSV to write")
+    parser.add_argument("input", type=Path, metavar="INPUT", help="a video file, a folder of images, or one image")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="landmarks CSV to write")
     parser.add_argument("--plain", action="store_true",
                         help="plain path: full-resolution detection on every frame (slower; default: fast tracked path)")
     parser.add_argument("--detect-scale", type=float, default=1.0,

@@ -28,8 +28,8 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("predictions", nargs="+", help="predictions.csv file(s), one per fold")
-    parser.add_argument("--out", required=True, help="metrics.json to write")
+    parser.add_argument("predictions", nargs="+", metavar="FILE.csv", help="predictions.csv file(s), one per fold")
+    parser.add_argument("--out", required=True, metavar="FILE.json", help="metrics.json to write")
     parser.add_argument(
         "--pooled", action="store_true",
         help="also compute the metrics over all folds together (every frame must occur once)",

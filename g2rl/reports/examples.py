@@ -99,6 +99,25 @@ def heatmaps_for_frames(model_path, crops_h5, frames: pd.DataFrame, device: str 
     return images, HeatmapSpec.from_meta(meta).per_au_maps(maps), meta
 
 
+def run_description(meta: dict) -> str:
+    """Which trained model a figure shows, from its checkpoint's meta: e.g. 'G2RL (stopgrad_aux), sigma 2,
+    lambda 0.05, seed 0, test fold 1'; parts the meta lacks are left out."""
+    method = str(meta.get("method", "model"))
+    name = {"g2rl": "G2RL", "baseline": "Baseline"}.get(method, method)
+    guidance = (meta.get("model") or {}).get("guidance")
+    if method != "baseline" and guidance:
+        name += f" ({guidance})"
+    parts = [name]
+    if meta.get("sigma") is not None:
+        parts.append(f"sigma {float(meta['sigma']):g}")
+    if meta.get("lambda_g") is not None:
+        parts.append(f"lambda {float(meta['lambda_g']):g}")
+    for key, word in (("seed", "seed"), ("test_split", "test fold")):
+        if meta.get(key) is not None:
+            parts.append(f"{word} {meta[key]}")
+    return ", ".join(parts)
+
+
 def make_example_figures(
     model_path: str | os.PathLike,
     predictions_csv: str | os.PathLike,
@@ -111,13 +130,16 @@ def make_example_figures(
     demo: bool = False,
     baseline_predictions: str | os.PathLike | None = None,
     dataset: str | None = None,
+    heatmaps_page: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Write the Figure 4 and Figure 5 style PNGs and PDFs for one fold. ``curve_aus`` defaults to
     the first two AUs (DISFA: AU01, AU02, as in the paper's Figure 5). The heatmaps' colour scale is
     intensity 0 to 5 at the checkpoint's sigma; ``demo`` stamps "DEMO DATA" on both figures.
     ``baseline_predictions``: the Baseline's predictions.csv of the same fold, drawn in Figure 5;
     ``dataset`` ('bp4d' | 'disfa') names the session in Figure 5's title (BP4D: task).
-    Returns [heatmaps png, heatmaps pdf, curves png, curves pdf]."""
+    Figure 4's title names the model (:func:`run_description`: method, variant, sigma, lambda, seed, test fold).
+    ``heatmaps_page``: also write Figure 4 as an HTML page, the report's view (a tall PNG is cut off at the top
+    there), titled the same. Returns [heatmaps png, heatmaps pdf, curves png, curves pdf(, heatmaps page)]."""
     from g2rl.preprocess.heatmaps import peak_value
 
     pred_df, aus = read_predictions(predictions_csv)
@@ -129,8 +151,10 @@ def make_example_figures(
     pred = frames[[f"{a}_pred" for a in aus]].to_numpy(np.float64)
     true = frames[[f"{a}_true" for a in aus]].to_numpy(np.float64)
     captions = [f"{r.subject}/{r.session} frame {r.frame}" for r in frames.itertuples()]
+    title = f"Predicted heatmaps of {run_description(meta)}"
     fig4 = plot_heatmap_examples(images, maps, aus, pred, true, heatmaps_png,
-                                 peak_per_intensity=peak_value(1.0, float(meta["sigma"]), meta.get("heatmap_peak", "eq1")), captions=captions, demo=demo)
+                                 peak_per_intensity=peak_value(1.0, float(meta["sigma"]), meta.get("heatmap_peak", "eq1")), captions=captions, demo=demo,
+                                 title=title)
     curve_aus = list(curve_aus) if curve_aus else list(aus[:2])
     subject_rows = pick_curve_subject(pred_df)
     fold = str(pred_df["split"].iloc[0])  # one predictions file is one fold (read_predictions' contract)
@@ -145,4 +169,12 @@ def make_example_figures(
     log.info("heatmaps of %s; curves of subject %s (%d frames, %s)",
              ", ".join(f"{r.subject}/{r.session}/{r.frame}" for r in frames.itertuples()),
              subject_rows["subject"].iloc[0], len(subject_rows), ", ".join(curve_aus))
-    return [*fig4, *fig5]
+    pages = []
+    if heatmaps_page is not None:
+        from g2rl.atomic import atomic_path
+        from g2rl.reports.html_page import image_page
+
+        with atomic_path(heatmaps_page) as tmp:
+            Path(tmp).write_text(image_page(fig4[0], f"Figure 4: {title} over test faces"))
+        pages = [Path(heatmaps_page)]
+    return [*fig4, *fig5, *pages]

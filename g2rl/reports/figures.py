@@ -57,20 +57,33 @@ BASELINE_COLOUR = "tab:blue"
 G2RL_COLOUR = "tab:red"
 
 
-def stamp_demo(fig) -> None:
-    """Mark a figure made from the demo dataset, in every format it is saved in: a red label above the
-    top-left corner and a diagonal watermark in front of every panel (image tiles included), outlined
-    in white so it reads over dark and light panels alike; a cropped or forwarded figure still says so."""
-    from matplotlib import patheffects
+# the watermark's colour: a grey no series of ours uses (blue/red methods, C0.. datasets, black truth), drawn
+# behind the data so it never crosses a line, a marker or a legend as if it were one of them
+DEMO_WATERMARK = {"color": "0.5", "alpha": 0.2}
 
+
+def stamp_demo(fig) -> None:
+    """Mark a figure made from the demo dataset, in every format it is saved in: a red label above the top-left
+    corner, outside every panel, and in each panel (image tiles included) a diagonal grey "DEMO DATA" behind its
+    data, lines, markers and legend (zorder below theirs, clipped to the panel), so a cropped panel still says
+    so and the stamp is never read as a series."""
     fig.text(0.0, 1.0, f"{DEMO_STAMP}: synthetic faces, not comparable with the paper", ha="left", va="bottom",
              color="#c0392b", fontsize=10, fontweight="bold", transform=fig.transFigure)
-    # sized to the figure's smaller side; its zorder lies above every axes', so panels never cover it
-    width, height = fig.get_size_inches()
-    top = max([ax.get_zorder() for ax in fig.axes], default=0) + 1
-    fig.text(0.5, 0.5, DEMO_STAMP, ha="center", va="center", rotation=25, color="#c0392b", alpha=0.15,
-             fontsize=min(72.0, 9.0 * width, 13.0 * height), fontweight="bold", transform=fig.transFigure,
-             zorder=top, path_effects=[patheffects.withStroke(linewidth=1.5, foreground="white", alpha=0.3)])
+    from matplotlib import patheffects
+
+    fig.canvas.draw()  # panel sizes are final only after layout
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        if not (ax.images or ax.lines or ax.collections):  # an empty grid cell, a colour bar's own axes
+            continue
+        panel = ax.get_window_extent(renderer)
+        mark = ax.text(0.5, 0.5, DEMO_STAMP, ha="center", va="center", rotation=25, fontsize=10.0,
+                       fontweight="bold", transform=ax.transAxes, zorder=0.5, clip_on=True, **DEMO_WATERMARK)
+        if ax.images:  # over a photograph: stronger, with a light edge, to read on dark and light faces alike
+            mark.set_alpha(0.35)
+            mark.set_path_effects([patheffects.withStroke(linewidth=2.0, foreground="white", alpha=0.5)])
+        drawn = mark.get_window_extent(renderer)  # the rotated text's box at 10 pt
+        mark.set_fontsize(min(60.0, 10.0 * 0.8 * min(panel.width / drawn.width, panel.height / drawn.height)))
 
 
 def _short(x: float) -> str:
@@ -232,6 +245,7 @@ def plot_heatmap_examples(
     captions: Sequence[str] | None = None,
     columns: int = 5,
     demo: bool = False,
+    title: str | None = None,
 ) -> list[Path]:
     """Figure 4 style: per sample the input face, then each AU's heatmap over it, in rows of at most
     ``columns`` tiles (legible at report width), each titled with the AU, its label and prediction.
@@ -243,8 +257,8 @@ def plot_heatmap_examples(
     intensity 5, as ``g2rl predict --heatmaps`` draws it, so one colour means one intensity in every
     tile and every figure; a colour bar gives the intensities (:func:`intensity_overlay`: the face
     in grey, the map's opacity growing with its value). captions: N titles of the input tiles
-    (e.g. 'F002/T1 frame 120'). ``demo`` stamps "DEMO DATA". Writes ``out_png`` and the same name
-    with ``.pdf``; returns [png, pdf].
+    (e.g. 'F002/T1 frame 120'). ``title``: the figure's title (which model the maps come from). ``demo``
+    stamps "DEMO DATA". Writes ``out_png`` and the same name with ``.pdf``; returns [png, pdf].
     """
     images = np.asarray(images)
     heatmaps = np.asarray(heatmaps, dtype=np.float64)
@@ -277,6 +291,8 @@ def plot_heatmap_examples(
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0.0, 5.0), intensity_colourbar_map()),
                        ax=axes.ravel().tolist(), fraction=0.03, pad=0.02, ticks=range(6))
     bar.set_label("heatmap as AU intensity (0-5); opacity grows with intensity", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
     if demo:
         stamp_demo(fig)
     paths = save_png_and_pdf(fig, out_png)

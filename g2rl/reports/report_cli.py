@@ -45,6 +45,7 @@ SUBCOMMANDS = {
     "examples": "heatmaps over test faces (Fig. 4) and intensity curves (Fig. 5) of one fold (png, pdf)",
     "ablation": "Baseline, G2RL and its variants on the same folds, with seeds and CIs (csv, md, html)",
     "training": "loss terms per epoch of training runs (train_log.csv), one panel per term (png, pdf)",
+    "home": "the report's home page (rst): the run's title, its result in one line per dataset, what was run",
 }
 DATASET_CHOICES = ("bp4d", "disfa")
 
@@ -54,41 +55,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="what", required=True, metavar="WHAT")
     t = sub.add_parser("table1", help=SUBCOMMANDS["table1"], description=SUBCOMMANDS["table1"])
     t.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="which dataset's Table 1")
-    t.add_argument("--baseline", nargs="+", required=True, help="Baseline metrics.json, one per seed")
-    t.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed")
-    t.add_argument("--paper", default=str(PACKAGED_PAPER_TABLE),
+    t.add_argument("--baseline", nargs="+", required=True, metavar="FILE.json", help="Baseline metrics.json, one per seed")
+    t.add_argument("--g2rl", nargs="+", required=True, metavar="FILE.json", help="G2RL metrics.json, one per seed")
+    t.add_argument("--paper", metavar="FILE.csv", default=str(PACKAGED_PAPER_TABLE),
                    help="the published numbers (default: the copy shipped in the package, config/paper_table1.csv)")
     t.add_argument("--data-label", required=True, choices=["demo", "real"], help="what our rows were computed on")
     t.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md, .tex, .html")
-    t.add_argument("--caption", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")
-    t.add_argument("--evidence", help="evidence.json of the dataset (g2rl report evidence): sd, CIs, marks")
+    t.add_argument("--caption", metavar="TEXT", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")
+    t.add_argument("--evidence", metavar="FILE.json", help="evidence.json of the dataset (g2rl report evidence): sd, CIs, marks")
     v = sub.add_parser("evidence", help=SUBCOMMANDS["evidence"], description=SUBCOMMANDS["evidence"])
     v.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="the dataset of the runs")
-    v.add_argument("--baseline", nargs="+", required=True, help="Baseline metrics.json, one per seed")
-    v.add_argument("--g2rl", nargs="+", required=True, help="G2RL metrics.json, one per seed (same seeds)")
+    v.add_argument("--baseline", nargs="+", required=True, metavar="FILE.json", help="Baseline metrics.json, one per seed")
+    v.add_argument("--g2rl", nargs="+", required=True, metavar="FILE.json", help="G2RL metrics.json, one per seed (same seeds)")
     v.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
     v.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
-    v.add_argument("--out", required=True, help="evidence.json to write")
+    v.add_argument("--out", required=True, metavar="FILE.json", help="evidence.json to write")
     c = sub.add_parser("compare", help=SUBCOMMANDS["compare"], description=SUBCOMMANDS["compare"])
     c.add_argument("--data-label", required=True, choices=["demo", "real"], help="what the runs were computed on")
     c.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .html")
-    c.add_argument("evidence", nargs="+", help="evidence.json, one per dataset")
+    c.add_argument("evidence", nargs="+", metavar="FILE.json", help="evidence.json, one per dataset")
     s = sub.add_parser("sensitivity", help=SUBCOMMANDS["sensitivity"], description=SUBCOMMANDS["sensitivity"])
     s.add_argument("--param", required=True, choices=["sigma", "lambda"], help="the swept parameter (x axis)")
     s.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
-    s.add_argument("metrics", nargs="+", help="metrics.json of every (dataset, value, seed)")
-    s.add_argument("--baseline", nargs="+", metavar="METRICS",
+    s.add_argument("metrics", nargs="+", metavar="FILE.json", help="metrics.json of every (dataset, value, seed)")
+    s.add_argument("--baseline", nargs="+", metavar="FILE.json",
                    help="the Baseline's metrics.json (any seeds): a dashed reference line per dataset")
     s.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
     e = sub.add_parser("examples", help=SUBCOMMANDS["examples"], description=SUBCOMMANDS["examples"])
-    e.add_argument("--model", required=True, help="the fold's model.pt")
-    e.add_argument("--predictions", required=True, help="the fold's predictions.csv")
-    e.add_argument("--crops", required=True, help="the dataset's crops.h5")
-    e.add_argument("--heatmaps-out", required=True, help="PNG for the heatmap figure (a .pdf is written beside it)")
-    e.add_argument("--curves-out", required=True, help="PNG for the intensity curves (a .pdf is written beside it)")
-    e.add_argument("--baseline-predictions", help="the Baseline's predictions.csv of the same fold, drawn in the curves")
+    e.add_argument("--model", required=True, metavar="FILE.pt", help="the fold's model.pt")
+    e.add_argument("--predictions", required=True, metavar="FILE.csv", help="the fold's predictions.csv")
+    e.add_argument("--crops", required=True, metavar="FILE.h5", help="the dataset's crops.h5")
+    e.add_argument("--heatmaps-out", required=True, metavar="FILE.png", help="PNG for the heatmap figure (a .pdf is written beside it)")
+    e.add_argument("--curves-out", required=True, metavar="FILE.png", help="PNG for the intensity curves (a .pdf is written beside it)")
+    e.add_argument("--baseline-predictions", metavar="FILE.csv", help="the Baseline's predictions.csv of the same fold, drawn in the curves")
     e.add_argument("--dataset", choices=["bp4d", "disfa"], help="names the session in the curves' title (BP4D: task)")
-    e.add_argument("--heatmaps-page", help="also write the heatmap figure as an HTML page (the report's view: "
+    e.add_argument("--heatmaps-page", metavar="FILE.html", help="also write the heatmap figure as an HTML page (the report's view: "
                    "a tall PNG is cut off at the top there)")
     e.add_argument("--samples", type=int, default=2, help="faces in the heatmap figure (default 2)")
     e.add_argument("--curve-aus", action=WordList, metavar="AU",
@@ -96,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
     a = sub.add_parser("ablation", help=SUBCOMMANDS["ablation"], description=SUBCOMMANDS["ablation"])
     a.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="the dataset of the runs")
-    a.add_argument("--rows", required=True,
+    a.add_argument("--rows", required=True, metavar="JSON",
                    help="JSON list (or a file with one) of {name, changes, runs: [{seed, predictions, train_logs}]}; "
                         "the first row is the Baseline the others are paired with")
     a.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
@@ -105,13 +106,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="AUs, e.g. AU01 AU02 (commas also separate; default: those of the first predictions file)")
     a.add_argument("--data-label", required=True, choices=["demo", "real"], help="what the runs were computed on")
     a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .html")
-    a.add_argument("--crops", help="the dataset's crops.h5: adds the landmark geometry probe of each row's models "
+    a.add_argument("--crops", metavar="FILE.h5", help="the dataset's crops.h5: adds the landmark geometry probe of each row's models "
                                    "(model.pt beside each predictions.csv; g2rl.reports.geometry_probe)")
     tr = sub.add_parser("training", help=SUBCOMMANDS["training"], description=SUBCOMMANDS["training"])
-    tr.add_argument("logs", nargs="+", help="train_log.csv files, laid out as <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/")
+    tr.add_argument("logs", nargs="+", metavar="FILE.csv", help="train_log.csv files, laid out as <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/")
     tr.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
-    tr.add_argument("--title", default="Training curves", help="figure title")
+    tr.add_argument("--title", default="Training curves", metavar="TEXT", help="figure title")
     tr.add_argument("--data-label", required=True, choices=["demo", "real"], help="demo: stamp 'DEMO DATA'")
+    h = sub.add_parser("home", help=SUBCOMMANDS["home"], description=SUBCOMMANDS["home"])
+    h.add_argument("--settings", required=True, metavar="JSON",
+                   help="what was run: a JSON object as g2rl.reports.home.home_settings makes it from the workflow's "
+                        "config (the workflow's report_home rule passes it)")
+    h.add_argument("--table1", nargs="+", required=True, metavar="FILE.csv", help="Table 1 CSV, one per dataset")
+    h.add_argument("--evidence", nargs="+", required=True, metavar="FILE.json",
+                   help="evidence.json of the same datasets, in the same order")
+    h.add_argument("--out", required=True, metavar="FILE.rst", help="the page to write")
 
 
 def baseline_records(paths: list[str]) -> pd.DataFrame:
@@ -188,7 +197,9 @@ def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
     prefix = getattr(args, "out_prefix", None)
     outputs = {f"--out-prefix ({ext})": f"{prefix}{ext}" for ext in (".csv", ".md", ".tex", ".html", ".png", ".pdf")} if prefix else {}
     outputs.update({f"--{a.replace('_', '-')}": getattr(args, a, None) for a in ("heatmaps_out", "curves_out", "heatmaps_page")})
-    inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops", "logs")}
+    outputs["--out"] = getattr(args, "out", None)
+    inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops", "logs",
+                                                          "table1", "evidence")}
     refuse_output_over_input(f"report {args.what}", outputs, inputs)
 
 
@@ -270,19 +281,14 @@ def main(args: argparse.Namespace) -> int:
         curve_aus = args.curve_aus or None
         paths = make_example_figures(args.model, args.predictions, args.crops, args.heatmaps_out, args.curves_out,
                                      n_samples=args.samples, curve_aus=curve_aus, demo=args.data_label == "demo",
-                                     baseline_predictions=args.baseline_predictions, dataset=args.dataset)
+                                     baseline_predictions=args.baseline_predictions, dataset=args.dataset,
+                                     heatmaps_page=args.heatmaps_page)
         from g2rl.reports.stamp import example_inputs, stamp
 
         inputs = example_inputs(args.model, args.predictions)
         for path in paths:
-            stamp([path], inputs, Path(path).stem)
-        if args.heatmaps_page:
-            from g2rl.atomic import atomic_path
-            from g2rl.reports.html_page import image_page
-
-            with atomic_path(args.heatmaps_page) as tmp:
-                Path(tmp).write_text(image_page(paths[0], "Figure 4: predicted AU heatmaps over test faces"))
-            paths = [*paths, Path(args.heatmaps_page)]
+            if path.suffix != ".html":
+                stamp([path], inputs, Path(path).stem)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     if args.what == "ablation":
@@ -313,5 +319,17 @@ def main(args: argparse.Namespace) -> int:
         inputs = predictions_provenance([Path(p).with_name("predictions.csv") for p in args.logs])["inputs"]
         stamp(paths, inputs, Path(paths[0]).stem, FIGURE_KEYS)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
+        return 0
+    if args.what == "home":
+        from g2rl.reports.evidence_report import read_evidence
+        from g2rl.reports.home import dataset_result, home_page, read_settings, write_home
+
+        if len(args.table1) != len(args.evidence):
+            raise G2RLError(f"report home: {len(args.table1)} --table1 file(s) for {len(args.evidence)} --evidence file(s)")
+        results = []
+        for table1, path in zip(args.table1, args.evidence):
+            evidence = read_evidence(path)
+            results.append(dataset_result(evidence["dataset"], table1, evidence))
+        log.info("wrote %s", write_home(home_page(read_settings(args.settings), results), args.out))
         return 0
     raise G2RLError(f"unknown report {args.what!r}")

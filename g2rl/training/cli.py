@@ -32,17 +32,6 @@ OPTION_RANGES = {
 }
 
 
-class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends '(default: X)' to every option's help, except required options, which have none."""
-
-    def _get_help_string(self, action):
-        if action.required:
-            return action.help
-        if isinstance(action.default, tuple):  # a list default as a user may type it: 256,256,256
-            return f"{action.help} (default: {','.join(map(str, action.default))})"
-        return super()._get_help_string(action)
-
-
 # the config's default (g2rl/resources/config.schema.yaml model.pretrained), so a bare `g2rl train`
 # initialises as the workflow does; 'none' asks for random weights
 PRETRAINED_DEFAULT = "imagenet"
@@ -56,12 +45,10 @@ def pretrained_from_arg(value: str | None) -> str | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = _DEFAULT
-    # `g2rl train -h` shows every option's default next to its help
-    parser.formatter_class = _ShowDefaults
-    parser.add_argument("--crops", required=True, help="crops HDF5 cache (g2rl.preprocess)")
-    parser.add_argument("--heatmaps", required=True, help="heatmaps HDF5 cache holding the chosen sigma")
-    parser.add_argument("--test-split", required=True, help="test part: DISFA 1/2/3, BP4D devel")
-    parser.add_argument("--out", required=True, help="output folder (model.pt, train_log.csv, predictions.csv)")
+    parser.add_argument("--crops", required=True, metavar="FILE.h5", help="crops HDF5 cache (g2rl.preprocess)")
+    parser.add_argument("--heatmaps", required=True, metavar="FILE.h5", help="heatmaps HDF5 cache holding the chosen sigma")
+    parser.add_argument("--test-split", required=True, metavar="SPLIT", help="test part: DISFA 1/2/3, BP4D devel")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (model.pt, train_log.csv, predictions.csv)")
     parser.add_argument("--method", choices=("baseline", "g2rl"), default="g2rl", help="baseline: heatmap loss only (lambda 0); g2rl: Eq. 8 with --lambda")
     parser.add_argument("--lambda", dest="lambda_g", type=float, default=d.lambda_g, help="weight of L_G in Eq. 8 (g2rl only)")
     parser.add_argument("--sigma", type=float, default=d.sigma, help="heatmap sigma in heatmap pixels")
@@ -113,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hold the fold's cache rows in memory as tensors; auto = when they fit --in-memory-max-mb",
     )
     parser.add_argument("--in-memory-max-mb", type=float, default=d.in_memory_max_mb, help="MiB limit of in-memory auto")
-    parser.add_argument("--log", default=None, help="also append progress to this text file")
+    parser.add_argument("--log", default=None, metavar="FILE", help="also append progress to this text file")
     parser.add_argument("--keep-resume-checkpoint", action="store_true", help="keep last.pt after success")
     parser.add_argument("--on-stale-resume", choices=("refuse", "restart"), default="refuse",
                         help="when OUT/last.pt was made by another run (other data, split, settings or seed): "

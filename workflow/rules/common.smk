@@ -28,6 +28,7 @@ from g2rl.model.variants import (
     variants,
 )
 from g2rl.model.weights import sha256_of
+from g2rl.reports.home import home_settings
 from g2rl.training.from_config import workflow_train_flags
 from g2rl.workflow_cmd import job_environment, local_source_root
 
@@ -142,6 +143,7 @@ def final_outputs():
     if EXP["lambda_sweep"]:
         outs += [f"{RESULTS}/figures/sensitivity_lambda_{SWEEP_SET}.png"]
     outs += ablation_outputs()
+    outs += [f"{RESULTS}/report/home.rst"]
     return outs
 
 

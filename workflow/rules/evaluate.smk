@@ -201,3 +201,22 @@ rule training_curves:
     shell:
         '"$G2RL_PYTHON" -m g2rl report training --out-prefix {params.prefix:q} --data-label {params.data_label:q} '
         "--title {params.title:q} {input:q} > {log:q} 2>&1"
+
+
+# The report's home page (workflow/report/workflow.rst includes it): the result in one line per dataset, read
+# from Table 1 and the evidence, and what was run (g2rl/reports/home.py). Config values in it are escaped there.
+rule report_home:
+    input:
+        table1=expand(f"{RESULTS}/tables/table1_{{dataset}}.csv", dataset=DATASETS),
+        evidence=expand(f"{RESULTS}/{{dataset}}/evidence.json", dataset=DATASETS),
+    output:
+        f"{RESULTS}/report/home.rst",
+    log:
+        f"{RESULTS}/logs/report_home.log",
+    conda:
+        CONDA_ENV
+    params:
+        settings=json_arg(home_settings(config)),
+    shell:
+        '"$G2RL_PYTHON" -m g2rl report home --settings {params.settings:q} --table1 {input.table1:q} '
+        "--evidence {input.evidence:q} --out {output:q} > {log:q} 2>&1"
