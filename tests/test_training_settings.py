@@ -19,7 +19,7 @@ from test_training_fakes import make_fold, small_settings
 def test_defaults_are_the_guides():
     s = TrainSettings()
     assert (s.lr, s.batch_size, s.epochs, s.lr_step_epochs, s.lr_gamma, s.weight_decay) == (5e-4, 16, 10, (5,), 0.1, 1e-5)
-    assert (s.backbone, s.deconv_channels, s.model.latent_dim, s.lambda_g, s.sigma, s.num_workers) == ("resnet50", (256, 256, 256), 256, 0.05, 2.0, 2)
+    assert (s.backbone, s.deconv_channels, s.model.latent_dim, s.lambda_g, s.sigma, s.num_workers) == ("resnet50", (256, 256, 256), 256, 0.05, 2.0, "auto")
     assert (s.model.guidance, s.model.adjacency, s.model.geometry_input) == ("stopgrad_aux", "gaussian", "aligned")
     assert s.method == "g2rl" and TrainSettings(lambda_g=0).method == "baseline"
 

@@ -18,7 +18,7 @@ Two files, so that a change of sigma rebuilds only the (cheap) heatmaps and neve
     ``au_point_mapping``, ``channel_au``, ...
 
 Both are written under a temporary name and renamed when complete (:func:`g2rl.atomic.atomic_path`).
-The validators here are shared with the reader (:mod:`g2rl.preprocess.dataset`).
+The validators here are shared with the reader (:mod:`g2rl.preprocess.batches`).
 """
 
 from __future__ import annotations

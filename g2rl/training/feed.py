@@ -1,0 +1,144 @@
+"""Feeding the device: batches of a :class:`g2rl.preprocess.batches.RowBatches` in a given order, and
+their conversion on the device.
+
+:class:`BatchFeed` reads the batches in the main process (rows held in memory, or ``workers`` = 0) or in
+DataLoader worker processes that each read whole batches (``workers`` > 0). The workers persist from
+epoch to epoch; each keeps up to ``PREFETCH`` batches ready. A worker that meets bad input (a damaged
+chunk, a file replaced meanwhile) hands the error back as it is, so the run ends with the same one line
+(``g2rl train: error: <file>: <reason>``) as without workers, not with the worker's traceback.
+
+:func:`to_device` turns a batch as stored (uint8 images, float16 heatmaps) into the model's inputs on the
+device: ``image`` float32 (B, 3, S, S) normalised with :data:`IMAGENET_MEAN` / :data:`IMAGENET_STD`,
+``heatmaps`` float32 (B, C, S/4, S/4), the small fields as they are; ``row`` stays on the host.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
+
+from g2rl.errors import G2RLError
+from g2rl.preprocess.batches import IMAGENET_MEAN, IMAGENET_STD
+
+# batches each worker keeps ready: one being used while the next is read
+PREFETCH = 2
+
+
+class _Failure:
+    """Bad input met in a worker, carried back to the main process as the error object itself."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class _Batches(Dataset):
+    """DataLoader view of a RowBatches: item = the batch of an array of positions."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, positions):
+        try:
+            return self.source.batch(positions, shared=get_worker_info() is not None)
+        except (G2RLError, OSError) as exc:  # bad input: one line in the main process, as without workers
+            return _Failure(exc)
+
+
+class _EpochOrder(Sampler):
+    """The current epoch's batches (arrays of positions); persistent workers outlive an epoch."""
+
+    def __init__(self) -> None:
+        self.batches: list[np.ndarray] = []
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def _unwrap(batch):
+    if isinstance(batch, _Failure):
+        raise batch.exc
+    return batch
+
+
+class BatchFeed:
+    """Batches of ``source`` (a RowBatches) of ``batch_size`` in each epoch's order.
+
+    ``workers``: DataLoader worker processes (ignored for rows held in memory, which are sliced in the
+    main process); ``pin``: page-locked batches for an asynchronous copy to a CUDA device.
+    """
+
+    def __init__(self, source, batch_size: int, workers: int = 0, pin: bool = False) -> None:
+        self.source, self.batch_size, self.pin = source, int(batch_size), bool(pin)
+        self.workers = 0 if source.in_memory else int(workers)
+        self._order = _EpochOrder()
+        self._loader = None
+        if self.workers:
+            self._loader = DataLoader(
+                _Batches(source), sampler=self._order, batch_size=None, num_workers=self.workers,
+                persistent_workers=True, prefetch_factor=PREFETCH, pin_memory=self.pin,
+                generator=torch.Generator().manual_seed(0),  # the workers' seeds; the global RNG stays untouched
+            )  # fmt: skip
+
+    def epoch(self, order=None) -> Iterator[dict]:
+        """The batches of positions ``order`` (a tensor or array; None = 0..N-1), the last one shorter."""
+        order = np.arange(len(self.source)) if order is None else np.asarray(order, dtype=np.int64)
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self._loader is not None:
+            self._order.batches = batches
+            return (_unwrap(b) for b in self._loader)
+        return self._in_process(batches)
+
+    def describe(self) -> str:
+        """Where the batches come from, for the run's log."""
+        where = "rows held in memory" if self.source.in_memory else "HDF5, whole batches"
+        return (f"{len(self.source)} rows, {where}, batch {self.batch_size}, "
+                f"{self.workers} worker process{'es' if self.workers != 1 else ''}"
+                + (f" (persistent, {PREFETCH} batches ready each)" if self.workers else " (reading in the main process)"))
+
+    def close(self) -> None:
+        """Let the worker processes go: the DataLoader's iterator stops them when it is freed."""
+        self._loader = None
+
+    def _in_process(self, batches: list[np.ndarray]) -> Iterator[dict]:
+        for i, positions in enumerate(batches):
+            if i + 1 < len(batches):
+                self.source.advise(batches[i + 1])  # the next batch's chunks load while this one is used
+            yield self.source.batch(positions, pin=self.pin)
+
+
+_NORMALISATION: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _mean_std(dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet mean and std, (3, 1, 1) float32 on ``dev``, made once per device (a new tensor from
+    Python values would be a blocking host-to-device copy at every step)."""
+    if dev not in _NORMALISATION:
+        _NORMALISATION[dev] = tuple(torch.tensor(v, dtype=torch.float32)[:, None, None].to(dev)
+                                    for v in (IMAGENET_MEAN, IMAGENET_STD))
+    return _NORMALISATION[dev]
+
+
+def to_device(batch: dict, dev: torch.device, channels_last: bool = False) -> dict:
+    """A batch as stored -> the model's inputs on ``dev`` (module docstring). The uint8 images cross to the
+    device as they are (a quarter of float32's bytes) and become float there; permuting (B, S, S, 3) to
+    (B, 3, S, S) gives channels_last's layout for free, a copy (of bytes) only when it is off. The
+    arithmetic is the same float32 operations, in the same order, as a per-sample numpy version:
+    (x / 255 - mean) / std."""
+    out = {k: v.to(dev, non_blocking=True) for k, v in batch.items() if k != "row"}
+    out["row"] = batch["row"]
+    image = out["image"].permute(0, 3, 1, 2)
+    image = image.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    mean, std = _mean_std(dev)
+    out["image"] = (image.to(torch.float32) / 255.0 - mean) / std
+    if "heatmaps" in out:
+        out["heatmaps"] = out["heatmaps"].to(torch.float32)
+    return out
