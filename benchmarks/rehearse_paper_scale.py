@@ -42,7 +42,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -51,6 +50,8 @@ from fractions import Fraction
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from record import load, machine_facts  # noqa: E402  (the shared record of a measurement)
 
 # The real datasets (docs/GUIDE section 3; g2rl.datasets defaults).
 DISFA_SUBJECTS = tuple(f"SN{n:03d}" for n in (*range(1, 14), 16, 17, 18, 21, *range(23, 33)))
@@ -287,10 +288,6 @@ def write_synthetic_predictions(crops: Path, runs: list[tuple[str, int, str, str
 
 # -- measuring ------------------------------------------------------------------------------------
 
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
-
-
 def run_measured(cmd: list[str], log_path: Path, env: dict | None = None, cwd: str | None = None) -> dict:
     """Run ``cmd``; wall s, CPU s (user + sys of it and its waited-for children) and peak RSS (MB, the
     largest of the process tree's members, ru_maxrss) via wait4. Raises on a non-zero exit."""
@@ -408,32 +405,6 @@ def tile_cache(crops: Path, heatmaps: Path, k: int, out_dir: Path, block: int = 
             fo.attrs["n_frames"] = n * k
         outs.append(dst)
     return outs[0], outs[1]
-
-
-def machine_facts() -> dict:
-    facts = {"python": platform.python_version(), "nproc": os.cpu_count()}
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in lscpu.splitlines():
-            k, _, v = line.partition(":")
-            if k.strip() in ("Model name", "CPU(s)", "Vendor ID"):
-                facts[k.strip()] = v.strip()
-        facts["bf16"] = "avx512_bf16" in lscpu or "amx_bf16" in lscpu
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    try:
-        mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
-        facts["mem_gib"] = round(int(mem) / 2**20, 1)
-    except (OSError, IndexError, ValueError):
-        pass
-    try:
-        facts["commit"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                         text=True, check=True).stdout.strip()
-        facts["dirty"] = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                                             capture_output=True, text=True, check=True).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        facts["commit"] = "unknown"
-    return facts
 
 
 # -- the table ------------------------------------------------------------------------------------

@@ -206,27 +206,27 @@ class RowBatches:
         if self.files is not None and len(positions):
             self.files.advise(np.sort(self.rows[positions]))
 
-    def batch(self, positions, shared: bool = False, pin: bool = False) -> dict[str, torch.Tensor]:
-        """The batch of ``positions`` (B,) ints, in that order. ``shared``: buffers in shared memory (a
-        DataLoader worker hands them over without a copy); ``pin``: in page-locked memory (copied to a
-        CUDA device asynchronously)."""
+    def batch(self, positions, out: dict[str, torch.Tensor] | None = None, pin: bool = False) -> dict[str, torch.Tensor]:
+        """The batch of ``positions`` (B,) ints, in that order. Images and heatmaps read from the files go
+        into ``out`` (field -> a (B, ...) tensor of the stored dtype, e.g. a worker's slot of shared memory)
+        or into new buffers, page-locked with ``pin`` (copied to a CUDA device asynchronously)."""
         positions = np.asarray(positions, np.int64)
-        out = {f: torch.from_numpy(a[positions]) for f, a in self.arrays.items()}
+        batch = {f: torch.from_numpy(a[positions]) for f, a in self.arrays.items()}
         if self.files is None:
-            return out
+            return batch
         rows = self.rows[positions]
         order = np.argsort(rows, kind="stable")
         self.files.advise(rows[order])
         for field, (shape, dtype) in self.large.items():
-            buf = torch.empty((len(rows), *shape), dtype=_torch_dtype(dtype), pin_memory=pin)
-            if shared:
-                buf.share_memory_()
+            buf = out[field] if out is not None else torch.empty((len(rows), *shape), dtype=torch_dtype(dtype),
+                                                                 pin_memory=pin)
             self.files.read(field, rows[order], order, buf.numpy())
-            out[field] = buf
-        return out
+            batch[field] = buf
+        return batch
 
 
-def _torch_dtype(dtype) -> torch.dtype:
+def torch_dtype(dtype) -> torch.dtype:
+    """The torch dtype of a stored large field (uint8 images, float16 heatmaps)."""
     return {np.dtype(np.uint8): torch.uint8, np.dtype(np.float16): torch.float16}[np.dtype(dtype)]
 
 

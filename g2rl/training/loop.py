@@ -359,15 +359,14 @@ def _train_epoch(model, optimizer, feed, settings, seed, epoch, dev, bf16, cl, s
     geo_key = geometry_landmarks_key(settings.model, feed.source.arrays, source) if model.guided else "landmarks"
     record = StepRecord(dev, model.guided, source, heatmaps or "the heatmaps file")
     lr = optimizer.param_groups[0]["lr"]
-    wait = 0.0
-    t0 = t_fetch = time.perf_counter()
+    waited = feed.waited
+    t0 = time.perf_counter()
     for step, batch in enumerate(feed.epoch(order)):
-        wait += time.perf_counter() - t_fetch
         b = to_device(batch, dev, cl)
         record.add(train_step(model, optimizer, b, geo_key, dev, bf16), b)
         if (step + 1) % CHECK_EVERY == 0:
             record.check(epoch, lr)
-        t_fetch = time.perf_counter()
+    wait = feed.waited - waited
     record.check(epoch, lr)
     if record.images == 0:
         raise G2RLError(f"{source}: the training split is empty")
