@@ -8,9 +8,9 @@ On the cache given (a 256 px one: benchmarks/gpu_check.sh builds one, or the dem
 through g2rl.training.feed.BatchFeed; the rows read from the files, as for a fold too large to hold):
 
 * ``HDF5 DataLoader, stored heatmaps`` with 0, 1, 2, ... worker processes: samples/s (wall) and the CPU
-  time per sample of the whole process tree (the main process plus every worker, start-up included:
-  getrusage of the children once they have exited), i.e. read + hand-over, what a training's loading
-  path costs the machine;
+  time per sample of the main process and of the workers (from /proc while they run), in the steady
+  state (an epoch after a first one that starts the persistent workers, as training's are): read +
+  hand-over, what a training's loading path costs the machine;
 * the same rows held in memory (a fold under ``in_memory_max_mb``);
 * the checksum's share: the same chunks read raw (``read_direct_chunk``, no Fletcher-32 check) against
   the HDF5 read the batch path does;
@@ -19,17 +19,17 @@ through g2rl.training.feed.BatchFeed; the rows read from the files, as for a fol
 * Eq. 1 rendered for a batch with torch from the stored points (what rendering on the device would cost).
 
 ``--cold``: each worker setting starts with the files' pages dropped from the page cache
-(benchmarks/pagecache.py, checked with mincore), and ``--samples`` rows are drawn from the whole file,
-so a cache larger than RAM is read from disk throughout. Then: cores a GPU needs = img/s x CPU s per
+(benchmarks/pagecache.py, checked with mincore), as at the start of a training, and measures ``--samples``
+rows that its warm-up did not read, drawn from the whole file, so the images come from disk throughout
+(the heatmaps file is read ahead whole when opened, as in training). Then: cores a GPU needs = img/s x CPU s per
 sample, x 1.5 for headroom. ``--record NAME`` writes benchmarks/records/NAME.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import math
-import resource
+import os
 import sys
 import time
 from pathlib import Path
@@ -59,22 +59,43 @@ def torch_render(points: torch.Tensor, intensity: torch.Tensor, sigma: float, si
     return (g.amax(dim=2) * scale[..., None, None]).float()
 
 
-def tree_cpu() -> float:
-    """CPU seconds (user + system) of this process and of its children that have exited."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def children_cpu() -> float:
+    """CPU seconds (user + system) so far of this process's live children (the DataLoader's workers)."""
+    pid, tick, total = os.getpid(), os.sysconf("SC_CLK_TCK"), 0.0
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
-def read_pass(rows, order: np.ndarray, batch: int, workers: int) -> dict:
-    """Read the batches of ``order``; samples/s (wall) and CPU ms per sample, process tree and main process."""
-    t0, c0, m0 = time.perf_counter(), tree_cpu(), time.process_time()
+def run_delay() -> float:
+    """Seconds this process has spent runnable but waiting for a CPU (/proc/self/schedstat): on a shared
+    machine, the part of a wall-clock time that other jobs took."""
+    return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+
+
+def read_pass(rows, warm_up: np.ndarray, order: np.ndarray, batch: int, workers: int, cold: list | None) -> dict:
+    """Steady state of the training feed: one epoch over ``warm_up`` starts the workers (persistent, as in
+    training), then the epoch over ``order`` is measured: samples/s (wall) and CPU ms per sample of the
+    main process and of the workers (from /proc, while they run). ``cold``: files whose pages are dropped
+    before the feed opens them, as at the start of a training (the share still resident is returned);
+    ``order`` should then hold rows the warm-up does not."""
+    resident = evict(*cold) if cold else None
     feed = BatchFeed(rows, batch, workers)
+    sum(len(b["row"]) for b in feed.epoch(warm_up))
+    t0, m0, k0, d0 = time.perf_counter(), time.process_time(), children_cpu(), run_delay()
     got = sum(len(b["row"]) for b in feed.epoch(order))
+    wall, main, kids = time.perf_counter() - t0, time.process_time() - m0, children_cpu() - k0
+    delayed = run_delay() - d0
     feed.close()
-    gc.collect()  # the DataLoader's iterator joins its workers when freed: their CPU time is counted now
-    wall = time.perf_counter() - t0
-    return {"samples": got, "samples_per_s": got / wall, "cpu_ms_per_sample": 1000 * (tree_cpu() - c0) / got,
-            "main_cpu_ms_per_sample": 1000 * (time.process_time() - m0) / got, "wall_s": wall}
+    return {"samples": got, "samples_per_s": got / wall, "cpu_ms_per_sample": 1000 * (main + kids) / got,
+            "main_cpu_ms_per_sample": 1000 * main / got, "worker_cpu_ms_per_sample": 1000 * kids / got,
+            "wall_s": wall, "main_waited_for_cpu_s": delayed, "resident_before": resident,
+            # one loading process (no workers): its rate had it not waited for a CPU other jobs held
+            "samples_per_s_without_cpu_wait": got / (wall - delayed) if not workers and wall > delayed else None}
 
 
 def raw_vs_checked(rows, order: np.ndarray, batch: int) -> dict:
@@ -158,27 +179,30 @@ def main() -> None:
     print(f"# {args.crops}: {len(rows)} rows, crop {rows.crop_size} px, {len(rows.attrs['aus'])} AUs, "
           f"{rows.large['heatmaps'][0][0]} heatmap channels, sigma {sigma:g}; {n} shuffled samples, batch "
           f"{args.batch}; torch threads 1; {'cold (pages dropped before each setting)' if args.cold else 'warm'}")
-    if not args.cold:  # warm: one untimed pass first, so every setting reads from the page cache
-        read_pass(rows, rng.permutation(len(rows))[:n], args.batch, 0)
-    print("path                                            samples/s (wall)   CPU ms/sample (all processes / main)")
+    print("path                                            samples/s (wall)   CPU ms/sample: all (main + workers)")
     for w in args.workers:
-        order = rng.choice(len(rows), size=n, replace=False)
-        resident = evict(args.crops, args.heatmaps) if args.cold else None
-        r = read_pass(rows, order, args.batch, w)
-        r["resident_before"] = resident
+        perm = rng.permutation(len(rows))
+        if args.cold:  # a few batches per worker start the workers; then rows none of them read
+            warm_up, order = perm[: 4 * args.batch * max(w, 1)], perm[-n:]
+        else:  # the measured rows, read once before
+            warm_up = order = perm[:n]
+        r = read_pass(rows, warm_up, order, args.batch, w, [args.crops, args.heatmaps] if args.cold else None)
         results[f"hdf5_{w}_workers"] = r
         print(f"HDF5 DataLoader, stored heatmaps, {w:2d} workers      {r['samples_per_s']:8.0f}          "
-              f"{r['cpu_ms_per_sample']:6.3f} / {r['main_cpu_ms_per_sample']:6.3f}", flush=True)
+              f"{r['cpu_ms_per_sample']:6.3f} ({r['main_cpu_ms_per_sample']:.3f} + {r['worker_cpu_ms_per_sample']:.3f})"
+              f"   main process waited {r['main_waited_for_cpu_s']:.2f} of {r['wall_s']:.2f} s for a CPU"
+              + (f" ({r['samples_per_s_without_cpu_wait']:.0f}/s without that wait)" if not w else ""), flush=True)
     if not args.cold:
         t0 = time.perf_counter()
         mem = open_cache_rows(args.crops, args.heatmaps, rows.rows[np.sort(rng.permutation(len(rows))[:n])],
                               in_memory="on")
         setup = time.perf_counter() - t0
-        r = read_pass(mem, rng.permutation(len(mem)), args.batch, 0)
+        perm = rng.permutation(len(mem))
+        r = read_pass(mem, perm, perm, args.batch, 0, None)
         r["load_s"], r["mib"] = setup, mem.nbytes_large() / 2**20
         results["memory"] = r
         print(f"rows held in memory ({r['mib']:.0f} MiB, loaded in {setup:.2f} s)    {r['samples_per_s']:8.0f}          "
-              f"{r['cpu_ms_per_sample']:6.3f} / {r['main_cpu_ms_per_sample']:6.3f}")
+              f"{r['cpu_ms_per_sample']:6.3f}")
         check = raw_vs_checked(rows, rng.permutation(len(rows))[:n], args.batch)
         results["checksum"] = check
         print(f"images only: HDF5 read with Fletcher-32 check {check['checked_ms']:.3f} ms/sample, raw chunk "
@@ -191,10 +215,11 @@ def main() -> None:
     results["render_ms"] = {"torch_batch": per, "numpy_item": per_np, "max_abs_diff": err}
     print(f"Eq. 1 for a batch with torch on {dev}: {per:.3f} ms/sample; numpy per item on the CPU: "
           f"{per_np:.3f} ms/sample (max |diff| {err:.1e})")
-    base = results.get("hdf5_1_workers") or results[f"hdf5_{args.workers[-1]}_workers"]
+    with_workers = [w for w in args.workers if w > 0]
+    base = results[f"hdf5_{with_workers[0] if with_workers else args.workers[0]}_workers"]
     per_sample = base["cpu_ms_per_sample"] / 1000
-    print(f"\nCPU per sample with workers (read + hand-over): {1000 * per_sample:.3f} ms -> cores a GPU needs "
-          f"(x1.5 headroom):")
+    print(f"\nCPU per sample, all processes ({with_workers[0] if with_workers else 0} workers: read + hand-over): "
+          f"{1000 * per_sample:.3f} ms -> cores a GPU needs (x1.5 headroom):")
     results["cores_needed"] = {}
     for ips in (1000, 2000, 2500, 5000):
         cores = 1.5 * ips * per_sample

@@ -18,9 +18,10 @@ Reading a batch from the files: its rows in ascending order, one HDF5 read of on
 straight into that row's slot of the buffer (the writers store one row per chunk; h5py's list indexing,
 ~12 ms per sample, is never used). Reads go through HDF5's filter pipeline, so every chunk's Fletcher-32
 checksum is still verified and a damaged chunk is one :class:`G2RLError` naming the file and row; that
-costs ~0.05 ms per 256 px image over a raw chunk read that skips the check (docs/PERFORMANCE.md). Before
-reading, the batch's chunks are announced to the kernel (``posix_fadvise(WILLNEED)``), so a cold cache
-is read with up to a batch of requests in flight instead of one at a time.
+costs ~0.05-0.08 ms per 256 px image over a raw chunk read that skips the check (docs/PERFORMANCE.md).
+Before reading, the batch's image chunks are announced to the kernel (``posix_fadvise(WILLNEED)``), so a
+cold cache is read with a batch of requests in flight instead of one at a time; the heatmaps file
+(compressed, ~1 % of the crops' bytes) is announced whole when it is opened.
 
 Files are opened lazily, once per process (HDF5 handles must not cross a fork: each DataLoader worker
 opens its own) and validated again there (:func:`g2rl.preprocess.cache.validate_crops_file`,
@@ -68,50 +69,27 @@ def read_cache_keys(crops_h5: str | os.PathLike) -> pd.DataFrame:
 
 
 class _RowReader:
-    """One dataset of one file (images or heatmaps), read one row per HDF5 call into a given buffer."""
+    """One dataset of one file (images or heatmaps), read one row per HDF5 call into a given buffer.
 
-    def __init__(self, path: Path, name: str) -> None:
-        self.path, self.name = path, name
+    ``whole``: announce the whole file to the kernel when opened (for the heatmaps: compressed, they are
+    ~1 % of the crops' bytes, and reading them in one sequential sweep beats a few KB at random per row
+    from a cold disk), instead of each batch's chunks."""
+
+    def __init__(self, path: Path, name: str, whole: bool = False) -> None:
+        self.path, self.name, self.whole = path, name, whole
 
     def open(self, f) -> None:
-        """Bind to the open file ``f`` of this process: dataset, dataspaces, chunk offsets, and a plain
-        descriptor of the same file for the read-ahead advice (closed with this object)."""
+        """Bind to the open file ``f`` of this process: its dataset and dataspaces."""
         from h5py import h5s
 
-        self.raw = open(self.path, "rb", buffering=0)
         ds = f[self.name]
         self.dsid, self.shape = ds.id, ds.shape
         self.file_space = ds.id.get_space()
         self.mem_space = h5s.create_simple(self.shape[1:])
         self.count, self.zeros = (1, *self.shape[1:]), (0,) * (len(self.shape) - 1)
-        self.chunk_offsets = self._chunk_offsets(ds)
-
-    @staticmethod
-    def _chunk_offsets(ds) -> np.ndarray | None:
-        """(byte offset, size) of the chunk holding each row, (N, 2) int64; None for a file whose
-        HDF5 cannot list chunks (reading still works, only the read-ahead advice is off)."""
-        if ds.chunks is None or not hasattr(ds.id, "chunk_iter"):
-            return None
-        per = ds.chunks[0]
-        chunks = np.zeros((-(-ds.shape[0] // per), 2), np.int64)
-
-        def visit(info):
-            chunks[info.chunk_offset[0] // per] = (info.byte_offset, info.size)
-
-        try:
-            ds.id.chunk_iter(visit)
-        except (NotImplementedError, RuntimeError):  # HDF5 older than 1.12.3
-            return None
-        return np.repeat(chunks, per, axis=0)[: ds.shape[0]]
-
-    def advise(self, rows: np.ndarray) -> None:
-        """Ask the kernel to start reading these rows' chunks now (no effect when they are cached)."""
-        if self.chunk_offsets is None:
-            return
-        fd = self.raw.fileno()
-        for offset, size in self.chunk_offsets[rows].tolist():
-            if size:
-                os.posix_fadvise(fd, offset, size, os.POSIX_FADV_WILLNEED)
+        if self.whole:
+            with open(self.path, "rb", buffering=0) as raw:
+                os.posix_fadvise(raw.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
 
     def read(self, rows: np.ndarray, slots: np.ndarray, out: np.ndarray) -> None:
         """``out[slots[i]] = dataset[rows[i]]``; rows ascending. A read error names the file and row."""
@@ -124,14 +102,57 @@ class _RowReader:
                 raise damaged(self.path, exc, f"'{self.name}' row {row}") from exc
 
 
+def chunk_offsets(ds) -> np.ndarray | None:
+    """(byte offset, size) of the chunk holding each row of the h5py dataset ``ds``, (N, 2) int64; None
+    for a contiguous dataset or an HDF5 older than 1.12.3 (which cannot list chunks)."""
+    if ds.chunks is None or not hasattr(ds.id, "chunk_iter"):
+        return None
+    per = ds.chunks[0]
+    chunks = np.zeros((-(-ds.shape[0] // per), 2), np.int64)
+
+    def visit(info):
+        chunks[info.chunk_offset[0] // per] = (info.byte_offset, info.size)
+
+    try:
+        ds.id.chunk_iter(visit)
+    except (NotImplementedError, RuntimeError):
+        return None
+    return np.repeat(chunks, per, axis=0)[: ds.shape[0]]
+
+
+class _ReadAhead:
+    """Asks the kernel to start reading the image chunks of given rows (``posix_fadvise(WILLNEED)``; no
+    effect on pages already cached). Needs no HDF5 handle, only the chunks' places, listed once, and a
+    plain descriptor per process: the training loop's process announces each batch as it hands it to a
+    worker, so the disk has the next batches' requests while the current ones are read."""
+
+    def __init__(self, path: Path, chunks: np.ndarray | None) -> None:
+        self.path, self.chunks = path, chunks
+        self._fd = (None, None)  # (pid, file object)
+
+    def __call__(self, rows: np.ndarray) -> None:
+        if self.chunks is None:
+            return
+        if self._fd[0] != os.getpid():
+            self._fd = (os.getpid(), open(self.path, "rb", buffering=0))
+        fd = self._fd[1].fileno()
+        for offset, size in self.chunks[rows].tolist():
+            if size:
+                os.posix_fadvise(fd, offset, size, os.POSIX_FADV_WILLNEED)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_fd": (None, None)}
+
+
 class _CacheFiles:
     """The crops file (and heatmaps file) of a RowBatches, opened once per process."""
 
-    def __init__(self, crops_h5: Path, heatmaps_h5: Path | None, fingerprint: str) -> None:
+    def __init__(self, crops_h5: Path, heatmaps_h5: Path | None, fingerprint: str, image_chunks=None) -> None:
         self.crops_h5, self.heatmaps_h5, self.fingerprint = crops_h5, heatmaps_h5, fingerprint
+        self.advise = _ReadAhead(crops_h5, image_chunks)
         self.readers = {"image": _RowReader(crops_h5, "images")}
         if heatmaps_h5 is not None:
-            self.readers["heatmaps"] = _RowReader(heatmaps_h5, "heatmaps")
+            self.readers["heatmaps"] = _RowReader(heatmaps_h5, "heatmaps", whole=True)
         self._open_in = None  # pid of the process whose handles these are
         self._handles: list = []
 
@@ -151,11 +172,6 @@ class _CacheFiles:
             self.readers["heatmaps"].open(heat)
         self._open_in = os.getpid()
 
-    def advise(self, rows: np.ndarray) -> None:
-        self._open()
-        for reader in self.readers.values():
-            reader.advise(rows)
-
     def read(self, field: str, rows: np.ndarray, slots: np.ndarray, out: np.ndarray) -> None:
         self._open()
         self.readers[field].read(rows, slots, out)
@@ -171,7 +187,7 @@ class _CacheFiles:
     def __getstate__(self):
         # open handles never travel to another process (a spawned worker reopens)
         return {**self.__dict__, "_open_in": None, "_handles": [],
-                "readers": {f: _RowReader(r.path, r.name) for f, r in self.readers.items()}}
+                "readers": {f: _RowReader(r.path, r.name, r.whole) for f, r in self.readers.items()}}
 
 
 class RowBatches:
@@ -249,6 +265,7 @@ def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "aut
             raise G2RLError(f"{crops_h5}: requested rows outside 0..{n - 1}")
         arrays = {field: read_rows(f[name], slice(0, n), crops_h5)[rows].astype(np.float32)
                   for field, name in SMALL.items() if name in f}
+        image_chunks = chunk_offsets(f["images"])
     arrays["row"] = rows
     heatmap_attrs = None
     if heatmaps_h5 is not None:
@@ -256,7 +273,7 @@ def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "aut
             heatmap_attrs = validate_heatmaps_file(f, heatmaps_h5, attrs)
         if sigma is not None and not np.isclose(sigma, heatmap_attrs["sigma"]):
             raise ConfigError(f"{heatmaps_h5}: built with sigma={heatmap_attrs['sigma']}, but sigma={sigma} was asked for")
-    files = _CacheFiles(crops_h5, heatmaps_h5, attrs["fingerprint"])
+    files = _CacheFiles(crops_h5, heatmaps_h5, attrs["fingerprint"], image_chunks)
     source = RowBatches(arrays, files, files.shapes())
     source.attrs, source.heatmap_attrs = attrs, heatmap_attrs
     source.crop_size = attrs["crop_size"]

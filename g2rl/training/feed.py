@@ -83,13 +83,14 @@ class _EpochOrder(Sampler):
     copies the images and maps out of the slot). ``slots`` = workers x PREFETCH + 2 is therefore the
     fewest that never overwrite a batch in use."""
 
-    def __init__(self, slots: int) -> None:
-        self.slots, self.count = slots, 0
+    def __init__(self, slots: int, advise) -> None:
+        self.slots, self.count, self.advise = slots, 0, advise
         self.batches: list[np.ndarray] = []
 
     def __iter__(self):
         for positions in self.batches:
             slot, self.count = self.count % self.slots, self.count + 1
+            self.advise(positions)  # the disk starts on it now, while the workers read the batches before it
             yield positions, slot
 
     def __len__(self) -> int:
@@ -116,7 +117,7 @@ class BatchFeed:
         if self.workers:
             slots = self.workers * PREFETCH + 2
             self._arena = _Arena(source.large, self.batch_size, slots)
-            self._order = _EpochOrder(slots)
+            self._order = _EpochOrder(slots, source.advise)
             self._loader = DataLoader(
                 _Batches(source, self._arena), sampler=self._order, batch_size=None, collate_fn=_as_is,
                 num_workers=self.workers, persistent_workers=True, prefetch_factor=PREFETCH,
