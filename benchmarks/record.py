@@ -70,11 +70,12 @@ class Record:
                      "settings": settings, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                      "load_start": load(), "results": {}}
 
-    def write(self, name: str, out: str | os.PathLike | None = None) -> Path:
+    def write(self, name: str, out: str | os.PathLike | None = None, quiet: bool = False) -> Path:
         machine = machine_facts()
         self.data.update(machine=machine, commit=machine.get("commit"), dirty=machine.get("dirty"), load_end=load())
         path = Path(out) if out else RECORDS / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.data, indent=1, default=str) + "\n")
-        print(f"# record: {path}")
+        if not quiet:
+            print(f"# record: {path}")
         return path

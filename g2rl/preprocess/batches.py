@@ -228,6 +228,8 @@ class RowBatches:
         or into new buffers, page-locked with ``pin`` (copied to a CUDA device asynchronously)."""
         positions = np.asarray(positions, np.int64)
         batch = {f: torch.from_numpy(a[positions]) for f, a in self.arrays.items()}
+        if pin:  # a copy from ordinary memory to a CUDA device would make the host wait for it
+            batch = {f: t if f == "row" else t.pin_memory() for f, t in batch.items()}
         if self.files is None:
             return batch
         rows = self.rows[positions]

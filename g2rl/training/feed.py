@@ -151,8 +151,9 @@ class BatchFeed:
             raise item.exc
         slot, small = item
         batch = {k: torch.from_numpy(v) for k, v in small.items()}
-        for field, view in self._arena.views(slot, len(batch["row"])).items():
-            batch[field] = torch.empty_like(view, pin_memory=True).copy_(view) if self.pin else view
+        batch.update(self._arena.views(slot, len(batch["row"])))
+        if self.pin:  # page-locked copies: the slot is free at once, and the copy to the device is asynchronous
+            batch = {k: v if k == "row" else torch.empty_like(v, pin_memory=True).copy_(v) for k, v in batch.items()}
         return batch
 
     def _in_process(self, batches: list[np.ndarray]) -> Iterator[dict]:
