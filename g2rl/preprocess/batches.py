@@ -68,6 +68,27 @@ def read_cache_keys(crops_h5: str | os.PathLike) -> pd.DataFrame:
         })
 
 
+def cache_identity(crops_h5: str | os.PathLike, heatmaps_h5: str | os.PathLike | None = None) -> tuple[dict, dict]:
+    """(dataset, caches) records of a crops file (and its heatmaps file). A cache written before
+    these attributes existed reports kind 'unknown' and null fields, never guesses."""
+    def attr(f, name):
+        value = f.attrs.get(name)
+        return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
+
+    with open_h5(crops_h5) as f:
+        dataset = {
+            "name": attr(f, "dataset"),
+            "kind": attr(f, "data_kind") or "unknown",
+            "media_root": attr(f, "media_root"),
+            "frame_index_fingerprint": attr(f, "frame_index_fingerprint"),
+        }
+        caches = {"crops": attr(f, "fingerprint"), "crops_file": str(crops_h5)}
+    if heatmaps_h5 is not None:
+        with open_h5(heatmaps_h5) as f:
+            caches.update(heatmaps=attr(f, "fingerprint"), heatmaps_file=str(heatmaps_h5))
+    return dataset, caches
+
+
 class _RowReader:
     """One dataset of one file (images or heatmaps), read one row per HDF5 call into a given buffer.
 

@@ -33,8 +33,16 @@ from g2rl.errors import G2RLError
 from g2rl.model.g2rl_net import G2RLModel
 from g2rl.model.weights import resolve_weights
 from g2rl.jsonfile import write_json
-from g2rl.provenance import device_info, sidecar_path, training_record
-from g2rl.preprocess.batches import IMAGENET_MEAN, IMAGENET_STD, RowBatches, open_cache_rows, read_cache_attrs, read_cache_keys
+from g2rl.provenance import sidecar_path, training_record
+from g2rl.preprocess.batches import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RowBatches,
+    cache_identity,
+    open_cache_rows,
+    read_cache_attrs,
+    read_cache_keys,
+)
 from g2rl.preprocess.heatmap_layout import HeatmapSpec
 from g2rl.training.checkpoint import (
     load_resume_checkpoint,
@@ -44,7 +52,7 @@ from g2rl.training.checkpoint import (
 )
 from g2rl.model.adjacency import usable_faces
 from g2rl.training.diagnostics import teach_score, write_diagnostics
-from g2rl.training.device import resolve_device, use_bf16, use_channels_last
+from g2rl.training.device import device_info, resolve_device, use_bf16, use_channels_last
 from g2rl.training.feed import BatchFeed, to_device
 from g2rl.training.predictions import predict_intensities, predictions_frame, write_predictions
 from g2rl.training.run_identity import data_identity, resume_decision, run_identity
@@ -106,7 +114,6 @@ def train_fold(
     "restart" starts over. Returns a summary dict (plain types).
     """
     from g2rl.model.weights import check_initialisation
-    from g2rl.provenance import cache_identity
 
     source = os.fspath(crops_h5)
     keys = read_cache_keys(crops_h5)
