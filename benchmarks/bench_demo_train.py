@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import tempfile
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -76,6 +76,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
     ap.add_argument("--record", help="write benchmarks/records/RECORD.json")
+    ap.add_argument("--label", help="what code this is, for the record (e.g. the commit it was run from)")
     args = ap.parse_args()
     import g2rl
 

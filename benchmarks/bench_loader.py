@@ -167,6 +167,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cold", action="store_true", help="drop the files' pages before each worker setting")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per worker setting; the cheapest in CPU is shown")
     ap.add_argument("--record", help="write benchmarks/records/RECORD.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -181,12 +182,16 @@ def main() -> None:
           f"{args.batch}; torch threads 1; {'cold (pages dropped before each setting)' if args.cold else 'warm'}")
     print("path                                            samples/s (wall)   CPU ms/sample: all (main + workers)")
     for w in args.workers:
-        perm = rng.permutation(len(rows))
-        if args.cold:  # a few batches per worker start the workers; then rows none of them read
-            warm_up, order = perm[: 4 * args.batch * max(w, 1)], perm[-n:]
-        else:  # the measured rows, read once before
-            warm_up = order = perm[:n]
-        r = read_pass(rows, warm_up, order, args.batch, w, [args.crops, args.heatmaps] if args.cold else None)
+        runs = []
+        for _ in range(args.repeats):
+            perm = rng.permutation(len(rows))
+            if args.cold:  # a few batches per worker start the workers; then rows none of them read
+                warm_up, order = perm[: 4 * args.batch * max(w, 1)], perm[-n:]
+            else:  # the measured rows, read once before
+                warm_up = order = perm[:n]
+            runs.append(read_pass(rows, warm_up, order, args.batch, w, [args.crops, args.heatmaps] if args.cold else None))
+        # the run that cost the least CPU per sample: other jobs on a shared machine only ever add to it
+        r = {**min(runs, key=lambda x: x["cpu_ms_per_sample"]), "runs": runs}
         results[f"hdf5_{w}_workers"] = r
         print(f"HDF5 DataLoader, stored heatmaps, {w:2d} workers      {r['samples_per_s']:8.0f}          "
               f"{r['cpu_ms_per_sample']:6.3f} ({r['main_cpu_ms_per_sample']:.3f} + {r['worker_cpu_ms_per_sample']:.3f})"
