@@ -55,8 +55,10 @@ def machine_facts() -> dict:
     try:
         facts["commit"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                                          text=True, check=True).stdout.strip()
-        facts["dirty"] = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                                             capture_output=True, text=True, check=True).stdout.strip())
+        changed = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, check=True).stdout.splitlines()
+        facts["dirty"] = bool(changed)
+        facts["dirty_paths"] = [line[3:] for line in changed]  # which files differed from the commit
     except (OSError, subprocess.CalledProcessError):
         facts["commit"] = "unknown"
     return facts
@@ -66,13 +68,14 @@ class Record:
     """Collects one run's facts; :meth:`write` puts them in benchmarks/records/<name>.json (or ``out``)."""
 
     def __init__(self, kind: str, settings: dict) -> None:
+        machine = machine_facts()  # the code as it was when the measurement started
         self.data = {"kind": kind, "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]),
                      "settings": settings, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                     "load_start": load(), "results": {}}
+                     "load_start": load(), "machine": machine, "commit": machine.get("commit"),
+                     "dirty": machine.get("dirty"), "results": {}}
 
     def write(self, name: str, out: str | os.PathLike | None = None, quiet: bool = False) -> Path:
-        machine = machine_facts()
-        self.data.update(machine=machine, commit=machine.get("commit"), dirty=machine.get("dirty"), load_end=load())
+        self.data["load_end"] = load()
         path = Path(out) if out else RECORDS / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.data, indent=1, default=str) + "\n")
