@@ -216,16 +216,30 @@ class RowBatches:
 
     ``arrays``: per served row, the small fields (``intensity``, ``landmarks``, optional
     ``frame_landmarks``, ``row``) and, for rows held in memory, ``image`` and ``heatmaps``. ``files``:
-    where ``image`` / ``heatmaps`` are read from per batch when ``arrays`` lacks them.
+    where ``image`` / ``heatmaps`` are read from per batch when ``arrays`` lacks them, ``large_shapes``
+    their per-row (shape, dtype). ``attrs`` / ``heatmap_attrs``: the files' validated attributes
+    (g2rl.preprocess.cache), None for rows that come from no cache.
     """
 
     def __init__(self, arrays: dict[str, np.ndarray], files: _CacheFiles | None = None,
-                 large_shapes: dict[str, tuple] | None = None) -> None:
+                 large_shapes: dict[str, tuple] | None = None, attrs: dict | None = None,
+                 heatmap_attrs: dict | None = None) -> None:
         self.arrays = arrays
         self.files = files
         self.large = {f: (a.shape[1:], a.dtype) for f, a in arrays.items() if f in LARGE}
         self.large.update(large_shapes or {})
         self.rows = arrays["row"]
+        self.attrs, self.heatmap_attrs = attrs, heatmap_attrs
+
+    @property
+    def crop_size(self) -> int:
+        """S, the side of the stored crops (px)."""
+        return int(self.large["image"][0][0])
+
+    @property
+    def heatmap_size(self) -> int:
+        """S / 4, the side of the heatmaps (px)."""
+        return self.crop_size // HEATMAP_STRIDE
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -297,10 +311,7 @@ def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "aut
         if sigma is not None and not np.isclose(sigma, heatmap_attrs["sigma"]):
             raise ConfigError(f"{heatmaps_h5}: built with sigma={heatmap_attrs['sigma']}, but sigma={sigma} was asked for")
     files = _CacheFiles(crops_h5, heatmaps_h5, attrs["fingerprint"], image_chunks)
-    source = RowBatches(arrays, files, files.shapes())
-    source.attrs, source.heatmap_attrs = attrs, heatmap_attrs
-    source.crop_size = attrs["crop_size"]
-    source.heatmap_size = attrs["crop_size"] // HEATMAP_STRIDE
+    source = RowBatches(arrays, files, files.shapes(), attrs, heatmap_attrs)
     if in_memory == "on" or (in_memory == "auto" and source.nbytes_large() <= max_mb * 2**20):
         source.arrays.update(_read_runs(files, rows, source.large))
         source.files = None
