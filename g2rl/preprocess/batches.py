@@ -16,9 +16,10 @@ finiteness check happen on the training device (:func:`g2rl.training.feed.to_dev
 
 Reading a batch from the files: its rows in ascending order, one HDF5 read of one row's hyperslab
 straight into that row's slot of the buffer (the writers store one row per chunk; h5py's list indexing,
-~12 ms per sample, is never used). Reads go through HDF5's filter pipeline, so every chunk's Fletcher-32
+12.5 ms per sample in issue 27, is never used). Reads go through HDF5's filter pipeline, so every chunk's Fletcher-32
 checksum is still verified and a damaged chunk is one :class:`G2RLError` naming the file and row; that
-costs ~0.05-0.08 ms per 256 px image over a raw chunk read that skips the check (docs/PERFORMANCE.md).
+costs ~0.08 ms per 256 px image over a raw chunk read that skips the check (docs/PERFORMANCE.md, "Loader
+and GPU readiness").
 Before reading, the batch's image chunks are announced to the kernel (``posix_fadvise(WILLNEED)``), so a
 cold cache is read with a batch of requests in flight instead of one at a time; the heatmaps file
 (compressed, ~1 % of the crops' bytes) is announced whole when it is opened.

@@ -41,8 +41,8 @@ class _Arena:
     """Shared memory for the batches between the workers and the training loop: ``slots`` x (batch, *row
     shape) per large field (images, heatmaps), made once, before the workers start (they inherit it).
 
-    Why: a new shared-memory buffer per batch costs ~0.2 ms of CPU per 256 px sample (a fresh segment
-    and its page faults; docs/PERFORMANCE.md), more than reading the sample. The slots are reused in
+    Why: a new shared-memory buffer per batch (a fresh segment and its page faults) cost more CPU than
+    reading the sample into it, when prototyped for issue 27. The slots are reused in
     turn; :class:`_EpochOrder` gives each batch the slot of the batch ``slots`` before it, which the
     training loop has finished with by then (see there)."""
 
