@@ -1,12 +1,12 @@
-"""Cache build time per 1,000 frames and cache read throughput through a 2-worker DataLoader.
+"""Cache build time per 1,000 frames and cache read throughput with 2 worker processes.
 
     python benchmarks/bench_cache.py --frames 1000 --crop-size 256
 
 Builds, in a temporary folder, a demo-like 640x360 video (real photographs moving; see
 bench_landmarks.py), its landmarks (fast path; not part of the cache timing), a frame index with
 the 12 DISFA AUs, then times build_crop_cache, build_heatmap_cache with each compression
-(size on disk too), and reading every sample through DataLoader(num_workers=2, batch_size=16)
-with stored heatmaps vs heatmaps rendered from the stored points on the fly.
+(size on disk too), and reading every sample in shuffled whole batches of 16 by 2 worker processes
+(g2rl.training.feed.BatchFeed, the training path) with each compression of the heatmaps.
 
 ``--fletcher32`` then compares the caches with and without HDF5's per-chunk checksums (the
 default since issue 20): build times, file sizes, DataLoader reads and the in-memory path's one
@@ -55,7 +55,6 @@ def main() -> None:
     from bench_landmarks import demo_like_video
     from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
     from g2rl.preprocess.cache import build_crop_cache, build_heatmap_cache
-    from g2rl.preprocess.dataset import CacheDataset
     from g2rl.preprocess.landmarks import LandmarkDetector, write_landmarks_csv
 
     print(f"host: {os.cpu_count()} cores (shared with other jobs); torch threads {torch.get_num_threads()}")
@@ -88,19 +87,26 @@ def main() -> None:
             heat[comp] = out
             print(f"heatmap cache ({comp}): {1000 * dt / args.frames:.2f} s per 1,000 frames; "
                   f"{out.stat().st_size / 2**20:.2f} MiB")
-        for name, kwargs in [("stored heatmaps (lzf)", dict(heatmaps_h5=heat["lzf"])),
-                             ("stored heatmaps (gzip)", dict(heatmaps_h5=heat["gzip"])),
-                             ("stored heatmaps (none)", dict(heatmaps_h5=heat[None])),
-                             ("rendered on the fly", dict(sigma=args.sigma))]:
-            ds = CacheDataset(crops, **kwargs)
-            loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, num_workers=2, shuffle=True,
-                                                 persistent_workers=False)
+        for name, comp in [("stored heatmaps (lzf)", "lzf"), ("stored heatmaps (gzip)", "gzip"),
+                           ("stored heatmaps (none)", None)]:
             t0 = time.perf_counter()
-            n = sum(len(b["row"]) for b in loader)
+            n = read_pass(crops, heat[comp], args.batch_size)
             dt = time.perf_counter() - t0
             print(f"read, {name}: {n / dt:7.0f} samples/s ({n} samples, shuffled, incl. worker start-up)")
         if args.fletcher32:
             compare_checksums(index, csv, tmp, args)
+
+
+def read_pass(crops: Path, heat: Path, batch_size: int, workers: int = 2) -> int:
+    """Read every row once in a shuffled order, whole batches by ``workers`` processes; rows read."""
+    from g2rl.preprocess.batches import open_cache_rows
+    from g2rl.training.feed import BatchFeed
+
+    rows = open_cache_rows(crops, heat, in_memory="off")
+    feed = BatchFeed(rows, batch_size, workers)
+    n = sum(len(b["row"]) for b in feed.epoch(np.random.default_rng(0).permutation(len(rows))))
+    feed.close()
+    return n
 
 
 def _timed(fn) -> float:
@@ -115,12 +121,10 @@ def compare_checksums(index: pd.DataFrame, csv: Path, tmp: Path, args) -> None:
     run so that a busy moment of the shared host hits both; print the best run of each figure."""
     from unittest import mock
 
-    import torch
-
     from g2rl.preprocess import h5write
     from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
+    from g2rl.preprocess.batches import open_cache_rows
     from g2rl.preprocess.cache import build_crop_cache, build_heatmap_cache
-    from g2rl.preprocess.dataset import CacheDataset
 
     n = len(index)
     no_checksums = lambda dtype: {}  # noqa: E731
@@ -128,11 +132,6 @@ def compare_checksums(index: pd.DataFrame, csv: Path, tmp: Path, args) -> None:
 
     def record(key, seconds):
         best[key] = min(best.get(key, math.inf), seconds)
-
-    def loader_pass(crops, heat):
-        loader = torch.utils.data.DataLoader(CacheDataset(crops, heat), batch_size=args.batch_size,
-                                             num_workers=2, shuffle=True)
-        return sum(len(b["row"]) for b in loader)
 
     for _ in range(args.repeats):
         for label, options in (("off", no_checksums), ("on", h5write.checksum_options)):
@@ -143,13 +142,13 @@ def compare_checksums(index: pd.DataFrame, csv: Path, tmp: Path, args) -> None:
                     max_gap=5, log=lambda s: None, progress=False)))
                 record((label, "heatmaps"), _timed(lambda: build_heatmap_cache(crops, args.sigma, heat,
                                                                                log=lambda s: None)))
-            record((label, "loader"), _timed(lambda: loader_pass(crops, heat)))
-            record((label, "memory"), _timed(lambda: CacheDataset(crops, heat).read_arrays()))
+            record((label, "loader"), _timed(lambda: read_pass(crops, heat, args.batch_size)))
+            record((label, "memory"), _timed(lambda: open_cache_rows(crops, heat, in_memory="on")))
     print(f"fletcher32 off / on, {n} frames at S = {args.crop_size}, best of {args.repeats} interleaved runs:")
     figures = [("crop cache build, s per 1,000 frames", "crops", lambda t: 1000 * t / n),
                ("heatmap cache build (lzf), s per 1,000 frames", "heatmaps", lambda t: 1000 * t / n),
-               ("DataLoader read (2 workers, incl. start-up), samples/s", "loader", lambda t: n / t),
-               ("in-memory path (read_arrays, one slice), ms", "memory", lambda t: 1000 * t)]
+               ("batch read (2 workers, incl. start-up), samples/s", "loader", lambda t: n / t),
+               ("in-memory path (one slice per run of rows), ms", "memory", lambda t: 1000 * t)]
     for name, key, unit in figures:
         off, on = unit(best[("off", key)]), unit(best[("on", key)])
         print(f"  {name}: {off:.3f} / {on:.3f} ({100 * (on / off - 1):+.1f} %)")

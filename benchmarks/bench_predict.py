@@ -55,7 +55,7 @@ def write_checkpoint(path: Path, backbone: str, crop: int, deconv: tuple[int, ..
     import torch
 
     from g2rl.model.backbone import HeatmapNet
-    from g2rl.preprocess.dataset import IMAGENET_MEAN, IMAGENET_STD
+    from g2rl.preprocess.batches import IMAGENET_MEAN, IMAGENET_STD
     from g2rl.training.checkpoint import save_inference_checkpoint
 
     torch.manual_seed(0)

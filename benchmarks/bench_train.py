@@ -2,15 +2,13 @@
 
     python benchmarks/bench_train.py                       # demo + paper configs on this machine
     python benchmarks/bench_train.py --configs resnet18@128 --steps 10
-    python benchmarks/bench_train.py --loader --num-workers 4   # also time a DataLoader-fed loop
     python benchmarks/bench_train.py --configs resnet18@64 --deconv 64,64,64 64,64 --threads 1   # demo heads
     python benchmarks/bench_train.py --configs resnet18@64 --deconv 64,64 --compile   # + torch.compile
 
 Each measurement: `--warmup` untimed steps, then `--steps` timed optimizer steps (forward, losses,
-backward, Adam) on random tensors already on the device. With `--loader` the same steps are fed
-through a DataLoader over an in-memory synthetic dataset (item format of the HDF5 cache), and the
-script reports the share of step time spent waiting for the next batch. On CUDA every timed step is
-synchronised, so the times are real. With `--compile` each model is also run through torch.compile
+backward, Adam) on random tensors already on the device (the data path is benchmarks/bench_loader.py's
+and gpu_check.py's). On the CPU the times are CPU time of this process, on CUDA wall time with the
+device synchronised at the end. With `--compile` each model is also run through torch.compile
 (default mode); the line then gives the compiled images/s and the seconds the warm-up steps took,
 which is the compilation's one-off cost per process. Prints one line per measurement.
 """
@@ -21,9 +19,14 @@ import argparse
 import logging
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import Record  # noqa: E402
 
 from g2rl.model import G2RLModel, ModelConfig
 from g2rl.training.device import autocast, cpu_has_native_bf16, resolve_device
@@ -41,33 +44,15 @@ def _batch(b, crop, dev):
     )
 
 
-class _Synthetic(torch.utils.data.Dataset):
-    def __init__(self, n, crop):
-        self.n, self.crop = n, crop
-
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, i):
-        g = torch.Generator().manual_seed(i)
-        c = self.crop
-        return {
-            "image": torch.randn(3, c, c, generator=g),
-            "heatmaps": torch.rand(K, c // 4, c // 4, generator=g) * 0.05,
-            "intensity": torch.rand(K, generator=g) * 5,
-            "landmarks": torch.rand(68, 2, generator=g) * c * 0.6 + c * 0.2,
-            "row": i,
-        }
-
-
 def _sync(dev):
     if dev.type == "cuda":
         torch.cuda.synchronize()
 
 
-def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=False, num_workers=2,
-            deconv=(256, 256, 256), compile_model=False):
-    """(images/s over the timed steps, data-wait share or nan, seconds of the warm-up steps)."""
+def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, deconv=(256, 256, 256), compile_model=False):
+    """(images/s over the timed steps, nan, seconds of the warm-up steps). On the CPU both are CPU time of
+    this process (other jobs on a shared machine barely change it; with one torch thread it is the step's
+    cost), on CUDA wall time with the device synchronised."""
     torch.manual_seed(0)
     model = G2RLModel(ModelConfig(backbone=backbone, deconv_channels=tuple(deconv)), K, lambda_g).to(dev)
     if bf16:
@@ -85,32 +70,17 @@ def measure(backbone, crop, bf16, lambda_g, dev, batch, steps, warmup, loader=Fa
         t.total.backward()
         opt.step()
 
-    if not loader:
-        data = _batch(batch, crop, dev)
-        t_warm = time.perf_counter()
-        for _ in range(warmup):
-            step(*data)
-        _sync(dev)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step(*data)
-        _sync(dev)
-        return batch * steps / (time.perf_counter() - t0), float("nan"), t0 - t_warm
-    ds = _Synthetic(batch * (steps + warmup), crop)
-    dl = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=num_workers, pin_memory=dev.type == "cuda")
-    wait = total = 0.0
-    t_prev = time.perf_counter()
-    for n, b in enumerate(dl):
-        t_got = time.perf_counter()
-        args = [b[k].to(dev, non_blocking=True) for k in ("image", "heatmaps", "intensity", "landmarks")]
-        step(*args)
-        _sync(dev)
-        t_done = time.perf_counter()
-        if n >= warmup:
-            wait += t_got - t_prev
-            total += t_done - t_prev
-        t_prev = t_done
-    return batch * steps / total, wait / total, float("nan")
+    clock = time.perf_counter if dev.type == "cuda" else time.process_time
+    data = _batch(batch, crop, dev)
+    t_warm = clock()
+    for _ in range(warmup):
+        step(*data)
+    _sync(dev)
+    t0 = clock()
+    for _ in range(steps):
+        step(*data)
+    _sync(dev)
+    return batch * steps / (clock() - t0), float("nan"), t0 - t_warm
 
 
 def main() -> None:
@@ -122,13 +92,13 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     ap.add_argument("--methods", nargs="+", default=["baseline", "g2rl"], choices=["baseline", "g2rl"])
-    ap.add_argument("--loader", action="store_true", help="also feed the steps through a DataLoader")
-    ap.add_argument("--num-workers", type=int, default=2)
     ap.add_argument("--deconv", nargs="+", default=["256,256,256"],
                     help="deconvolution widths to compare, e.g. 64,64,64 (whole ResNet) 64,64 (trunk ends at layer3)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     ap.add_argument("--compile", action="store_true", help="also measure each model under torch.compile")
+    ap.add_argument("--record", help="write benchmarks/records/RECORD.json")
     args = ap.parse_args()
+    rec = Record("bench_train", vars(args))
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = resolve_device(args.device)
@@ -140,7 +110,8 @@ def main() -> None:
         f"cpus {os.cpu_count()}, native CPU bf16 {cpu_has_native_bf16()}, batch {args.batch}, "
         f"steps {args.steps} after {args.warmup} warm-up, K={K}, fused Adam, random init"
     )
-    print("config        deconv        precision  method    images/s  data-wait share")
+    clock = "wall, device synchronised" if dev.type == "cuda" else "CPU time of this process"
+    print(f"config        deconv        precision  method    images/s ({clock})")
     for cfg in args.configs:
         backbone, crop = cfg.split("@")
         for widths in args.deconv:
@@ -149,15 +120,17 @@ def main() -> None:
                 for method in args.methods:
                     lam = 0.05 if method == "g2rl" else 0.0
                     common = (backbone, int(crop), prec == "bf16", lam, dev, args.batch, args.steps, args.warmup)
-                    ips, _, _ = measure(*common, deconv=deconv)
+                    ips, _, warm_eager = measure(*common, deconv=deconv)
                     line = f"{cfg:13s} {widths:13s} {prec:9s}  {method:8s}  {ips:8.2f}"
-                    if args.loader:
-                        ips2, share, _ = measure(*common, loader=True, num_workers=args.num_workers, deconv=deconv)
-                        line += f"  loader: {ips2:.2f} img/s, waiting {100 * share:.1f} %"
+                    result = {"images_per_s": ips, "warm_up_s": warm_eager}
                     if args.compile:
                         ips3, _, warm_s = measure(*common, deconv=deconv, compile_model=True)
                         line += f"  compiled: {ips3:.2f} img/s after {warm_s:.1f} s of warm-up ({args.warmup} steps)"
+                        result.update(compiled_images_per_s=ips3, compiled_warm_up_s=warm_s)
+                    rec.data["results"][f"{cfg} {widths} {prec} {method}"] = result
                     print(line, flush=True)
+    if args.record:
+        rec.write(args.record)
 
 
 if __name__ == "__main__":

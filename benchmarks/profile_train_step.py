@@ -6,12 +6,12 @@
     python benchmarks/profile_train_step.py ... --ops 15           # also torch.profiler's top ops (self CPU time)
     python benchmarks/profile_train_step.py ... --adam foreach fused --clock cpu   # Adam kernels, CPU time
 
-The loop is the one of g2rl.training.loop (same model, autocast, channels_last, finiteness checks),
-with time stamps between the phases. Forward is split by module hooks into trunk (ResNet), deconv
+The step is the one of g2rl.training.step (same model, autocast, channels_last, batches converted on
+the device by g2rl.training.feed.to_device), with time stamps between the phases. Forward is split by module hooks into trunk (ResNet), deconv
 head + 1x1 conv, and the G2RL-only parts (geometry module, projection, auxiliary head); the rest
 of the forward (losses) is "loss". Each phase is wall time on the host; on CUDA every stamp is
 synchronised (slower than a real run, but the split is real). The data phase is measured with the
-HDF5 DataLoader path (``--data hdf5``) or the in-memory tensors (``--data memory``) or both.
+HDF5 batch path (``--data hdf5``) or rows held in memory (``--data memory``) or both.
 Prints one table per (method, data path): ms per step and share of the step.
 """
 
@@ -24,12 +24,11 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from g2rl.model import G2RLModel
 from g2rl.model.config import ModelConfig
 from g2rl.training.device import autocast, resolve_device, use_bf16, use_channels_last
-from g2rl.training.loop import _to_device
+from g2rl.training.feed import to_device
 
 K_SYNTH = 12
 
@@ -68,51 +67,34 @@ def _hook_forward(model, stamps):
             mod.register_forward_hook(lambda *_, n=name: stamps.mark(f"forward: {n}"))
 
 
-def _synthetic_set(n, crop):
-    g = torch.Generator().manual_seed(0)
-    lm = torch.rand(n, 68, 2, generator=g) * crop * 0.6 + crop * 0.2
-    return {
-        "image": torch.randn(n, 3, crop, crop, generator=g),
-        "heatmaps": torch.rand(n, K_SYNTH, crop // 4, crop // 4, generator=g) * 0.05,
-        "intensity": torch.rand(n, K_SYNTH, generator=g) * 5,
-        "landmarks": lm,
-        "row": torch.arange(n),
-    }
+def _synthetic_rows(n, crop):
+    """n random rows of a cache of crop size ``crop``, held in memory (g2rl.preprocess.batches fields)."""
+    from g2rl.preprocess.batches import RowBatches
 
-
-class _TensorSet(torch.utils.data.Dataset):
-    def __init__(self, t):
-        self.t = t
-
-    def __len__(self):
-        return len(self.t["row"])
-
-    def __getitem__(self, i):
-        return {k: (v[i] if k != "row" else int(v[i])) for k, v in self.t.items()}
+    rng = np.random.default_rng(0)
+    return RowBatches({
+        "image": rng.integers(0, 256, size=(n, crop, crop, 3), dtype=np.uint8),
+        "heatmaps": (rng.random((n, K_SYNTH, crop // 4, crop // 4)) * 0.05).astype(np.float16),
+        "intensity": (rng.random((n, K_SYNTH)) * 5).astype(np.float32),
+        "landmarks": (rng.random((n, 68, 2)) * crop * 0.6 + crop * 0.2).astype(np.float32),
+        "row": np.arange(n, dtype=np.int64),
+    })  # fmt: skip
 
 
 def _batches(args, kind, n_steps):
-    """An iterator of collated batches: 'hdf5' = DataLoader over the cache, 'memory' = in-memory tensors."""
+    """An iterator of batches as stored: 'hdf5' = whole batches read from the cache (by --num-workers
+    processes), 'memory' = the rows held in memory (g2rl.training.feed.BatchFeed either way)."""
+    from g2rl.preprocess.batches import open_cache_rows
+    from g2rl.training.feed import BatchFeed
+
     order = torch.randperm(n_steps * args.batch, generator=torch.Generator().manual_seed(0))
     if args.synthetic:
-        t = _synthetic_set(len(order), args.synthetic)
-        if kind == "memory":
-            return (
-                {k: v[idx] for k, v in t.items()} for idx in order.split(args.batch)
-            ), K_SYNTH, args.synthetic
-        ds = _TensorSet(t)
-        return iter(DataLoader(ds, batch_size=args.batch, sampler=order.tolist(), num_workers=args.num_workers)), K_SYNTH, args.synthetic
-    from g2rl.preprocess.dataset import CacheDataset
-
-    ds = CacheDataset(args.crops, args.heatmaps, sigma=None)
-    order = order % len(ds)
-    if kind == "memory":
-        from g2rl.preprocess.memory import MemoryCache
-
-        mem = MemoryCache.from_dataset(ds)
-        return mem.batches(order, args.batch), len(ds.aus), ds.crop_size
-    dl = DataLoader(ds, batch_size=args.batch, sampler=order.tolist(), num_workers=args.num_workers)
-    return iter(dl), len(ds.aus), ds.crop_size
+        rows, k, crop = _synthetic_rows(len(order), args.synthetic), K_SYNTH, args.synthetic
+    else:
+        rows = open_cache_rows(args.crops, args.heatmaps, in_memory="on" if kind == "memory" else "off")
+        k, crop = len(rows.attrs["aus"]), rows.crop_size
+    order = order % len(rows)
+    return iter(BatchFeed(rows, args.batch, args.num_workers).epoch(order)), k, crop
 
 
 def profile(args, method, kind, dev, adam="foreach"):
@@ -140,15 +122,12 @@ def profile(args, method, kind, dev, adam="foreach"):
             t0 = clock()
         stamps.start()
         batch = next(batches)
-        stamps.mark("data (fetch + collate)")
-        if model.guided:
-            bool(torch.isfinite(torch.as_tensor(batch["landmarks"])).all())
-        b = _to_device(batch, dev, cl)
-        stamps.mark("checks + to device")
+        stamps.mark("data (fetch)")
+        b = to_device(batch, dev, cl)
+        stamps.mark("to device + normalise")
         with autocast(dev, bf16):
             terms = model(b["image"], b["heatmaps"], b["intensity"], b.get("landmarks"))
         stamps.mark("loss/other forward")
-        bool(torch.isfinite(terms.total))
         opt.zero_grad(set_to_none=True)
         stamps.mark("loss/other forward")
         terms.total.backward()

@@ -42,7 +42,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -51,6 +50,8 @@ from fractions import Fraction
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from record import load, machine_facts  # noqa: E402  (the shared record of a measurement)
 
 # The real datasets (docs/GUIDE section 3; g2rl.datasets defaults).
 DISFA_SUBJECTS = tuple(f"SN{n:03d}" for n in (*range(1, 14), 16, 17, 18, 21, *range(23, 33)))
@@ -259,7 +260,7 @@ def write_synthetic_predictions(crops: Path, runs: list[tuple[str, int, str, str
     import numpy as np
 
     from g2rl.preprocess.h5read import open_h5
-    from g2rl.preprocess.dataset import read_cache_attrs, read_cache_keys
+    from g2rl.preprocess.batches import read_cache_attrs, read_cache_keys
     from g2rl.training.diagnostics import write_diagnostics
     from g2rl.training.predictions import predictions_frame, write_predictions
 
@@ -286,10 +287,6 @@ def write_synthetic_predictions(crops: Path, runs: list[tuple[str, int, str, str
 
 
 # -- measuring ------------------------------------------------------------------------------------
-
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
-
 
 def run_measured(cmd: list[str], log_path: Path, env: dict | None = None, cwd: str | None = None) -> dict:
     """Run ``cmd``; wall s, CPU s (user + sys of it and its waited-for children) and peak RSS (MB, the
@@ -357,25 +354,27 @@ def drop_page_cache() -> bool:
 def measure_reads(crops: Path, heatmaps: Path, samples: int, workers: int, batch_size: int, seed: int = 0,
                   drop: bool = True) -> dict:
     """Random-access read rate of the training loader over the whole cache: ``samples`` rows drawn
-    uniformly from all rows, through :class:`CacheDataset` + DataLoader (``workers`` processes,
-    ``batch_size``), cold (page cache dropped first, when allowed). Worker start-up included."""
+    uniformly from all rows, in whole batches (g2rl.preprocess.batches through g2rl.training.feed's
+    BatchFeed; ``workers`` processes, ``batch_size``), cold (page cache dropped first, when allowed).
+    Worker start-up included."""
     import numpy as np
-    import torch
 
-    from g2rl.preprocess.dataset import CacheDataset, read_cache_attrs
-    from g2rl.preprocess.memory import batch_iterator
+    from g2rl.preprocess.batches import open_cache_rows, read_cache_attrs
+    from g2rl.training.feed import BatchFeed
 
     n = int(read_cache_attrs(crops)["n_frames"])
     dropped = drop and drop_page_cache()
-    ds = CacheDataset(crops, heatmaps, sigma=float(SIGMA))
+    rows = open_cache_rows(crops, heatmaps, sigma=float(SIGMA), in_memory="off")
     rng = np.random.default_rng(seed)
-    order = torch.as_tensor(rng.choice(n, size=min(samples, n), replace=False))
+    order = rng.choice(n, size=min(samples, n), replace=False)
     t0, c0 = time.perf_counter(), time.process_time()
     got = 0
-    for batch in batch_iterator(ds, order, batch_size, workers):
+    feed = BatchFeed(rows, batch_size, workers)
+    for batch in feed.epoch(order):
         got += int(batch["image"].shape[0])
+    feed.close()
     wall = time.perf_counter() - t0
-    bytes_per = ds.nbytes_in_memory() / max(1, len(ds))
+    bytes_per = rows.nbytes_large() / max(1, len(rows))
     return {"samples": got, "rows_in_cache": n, "workers": workers, "batch_size": batch_size, "cold": dropped,
             "wall_s": wall, "samples_per_s": got / wall, "mb_per_s": got * bytes_per / wall / 1e6,
             "main_cpu_s": time.process_time() - c0, "load_after": load()}
@@ -399,7 +398,7 @@ def tile_cache(crops: Path, heatmaps: Path, k: int, out_dir: Path, block: int = 
             n = int(fi.attrs["n_frames"])
             for name, ds in fi.items():
                 out = fo.create_dataset(name, (n * k, *ds.shape[1:]), ds.dtype, chunks=ds.chunks,
-                                        compression=ds.compression)
+                                        compression=ds.compression, fletcher32=ds.fletcher32)
                 for a in range(0, n, block):
                     b = min(n, a + block)
                     data = ds[a:b]
@@ -411,32 +410,6 @@ def tile_cache(crops: Path, heatmaps: Path, k: int, out_dir: Path, block: int = 
                 write_content_digests(fo, json.loads(fi.attrs[DIGEST_ATTR]), dst)
         outs.append(dst)
     return outs[0], outs[1]
-
-
-def machine_facts() -> dict:
-    facts = {"python": platform.python_version(), "nproc": os.cpu_count()}
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in lscpu.splitlines():
-            k, _, v = line.partition(":")
-            if k.strip() in ("Model name", "CPU(s)", "Vendor ID"):
-                facts[k.strip()] = v.strip()
-        facts["bf16"] = "avx512_bf16" in lscpu or "amx_bf16" in lscpu
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    try:
-        mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
-        facts["mem_gib"] = round(int(mem) / 2**20, 1)
-    except (OSError, IndexError, ValueError):
-        pass
-    try:
-        facts["commit"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                         text=True, check=True).stdout.strip()
-        facts["dirty"] = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                                             capture_output=True, text=True, check=True).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        facts["commit"] = "unknown"
-    return facts
 
 
 # -- the table ------------------------------------------------------------------------------------

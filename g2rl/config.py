@@ -116,8 +116,8 @@ def _check_values(config: dict, source: str) -> None:
 def _check_sweeps(config: dict, source: str) -> None:
     """Each sweep value once, by numeric value (2, 2.0 and "sqrt(4)" are one sigma) and by the label of its
     output folder (two values that print alike would train into one folder); every sigma within the
-    heatmap's bounds (g2rl.preprocess.heatmaps.sigma_bounds: "sqrt(0)" passes the schema's pattern but is 0)."""
-    from g2rl.preprocess.heatmaps import check_sigma
+    heatmap's bounds (g2rl.sigma_range.sigma_bounds: "sqrt(0)" passes the schema's pattern but is 0)."""
+    from g2rl.sigma_range import check_sigma
 
     exp = config["experiments"]
     side = config["preprocess"]["crop_size"] // 4

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from g2rl.errors import G2RLError
+from g2rl.formats import DEMO_SUMMARY_NAME
 
 FORMAT = "g2rl-provenance/1"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -128,22 +129,6 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def device_info(device, bf16: bool) -> dict[str, Any]:
-    """{"type", "name", "precision"} of a torch device; on CUDA also "index" (torch's) and "card" (the
-    card's CUDA_VISIBLE_DEVICES entry: which physical card that was, g2rl.training.gpu_slots)."""
-    kind = getattr(device, "type", str(device))
-    if kind != "cuda":
-        return {"type": kind, "name": cpu_name(), "precision": "bf16" if bf16 else "fp32"}
-    import torch
-
-    from g2rl.training.gpu_slots import visible_cards
-
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    card = visible_cards(torch.cuda.device_count(), os.environ)[index]
-    return {"type": kind, "name": torch.cuda.get_device_name(index), "precision": "bf16" if bf16 else "fp32",
-            "index": index, "card": card}  # fmt: skip
-
-
 # --------------------------------------------------------------------------- data identity
 
 
@@ -163,45 +148,21 @@ def media_folders(media: Iterable[str]) -> set[Path]:
 def data_kind(folders: Iterable[Path]) -> str:
     """'demo' when every media folder lies under a folder the demo generator wrote (it leaves its
     summary file there), else 'real'."""
-    from g2rl.demo.generator import SUMMARY_NAME
-
     folders = list(folders)
     if not folders:
         return "unknown"
     for folder in folders:
-        if not any((p / SUMMARY_NAME).is_file() for p in [folder, *folder.parents][:6]):
+        if not any((p / DEMO_SUMMARY_NAME).is_file() for p in [folder, *folder.parents][:6]):
             return "real"
     return "demo"
 
 
 def dataset_attrs(index) -> dict[str, str]:
-    """Crops-cache attributes that say which data the cache was built from (see :func:`cache_identity`)."""
+    """Crops-cache attributes that say which data the cache was built from (read back by
+    g2rl.preprocess.batches.cache_identity)."""
     folders = media_folders(index["media"].astype(str).unique())
     root = os.path.commonpath(sorted(map(str, folders))) if folders else ""
     return {"data_kind": data_kind(folders), "media_root": root, "frame_index_fingerprint": frame_index_fingerprint(index)}
-
-
-def cache_identity(crops_h5: str | os.PathLike, heatmaps_h5: str | os.PathLike | None = None) -> tuple[dict, dict]:
-    """(dataset, caches) records of a crops file (and its heatmaps file). A cache written before
-    these attributes existed reports kind 'unknown' and null fields, never guesses."""
-    from g2rl.preprocess.h5read import open_h5  # a truncated or missing file: one line naming it
-
-    def attr(f, name):
-        value = f.attrs.get(name)
-        return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
-
-    with open_h5(crops_h5) as f:
-        dataset = {
-            "name": attr(f, "dataset"),
-            "kind": attr(f, "data_kind") or "unknown",
-            "media_root": attr(f, "media_root"),
-            "frame_index_fingerprint": attr(f, "frame_index_fingerprint"),
-        }
-        caches = {"crops": attr(f, "fingerprint"), "crops_file": str(crops_h5)}
-    if heatmaps_h5 is not None:
-        with open_h5(heatmaps_h5) as f:
-            caches.update(heatmaps=attr(f, "fingerprint"), heatmaps_file=str(heatmaps_h5))
-    return dataset, caches
 
 
 # --------------------------------------------------------------------------- records

@@ -174,7 +174,7 @@ def test_train_cli_trains_on_the_card_it_placed(tmp_path, holders, monkeypatch):
 def test_provenance_records_index_and_physical_card(monkeypatch):
     import torch
 
-    from g2rl.provenance import device_info
+    from g2rl.training.device import device_info
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

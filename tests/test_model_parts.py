@@ -9,7 +9,13 @@ import torch
 
 from g2rl.errors import G2RLError
 from g2rl.model import G2RLModel, GeometryModule, HeatmapNet, KnowledgeProjection, ModelConfig
-from g2rl.model.adjacency import gaussian_adjacency, gcn_normalize, inter_ocular_distance, normalize_landmarks
+from g2rl.model.adjacency import (
+    gaussian_adjacency,
+    gcn_normalize,
+    inter_ocular_distance,
+    normalize_landmarks,
+    usable_faces,
+)
 from g2rl.model.losses import guidance_loss, masked_heatmap_loss, masked_intensity_loss
 from test_training_fakes import face_template
 
@@ -123,8 +129,14 @@ def test_landmark_normalisation():
     p = normalize_landmarks(pts * 0.5 + 10.0)  # scale and shift do not matter
     assert torch.allclose(p, normalize_landmarks(pts), atol=1e-5)
     assert torch.allclose(p.mean(dim=1), torch.zeros(1, 2), atol=1e-6)
-    with pytest.raises(ValueError):
-        normalize_landmarks(torch.zeros(1, 68, 2))
+    # a degenerate face comes out NaN (no check in the step: it would make the host wait); usable_faces
+    # is what callers select with, before
+    both = torch.cat([pts, torch.zeros(1, 68, 2)])
+    assert torch.isnan(normalize_landmarks(both)[1]).all() and torch.isfinite(normalize_landmarks(both)[0]).all()
+    missing = pts.clone()
+    missing[0, 30] = float("nan")
+    assert usable_faces(torch.cat([pts, torch.zeros(1, 68, 2), missing])).tolist() == [True, False, False]
+    assert usable_faces(pts * 1e-6).tolist() == [False]  # IOD 98e-6 px < MIN_IOD
 
 
 def test_masked_heatmap_loss_by_hand():
@@ -146,6 +158,13 @@ def test_masked_intensity_and_guidance_loss_by_hand():
     lab = torch.tensor([[2.0, float("nan")], [0.0, 1.0]])
     assert masked_intensity_loss(pred, lab).item() == pytest.approx((1 + 0 + 9) / 3)
     assert masked_intensity_loss(pred, torch.full((2, 2), float("nan"))).item() == 0.0
+    # gradients: 2 (pred - label) / 3 where labelled, 0 where not; with no label at all the graph is kept
+    p = pred.clone().requires_grad_()
+    masked_intensity_loss(p, lab).backward()
+    torch.testing.assert_close(p.grad, torch.tensor([[-2.0, 0.0], [0.0, 6.0]]) / 3)
+    p.grad = None
+    masked_intensity_loss(p, torch.full((2, 2), float("nan"))).backward()
+    assert torch.equal(p.grad, torch.zeros(2, 2))
     g = torch.tensor([[1.0, -1.0], [1.0, 1.0]])
     wm = torch.tensor([[0.0, 0.0], [1.0, 3.0]])
     # per sample ||.||^2 / D: (1 + 1) / 2 = 1 and (0 + 4) / 2 = 2 -> mean 1.5

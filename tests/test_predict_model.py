@@ -10,7 +10,7 @@ from torch import nn
 from g2rl.errors import G2RLError
 from g2rl.model.backbone import HeatmapNet
 from g2rl.predict.model import check_meta, load_au_model
-from g2rl.preprocess.dataset import IMAGENET_MEAN, IMAGENET_STD
+from g2rl.preprocess.batches import IMAGENET_MEAN, IMAGENET_STD
 from g2rl.training.checkpoint import save_inference_checkpoint
 
 AUS = ["AU01", "AU06", "AU12"]

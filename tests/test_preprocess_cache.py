@@ -18,7 +18,10 @@ from g2rl.media import VideoWriter, write_image
 from g2rl.preprocess.align import TEMPLATE_256
 from g2rl.preprocess.au_points import DEFAULT_AU_POINTS
 from g2rl.preprocess.cache import build_crop_cache, build_heatmap_cache
-from g2rl.preprocess.dataset import IMAGENET_MEAN, IMAGENET_STD, CacheDataset, read_cache_attrs, read_cache_keys
+from g2rl.preprocess.batches import IMAGENET_MEAN, IMAGENET_STD, open_cache_rows, read_cache_attrs, read_cache_keys
+from g2rl.preprocess.heatmap_layout import render_layout
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap
+from g2rl.training.feed import BatchFeed, to_device
 from g2rl.preprocess.heatmaps import decode_heatmaps
 from g2rl.preprocess.landmarks import X_COLUMNS, Y_COLUMNS, write_landmarks_csv
 
@@ -134,27 +137,32 @@ def test_heatmaps_and_reader(tiny):
     with h5py.File(hm) as f:
         assert f["heatmaps"].dtype == np.float16 and f["heatmaps"].shape == (8, 3, S // 4, S // 4)
         assert f["heatmaps"].chunks == (1, 3, S // 4, S // 4) and f["heatmaps"].compression == "lzf"
-    stored = CacheDataset(out, hm)
-    fly = CacheDataset(out, sigma=sigma, rows=[0, 5])
-    assert len(stored) == 8 and len(fly) == 2
-    a, b = stored[5], fly[1]
-    assert a["row"] == b["row"] == 5
-    assert a["image"].shape == (3, S, S) and a["image"].dtype == torch.float32
-    torch.testing.assert_close(a["heatmaps"], b["heatmaps"], atol=2e-3, rtol=2e-3)
-    dec, _ = decode_heatmaps(a["heatmaps"], sigma)
+    stored = open_cache_rows(out, hm, in_memory="off")
+    assert len(stored) == 8 and not stored.in_memory
+    a = stored.batch([5, 0])
+    assert a["row"].tolist() == [5, 0]
+    assert a["image"].shape == (2, S, S, 3) and a["image"].dtype == torch.uint8
+    assert a["heatmaps"].dtype == torch.float16 and a["heatmaps"].shape == (2, 3, S // 4, S // 4)
+    # the stored maps are Eq. 1 rendered from the stored AU points
+    with h5py.File(out) as f:
+        points, intensity = f["au_points"][5], f["intensities"][5]
+    fly = render_layout(crop_to_heatmap(points.astype(np.float64), HEATMAP_STRIDE), intensity, sigma, S // 4, "per_au", "eq1")
+    torch.testing.assert_close(a["heatmaps"][0].float(), torch.from_numpy(fly).float(), atol=2e-3, rtol=2e-3)
+    dec, _ = decode_heatmaps(a["heatmaps"][0].float(), sigma)
     torch.testing.assert_close(dec, torch.tensor([0.0, 5.0, 2.0]), atol=5e-3, rtol=0)
-    assert torch.isnan(stored[0]["intensity"][1])
-    # ImageNet normalisation: undo it and compare with the raw pixels
+    assert torch.isnan(stored.batch([0])["intensity"][0, 1])
+    # ImageNet normalisation on the device: undo it and compare with the raw pixels
+    image = to_device(a, torch.device("cpu"))["image"][0]
     with h5py.File(out) as f:
         raw = f["images"][5].transpose(2, 0, 1) / 255.0
     mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
-    torch.testing.assert_close(a["image"] * std + mean, torch.from_numpy(raw).float(), atol=1e-5, rtol=0)
-    assert "heatmaps" not in CacheDataset(out)[0]
-    # a 2-worker DataLoader opens the files lazily in each worker
-    fresh = CacheDataset(out, hm)
-    batches = list(torch.utils.data.DataLoader(fresh, batch_size=4, num_workers=2))
+    torch.testing.assert_close(image * std + mean, torch.from_numpy(raw).float(), atol=1e-5, rtol=0)
+    assert "heatmaps" not in open_cache_rows(out, in_memory="off").batch([0])
+    # 2 worker processes open the files lazily, each its own
+    fresh = open_cache_rows(out, hm, in_memory="off")
+    batches = list(BatchFeed(fresh, 4, workers=2).epoch(None))
     assert sorted(torch.cat([b["row"] for b in batches]).tolist()) == list(range(8))
-    assert fresh._handles is None  # the main process never opened the files
+    assert fresh.files._open_in is None  # the main process never opened the files
 
 
 def test_reader_validation(tiny):
@@ -167,12 +175,12 @@ def test_reader_validation(tiny):
     data = out.read_bytes()
     trunc.write_bytes(data[: len(data) // 3])
     with pytest.raises(G2RLError, match="trunc.h5"):
-        CacheDataset(trunc)
+        open_cache_rows(trunc)
     # heatmaps from another crops file (same content, new fingerprint) -> mismatch
     other = tmp_path / "other.h5"
     build_crop_cache(index, csvs, other, S, AUS, DEFAULT_AU_POINTS, max_gap=1, progress=False)
     with pytest.raises(G2RLError, match="hm.h5.*another crops file"):
-        CacheDataset(other, hm)
+        open_cache_rows(other, hm)
     # wrong N: drop a row from the heatmaps but keep the attributes
     wrong = tmp_path / "wrong.h5"
     shutil.copy(hm, wrong)
@@ -181,7 +189,7 @@ def test_reader_validation(tiny):
         del f["heatmaps"]
         f.create_dataset("heatmaps", data=data)
     with pytest.raises(G2RLError, match="wrong.h5.*shape"):
-        CacheDataset(out, wrong)
+        open_cache_rows(out, wrong)
     # wrong N in the crops file itself
     bad = tmp_path / "bad.h5"
     shutil.copy(out, bad)
@@ -191,7 +199,7 @@ def test_reader_validation(tiny):
         read_cache_keys(bad)
     # sigma that disagrees with the heatmaps file
     with pytest.raises(G2RLError, match="sigma"):
-        CacheDataset(out, hm, sigma=2.0)
+        open_cache_rows(out, hm, sigma=2.0)
 
 
 @pytest.mark.parametrize("mapping", [None, DEFAULT_AU_POINTS])

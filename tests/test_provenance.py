@@ -90,7 +90,7 @@ def test_training_provenance_in_model_sidecar_and_metrics(cache, tmp_path, capsy
 def test_demo_data_is_recognised_by_the_generators_summary(tmp_path):
     import pandas as pd
 
-    from g2rl.demo.generator import SUMMARY_NAME
+    from g2rl.formats import DEMO_SUMMARY_NAME as SUMMARY_NAME
     from g2rl.provenance import dataset_attrs
 
     (tmp_path / "demo" / "BP4D" / "Sequences" / "F001" / "T1").mkdir(parents=True)

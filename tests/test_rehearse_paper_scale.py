@@ -119,19 +119,23 @@ def test_table_lists_every_measured_stage(rehearse):
 
 def test_tiled_cache_reads_like_the_original(rehearse, tiny_caches, tmp_path):
     """The read measurement's larger-than-RAM copy: k x the rows, valid for the real reader, rows repeating."""
+    import h5py
     import numpy as np
 
-    from g2rl.preprocess.dataset import CacheDataset
+    from g2rl.preprocess.batches import open_cache_rows
 
     _, crops, heat = tiny_caches
     big_crops, big_heat = rehearse.tile_cache(crops, heat, 3, tmp_path / "tiled", block=2)
-    small, big = CacheDataset(crops, heat, sigma=2.0), CacheDataset(big_crops, big_heat, sigma=2.0)
+    small = open_cache_rows(crops, heat, sigma=2.0, in_memory="off")
+    big = open_cache_rows(big_crops, big_heat, sigma=2.0, in_memory="off")
     assert len(big) == 3 * len(small)
     for i in (0, len(small) - 1):
         for r in range(3):
-            a, b = small[i], big[r * len(small) + i]
+            a, b = small.batch([i]), big.batch([r * len(small) + i])
             assert np.array_equal(a["image"].numpy(), b["image"].numpy())
             assert np.array_equal(a["heatmaps"].numpy(), b["heatmaps"].numpy())
+    with h5py.File(big_crops) as f:
+        assert f["images"].fletcher32  # read as the real cache is, checksums verified
     got = rehearse.measure_reads(big_crops, big_heat, samples=5, workers=0, batch_size=2, drop=False)
     assert got["samples"] == 5 and got["rows_in_cache"] == len(big) and not got["cold"]
 

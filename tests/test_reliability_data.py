@@ -267,14 +267,14 @@ def test_flipped_bytes_in_a_crops_chunk_stop_training_naming_the_file(tiny_cache
 
 
 def test_flipped_bytes_in_a_heatmaps_chunk_name_the_heatmaps_file(tiny_caches):
-    from g2rl.preprocess.dataset import CacheDataset
+    from g2rl.preprocess.batches import open_cache_rows
 
     _, crops, heat = tiny_caches
     flip_chunk_bytes(heat, "heatmaps", 5, n=24)  # lzf-compressed chunks are small
     with pytest.raises(G2RLError, match=rf"^{heat}: cannot read 'heatmaps' row 5 \(.*\): the file is damaged"):
-        CacheDataset(crops, heat)[5]
+        open_cache_rows(crops, heat, in_memory="off").batch([5])
     with pytest.raises(G2RLError, match=rf"^{heat}: cannot read 'heatmaps' rows 0..7"):
-        CacheDataset(crops, heat).read_arrays()
+        open_cache_rows(crops, heat, in_memory="on")
 
 
 def test_a_damaged_key_dataset_is_one_line_naming_the_file(tiny_caches, tmp_path, capsys):
@@ -286,7 +286,7 @@ def test_a_damaged_key_dataset_is_one_line_naming_the_file(tiny_caches, tmp_path
 
 def test_cache_without_checksums_is_still_read(tiny_caches):
     """Caches written before the checksums existed: read as before (no check), not refused."""
-    from g2rl.preprocess.dataset import CacheDataset
+    from g2rl.preprocess.batches import open_cache_rows
 
     _, crops, heat = tiny_caches
     with h5py.File(crops, "r+") as f:
@@ -294,7 +294,8 @@ def test_cache_without_checksums_is_still_read(tiny_caches):
         del f["images"]
         f.create_dataset("images", data=images, chunks=(1, *images.shape[1:]))
         assert not f["images"].fletcher32
-    assert np.array_equal(CacheDataset(crops, heat).read_arrays()["images"], images)
+    assert np.array_equal(open_cache_rows(crops, heat, in_memory="on").arrays["image"], images)
+    assert np.array_equal(open_cache_rows(crops, heat, in_memory="off").batch([3, 1])["image"].numpy(), images[[3, 1]])
 
 
 # -- 11. a flipped object header: one line naming the file ----------------------------------------

@@ -278,7 +278,7 @@ def test_every_small_dataset_has_a_digest_and_the_file_reads(tiny):  # noqa: F81
     import json
 
     from g2rl.preprocess.cache import DIGESTED_DATASETS
-    from g2rl.preprocess.dataset import read_cache_keys
+    from g2rl.preprocess.batches import read_cache_keys
     from g2rl.preprocess.h5read import DIGEST_ATTR
 
     root, index, csvs = tiny
@@ -294,7 +294,7 @@ def test_a_cache_written_before_digests_is_read_with_a_warning(tiny, caplog):  #
     """Decision (docs/RELIABILITY.md): accepted with a warning naming the file, not refused."""
     import h5py
 
-    from g2rl.preprocess.dataset import read_cache_keys
+    from g2rl.preprocess.batches import read_cache_keys
     from g2rl.preprocess.h5read import DIGEST_ATTR
 
     root, index, csvs = tiny

@@ -1,4 +1,4 @@
-"""Test helpers (no tests here): a synthetic dataset with the CacheDataset item format, and, until
+"""Test helpers (no tests here): synthetic rows served like a cache's (g2rl.preprocess.batches), and, until
 g2rl.preprocess.heatmaps exists, a private test-only heatmap decoder installed in its place.
 
 The easy task: K AUs at fixed heatmap locations; the image shows a bright blob at each AU location
@@ -15,6 +15,8 @@ import types
 import numpy as np
 import pandas as pd
 import torch
+
+from g2rl.preprocess.batches import RowBatches
 
 
 def _install_fake_decoder() -> None:
@@ -61,9 +63,10 @@ def face_template(crop: int) -> np.ndarray:
     return pts * s
 
 
-class BlobDataset(torch.utils.data.Dataset):
-    """Items like g2rl.preprocess.dataset.CacheDataset: image (3,S,S), heatmaps (K,S/4,S/4) (Eq. 1),
-    intensity (K,) with NaN = unlabelled, landmarks (68,2) crop pixels, row (index into keys)."""
+class BlobDataset(RowBatches):
+    """Rows like a cache's (g2rl.preprocess.batches), all held in memory: image uint8 (S,S,3), heatmaps
+    float16 (K,S/4,S/4) (Eq. 1), intensity (K,) with NaN = unlabelled, landmarks (68,2) crop pixels, row
+    (index into keys). ``intensity`` keeps the true values, ``observed`` the labels with gaps."""
 
     def __init__(self, n: int, crop: int = 64, sigma: float = 2.0, seed: int = 0, row0: int = 0, nan_every: int = 0):
         rng = np.random.default_rng(seed)
@@ -76,8 +79,8 @@ class BlobDataset(torch.utils.data.Dataset):
         if nan_every:
             self.observed[::nan_every, 1] = np.nan  # some AU labels missing
         yy, xx = np.mgrid[0:crop, 0:crop]
-        self.images = np.empty((n, 3, crop, crop), np.float32)
-        self.heatmaps = np.empty((n, k, hm, hm), np.float32)
+        self.images = np.empty((n, crop, crop, 3), np.uint8)
+        self.heatmaps = np.empty((n, k, hm, hm), np.float16)
         hy, hx = np.mgrid[0:hm, 0:hm]
         for i in range(n):
             img = rng.normal(0, 0.3, size=(crop, crop))
@@ -86,7 +89,7 @@ class BlobDataset(torch.utils.data.Dataset):
                 img += 0.5 * self.intensity[i, j] * np.exp(-((xx - px) ** 2 + (yy - py) ** 2) / (2 * 3.0**2))
                 d2 = (hx - cx) ** 2 + (hy - cy) ** 2
                 self.heatmaps[i, j] = self.intensity[i, j] / (2 * math.pi * sigma**2) * np.exp(-d2 / (2 * sigma**2))
-            self.images[i] = img[None]
+            self.images[i] = np.clip(img * 50.0 + 60.0, 0, 255).astype(np.uint8)[:, :, None]  # grey, as RGB
         base = face_template(crop)
         self.landmarks = np.empty((n, 68, 2), np.float32)
         for i in range(n):
@@ -95,18 +98,8 @@ class BlobDataset(torch.utils.data.Dataset):
             lm[48, 0] -= 0.5 * self.intensity[i, 2]  # mouth corners pull with AU12
             lm[54, 0] += 0.5 * self.intensity[i, 2]
             self.landmarks[i] = lm
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> dict:
-        return {
-            "image": torch.from_numpy(self.images[i]),
-            "heatmaps": torch.from_numpy(self.heatmaps[i]),
-            "intensity": torch.from_numpy(self.observed[i]),
-            "landmarks": torch.from_numpy(self.landmarks[i]),
-            "row": self.row0 + i,
-        }
+        super().__init__({"image": self.images, "heatmaps": self.heatmaps, "intensity": self.observed,
+                          "landmarks": self.landmarks, "row": np.arange(row0, row0 + n, dtype=np.int64)})
 
 
 def make_fold(n_train: int = 64, n_test: int = 32, crop: int = 64, sigma: float = 2.0, nan_every: int = 0):
@@ -123,7 +116,7 @@ def make_fold(n_train: int = 64, n_test: int = 32, crop: int = 64, sigma: float 
     info = {
         "dataset": "fake", "aus": AUS, "crop_size": crop, "heatmap_size": crop // 4,
         "au_points": {"AU01": [[21]], "AU06": [[1, 41, 31]], "AU12": [[48], [54]]}, "test_split": "devel",
-        "source": "fake.h5",
+        "source": "fake.h5", "heatmaps": "fake_heatmaps.h5",
     }  # fmt: skip
     return train, test, keys, info
 

@@ -11,6 +11,7 @@ import torch
 from g2rl.errors import G2RLError
 from g2rl.model import G2RLModel, ModelConfig
 from g2rl.training import TrainSettings, load_inference_model, run_training
+from g2rl.training.feed import BatchFeed
 from g2rl.training.predictions import predict_intensities
 from test_training_fakes import AUS, make_fold, small_settings
 
@@ -99,7 +100,7 @@ def test_inference_checkpoint(g2rl_run, baseline_run):
     # The training's own test pass ran at its batch size and in the precision recorded in the checkpoint
     # (bf16 autocast only where the CPU has native bf16): repeat exactly that, so the match is to float rounding.
     bf16 = meta["provenance"]["device"]["precision"] == "bf16"
-    _, pred, _ = predict_intensities(net, test, meta["sigma"], torch.device("cpu"), batch_size=LEARN["batch_size"],
+    _, pred, _ = predict_intensities(net, BatchFeed(test, LEARN["batch_size"]), meta["sigma"], torch.device("cpu"),
                                      bf16=bf16, channels_last=bf16)
     p = pd.read_csv(out / "predictions.csv")
     assert np.allclose(pred, p[[f"{a}_pred" for a in AUS]].to_numpy(), atol=1e-4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,7 +20,7 @@ from test_training_fakes import make_fold, small_settings
 def test_defaults_are_the_guides():
     s = TrainSettings()
     assert (s.lr, s.batch_size, s.epochs, s.lr_step_epochs, s.lr_gamma, s.weight_decay) == (5e-4, 16, 10, (5,), 0.1, 1e-5)
-    assert (s.backbone, s.deconv_channels, s.model.latent_dim, s.lambda_g, s.sigma, s.num_workers) == ("resnet50", (256, 256, 256), 256, 0.05, 2.0, 2)
+    assert (s.backbone, s.deconv_channels, s.model.latent_dim, s.lambda_g, s.sigma, s.num_workers) == ("resnet50", (256, 256, 256), 256, 0.05, 2.0, "auto")
     assert (s.model.guidance, s.model.adjacency, s.model.geometry_input) == ("stopgrad_aux", "gaussian", "aligned")
     assert s.method == "g2rl" and TrainSettings(lambda_g=0).method == "baseline"
 
@@ -84,3 +85,41 @@ def test_missing_labels_are_masked_not_zero(tmp_path):
     assert log["images"].iloc[0] == 16 and s["n_train"] == 24
     p = pd.read_csv(tmp_path / "predictions.csv")
     assert p["AU01_true"].isna().sum() == 1 and p["AU01_pred"].notna().all()
+
+
+def test_workers_auto_are_the_jobs_cpus_minus_one(monkeypatch):
+    from g2rl.training.settings import available_cpus, resolve_workers
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    assert available_cpus() == 16 and resolve_workers("auto") == 15 and resolve_workers(4) == 4
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "6")  # SLURM's share of a node whose affinity shows all of it
+    assert resolve_workers("auto") == 5
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {3})  # one CPU: read in the training process
+    assert resolve_workers("auto") == 0
+    for bad in (-1, "two", 1.5, True):
+        with pytest.raises(ConfigError, match="num_workers"):
+            TrainSettings(num_workers=bad)
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    base = ["--crops", "c", "--heatmaps", "h", "--test-split", "1", "--out", "o"]
+    assert parser.parse_args(base).num_workers == "auto"
+    assert parser.parse_args([*base, "--num-workers", "3"]).num_workers == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--num-workers", "-2"])
+    # the config key: auto by default, a count, nothing else
+    import yaml
+
+    from g2rl.config import validate
+
+    paper = Path(__file__).resolve().parent.parent / "config" / "paper.yaml"
+
+    def config(value):
+        c = yaml.safe_load(paper.read_text())
+        c["train"]["num_workers"] = value
+        return c
+
+    assert validate(yaml.safe_load(paper.read_text()), check_roots=False)["train"]["num_workers"] == "auto"
+    assert validate(config(7), check_roots=False)["train"]["num_workers"] == 7
+    with pytest.raises(ConfigError, match="train.num_workers: 'x' does not match"):
+        validate(config("x"), check_roots=False)

@@ -13,7 +13,8 @@ from g2rl.errors import ConfigError
 from g2rl.model.config import ModelConfig
 from g2rl.preprocess.au_points import PAIRS_AU_POINTS
 from g2rl.preprocess.cache import build_heatmap_cache
-from g2rl.preprocess.dataset import CacheDataset
+from g2rl.preprocess.batches import open_cache_rows
+from g2rl.training.feed import to_device
 from g2rl.preprocess.heatmap_layout import HeatmapSpec
 from g2rl.training import train_fold
 from test_preprocess_cache import AUS, _build, tiny  # noqa: F401  (fixture reused from the cache tests)
@@ -34,8 +35,8 @@ def test_per_point_cache_holds_one_channel_per_point_and_decodes_to_the_labels(p
     with h5py.File(heat) as f:
         assert f["heatmaps"].shape == (8, 6, 16, 16)  # AU06, AU12, AU25: two points each under pairs
         assert f.attrs["layout"] == "per_point" and f.attrs["peak"] == "intensity"
-    ds = CacheDataset(crops, heat)
-    item = ds[5]
+    batch = to_device(open_cache_rows(crops, heat).batch([5]), torch.device("cpu"))
+    item = {k: v[0] for k, v in batch.items()}
     spec = HeatmapSpec(1.0, "intensity", (0, 0, 1, 1, 2, 2), 3)
     torch.testing.assert_close(spec.decode(item["heatmaps"]), item["intensity"], atol=1e-2, rtol=0)
     assert float(item["heatmaps"].max()) == pytest.approx(5.0, abs=1e-2)  # peak = I, not I / 2 pi sigma^2

@@ -26,6 +26,7 @@ from g2rl.demo.render import FaceRenderer
 from g2rl.demo.trajectories import intensity_tracks, labels_from, pose_track
 from g2rl.demo.writer import not_coded_mask, write_bp4d_sequence, write_disfa_subject
 from g2rl.errors import G2RLError
+from g2rl.formats import DEMO_SUMMARY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ DISFA_PUBLIC_FOLDS = {
     2: ("SN013", "SN018", "SN011", "SN028", "SN012", "SN006", "SN031", "SN021", "SN024"),
     3: ("SN003", "SN029", "SN023", "SN025", "SN008", "SN005", "SN007", "SN017", "SN004"),
 }
-SUMMARY_NAME = "demo_summary.json"
+SUMMARY_NAME = DEMO_SUMMARY_NAME  # the tree's summary; provenance looks for it (g2rl.formats)
 
 
 def _frames(renderer: FaceRenderer, curves: dict[int, np.ndarray], poses: np.ndarray):

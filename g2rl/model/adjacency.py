@@ -22,6 +22,8 @@ import torch
 RIGHT_EYE = slice(36, 42)  # subject's right eye = image left
 LEFT_EYE = slice(42, 48)
 N_LANDMARKS = 68
+# below this inter-ocular distance (px) a face cannot be normalised (its scale would blow up)
+MIN_IOD = 1e-3
 
 
 def inter_ocular_distance(points: torch.Tensor) -> torch.Tensor:
@@ -34,22 +36,31 @@ def inter_ocular_distance(points: torch.Tensor) -> torch.Tensor:
     return (left - right).norm(dim=-1)
 
 
-def normalize_landmarks(points: torch.Tensor, min_iod: float = 1e-3) -> torch.Tensor:
+def usable_faces(points: torch.Tensor, min_iod: float = MIN_IOD) -> torch.Tensor:
+    """(B,) bool: the faces of ``points`` (B, 68, 2) that can be normalised: every coordinate finite and
+    an inter-ocular distance of at least ``min_iod`` (in the points' unit, crop or frame px)."""
+    finite = torch.isfinite(points).flatten(1).all(dim=1)
+    return finite & (inter_ocular_distance(points) >= min_iod)
+
+
+def normalize_landmarks(points: torch.Tensor, min_iod: float = MIN_IOD) -> torch.Tensor:
     """Centre the landmarks on their centroid and scale them by the inter-ocular distance.
 
     points: (B, 68, 2) in crop pixels. Returns (B, 68, 2) in IOD units (F^0 of Eq. 4).
-    A degenerate face (IOD below ``min_iod`` pixels) would blow up the scale, so it is an error.
+    A degenerate face (IOD below ``min_iod`` pixels) would blow up the scale: its points come out NaN.
+    No check here (a check of a device tensor makes the host wait for the device at every training
+    step): the callers choose usable faces (:func:`usable_faces`) before, once for the whole training
+    set (g2rl.training.loop) and per batch in the evaluation passes.
     """
     if points.dim() != 3 or points.shape[1:] != (N_LANDMARKS, 2):
         raise ValueError(f"landmarks must have shape (B, 68, 2), got {tuple(points.shape)}")
     iod = inter_ocular_distance(points)
-    if bool((iod < min_iod).any()):
-        raise ValueError("landmarks with a (near-)zero inter-ocular distance cannot be normalised")
+    iod = torch.where(iod >= min_iod, iod, torch.full_like(iod, float("nan")))
     centred = points - points.mean(dim=1, keepdim=True)
     return centred / iod[:, None, None]
 
 
-def similarity_normalize(points: torch.Tensor, min_iod: float = 1e-3) -> torch.Tensor:
+def similarity_normalize(points: torch.Tensor, min_iod: float = MIN_IOD) -> torch.Tensor:
     """Remove translation, rotation and scale only: centroid at 0, eye line horizontal, IOD 1.
 
     points: (B, 68, 2) in any pixel frame (the original video frame, before the affine

@@ -46,8 +46,9 @@ def masked_intensity_loss(pred: torch.Tensor, intensity: torch.Tensor) -> torch.
     """Mean squared error over labelled (sample, AU) entries only; 0 if none is labelled.
 
     pred: (B, K) predicted intensities; intensity: (B, K) labels, NaN = unlabelled.
+    The mask is a 0/1 weight rather than a boolean index, and the count is clamped rather than
+    tested: boolean indexing and ``if mask.any()`` would each make the host wait for the device.
     """
-    mask = torch.isfinite(intensity)
-    if not bool(mask.any()):
-        return pred.sum() * 0.0  # keeps the graph so backward() still works
-    return (pred.float()[mask] - intensity.float()[mask]).pow(2).mean()
+    weight = label_mask(intensity)
+    diff = pred.float() - torch.nan_to_num(intensity.float(), nan=0.0)
+    return (diff.pow(2) * weight).sum() / weight.sum().clamp(min=1.0)

@@ -18,7 +18,7 @@ Two files, so that a change of sigma rebuilds only the (cheap) heatmaps and neve
     ``au_point_mapping``, ``channel_au``, ...
 
 Both are written under a temporary name and renamed when complete (:func:`g2rl.atomic.atomic_path`).
-The validators here are shared with the reader (:mod:`g2rl.preprocess.dataset`).
+The validators here are shared with the reader (:mod:`g2rl.preprocess.batches`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from g2rl.preprocess.flags import apply_flag_policy
 from g2rl.preprocess.h5read import open_h5, read_rows, verify_content_digests
 from g2rl.preprocess.h5write import check_free_space, h5_output, write_content_digests
 from g2rl.preprocess.heatmap_layout import channel_aus, render_layout
-from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, check_sigma, crop_to_heatmap
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap
+from g2rl.sigma_range import check_sigma
 from g2rl.preprocess.landmarks import landmark_array, read_landmarks_csv
 from g2rl.provenance import dataset_attrs
 
@@ -311,7 +312,7 @@ def build_heatmap_cache(
     ``compression`` (``"lzf"``, ``"gzip"`` or None), in ``layout`` with the ``peak`` convention.
     ``mapping`` (AU -> points): None = the points the crops file stores; else the points are
     computed afresh from its aligned landmarks (another mapping without re-aligning any frame).
-    ``sigma`` (heatmap px) must be finite and within :func:`g2rl.preprocess.heatmaps.sigma_bounds`;
+    ``sigma`` (heatmap px) must be finite and within :func:`g2rl.sigma_range.sigma_bounds`;
     a block of maps that is not finite anyway is refused before it is written.
     ``block``: rows rendered (and read from the crops file) at a time; memory does not depend on N.
     Returns the written attributes.

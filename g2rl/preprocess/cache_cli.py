@@ -79,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
         from g2rl.preprocess.cache import build_heatmap_cache
 
         refuse_output_over_input("cache heatmaps", {"--out": args.out}, {"--crops": args.crops})
-        from g2rl.preprocess.dataset import read_cache_attrs
+        from g2rl.preprocess.batches import read_cache_attrs
 
         # maps of an AU nobody labelled would be all zero: a crops file without labels is refused here too
         check_au_labels(read_cache_labels(args.crops), read_cache_attrs(args.crops)["aus"], str(args.crops),

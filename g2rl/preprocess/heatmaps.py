@@ -21,6 +21,8 @@ map is moved to the nearest border pixel so that its intensity stays decodable.
 Coordinates: the heatmap has stride 4 (crop S -> heatmap S/4). With integer coordinates at pixel
 centres in both, heatmap pixel j covers crop pixels 4j .. 4j+3, so
 ``h = (c + 0.5) / 4 - 0.5`` and ``c = 4 (h + 0.5) - 0.5`` (:func:`crop_to_heatmap`).
+
+The range of sigmas a map can have is in g2rl.sigma_range.
 """
 
 from __future__ import annotations
@@ -32,33 +34,6 @@ import numpy as np
 HEATMAP_STRIDE = 4
 MAX_INTENSITY = 5.0
 PEAKS = ("eq1", "intensity")
-# The sigmas a heatmap can meaningfully have, in heatmap px. Below SIGMA_MIN the Gaussian is one
-# pixel whatever sigma is, while the eq1 peak I / (2 pi sigma^2) keeps growing (float16 overflows
-# to inf below sigma 0.0035); above SIGMA_MAX_SHARE x the heatmap side a map is nearly flat
-# (a centred point's map is still 0.61 of its peak at the border) and locates nothing.
-SIGMA_MIN = 0.1
-SIGMA_MAX_SHARE = 0.5
-
-
-def sigma_bounds(heatmap_size: int) -> tuple[float, float]:
-    """The allowed sigma range (heatmap px) for maps of side ``heatmap_size``: (0.1, size / 2)."""
-    return SIGMA_MIN, SIGMA_MAX_SHARE * heatmap_size
-
-
-def check_sigma(sigma: float, heatmap_size: int, what: str = "sigma") -> float:
-    """``sigma`` as a float if it is finite and within :func:`sigma_bounds`, else :class:`G2RLError`
-    naming ``what`` (e.g. the option or the file that carries it). NaN fails every comparison, so
-    the test is written as "inside", never as "not outside"."""
-    from g2rl.errors import G2RLError
-
-    low, high = sigma_bounds(heatmap_size)
-    sigma = float(sigma)
-    if not (math.isfinite(sigma) and low <= sigma <= high):
-        raise G2RLError(f"{what}={sigma:g} is outside {low:g}..{high:g} heatmap px (finite; at most half the "
-                        f"{heatmap_size}x{heatmap_size} heatmap side)")
-    return sigma
-
-
 def peak_factor(sigma: float, peak: str = "eq1") -> float:
     """Map value per unit of intensity at a point's (snapped) centre: 1 / (2 pi sigma^2) or 1."""
     if peak == "eq1":

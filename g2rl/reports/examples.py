@@ -56,7 +56,7 @@ def cache_rows(crops_h5, frames: pd.DataFrame, dataset: str) -> np.ndarray:
     frame), in ``frames``' order: e.g. images (N, S, S, 3) uint8, aligned landmarks (N, 68, 2) px.
     Raises naming the first frame the cache lacks."""
     from g2rl.preprocess.h5read import open_h5
-    from g2rl.preprocess.dataset import read_cache_keys
+    from g2rl.preprocess.batches import read_cache_keys
 
     keys = read_cache_keys(crops_h5).reset_index().rename(columns={"index": "row"})
     want = frames[["subject", "session", "frame"]].astype({"subject": str, "session": str, "frame": np.int64})

@@ -43,6 +43,19 @@ def pretrained_from_arg(value: str | None) -> str | None:
     return None if value is None or value.strip().lower() in RANDOM_INIT_WORDS else value
 
 
+def worker_count(value: str) -> int | str:
+    """--num-workers: 'auto' or an integer >= 0."""
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 0, got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 0, got {value!r}")
+    return n
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = _DEFAULT
     parser.add_argument("--crops", required=True, metavar="FILE.h5", help="crops HDF5 cache (g2rl.preprocess)")
@@ -84,7 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lr-gamma", type=float, default=d.lr_gamma, help="lr factor at each step epoch")
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay")
-    parser.add_argument("--num-workers", type=int, default=d.num_workers, help="DataLoader worker processes")
+    parser.add_argument("--num-workers", type=worker_count, default=d.num_workers,
+                        help="DataLoader worker processes reading the HDF5 cache; auto = the CPUs this job may use "
+                             "(affinity, SLURM_CPUS_PER_TASK) minus one; a fold held in memory needs none")
     parser.add_argument(
         "--max-train-samples", type=int, default=d.max_train_samples,
         help="cap on training rows per epoch: the first N of each epoch's seeded shuffle, a fresh random subset "

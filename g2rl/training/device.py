@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+from typing import Any
 
 import torch
 
 from g2rl.errors import ConfigError
+from g2rl.provenance import cpu_name
+from g2rl.training.gpu_slots import visible_cards
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +76,16 @@ def autocast(device: torch.device, bf16: bool):
     if not bf16:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def device_info(device, bf16: bool) -> dict[str, Any]:
+    """The provenance record's "device": {"type", "name", "precision"} of a torch device; on CUDA also
+    "index" (torch's) and "card" (the card's CUDA_VISIBLE_DEVICES entry: which physical card that was,
+    g2rl.training.gpu_slots)."""
+    kind = getattr(device, "type", str(device))
+    if kind != "cuda":
+        return {"type": kind, "name": cpu_name(), "precision": "bf16" if bf16 else "fp32"}
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    card = visible_cards(torch.cuda.device_count(), os.environ)[index]
+    return {"type": kind, "name": torch.cuda.get_device_name(index), "precision": "bf16" if bf16 else "fp32",
+            "index": index, "card": card}  # fmt: skip

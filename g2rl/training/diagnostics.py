@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from g2rl.jsonfile import write_json
 from g2rl.formats import DIAGNOSTICS_FORMAT as FORMAT
@@ -46,39 +45,38 @@ def _head(model: torch.nn.Module):
 
 
 @torch.no_grad()
-def teach_score(model: torch.nn.Module, test_set: Dataset, aus: list[str], device: torch.device,
-                batch_size: int = 64) -> dict:
+def teach_score(model: torch.nn.Module, test_set, aus: list[str], device: torch.device, batch_size: int = 64) -> dict:
     """The 'teach' section: the geometry branch's intensity head scored on the test landmarks.
 
-    test_set items carry landmarks (68, 2) crop px and intensity (K,) NaN = unlabelled. Frames
-    whose landmarks are missing (NaN) are skipped and counted.
+    test_set: a g2rl.preprocess.batches.RowBatches; its in-memory arrays ``landmarks`` (or
+    ``frame_landmarks``) (N, 68, 2) and ``intensity`` (N, K) NaN = unlabelled are used (no image is
+    read). Frames whose landmarks cannot be normalised (missing or degenerate) are skipped and counted.
     """
     from g2rl.metrics import per_au_metrics
+    from g2rl.model.adjacency import usable_faces
 
     if not getattr(model, "guided", False):
         return {"available": False, "reason": "no geometry branch (Baseline)"}
     geometry, head = getattr(model, "geometry", None), _head(model)
     if geometry is None or head is None:
         return {"available": False, "reason": "this guidance variant has no intensity head on G"}
-    was_training = model.training
-    model.eval()
-    preds, trues, skipped = [], [], 0
     # the landmarks the geometry module was trained on (ModelConfig.geometry_input)
     similarity = getattr(getattr(model, "config", None), "geometry_input", "aligned") == "similarity"
-    for batch in DataLoader(test_set, batch_size=batch_size, shuffle=False, num_workers=0):
-        lm = torch.as_tensor(batch["frame_landmarks" if similarity else "landmarks"]).float()
-        ok = torch.isfinite(lm).flatten(1).all(dim=1)
-        skipped += int((~ok).sum())
-        if not ok.any():
-            continue
-        g = geometry(lm[ok].to(device))
-        g = g[0] if isinstance(g, tuple) else g  # (G, ||G_raw||) in the current module
-        preds.append(head(g).float().clamp(0.0, 5.0).cpu().numpy())
-        trues.append(torch.as_tensor(batch["intensity"])[ok].float().numpy())
-    model.train(was_training)
-    if not preds:
+    landmarks = torch.from_numpy(test_set.arrays["frame_landmarks" if similarity else "landmarks"]).float()
+    ok = usable_faces(landmarks)
+    skipped = int((~ok).sum())
+    if not bool(ok.any()):
         return {"available": False, "reason": f"no test frame has landmarks ({skipped} skipped)"}
-    pred, true = np.concatenate(preds), np.concatenate(trues)
+    landmarks, true = landmarks[ok], torch.from_numpy(test_set.arrays["intensity"])[ok].float().numpy()
+    was_training = model.training
+    model.eval()
+    preds = []
+    for lm in landmarks.split(batch_size):
+        g = geometry(lm.to(device))
+        g = g[0] if isinstance(g, tuple) else g  # (G, ||G_raw||) in the current module
+        preds.append(head(g).float().clamp(0.0, 5.0))
+    model.train(was_training)
+    pred = torch.cat(preds).cpu().numpy()
     df = pd.DataFrame({**{f"{a}_pred": pred[:, k] for k, a in enumerate(aus)},
                        **{f"{a}_true": true[:, k] for k, a in enumerate(aus)}})
     table = per_au_metrics(df, aus)

@@ -27,14 +27,22 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError
 from g2rl.model.g2rl_net import G2RLModel
 from g2rl.model.weights import resolve_weights
 from g2rl.jsonfile import write_json
-from g2rl.provenance import device_info, sidecar_path, training_record
+from g2rl.provenance import sidecar_path, training_record
+from g2rl.preprocess.batches import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RowBatches,
+    cache_identity,
+    open_cache_rows,
+    read_cache_attrs,
+    read_cache_keys,
+)
 from g2rl.preprocess.heatmap_layout import HeatmapSpec
 from g2rl.training.checkpoint import (
     load_resume_checkpoint,
@@ -42,16 +50,17 @@ from g2rl.training.checkpoint import (
     save_resume_checkpoint,
     set_rng_state,
 )
+from g2rl.model.adjacency import usable_faces
 from g2rl.training.diagnostics import teach_score, write_diagnostics
-from g2rl.training.device import autocast, resolve_device, use_bf16, use_channels_last
+from g2rl.training.device import device_info, resolve_device, use_bf16, use_channels_last
+from g2rl.training.feed import BatchFeed, to_device
 from g2rl.training.predictions import predict_intensities, predictions_frame, write_predictions
 from g2rl.training.run_identity import data_identity, resume_decision, run_identity
-from g2rl.training.settings import TrainSettings
+from g2rl.training.settings import TrainSettings, resolve_workers
+from g2rl.training.step import CHECK_EVERY, StepRecord, train_step
 
 _log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 LOG_COLUMNS = (
     "epoch", "lr", "loss_total", "loss_heatmap", "loss_guidance", "loss_teach",
     "g_norm", "g_spread", "images", "seconds", "images_per_s", "data_wait_share",
@@ -64,13 +73,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _seed_worker(worker_id: int) -> None:
-    # torch seeds each worker from the loader's generator; numpy and random follow from it
-    s = torch.initial_seed() % 2**32
-    np.random.seed(s)
-    random.seed(s)
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -105,7 +107,7 @@ def train_fold(
 ) -> dict[str, Any]:
     """Train on every cache row whose split is not ``test_split`` and predict the rows that are.
 
-    crops_h5 / heatmaps_h5: the preprocessing cache (g2rl.preprocess.dataset). test_split: DISFA
+    crops_h5 / heatmaps_h5: the preprocessing cache (g2rl.preprocess.cache). test_split: DISFA
     "1"/"2"/"3", BP4D "devel". log: a text file to append progress to, or a Logger. Restarting with
     the same out_dir continues from out_dir/last.pt if it was made by the same run (data, split,
     settings, seed: g2rl.training.run_identity); else ``on_stale_resume`` "refuse" raises and
@@ -113,9 +115,6 @@ def train_fold(
     """
     from g2rl.model.weights import check_initialisation
     from g2rl.preprocess.data_checks import check_training_rows, read_cache_labels
-    from g2rl.preprocess.dataset import CacheDataset, read_cache_attrs, read_cache_keys
-    from g2rl.provenance import cache_identity
-    from g2rl.preprocess.memory import maybe_in_memory
 
     source = os.fspath(crops_h5)
     keys = read_cache_keys(crops_h5)
@@ -128,16 +127,18 @@ def train_fold(
     dataset, caches = cache_identity(crops_h5, heatmaps_h5)
     weights = resolve_weights(settings.backbone, settings.pretrained)
     check_initialisation(weights, dataset["kind"], settings.allow_random_init, source)
-    train_set = CacheDataset(crops_h5, heatmaps_h5, rows=train_rows, sigma=settings.sigma)
+    # a small fold is read once into memory (no per-batch HDF5 reads); the test set needs no target maps
+    hold = dict(in_memory=settings.in_memory, max_mb=settings.in_memory_max_mb)
+    train_set = open_cache_rows(crops_h5, heatmaps_h5, train_rows, sigma=settings.sigma, **hold)
+    test_set = open_cache_rows(crops_h5, None, test_rows, **hold)
+    for name, rows in (("training", train_set), ("test", test_set)):
+        _log.info("%s %s rows: %d, %s (%.0f MiB of images and maps as stored; in_memory %s, limit %g MiB)", source,
+                  name, len(rows), "held in memory" if rows.in_memory else "read from HDF5 per batch",
+                  rows.nbytes_large() / 2**20, settings.in_memory, settings.in_memory_max_mb)  # fmt: skip
     # the heatmaps file decides the AU points, layout and peak; the model config must agree with it
     heat = train_set.heatmap_attrs or {"layout": "per_au", "peak": "eq1", "au_point_mapping": attrs["au_point_mapping"],
                                        "channel_au": list(range(len(attrs["aus"])))}
     settings = settings.replace(model=settings.model.with_heatmap_choices(heat, list(attrs["aus"]), os.fspath(heatmaps_h5 or crops_h5)))
-    # the test set needs no target maps (sigma=None: none rendered either)
-    test_set = CacheDataset(crops_h5, None, rows=test_rows, sigma=None)
-    # a small fold is read once into tensors (g2rl.preprocess.memory): no per-item HDF5 reads
-    train_set = maybe_in_memory(train_set, settings.in_memory, settings.in_memory_max_mb, f"{source} training rows")
-    test_set = maybe_in_memory(test_set, settings.in_memory, settings.in_memory_max_mb, f"{source} test rows")
     for key in ("dataset", "aus", "crop_size"):
         if key not in attrs:
             raise G2RLError(f"{source}: cache attributes lack {key!r}")
@@ -153,6 +154,7 @@ def train_fold(
         "n_train": int(len(train_rows)),
         "n_test": int(len(test_rows)),
         "source": source,
+        "heatmaps": os.fspath(heatmaps_h5),
         "data": data_identity(crops_h5, heatmaps_h5, keys, train_rows, test_rows),
         "weights": weights,
         "provenance": {"dataset": dataset, "caches": caches},
@@ -177,8 +179,8 @@ def _logger(log: str | os.PathLike | logging.Logger | None) -> tuple[logging.Log
 
 
 def run_training(
-    train_set: Dataset,
-    test_set: Dataset,
+    train_set: RowBatches,
+    test_set: RowBatches,
     keys: pd.DataFrame,
     info: dict[str, Any],
     out_dir: str | os.PathLike,
@@ -190,14 +192,13 @@ def run_training(
     keep_resume_checkpoint: bool = False,
     on_stale_resume: str = "refuse",
 ) -> dict[str, Any]:
-    """The training loop behind :func:`train_fold`, on already-built datasets.
+    """The training loop behind :func:`train_fold`, on rows already set up.
 
-    Dataset items: dicts with image (3,S,S) float32, heatmaps (K,S/4,S/4), intensity (K,) NaN =
-    unlabelled, landmarks (68,2) crop pixels, row int (index into ``keys``). ``info`` carries
-    dataset, aus, crop_size, heatmap_size, au_points, test_split, source (for messages), and
-    optionally weights (resolved, :mod:`g2rl.model.weights`) and provenance (the dataset and cache
-    records of the run's provenance), and channel_au (the AU index of each heatmap channel;
-    default one channel per AU).
+    train_set / test_set: :class:`g2rl.preprocess.batches.RowBatches` (batch fields: that module's
+    docstring; ``row`` indexes ``keys``). ``info`` carries dataset, aus, crop_size, heatmap_size,
+    au_points, test_split, source and heatmaps (file names, for messages), and optionally weights
+    (resolved, :mod:`g2rl.model.weights`) and provenance (the dataset and cache records of the run's
+    provenance), and channel_au (the AU index of each heatmap channel; default one channel per AU).
     """
     logger, handler = _logger(log)
     try:
@@ -223,6 +224,11 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
 
     weights = info.get("weights") or resolve_weights(settings.backbone, settings.pretrained)
     logger.info("backbone %s: %s", settings.backbone, weights.describe())
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: each convolution's fastest algorithm, chosen once
+    geo_key = geometry_landmarks_key(settings.model, train_set.arrays, source) if settings.lambda_g > 0 else "landmarks"
+    if settings.lambda_g > 0:
+        check_landmarks(train_set, geo_key, source)
     seed_everything(seed)
     channel_au = list(info.get("channel_au") or range(len(aus)))
     spec = HeatmapSpec(settings.sigma, settings.model.heatmap_peak or "eq1", tuple(channel_au), len(aus))
@@ -255,29 +261,24 @@ def _run(train_set, test_set, keys, info, out_dir, settings, seed, device, logge
         settings.method, settings.lambda_g, settings.sigma, settings.model.guidance, len(channel_au), spec.peak,
         len(train_set), len(test_set), dev, bf16, cl,
     )  # fmt: skip
+    workers = resolve_workers(settings.num_workers)
+    feed = BatchFeed(train_set, settings.batch_size, workers, pin=dev.type == "cuda")
+    logger.info("training data: %s", feed.describe())
     t_run = time.perf_counter()
-    for epoch in range(start_epoch, settings.epochs):
-        row = _train_epoch(model, optimizer, train_set, settings, seed, epoch, dev, bf16, cl, source)
-        scheduler.step()
-        rows.append(row)
-        _write_log(log_path, rows)
-        save_resume_checkpoint(
-            last_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
-            scheduler=scheduler.state_dict(), epoch=epoch, log_rows=rows, identity=identity,
-        )  # fmt: skip
-        logger.info(
-            "epoch %d/%d: L=%.4g L_S=%.4g L_G=%.4g L_teach=%.4g |G_raw|=%.3g G spread=%.3g lr=%.2g %.1f img/s (%.0f s)",
-            epoch + 1, settings.epochs, row["loss_total"], row["loss_heatmap"], row["loss_guidance"],
-            row["loss_teach"], row["g_norm"], row["g_spread"], row["lr"], row["images_per_s"], row["seconds"],
-        )  # fmt: skip
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, dict(row))
+    try:
+        rows = _train_epochs(model, optimizer, scheduler, feed, rows, start_epoch, settings, seed, dev, bf16, cl, info,
+                             identity, last_path, log_path, logger, on_epoch_end)
+    finally:
+        feed.close()
 
     net = model.inference_model()
-    pred_rows, pred, true = predict_intensities(
-        net, test_set, settings.sigma, dev, batch_size=settings.batch_size,
-        num_workers=settings.num_workers, bf16=bf16, channels_last=cl, spec=spec,
-    )  # fmt: skip
+    test_feed = BatchFeed(test_set, settings.batch_size, workers, pin=dev.type == "cuda")
+    try:
+        pred_rows, pred, true = predict_intensities(net, test_feed, settings.sigma, dev, bf16=bf16, channels_last=cl,
+                                                    spec=spec)
+    finally:
+        test_feed.close()
+
     run = {"method": settings.method, "lambda_g": settings.lambda_g, "sigma": settings.sigma, "seed": seed,
            "test_split": info.get("test_split"), "resumed_from_epoch": start_epoch}
     provenance = training_record(settings.to_dict(), weights.identity(), device_info(dev, bf16),
@@ -320,75 +321,74 @@ def geometry_landmarks_key(model_config, batch: dict, source: str) -> str:
     return "frame_landmarks"
 
 
-def _to_device(batch: dict, dev: torch.device, cl: bool) -> dict:
-    out = {k: torch.as_tensor(v).to(dev, non_blocking=True) for k, v in batch.items() if k != "row"}
-    out["row"] = batch["row"]
-    if cl:
-        out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
-    return out
+def check_landmarks(rows, key: str, source: str) -> None:
+    """Every training face of ``rows`` (a RowBatches; ``key``: landmarks or frame_landmarks) can be
+    normalised for the geometry module: finite and with a non-degenerate inter-ocular distance. Checked
+    once, before training, instead of in every step (where a check would make the host wait)."""
+    lm = torch.from_numpy(rows.arrays[key])
+    bad = np.flatnonzero(~usable_faces(lm).numpy())
+    if len(bad):
+        which = rows.rows[bad[:10]].tolist()
+        finite = torch.isfinite(lm[bad]).flatten(1).all(dim=1)
+        why = "missing (NaN) landmarks" if not bool(finite.all()) else "a (near-)zero inter-ocular distance"
+        raise G2RLError(f"{source}: {len(bad)} training rows have {why} in '{key}' (cache rows {which}"
+                        f"{', ...' if len(bad) > 10 else ''}); rebuild the crops cache")
 
 
-def _train_epoch(model, optimizer, train_set, settings, seed, epoch, dev, bf16, cl, source) -> dict:
-    """One pass over (a subset of) the training set. Returns the epoch's log row."""
-    from g2rl.preprocess.memory import batch_iterator
+def _train_epochs(model, optimizer, scheduler, feed, rows, start_epoch, settings, seed, dev, bf16, cl, info, identity,
+                  last_path, log_path, logger, on_epoch_end) -> list[dict]:
+    """Epochs start_epoch.. of the run; after each, its log row and checkpoint are written. Returns the log rows."""
+    source = info.get("source", "training data")
+    for epoch in range(start_epoch, settings.epochs):
+        row = _train_epoch(model, optimizer, feed, settings, seed, epoch, dev, bf16, cl, source, info.get("heatmaps"))
+        scheduler.step()
+        rows.append(row)
+        _write_log(log_path, rows)
+        save_resume_checkpoint(
+            last_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(), epoch=epoch, log_rows=rows, identity=identity,
+        )  # fmt: skip
+        logger.info(
+            "epoch %d/%d: L=%.4g L_S=%.4g L_G=%.4g L_teach=%.4g |G_raw|=%.3g G spread=%.3g lr=%.2g %.1f img/s (%.0f s)",
+            epoch + 1, settings.epochs, row["loss_total"], row["loss_heatmap"], row["loss_guidance"],
+            row["loss_teach"], row["g_norm"], row["g_spread"], row["lr"], row["images_per_s"], row["seconds"],
+        )  # fmt: skip
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, dict(row))
+    return rows
 
+
+def _train_epoch(model, optimizer, feed, settings, seed, epoch, dev, bf16, cl, source, heatmaps) -> dict:
+    """One pass over (a subset of) the training rows. Returns the epoch's log row.
+
+    The steps never wait for the device (g2rl.training.step); the host checks the losses and target maps
+    every CHECK_EVERY steps and at the end, before anything of the epoch is written."""
     model.train()
-    gen = epoch_generator(seed, epoch)
-    order = torch.randperm(len(train_set), generator=gen)
+    order = torch.randperm(len(feed.source), generator=epoch_generator(seed, epoch))
     if settings.max_train_samples is not None:
         order = order[: settings.max_train_samples]  # a fresh random subset every epoch (seeded by (seed, epoch))
-    loader = batch_iterator(
-        train_set, order, settings.batch_size, settings.num_workers, generator=gen,
-        pin_memory=dev.type == "cuda", worker_init_fn=_seed_worker,
-    )  # fmt: skip
-    # running sums stay on the device: one host sync per step (the finiteness check) is enough
-    names = ("total", "heatmap", "guidance", "teach", "g_norm")
-    sums = {k: torch.zeros((), device=dev) for k in (*names, "g_spread")}
-    n = n_spread = 0
-    wait = 0.0
+    geo_key = geometry_landmarks_key(settings.model, feed.source.arrays, source) if model.guided else "landmarks"
+    record = StepRecord(dev, model.guided, source, heatmaps or "the heatmaps file")
     lr = optimizer.param_groups[0]["lr"]
-    t0 = t_fetch = time.perf_counter()
-    for step, batch in enumerate(loader):
-        wait += time.perf_counter() - t_fetch
-        geo_key = geometry_landmarks_key(settings.model, batch, source) if model.guided else "landmarks"
-        if model.guided and not bool(torch.isfinite(torch.as_tensor(batch[geo_key])).all()):
-            raise G2RLError(f"{source}: cache rows {torch.as_tensor(batch['row']).tolist()} have missing (NaN) landmarks")
-        b = _to_device(batch, dev, cl)
-        with autocast(dev, bf16):
-            terms = model(b["image"], b["heatmaps"], b["intensity"], b.get(geo_key))
-        if not bool(torch.isfinite(terms.total)):  # a diverged training: say so in one line, not a traceback
-            parts = ", ".join(f"{k} {float(getattr(terms, k)):.4g}" for k in ("total", "heatmap", "guidance", "teach"))
-            raise G2RLError(f"{source}: the training diverged: loss is not finite at epoch {epoch + 1}, step "
-                            f"{step + 1} ({parts}; lr {lr:g}); no model.pt or predictions were written: lower the "
-                            "learning rate (--lr / train.lr) and run it again")
-        optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
-        bs = b["image"].shape[0]
-        n += bs
-        if model.guided:
-            for name in names:
-                sums[name] += getattr(terms, name).detach() * bs
-            if bs > 1:
-                sums["g_spread"] += terms.g_spread * bs
-                n_spread += bs
-        else:
-            sums["total"] += terms.total.detach() * bs
-            sums["heatmap"] += terms.heatmap * bs
-        t_fetch = time.perf_counter()
-    if n == 0:
+    waited = feed.waited
+    t0 = time.perf_counter()
+    for step, batch in enumerate(feed.epoch(order)):
+        b = to_device(batch, dev, cl)
+        record.add(train_step(model, optimizer, b, geo_key, dev, bf16), b)
+        if (step + 1) % CHECK_EVERY == 0:
+            record.check(epoch, lr)
+    wait = feed.waited - waited
+    record.check(epoch, lr)
+    if record.images == 0:
         raise G2RLError(f"{source}: the training split is empty")
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
+    means = record.means()  # waits for the device: the epoch's work is done after this
     seconds = time.perf_counter() - t0
+    n = record.images
     nan = float("nan")
     return {
         "epoch": epoch + 1, "lr": lr,
-        "loss_total": float(sums["total"]) / n, "loss_heatmap": float(sums["heatmap"]) / n,
-        "loss_guidance": float(sums["guidance"]) / n if model.guided else nan,
-        "loss_teach": float(sums["teach"]) / n if model.guided else nan,
-        "g_norm": float(sums["g_norm"]) / n if model.guided else nan,
-        "g_spread": float(sums["g_spread"]) / n_spread if n_spread else nan,
+        **{f"loss_{t}": means[t] for t in ("total", "heatmap", "guidance", "teach")},
+        "g_norm": means["g_norm"], "g_spread": means["g_spread"],
         "images": n, "seconds": seconds, "images_per_s": n / seconds if seconds > 0 else nan,
         "data_wait_share": wait / seconds if seconds > 0 else nan,
     }  # fmt: skip

@@ -10,7 +10,6 @@ import os
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
 
 from g2rl.atomic import atomic_path
 from g2rl.training.device import autocast
@@ -21,43 +20,37 @@ KEY_COLUMNS = ("subject", "session", "frame", "split")
 @torch.no_grad()
 def predict_intensities(
     net: torch.nn.Module,
-    dataset: Dataset,
+    feed,
     sigma: float,
     device: torch.device,
-    batch_size: int = 32,
-    num_workers: int = 0,
     bf16: bool = False,
     channels_last: bool = False,
     spec=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run ``net`` (eval mode) over ``dataset`` in order.
+    """Run ``net`` (eval mode) over every row of ``feed`` (a g2rl.training.feed.BatchFeed) in order.
 
     Returns (rows (N,) int, predicted intensities (N, K) float32 in [0, 5], labels (N, K) float32
     with NaN = unlabelled). ``spec`` (g2rl.preprocess.heatmap_layout.HeatmapSpec) says how the maps
     decode (layout, peak convention); None = one map per AU, Eq. 1's peak: intensity = heatmap
-    maximum x 2 pi sigma^2.
+    maximum x 2 pi sigma^2. The predictions stay on the device until the last batch (one copy back).
     """
     from g2rl.preprocess.heatmap_layout import HeatmapSpec
-    from g2rl.preprocess.memory import batch_iterator
+    from g2rl.training.feed import to_device
 
     net.eval()
-    loader = batch_iterator(dataset, None, batch_size, num_workers)
     rows, preds, trues = [], [], []
-    for batch in loader:
-        image = batch["image"].to(device, non_blocking=True)
-        if channels_last:
-            image = image.contiguous(memory_format=torch.channels_last)
+    for batch in feed.epoch(None):
+        b = to_device({k: v for k, v in batch.items() if k in ("image", "row")}, device, channels_last)
         with autocast(device, bf16):
-            maps = net(image)
+            maps = net(b["image"])
         if spec is None:  # one map per AU, Eq. 1 peak
             spec = HeatmapSpec(sigma, "eq1", tuple(range(maps.shape[1])), maps.shape[1])
-        intensity = spec.decode(maps.float())
-        preds.append(torch.as_tensor(intensity).float().clamp(0.0, 5.0).cpu().numpy())
-        trues.append(torch.as_tensor(batch["intensity"]).float().numpy())
-        rows.append(torch.as_tensor(batch["row"]).numpy())
+        preds.append(torch.as_tensor(spec.decode(maps.float())).float().clamp(0.0, 5.0))
+        trues.append(batch["intensity"].float())
+        rows.append(batch["row"])
     if not rows:
         raise ValueError("no test samples to predict")
-    return np.concatenate(rows), np.concatenate(preds), np.concatenate(trues)
+    return torch.cat(rows).numpy(), torch.cat(preds).cpu().numpy(), torch.cat(trues).numpy()
 
 
 def predictions_frame(keys: pd.DataFrame, rows: np.ndarray, aus: list[str], pred: np.ndarray, true: np.ndarray) -> pd.DataFrame:

@@ -1,0 +1,331 @@
+"""Cache rows served a whole batch at a time: what training and prediction read from the HDF5 cache.
+
+A :class:`RowBatches` holds its rows' small arrays in memory and gives whole batches as stored, with no
+per-sample work: the images and heatmaps of a batch are read into preallocated buffers (or sliced from
+memory when the fold is held there). Float conversion, ImageNet normalisation and the heatmaps'
+finiteness check happen on the training device (:func:`g2rl.training.feed.to_device`).
+
+``RowBatches.batch(positions)``, B = len(positions), CPU tensors as stored:
+
+    image            uint8   (B, S, S, 3)      RGB crop, S = crop_size
+    heatmaps         float16 (B, C, S/4, S/4)  Eq. 1 targets (only with a heatmaps file; C = channels)
+    intensity        float32 (B, K)            AU labels, NaN = unlabelled
+    landmarks        float32 (B, 68, 2)        crop px, after alignment
+    frame_landmarks  float32 (B, 68, 2)        original frame px (caches that store them)
+    row              int64   (B,)              the cache row of each sample
+
+Reading a batch from the files: its rows in ascending order, one HDF5 read of one row's hyperslab
+straight into that row's slot of the buffer (the writers store one row per chunk; h5py's list indexing,
+12.5 ms per sample in issue 27, is never used). Reads go through HDF5's filter pipeline, so every chunk's Fletcher-32
+checksum is still verified and a damaged chunk is one :class:`G2RLError` naming the file and row; that
+costs ~0.08 ms per 256 px image over a raw chunk read that skips the check (docs/PERFORMANCE.md, "Loader
+and GPU readiness").
+Before reading, the batch's image chunks are announced to the kernel (``posix_fadvise(WILLNEED)``), so a
+cold cache is read with a batch of requests in flight instead of one at a time; the heatmaps file
+(compressed, ~1 % of the crops' bytes) is announced whole when it is opened.
+
+Files are opened lazily, once per process (HDF5 handles must not cross a fork: each DataLoader worker
+opens its own) and validated again there (:func:`g2rl.preprocess.cache.validate_crops_file`,
+``validate_heatmaps_file``), so a file replaced after the set-up is caught too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from g2rl.errors import ConfigError, G2RLError
+from g2rl.preprocess.cache import validate_crops_file, validate_heatmaps_file
+from g2rl.preprocess.h5read import damaged, open_h5, read_rows
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE
+
+# ImageNet statistics (RGB, on [0, 1] pixels) for the ImageNet-pretrained backbone: a model's input is
+# (image / 255 - mean) / std (g2rl.training.feed.to_device; predict reads them from the checkpoint)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+SMALL = {"intensity": "intensities", "landmarks": "landmarks", "frame_landmarks": "frame_landmarks"}  # field: dataset
+LARGE = ("image", "heatmaps")  # read per batch unless the rows are held in memory
+
+
+def read_cache_attrs(crops_h5: str | os.PathLike) -> dict:
+    """Validated attributes of a crops file (``aus``, ``au_point_mapping``, ``counts`` decoded)."""
+    with open_h5(crops_h5) as f:
+        return validate_crops_file(f, crops_h5)
+
+
+def read_cache_keys(crops_h5: str | os.PathLike) -> pd.DataFrame:
+    """Frame keys of a crops file, one row per cache row: subject, session, frame, split."""
+    with open_h5(crops_h5) as f:
+        validate_crops_file(f, crops_h5)
+        return pd.DataFrame({
+            "subject": f["subject"].asstr()[...],
+            "session": f["session"].asstr()[...],
+            "frame": f["frame"][...].astype(np.int64),
+            "split": f["split"].asstr()[...],
+        })
+
+
+def cache_identity(crops_h5: str | os.PathLike, heatmaps_h5: str | os.PathLike | None = None) -> tuple[dict, dict]:
+    """(dataset, caches) records of a crops file (and its heatmaps file). A cache written before
+    these attributes existed reports kind 'unknown' and null fields, never guesses."""
+    def attr(f, name):
+        value = f.attrs.get(name)
+        return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
+
+    with open_h5(crops_h5) as f:
+        dataset = {
+            "name": attr(f, "dataset"),
+            "kind": attr(f, "data_kind") or "unknown",
+            "media_root": attr(f, "media_root"),
+            "frame_index_fingerprint": attr(f, "frame_index_fingerprint"),
+        }
+        caches = {"crops": attr(f, "fingerprint"), "crops_file": str(crops_h5)}
+    if heatmaps_h5 is not None:
+        with open_h5(heatmaps_h5) as f:
+            caches.update(heatmaps=attr(f, "fingerprint"), heatmaps_file=str(heatmaps_h5))
+    return dataset, caches
+
+
+class _RowReader:
+    """One dataset of one file (images or heatmaps), read one row per HDF5 call into a given buffer.
+
+    ``whole``: announce the whole file to the kernel when opened (for the heatmaps: compressed, they are
+    ~1 % of the crops' bytes, and reading them in one sequential sweep beats a few KB at random per row
+    from a cold disk), instead of each batch's chunks."""
+
+    def __init__(self, path: Path, name: str, whole: bool = False) -> None:
+        self.path, self.name, self.whole = path, name, whole
+
+    def open(self, f) -> None:
+        """Bind to the open file ``f`` of this process: its dataset and dataspaces."""
+        from h5py import h5s
+
+        ds = f[self.name]
+        self.dsid, self.shape = ds.id, ds.shape
+        self.file_space = ds.id.get_space()
+        self.mem_space = h5s.create_simple(self.shape[1:])
+        self.count, self.zeros = (1, *self.shape[1:]), (0,) * (len(self.shape) - 1)
+        if self.whole:
+            with open(self.path, "rb", buffering=0) as raw:
+                os.posix_fadvise(raw.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
+
+    def read(self, rows: np.ndarray, slots: np.ndarray, out: np.ndarray) -> None:
+        """``out[slots[i]] = dataset[rows[i]]``; rows ascending. A read error names the file and row."""
+        fs, ms, dsid, count, zeros = self.file_space, self.mem_space, self.dsid, self.count, self.zeros
+        for row, slot in zip(rows.tolist(), slots.tolist()):
+            fs.select_hyperslab((row, *zeros), count)
+            try:
+                dsid.read(ms, fs, out[slot])
+            except OSError as exc:  # a chunk failing its checksum, a cut-short file
+                raise damaged(self.path, exc, f"'{self.name}' row {row}") from exc
+
+
+def chunk_offsets(ds) -> np.ndarray | None:
+    """(byte offset, size) of the chunk holding each row of the h5py dataset ``ds``, (N, 2) int64; None
+    for a contiguous dataset or an HDF5 older than 1.12.3 (which cannot list chunks)."""
+    if ds.chunks is None or not hasattr(ds.id, "chunk_iter"):
+        return None
+    per = ds.chunks[0]
+    chunks = np.zeros((-(-ds.shape[0] // per), 2), np.int64)
+
+    def visit(info):
+        chunks[info.chunk_offset[0] // per] = (info.byte_offset, info.size)
+
+    try:
+        ds.id.chunk_iter(visit)
+    except (NotImplementedError, RuntimeError):
+        return None
+    return np.repeat(chunks, per, axis=0)[: ds.shape[0]]
+
+
+class _ReadAhead:
+    """Asks the kernel to start reading the image chunks of given rows (``posix_fadvise(WILLNEED)``; no
+    effect on pages already cached). Needs no HDF5 handle, only the chunks' places, listed once, and a
+    plain descriptor per process: the training loop's process announces each batch as it hands it to a
+    worker, so the disk has the next batches' requests while the current ones are read."""
+
+    def __init__(self, path: Path, chunks: np.ndarray | None) -> None:
+        self.path, self.chunks = path, chunks
+        self._fd = (None, None)  # (pid, file object)
+
+    def __call__(self, rows: np.ndarray) -> None:
+        if self.chunks is None:
+            return
+        if self._fd[0] != os.getpid():
+            self._fd = (os.getpid(), open(self.path, "rb", buffering=0))
+        fd = self._fd[1].fileno()
+        for offset, size in self.chunks[rows].tolist():
+            if size:
+                os.posix_fadvise(fd, offset, size, os.POSIX_FADV_WILLNEED)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_fd": (None, None)}
+
+
+class _CacheFiles:
+    """The crops file (and heatmaps file) of a RowBatches, opened once per process."""
+
+    def __init__(self, crops_h5: Path, heatmaps_h5: Path | None, fingerprint: str, image_chunks=None) -> None:
+        self.crops_h5, self.heatmaps_h5, self.fingerprint = crops_h5, heatmaps_h5, fingerprint
+        self.advise = _ReadAhead(crops_h5, image_chunks)
+        self.readers = {"image": _RowReader(crops_h5, "images")}
+        if heatmaps_h5 is not None:
+            self.readers["heatmaps"] = _RowReader(heatmaps_h5, "heatmaps", whole=True)
+        self._open_in = None  # pid of the process whose handles these are
+        self._handles: list = []
+
+    def _open(self) -> None:
+        if self._open_in == os.getpid():
+            return
+        crops = open_h5(self.crops_h5)
+        attrs = validate_crops_file(crops, self.crops_h5)
+        if attrs["fingerprint"] != self.fingerprint:
+            raise G2RLError(f"{self.crops_h5}: the file changed since the training data was set up")
+        self._handles = [crops]
+        self.readers["image"].open(crops)
+        if self.heatmaps_h5 is not None:
+            heat = open_h5(self.heatmaps_h5)
+            validate_heatmaps_file(heat, self.heatmaps_h5, attrs)
+            self._handles.append(heat)
+            self.readers["heatmaps"].open(heat)
+        self._open_in = os.getpid()
+
+    def read(self, field: str, rows: np.ndarray, slots: np.ndarray, out: np.ndarray) -> None:
+        self._open()
+        self.readers[field].read(rows, slots, out)
+
+    def shapes(self) -> dict[str, tuple]:
+        """Per-row shape and dtype of each large field, read with a short-lived handle."""
+        out = {}
+        for field, reader in self.readers.items():
+            with open_h5(reader.path) as f:
+                out[field] = (f[reader.name].shape[1:], f[reader.name].dtype)
+        return out
+
+    def __getstate__(self):
+        # open handles never travel to another process (a spawned worker reopens)
+        return {**self.__dict__, "_open_in": None, "_handles": [],
+                "readers": {f: _RowReader(r.path, r.name, r.whole) for f, r in self.readers.items()}}
+
+
+class RowBatches:
+    """Rows served as whole batches (fields and dtypes: the module docstring).
+
+    ``arrays``: per served row, the small fields (``intensity``, ``landmarks``, optional
+    ``frame_landmarks``, ``row``) and, for rows held in memory, ``image`` and ``heatmaps``. ``files``:
+    where ``image`` / ``heatmaps`` are read from per batch when ``arrays`` lacks them, ``large_shapes``
+    their per-row (shape, dtype). ``attrs`` / ``heatmap_attrs``: the files' validated attributes
+    (g2rl.preprocess.cache), None for rows that come from no cache.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], files: _CacheFiles | None = None,
+                 large_shapes: dict[str, tuple] | None = None, attrs: dict | None = None,
+                 heatmap_attrs: dict | None = None) -> None:
+        self.arrays = arrays
+        self.files = files
+        self.large = {f: (a.shape[1:], a.dtype) for f, a in arrays.items() if f in LARGE}
+        self.large.update(large_shapes or {})
+        self.rows = arrays["row"]
+        self.attrs, self.heatmap_attrs = attrs, heatmap_attrs
+
+    @property
+    def crop_size(self) -> int:
+        """S, the side of the stored crops (px)."""
+        return int(self.large["image"][0][0])
+
+    @property
+    def heatmap_size(self) -> int:
+        """S / 4, the side of the heatmaps (px)."""
+        return self.crop_size // HEATMAP_STRIDE
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.files is None
+
+    def nbytes_large(self) -> int:
+        """Bytes of the served rows' images and heatmaps as stored."""
+        return len(self) * sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in self.large.values())
+
+    def advise(self, positions: np.ndarray) -> None:
+        """Start reading the chunks of ``positions`` (a batch to come) in the background."""
+        if self.files is not None and len(positions):
+            self.files.advise(np.sort(self.rows[positions]))
+
+    def batch(self, positions, out: dict[str, torch.Tensor] | None = None, pin: bool = False) -> dict[str, torch.Tensor]:
+        """The batch of ``positions`` (B,) ints, in that order. Images and heatmaps read from the files go
+        into ``out`` (field -> a (B, ...) tensor of the stored dtype, e.g. a worker's slot of shared memory)
+        or into new buffers, page-locked with ``pin`` (copied to a CUDA device asynchronously)."""
+        positions = np.asarray(positions, np.int64)
+        batch = {f: torch.from_numpy(a[positions]) for f, a in self.arrays.items()}
+        if pin:  # a copy from ordinary memory to a CUDA device would make the host wait for it
+            batch = {f: t if f == "row" else t.pin_memory() for f, t in batch.items()}
+        if self.files is None:
+            return batch
+        rows = self.rows[positions]
+        order = np.argsort(rows, kind="stable")
+        self.files.advise(rows[order])
+        for field, (shape, dtype) in self.large.items():
+            buf = out[field] if out is not None else torch.empty((len(rows), *shape), dtype=torch_dtype(dtype),
+                                                                 pin_memory=pin)
+            self.files.read(field, rows[order], order, buf.numpy())
+            batch[field] = buf
+        return batch
+
+
+def torch_dtype(dtype) -> torch.dtype:
+    """The torch dtype of a stored large field (uint8 images, float16 heatmaps)."""
+    return {np.dtype(np.uint8): torch.uint8, np.dtype(np.float16): torch.float16}[np.dtype(dtype)]
+
+
+def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "auto", max_mb: float = 1024.0,
+                    sigma: float | None = None) -> RowBatches:
+    """The rows ``rows`` (None = all) of a crops file and its heatmaps file (None = no targets) as
+    :class:`RowBatches`. Both files are validated (shapes, N, AU list, that the heatmaps come from this
+    crops file); ``sigma``, when given, must be the heatmaps file's. ``in_memory``: ``on`` reads the
+    rows' images and heatmaps into memory now, ``off`` reads them per batch, ``auto`` holds them when
+    they take at most ``max_mb`` MiB as stored."""
+    crops_h5 = Path(crops_h5)
+    heatmaps_h5 = None if heatmaps_h5 is None else Path(heatmaps_h5)
+    if in_memory not in ("auto", "on", "off"):
+        raise ConfigError(f"in_memory must be one of ('auto', 'on', 'off'), got {in_memory!r}")
+    with open_h5(crops_h5) as f:
+        attrs = validate_crops_file(f, crops_h5)
+        n = attrs["n_frames"]
+        rows = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(rows) and (rows.min() < 0 or rows.max() >= n):
+            raise G2RLError(f"{crops_h5}: requested rows outside 0..{n - 1}")
+        arrays = {field: read_rows(f[name], slice(0, n), crops_h5)[rows].astype(np.float32)
+                  for field, name in SMALL.items() if name in f}
+        image_chunks = chunk_offsets(f["images"])
+    arrays["row"] = rows
+    heatmap_attrs = None
+    if heatmaps_h5 is not None:
+        with open_h5(heatmaps_h5) as f:
+            heatmap_attrs = validate_heatmaps_file(f, heatmaps_h5, attrs)
+        if sigma is not None and not np.isclose(sigma, heatmap_attrs["sigma"]):
+            raise ConfigError(f"{heatmaps_h5}: built with sigma={heatmap_attrs['sigma']}, but sigma={sigma} was asked for")
+    files = _CacheFiles(crops_h5, heatmaps_h5, attrs["fingerprint"], image_chunks)
+    source = RowBatches(arrays, files, files.shapes(), attrs, heatmap_attrs)
+    if in_memory == "on" or (in_memory == "auto" and source.nbytes_large() <= max_mb * 2**20):
+        source.arrays.update(_read_runs(files, rows, source.large))
+        source.files = None
+    return source
+
+
+def _read_runs(files: _CacheFiles, rows: np.ndarray, large: dict) -> dict[str, np.ndarray]:
+    """Every row's images (and heatmaps) at once, one HDF5 slice per run of consecutive rows."""
+    out = {field: np.empty((len(rows), *shape), dtype) for field, (shape, dtype) in large.items()}
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    starts, ends = np.concatenate([[0], breaks]), np.concatenate([breaks, [len(rows)]])
+    for field, reader in files.readers.items():
+        with open_h5(reader.path) as f:
+            for a, b in zip(starts.tolist(), ends.tolist()) if len(rows) else ():
+                out[field][a:b] = read_rows(f[reader.name], slice(int(rows[a]), int(rows[b - 1]) + 1), reader.path)
+    return out
