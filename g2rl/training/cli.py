@@ -97,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lr-gamma", type=float, default=d.lr_gamma, help="lr factor at each step epoch")
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay")
-    parser.add_argument("--num-workers", type=worker_count, default=d.num_workers,
+    parser.add_argument("--num-workers", type=worker_count, default=d.num_workers, metavar="N|auto",
                         help="DataLoader worker processes reading the HDF5 cache; auto = the CPUs this job may use "
                              "(affinity, SLURM_CPUS_PER_TASK) minus one; a fold held in memory needs none")
     parser.add_argument(
