@@ -157,20 +157,34 @@ def _check_semantics(config: dict, source: str, check_roots: bool = True) -> Non
     model = config["model"]
     kind = "real" if config["data_label"] == "real" else "demo"  # the cache's own record is checked again at training
     check_random_init(model["pretrained"] is None, kind, model["allow_random_init"], source)
+    for name in config["datasets"]:
+        if not config[name].get("root"):
+            raise ConfigError(f"{source}: key {name}.root is required because {name} is listed in `datasets`")
+    missing = missing_roots(config)
+    if check_roots and missing:
+        raise ConfigError(f"{source}: {missing[0]}")
+
+
+def missing_roots(config: dict) -> list[str]:
+    """One message per listed dataset whose root folder does not exist (and is not made by the demo generator),
+    in the config's terms: ``key disfa.root: dataset folder /data/DISFA not found (point it at ...)``.
+
+    The workflow prints these when it is parsed, so a dry run (`snakemake -n`) of a paper config says which
+    roots are missing before its plan, while the plan itself can still be printed; load_config refuses them.
+    """
     demo = config["demo"]
     demo_out = Path(demo["out"]).resolve() if demo["enabled"] else None
+    out = []
     for name in config["datasets"]:
-        section = config[name]
-        if not section.get("root"):
-            raise ConfigError(f"{source}: key {name}.root is required because {name} is listed in `datasets`")
-        root = Path(section["root"]).resolve()
+        given = config[name].get("root")
+        if not given:
+            continue
+        root = Path(given).resolve()
         generated = demo_out is not None and (root == demo_out or demo_out in root.parents)
-        if check_roots and not generated and not root.is_dir():
-            raise ConfigError(
-                f"{source}: key {name}.root: dataset folder {section['root']} not found "
-                f"(point it at your {name.upper()} copy, e.g. "
-                f"--config '{name}={{\"root\": \"/data/{name.upper()}\"}}' as in README.md)"
-            )
+        if not generated and not root.is_dir():
+            out.append(f"key {name}.root: dataset folder {given} not found (point it at your {name.upper()} copy, "
+                       f"e.g. --config '{name}={{\"root\": \"/data/{name.upper()}\"}}' as in README.md)")
+    return out
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:

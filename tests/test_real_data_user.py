@@ -111,3 +111,26 @@ def test_a_partial_bp4d_copy_lists_every_missing_subject(tmp_path):
     with pytest.raises(DatasetLayoutError, match=r"2 of the 3 configured BP4D subjects have no data\. subject F002 "
                        r"\(partition devel\) has no data: .*; subject M002 \(partition devel\) has no data\. Found 1: F001"):
         index_bp4d(root, partitions={"train": ["F001"], "devel": ["F002", "M002"]})
+
+
+def test_a_dry_run_names_the_missing_roots_before_its_plan(tmp_path):
+    """The paper configs' placeholder roots do not exist: the dry run still plans (exit 0), and says so before
+    anything else, one line per dataset; a root that exists is not named."""
+    def dry_run(*config: str) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        env["PATH"] = path_without_project_python()
+        proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "Snakefile"), "--configfile",
+                               str(REPO / "config/paper.yaml"), *config, "--cores", "1", "--workflow-profile", "none",
+                               "-d", str(tmp_path / "wd")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        return proc.stdout  # both streams in the order written
+
+    out = dry_run()
+    plan = out.index("Job stats")
+    for name, root in (("disfa", "/path/to/DISFA"), ("bp4d", "/path/to/BP4D")):
+        line = f"key {name}.root: dataset folder {root} not found"
+        assert out.count(line) == 1 and out.index(line) < plan, out[:3000]
+    (tmp_path / "DISFA").mkdir()
+    out = dry_run("--config", f'disfa={{"root": "{tmp_path / "DISFA"}"}}')
+    assert "key disfa.root" not in out and "key bp4d.root: dataset folder /path/to/BP4D not found" in out

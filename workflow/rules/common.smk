@@ -3,6 +3,7 @@
 import functools
 import json
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from g2rl.config import (
     check_configfiles_keep_datasets,
+    missing_roots,
     dataset_set_label,
     lambda_label,
     parse_sigma,
@@ -42,9 +44,12 @@ if not workflow.overwrite_configfiles:
     configfile: _LOCAL_CONFIG if os.path.isfile(_LOCAL_CONFIG) else workflow.source_path("../../config/config.yaml")
 
 
-# Defaults filled, unknown keys rejected, with one message naming the key. Dataset roots are checked by the job
-# that reads them (frame_index), not here: dry runs and --lint work on the paper configs without the data.
+# Defaults filled, unknown keys rejected, with one message naming the key. A missing dataset root stops the job
+# that reads it (frame_index), not the parse: dry runs and --lint work on the paper configs without the data, but
+# say first, one line per dataset, which roots are missing.
 config = validate(config, source="workflow config", check_roots=False)
+for _missing in missing_roots(config):
+    print(f"g2rl: workflow config: {_missing}; its frame_index job will stop there", file=sys.stderr)
 # `--configfile a.yaml b.yaml` merges key by key: b's `datasets` would silently drop a's dataset.
 check_configfiles_keep_datasets(
     workflow.overwrite_configfiles, config["datasets"], "datasets" in (workflow.config_settings.config or {})
