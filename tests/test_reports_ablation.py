@@ -141,3 +141,75 @@ def test_ablation_has_seeds_cis_and_paired_differences(tmp_path):
     rows[2]["runs"] = rows[2]["runs"][:1]
     with pytest.raises(G2RLError, match="different seeds"):
         build_ablation_table(rows, AUS)
+
+
+def test_a_heatmap_variant_comes_with_its_own_baseline(tmp_path):
+    """`pairs` changes the heatmaps: the ablation trains a Baseline on them (baseline-pairs, lambda 0, the pairs
+    cache) and compares G2RL pairs with it, and that Baseline with the Baseline; a guidance-only variant is
+    compared with the Baseline and named by what it is."""
+    from g2rl.model.variants import ablation_methods, config_method_label, is_baseline
+    from g2rl.training.from_config import train_settings_from_config
+
+    cfg = validate({"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path)},
+                    "model": {"guidance": "literal"},
+                    "experiments": {"ablation": {"variants": {"stopgrad_aux": {"guidance": "stopgrad_aux"},
+                                                              "pairs": {"au_points": "pairs", "heatmap_layout": "per_point"}}}}})
+    plan = [(r["method"], r["label"], r["against"]) for r in ablation_methods(cfg)]
+    assert plan == [("baseline", "Baseline", None), ("g2rl", "G2RL", "baseline"),
+                    ("g2rl-stopgrad_aux", "G2RL + stop-grad/teach", "baseline"),
+                    ("baseline-pairs", "Baseline pairs", "baseline"), ("g2rl-pairs", "G2RL pairs", "baseline-pairs")]
+    assert heatmap_cache(cfg, "disfa", "baseline-pairs", "2") == heatmap_cache(cfg, "disfa", "g2rl-pairs", "2") \
+        == "results/disfa/cache/pairs-per_point-eq1/heatmaps_sigma2.h5"
+    s = train_settings_from_config(cfg, "baseline-pairs", "0")
+    assert s.lambda_g == 0 and s.model.au_points == "pairs" and is_baseline("baseline-pairs")
+    assert "Eq. 6/8 as written" in ablation_methods(cfg)[1]["changes"]
+    assert config_method_label(cfg, "g2rl-pairs") == "G2RL pairs"
+
+
+def test_table1_rows_and_variants_are_checked(tmp_path):
+    """A Table 1 row must be an ablation variant; a variant that changes nothing against Table 1's G2RL would
+    train the same runs twice."""
+    from g2rl.model.variants import check_experiment_rows
+
+    base = {"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path)}, "model": {"guidance": "literal"}}
+    ok = validate({**base, "experiments": {"table1_variants": ["stopgrad_aux"],
+                                           "ablation": {"variants": {"stopgrad_aux": {"guidance": "stopgrad_aux"}}}}})
+    check_experiment_rows(ok)
+    with pytest.raises(ConfigError, match=r"experiments.table1_variants: \['ours'\] not among"):
+        check_experiment_rows(validate({**base, "experiments": {"table1_variants": ["ours"]}}))
+    with pytest.raises(ConfigError, match="experiments.ablation.variants.literal: .* changes nothing"):
+        check_experiment_rows(validate({**base, "experiments": {"ablation": {"variants": {"literal": {"guidance": "literal"}}}}}))
+
+
+def test_each_row_is_compared_with_its_reference_and_the_guidance_share_is_by_hand(tmp_path):
+    """G2RL pairs is paired with Baseline pairs, not with the Baseline; λ·L_G / ((1 − λ)·L_S) comes from the last
+    epoch of each log (0.05 x 0.002 / (0.95 x 0.5) here); the tables are two narrow ones, and the legend counts the
+    cells tested."""
+    from g2rl.evidence import BootstrapSettings
+    from g2rl.reports.ablation import ablation_html, ablation_markdown
+
+    rows = []
+    for name, noise, against, lam in (("Baseline", 1.5, None, 0.0), ("Baseline pairs", 0.5, "Baseline", 0.0),
+                                      ("G2RL pairs", 0.5, "Baseline pairs", 0.05)):
+        runs = []
+        for seed in (0, 1):
+            d = tmp_path / name / f"seed{seed}"
+            d.mkdir(parents=True)
+            log = d / "log.csv"
+            pd.DataFrame({"epoch": [1, 2], "g_spread": [0.3, 0.2], "g_norm": [1.0, 1.0], "loss_heatmap": [0.9, 0.5],
+                          "loss_guidance": [0.1, 0.002]}).to_csv(log, index=False)
+            runs.append({"seed": str(seed), "predictions": [_subject_predictions(d / "p.csv", "1", noise, seed)],
+                         "train_logs": [str(log)]})
+        rows.append({"name": name, "changes": "x", "against": against, "lambda": lam, "runs": runs})
+    t = build_ablation_table(rows, AUS, BootstrapSettings(200, 0)).set_index("method")
+    assert t.loc["G2RL pairs", "vs"] == "Baseline pairs" and t.loc["Baseline pairs", "vs"] == "Baseline"
+    assert abs(t.loc["G2RL pairs", "MAE_diff"]) < abs(t.loc["Baseline pairs", "MAE_diff"])  # same heatmaps, same noise
+    assert t.loc["Baseline pairs", "MAE_mark"] == "better" and t.loc["G2RL pairs", "MAE_mark"] == ""
+    assert t.loc["G2RL pairs", "guidance_share"] == pytest.approx(0.05 * 0.002 / (0.95 * 0.5))
+    assert math.isnan(t.loc["Baseline pairs", "guidance_share"])
+    md = ablation_markdown(t.reset_index(), "disfa", "demo")
+    assert "G2RL pairs: x; compared with Baseline pairs" in md and "2.1e-04" in md
+    assert "4 cells tested" in md and "2 seeds: training randomness is barely sampled" in md
+    html = ablation_html(t.reset_index(), "disfa", "demo")
+    heads = [table.split("</tr>")[0].count("<th") for table in html.split("<table>")[1:]]
+    assert heads[:2] == [6, 4] and max(heads) <= 6, heads

@@ -182,7 +182,16 @@ def _difference(r, metric: str) -> str:
 
 def _share(v: float) -> str:
     """λ·L_G / ((1 − λ)·L_S) in 2 significant digits ('5.1e-05', '0.12'); '–' for a Baseline."""
-    return "–" if math.isnan(v) else f"{v:.2g}"
+    if math.isnan(v):
+        return "–"
+    return f"{v:.1e}" if abs(v) < 0.01 else f"{v:.2g}"
+
+
+def _is_reference(table: pd.DataFrame) -> pd.Series:
+    """The probe's reference lines (random init, AU labels), which are not ablation rows."""
+    if "probe_reference" not in table.columns:
+        return pd.Series(False, index=table.index)
+    return table["probe_reference"].fillna(False).astype(bool)
 
 
 def n_cells_tested(table: pd.DataFrame) -> int:
@@ -194,11 +203,10 @@ def n_cells_tested(table: pd.DataFrame) -> int:
 def probe_verdict(table: pd.DataFrame) -> str:
     """What the probe column says on these runs, from its numbers: whether any row's probe difference is marked
     (CI excluding 0, seeds agreeing, enough subjects), and where the trained rows sit between the references."""
-    from g2rl.reports.geometry_probe import REFERENCE_ROWS
-
-    random_name, labels_name = REFERENCE_ROWS
+    reference = _is_reference(table)
+    random_name, labels_name = table.loc[reference, "method"].tolist()
     refs = table.set_index("method")
-    trained = table[~table["method"].isin(REFERENCE_ROWS)]
+    trained = table[~reference]
     rng = f"{fixed(trained['probe_r2'].min(), 3)}–{fixed(trained['probe_r2'].max(), 3)}"
     text = (f"Here the trained rows score R² {rng}, the random-init network {fixed(refs.at[random_name, 'probe_r2'], 3)} "
             f"{interval(refs.at[random_name, 'probe_r2_lo'], refs.at[random_name, 'probe_r2_hi'], 3)} and the AU labels "
@@ -219,10 +227,9 @@ def probe_verdict(table: pd.DataFrame) -> str:
 
 def ablation_blocks(table: pd.DataFrame, dataset: str, data_label: str) -> tuple[str, list[str], list[tuple[str, list[str], list[list[str]]]]]:
     """The ablation as printed: (title, caption lines, [(heading, header, rows of plain-text cells)])."""
-    from g2rl.reports.geometry_probe import REFERENCE_ROWS
-
     aus = [c.removeprefix("ICC_") for c in table.columns if c.startswith("ICC_AU")]
-    runs = table[~table["method"].isin(REFERENCE_ROWS)]
+    reference = _is_reference(table)
+    runs = table[~reference]
     first = runs.iloc[0]
     n_seeds = len(str(first["seeds"]).split(","))
     caption = []
@@ -269,11 +276,10 @@ def ablation_blocks(table: pd.DataFrame, dataset: str, data_label: str) -> tuple
             cells += [f"{fixed(r['probe_r2'], 3)} {interval(r['probe_r2_lo'], r['probe_r2_hi'], 3)}",
                       "" if math.isnan(r["probe_diff"]) else fmt_difference(r["probe_diff"], r["probe_diff_lo"],
                                                                             r["probe_diff_hi"], r.get("probe_mark", ""))]
-        for name in REFERENCE_ROWS:
-            if name in probe.index:
-                r = probe.loc[name]
-                guide_rows.append([name, "", "", "", f"{fixed(r['probe_r2'], 3)} "
-                                   f"{interval(r['probe_r2_lo'], r['probe_r2_hi'], 3)}", ""])
+        for name in table.loc[reference, "method"]:
+            r = probe.loc[name]
+            guide_rows.append([name, "", "", "", f"{fixed(r['probe_r2'], 3)} "
+                               f"{interval(r['probe_r2_lo'], r['probe_r2_hi'], 3)}", ""])
     blocks = [("Rows", [], [[line] for line in rows_list]),
               ("ICC and MAE averaged over AUs", head, metrics_rows),
               ("What the guidance did", guide_head, guide_rows), ("", [], [[c] for c in guide_caption])]

@@ -340,6 +340,7 @@ def ablation_probe(rows: Sequence[dict], crops_h5: str | Path, settings: Bootstr
     targets = ProbeTargets(frames.arrays(test_all, "landmarks"), test_all["subject"].astype(str).to_numpy())
     against = {spec["name"]: spec.get("against") for spec in rows if spec.get("against")}
     table = probe_table(errors, targets, settings, against, penalties)
+    table["probe_reference"] = table["method"].isin(REFERENCE_ROWS)  # the two reference lines, not ablation rows
     table.attrs.update(frames_per_subject=per_subject, n_test_frames=len(test_all),
                        n_test_subjects=len(np.unique(targets.subjects)))
     return table

@@ -285,10 +285,13 @@ def main(args: argparse.Namespace) -> int:
         records = sensitivity_records(args.metrics, args.param)
         log.info("sensitivity to %s (%s):\n%s", args.param, records.attrs.get("error_bars"), records.to_string(index=False))
         baseline = baseline_records(args.baseline) if args.baseline else None
-        paths = plot_sensitivity(records, args.out_prefix, demo=args.data_label == "demo", baseline=baseline)
+        from g2rl.reports.model_label import metrics_model, variant_name
         from g2rl.reports.stamp import FIGURE_KEYS, metrics_records, stamp
 
         loaded = {p: read_metrics_json(p) for p in [*args.metrics, *(args.baseline or [])]}
+        variant = variant_name(metrics_model(loaded[p] for p in args.metrics))  # which G2RL the sweep trained
+        paths = plot_sensitivity(records, args.out_prefix, demo=args.data_label == "demo", baseline=baseline,
+                                 method=f"G2RL ({variant})" if variant else "G2RL")
         side, notes = stamp(paths, metrics_records(loaded), f"sensitivity_{args.param}", FIGURE_KEYS)
         log.info("%s: %s", side, " ".join(notes))
         log.info("wrote %s", ", ".join(str(p) for p in paths))

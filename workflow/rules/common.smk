@@ -168,7 +168,9 @@ def ablation_rows(dataset):
         lam = "0" if row["baseline"] else LAMBDA0
         runs = []
         for seed in EXP["seeds"]:
-            fold_dirs = [f"{run_dir(dataset, row['method'], SIGMA0, lam, seed)}/fold{f}" for f in ablation_folds(dataset)]
+            fold_dirs = [
+                f"{run_dir(dataset, row['method'], SIGMA0, lam, seed)}/fold{f}" for f in ablation_folds(dataset)
+            ]
             runs.append(
                 {
                     "seed": str(seed),
