@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -212,4 +213,52 @@ def test_each_row_is_compared_with_its_reference_and_the_guidance_share_is_by_ha
     assert "4 cells tested" in md and "2 seeds: training randomness is barely sampled" in md
     html = ablation_html(t.reset_index(), "disfa", "demo")
     heads = [table.split("</tr>")[0].count("<th") for table in html.split("<table>")[1:]]
-    assert heads[:2] == [6, 4] and max(heads) <= 6, heads
+    assert heads[:3] == [4, 4, 4] and max(heads) <= 6, heads
+
+
+def test_the_ablation_fits_the_reports_frame_in_chromium(tmp_path):
+    """The report shows a table page in a frame about 1050 px wide (a 1400 px window; 1280 px gives ~930):
+    at the demo's row names and cell widths, none of the three main tables (ICC, MAE, what the guidance did) is
+    wider than 930 px. At da21ea6 the one table was 1473 px."""
+    import shutil
+    import subprocess
+
+    from g2rl.evidence import BootstrapSettings
+    from g2rl.reports.ablation import ablation_html, merge_probe
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    names = [("Baseline", None, 0.0), ("G2RL", "Baseline", 0.05), ("G2RL + stop-grad/teach", "Baseline", 0.05),
+             ("Baseline pairs", "Baseline", 0.0), ("G2RL pairs", "Baseline pairs", 0.05)]
+    rows = []
+    for i, (name, against, lam) in enumerate(names):
+        runs = []
+        for seed in (0, 1):
+            d = tmp_path / f"r{i}" / f"seed{seed}"
+            d.mkdir(parents=True)
+            log = d / "log.csv"
+            pd.DataFrame({"epoch": [1], "g_spread": [0.4], "g_norm": [0.6], "loss_heatmap": [0.19],
+                          "loss_guidance": [0.003]}).to_csv(log, index=False)
+            runs.append({"seed": str(seed), "predictions": [_subject_predictions(d / "p.csv", "1", 1.0 + 0.1 * i, seed)],
+                         "train_logs": [str(log)]})
+        rows.append({"name": name, "changes": "au_points=pairs, heatmap_layout=per_point", "against": against,
+                     "lambda": lam, "runs": runs})
+    table = build_ablation_table(rows, AUS, BootstrapSettings(100, 0))
+    probe = pd.DataFrame({"method": [n for n, _, _ in names] + ["random init (same architecture)", "AU labels alone"],
+                          "probe_r2": 0.123, "probe_r2_lo": -0.0456, "probe_r2_hi": 0.321,
+                          "probe_vs": [a or "" for _, a, _ in names] + ["", ""],
+                          "probe_diff": [np.nan, 0.0123, -0.0234, 0.0345, -0.0456, np.nan, np.nan],
+                          "probe_diff_lo": -0.0789, "probe_diff_hi": 0.0891, "probe_diff_per_seed": "",
+                          "probe_seeds_agree": False, "probe_penalty": 0.1,
+                          "probe_reference": [False] * 5 + [True, True]})
+    page = tmp_path / "ablation.html"
+    html = ablation_html(merge_probe(table, probe), "bp4d", "demo")
+    measure = ("<script>document.title = Array.from(document.querySelectorAll('table')).slice(0, 3)"
+               ".map(t => t.scrollWidth).join(',');</script>")
+    page.write_text(html.replace("</body>", measure + "</body>"))
+    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=930,800",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    widths = [int(w) for w in re.search(r"<title>([\d,]+)</title>", out.stdout).group(1).split(",")]
+    assert len(widths) == 3 and max(widths) <= 930, widths

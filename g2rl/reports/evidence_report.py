@@ -136,7 +136,7 @@ def build_evidence(dataset: str, files: dict[str, Sequence[str]], settings: Boot
         cells += sum(c[m]["diff"] is not None for c in [*diff["per_au"].values(), diff["avg"]] for m in METRICS)
         out["differences"][row] = {"against": ref, "label": f"{ids[row]['label']} − {ids[ref]['label']}", **diff}
     primary = len(METRICS) * len(cmp.against)
-    out["marks"] = {"shown": marks_shown(n_subjects), "legend": legend(n_subjects, len(seeds))}
+    out["marks"] = {"shown": marks_shown(n_subjects), "legend": legend(n_subjects, len(seeds), "a G2RL row", "our Baseline")}
     out["multiplicity"] = {"cells_tested": cells, "primary": primary, "adjusted": False,
                            "note": multiplicity_note(cells, primary)}
     return out

@@ -100,7 +100,7 @@ def mark_cells(df: pd.DataFrame, row, cols: list[str], cells: list[str], latex: 
     return out
 
 
-UNCERTAINTY_TITLE = "Our rows with their uncertainty: mean ± sd over seeds [95 % bootstrap CI over test subjects]"
+UNCERTAINTY_TITLE = "Our rows with their uncertainty: mean ± sd over seeds [95 % bootstrap CI resampling seeds and test subjects]"
 
 
 def uncertainty_rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
