@@ -40,14 +40,15 @@ def _split_score(features, targets, subjects, test_subjects):
 
 
 def test_ridge_by_hand():
-    """One penalty: the normal equations on features standardised with the training frames' mean and sd, the
-    penalty scaled by the mean non-zero eigenvalue of X^T X."""
+    """One penalty: the normal equations on features centred with the training frames' mean and divided by their
+    overall RMS (one number), the penalty scaled by the mean non-zero eigenvalue of X^T X."""
     rng = np.random.default_rng(3)
     x, y, xs = rng.normal(2, 3, (12, 5)), rng.normal(size=(12, 2)), rng.normal(2, 3, (4, 5))
-    z = (x - x.mean(0)) / x.std(0)
+    rms = np.sqrt(((x - x.mean(0)) ** 2).mean())
+    z = (x - x.mean(0)) / rms
     scale = np.linalg.eigvalsh(z.T @ z).sum() / 5
     w = np.linalg.solve(z.T @ z + 0.3 * scale * np.eye(5), z.T @ (y - y.mean(0)))
-    expect = ((xs - x.mean(0)) / x.std(0)) @ w + y.mean(0)
+    expect = ((xs - x.mean(0)) / rms) @ w + y.mean(0)
     np.testing.assert_allclose(ridge_predictions(x, y, xs, [0.3])[0], expect, rtol=1e-9, atol=1e-12)
 
 
@@ -90,6 +91,21 @@ def test_features_that_hold_the_landmarks_score_high_and_noise_does_not():
     assert table.at["G2RL", "probe_r2_lo"] <= table.at["G2RL", "probe_r2"] <= table.at["G2RL", "probe_r2_hi"]
     assert table.at["G2RL", "probe_diff_lo"] > 0 and table.at["G2RL", "probe_vs"] == "Baseline"
     assert np.isnan(table.at["Baseline", "probe_diff"])
+
+
+def test_a_feature_silent_on_the_training_frames_cannot_blow_up_a_test_prediction():
+    """A unit that fires only on a test face (zero on every training frame but one, then 1e4 on the test frames)
+    barely moves the prediction: features share one scale, so its tiny training spread is not divided out."""
+    subjects, targets, rng = geometry()
+    feats = targets @ rng.normal(size=(136, 40)) / 30 + rng.normal(0, 0.5, (len(targets), 40))
+    test = np.isin(subjects, ["S4", "S5"])
+    rare = np.zeros((len(targets), 1))
+    rare[0] = 1e-6
+    rare[test] = 1e4
+    e_plain, _ = fit_and_score(feats[~test], targets[~test], subjects[~test], feats[test], targets[test])
+    with_rare = np.hstack([feats, rare])
+    e_rare, _ = fit_and_score(with_rare[~test], targets[~test], subjects[~test], with_rare[test], targets[test])
+    assert e_rare.sum() == pytest.approx(e_plain.sum(), rel=0.05)
 
 
 def test_features_that_only_name_the_subject_do_not_predict_an_unseen_face():

@@ -155,7 +155,7 @@ def ablation_methods(config: dict) -> list[dict]:
         against = "baseline"
         if changes_heatmaps(model, base):
             against = f"{BASELINE_PREFIX}{name}"
-            rows.append({"method": against, "changes": f"lambda = 0 on {name}'s heatmaps ({describe(model, base)})",
+            rows.append({"method": against, "changes": f"lambda = 0 on the {name} variant's heatmaps ({describe(model, base)})",
                          "against": "baseline"})
         rows.append({"method": method, "changes": describe(model, base), "against": against})
     for row in rows:

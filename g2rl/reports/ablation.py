@@ -237,7 +237,7 @@ def ablation_blocks(table: pd.DataFrame, dataset: str, data_label: str) -> tuple
         caption.append("Demo data (synthetic expressions on two faces, a toy-sized network): these numbers say whether "
                        "each variant runs and what it does to G, not how it would do on the real dataset.")
     caption += [
-        f"Folds: {first['folds']} ({first['n_frames']} test frames, {first['n_subjects']} test subjects); seeds "
+        f"Folds: {first['folds']} ({int(first['n_frames'])} test frames, {int(first['n_subjects'])} test subjects); seeds "
         f"{first['seeds']}, the same for every row. ICC and MAE averaged over AUs: mean ± sd over seeds [95 % "
         "bootstrap CI resampling the seeds and the test subjects]; vs its reference: the paired difference of the "
         "seed means [95 % CI, the same resamples for every row]. For ICC higher is better, for MAE lower. A row that "

@@ -99,16 +99,22 @@ def cache_landmarks(crops_h5: str | Path, frames: pd.DataFrame) -> np.ndarray:
 
 
 def _standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    mu, sd = train.mean(0), train.std(0)
-    sd = np.where(sd > 1e-12, sd, 1.0)  # a constant feature stays 0, it does not blow up
-    return [(a - mu) / sd for a in (train, *others)]
+    """Centre on the training frames' mean and divide by ONE scale, their overall RMS. Not per feature: a unit
+    that is almost silent on the training frames (ReLU features often are) would be divided by its tiny sd and
+    turn into a huge value on a test face where it fires, and the predictions would explode (R² of -30 on the
+    demo at first)."""
+    mu = train.mean(0)
+    scale = float(np.sqrt(((train - mu) ** 2).mean()))
+    scale = scale if scale > 1e-12 else 1.0
+    return [(a - mu) / scale for a in (train, *others)]
 
 
 def ridge_predictions(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                       penalties: Sequence[float]) -> np.ndarray:
     """Ridge predictions of ``x_test`` (N', D) for each relative penalty: (P, N', T).
 
-    Features standardised on the training frames, targets centred on their training mean; one SVD
+    Features centred and scaled on the training frames (:func:`_standardise`), targets centred on their
+    training mean; one SVD
     X = U diag(s) V^T of the training features gives every penalty's weights V diag(s / (s^2 + a)) U^T y,
     with a = penalty x the mean eigenvalue of X^T X over its rank."""
     xt, xs = _standardise(x_train, x_test)
@@ -312,7 +318,11 @@ def ablation_probe(rows: Sequence[dict], crops_h5: str | Path, settings: Bootstr
             parts, pens = [], []
             for pred in run["predictions"]:
                 test = frames.test_frames(read_predictions(pred)[0])
-                net, meta = load_inference_model(Path(pred).with_name("model.pt"), device)
+                model = Path(pred).with_name("model.pt")
+                net, meta = load_inference_model(model, device)
+                if not meta.get("test_split"):
+                    raise G2RLError(f"{model}: checkpoint meta names no test_split, so the probe cannot tell its "
+                                    "training frames from its test frames (retrain with this version)")
                 err, pen = network_errors(net, meta, frames, test, device)
                 parts.append((meta["test_split"], test, err))
                 pens.append(pen)

@@ -99,6 +99,7 @@ def multiplicity_note(n_cells: int, primary: int = 0) -> str:
     if n_cells <= 0:
         return ""
     chance = n_cells * (1 - LEVEL)
-    first = (f"; the {primary} average cell(s) are the main comparison, the rest exploratory" if primary else "")
+    first = (f"; the {primary} average cell{'s are' if primary > 1 else ' is'} the main comparison, the rest exploratory"
+             if primary else "")
     return (f"{n_cells} cells tested, each at the {round(LEVEL * 100)} % level with no adjustment for testing them "
             f"all: if nothing differed, about {chance:.1f} of them would still exclude 0 by chance{first}")
