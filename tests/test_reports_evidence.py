@@ -263,7 +263,7 @@ def test_an_extra_table1_row_is_named_by_its_variant_everywhere(tmp_path):
     assert _run(["table1", "--dataset", "disfa", *rows, "--paper", str(PAPER_CSV), "--data-label", "demo",
                  "--evidence", str(ev_path), "--out-prefix", str(t1)], report_cli) == 0
     md = t1.with_suffix(".md").read_text()
-    assert "| ICC | G2RL (ours, literal) |" in md and "| ICC | G2RL + stop-grad/teach (ours, stopgrad_aux) |" in md
+    assert "| ICC | G2RL (ours, literal) |" in md and "| ICC | G2RL + stop-grad/teach (ours) |" in md
     assert "G2RL (ours) is guidance literal: Eq. 6/8 as written" in md
     assert "G2RL + stop-grad/teach (ours) is guidance stopgrad_aux" in md
     assert "MAE G2RL + stop-grad/teach (ours)" in md  # its uncertainty column
@@ -276,7 +276,7 @@ def test_an_extra_table1_row_is_named_by_its_variant_everywhere(tmp_path):
     frame = comparison_frame([ev])
     assert list(dict.fromkeys(frame["row"])) == ["G2RL", "G2RL + stop-grad/teach"]
     md = to_markdown(frame, "x")
-    assert "*DISFA, G2RL (guidance literal) vs Baseline: 2 seed(s), 6 test subjects*" in md
+    assert "*DISFA, G2RL (guidance literal) vs Baseline: 2 seed(s), 6 test subjects; last epoch L_G " in md
     assert "*DISFA, G2RL + stop-grad/teach (guidance stopgrad_aux) vs Baseline" in md
     assert "| AU | Metric | Baseline | G2RL + stop-grad/teach | G2RL + stop-grad/teach − Baseline |" in md
     # an evidence.json of other rows is refused rather than mislabelled

@@ -103,29 +103,30 @@ def mark_cells(df: pd.DataFrame, row, cols: list[str], cells: list[str], latex: 
 UNCERTAINTY_TITLE = "Our rows with their uncertainty: mean ± sd over seeds [95 % bootstrap CI resampling seeds and test subjects]"
 
 
-def uncertainty_rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Our rows' uncertainty, one line per AU (and Avg) so it fits a page: header ``[AU, ICC Baseline, ICC
-    G2RL, ..., MAE Baseline, ...]`` (each of our rows per metric), cells 'mean ± sd [lo, hi]'; ``([], [])``
-    without evidence."""
+def uncertainty_rows(df: pd.DataFrame, metric: str) -> tuple[list[str], list[list[str]]]:
+    """Our rows' uncertainty in ``metric`` ('ICC' or 'MAE'), one line per AU (and Avg), one column per row of ours,
+    so it fits a page: header ``[AU, ICC Baseline (ours), ICC G2RL (ours), ...]``, cells 'mean ± sd [lo, hi]';
+    ``([], [])`` without evidence."""
     ev = df.attrs.get("evidence")
     if not ev:
         return [], []
     cols = [c for c in df.columns if c not in ("metric", "method", "source", "best")]
-    pairs = [(metric, method) for metric in ("ICC", "MAE") for method in ev["rows"]
-             if any((method, metric, c) in ev["cells"] for c in cols)]
-    header = ["AU", *(f"{metric} {method} (ours)" for metric, method in pairs)]
+    methods = [m for m in ev["rows"] if any((m, metric, c) in ev["cells"] for c in cols)]
+    header = ["AU", *(f"{metric} {method} (ours)" for method in methods)]
     rows = [[c, *(fmt_estimate(*ev["cells"][(method, metric, c)]) if (method, metric, c) in ev["cells"] else "--"
-                  for metric, method in pairs)] for c in cols]
+                  for method in methods)] for c in cols]
     return header, rows
 
 
 def uncertainty_markdown(df: pd.DataFrame) -> list[str]:
-    """Markdown lines listing our rows as mean ± sd [CI]; empty without evidence."""
-    header, rows = uncertainty_rows(df)
-    if not rows:
-        return []
-    return ["", UNCERTAINTY_TITLE, "", "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1),
-            *("| " + " | ".join(r) + " |" for r in rows)]
+    """Markdown lines listing our rows as mean ± sd [CI], ICC then MAE; empty without evidence."""
+    lines = []
+    for metric in ("ICC", "MAE"):
+        header, rows = uncertainty_rows(df, metric)
+        if rows:
+            lines += ["", f"{UNCERTAINTY_TITLE}, {metric}", "", "| " + " | ".join(header) + " |",
+                      "|---|" + "---:|" * (len(header) - 1), *("| " + " | ".join(r) + " |" for r in rows)]
+    return lines
 
 
 def csv_columns(df: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
