@@ -262,3 +262,23 @@ def test_the_ablation_fits_the_reports_frame_in_chromium(tmp_path):
                          capture_output=True, text=True, timeout=120)
     widths = [int(w) for w in re.search(r"<title>([\d,]+)</title>", out.stdout).group(1).split(",")]
     assert len(widths) == 3 and max(widths) <= 930, widths
+
+
+def test_the_paper_configs_run_the_papers_g2rl_and_ours_as_its_own_row():
+    """config/paper.yaml, disfa.yaml and bp4d.yaml: Table 1's G2RL is Eq. 6/8 as written (guidance literal); our
+    stopgrad_aux is its own Table 1 row and ablation row, labelled as ours; no variant repeats Table 1's G2RL."""
+    from pathlib import Path
+
+    import yaml
+
+    from g2rl.model.variants import ablation_methods, check_experiment_rows, config_method_label, table1_variants
+
+    repo = Path(__file__).resolve().parent.parent
+    for name in ("paper.yaml", "disfa.yaml", "bp4d.yaml"):
+        cfg = validate(yaml.safe_load((repo / "config" / name).read_text()), source=name, check_roots=False)
+        check_experiment_rows(cfg, name)
+        assert cfg["model"]["guidance"] == "literal", name
+        assert table1_variants(cfg) == ["g2rl-stopgrad_aux"], name
+        assert config_method_label(cfg, "g2rl-stopgrad_aux") == "G2RL + stop-grad/teach"
+        assert "Eq. 6/8 as written" in ablation_methods(cfg)[1]["changes"]
+        assert "Trainings per test fold" in (repo / "config" / name).read_text()  # what each row costs
