@@ -143,6 +143,12 @@ def table1_rows(args: argparse.Namespace) -> dict[str, list[str]]:
     return rows
 
 
+def method_folder(path: str | Path) -> str:
+    """The method folder of a run file in the workflow's layout (``.../runs/<method>/...``); 'run' elsewhere."""
+    m = re.search(r"(?:^|/)runs/([^/]+)/", Path(path).as_posix())
+    return m.group(1) if m else "run"
+
+
 def baseline_records(paths: list[str]) -> pd.DataFrame:
     """One row per dataset (dataset, icc, mae): the Baseline's headline averages, mean over seeds,
     the sensitivity figures' reference lines."""
@@ -226,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
     _refuse_overwriting_inputs(args)
     if args.what == "table1":
         from g2rl.reports.model_label import metrics_model, row_identities
-        from g2rl.reports.stamp import metrics_records, stamp
+        from g2rl.reports.stamp import metrics_records, rows_stamp
         from g2rl.reports.table1 import DATASET_NAMES, build_table1, name_variant, write_table1
 
         files = table1_rows(args)
@@ -242,8 +248,9 @@ def main(args: argparse.Namespace) -> int:
         for row, paths in files.items():  # which G2RL: from its runs' records
             if row != "baseline":
                 name_variant(df, ids[row]["label"], metrics_model(loaded[p] for p in paths))
-        # initialisation and provenance (single or MIXED) go into the caption; the records beside it
-        _, notes = stamp([f"{args.out_prefix}.csv"], metrics_records(loaded), "table1")
+        # initialisation and provenance (single or MIXED; each row's runs one config) go into the caption
+        by_row = {ids[row]["label"]: metrics_records({p: loaded[p] for p in paths}) for row, paths in files.items()}
+        _, notes = rows_stamp([f"{args.out_prefix}.csv"], by_row, "table1")
         df.attrs["notes"] = [*df.attrs.get("notes", []), *notes]
         caption = args.caption or f"Table 1 ({DATASET_NAMES.get(args.dataset, args.dataset)}): ICC and MAE per AU"
         paths = write_table1(df, args.out_prefix, caption)
@@ -341,11 +348,15 @@ def main(args: argparse.Namespace) -> int:
         runs = read_training_logs(args.logs)
         paths = plot_training_curves(runs, args.out_prefix, args.title, demo=args.data_label == "demo")
         from g2rl.provenance import predictions_provenance
-        from g2rl.reports.stamp import FIGURE_KEYS, stamp
+        from g2rl.reports.stamp import FIGURE_KEYS, rows_stamp
 
-        # each train_log.csv sits beside its run's predictions.csv, whose sidecar holds the training record
+        # each train_log.csv sits beside its run's predictions.csv, whose sidecar holds the training record;
+        # the figure shows several methods on purpose, so a config must agree within each method only
         inputs = predictions_provenance([Path(p).with_name("predictions.csv") for p in args.logs])["inputs"]
-        stamp(paths, inputs, Path(paths[0]).stem, FIGURE_KEYS)
+        by_method = {}
+        for path, record in inputs.items():
+            by_method.setdefault(method_folder(path), {})[path] = record
+        rows_stamp(paths, by_method, Path(paths[0]).stem, FIGURE_KEYS)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     raise G2RLError(f"unknown report {args.what!r}")
