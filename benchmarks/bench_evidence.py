@@ -1,4 +1,4 @@
-"""Time the subject bootstrap (g2rl.evidence) on a DISFA-sized comparison.
+"""Time the two-level bootstrap (seeds and subjects; g2rl.evidence) on a DISFA-sized comparison.
 
     python benchmarks/bench_evidence.py [--subjects 27] [--frames 4845] [--seeds 3] [--resamples 1000]
 
@@ -45,7 +45,7 @@ def main() -> None:
         t0 = time.perf_counter()
         cmp = compare_methods(methods, list(range(args.seeds)), AUS, BootstrapSettings(n_resamples=args.resamples))
         times.append(time.perf_counter() - t0)
-    d = cmp.differences["icc"]
+    d = cmp.differences["G2RL"]["icc"]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     print(f"compare_methods: 2 methods x {args.seeds} seeds x {args.subjects} subjects x {args.frames} frames "

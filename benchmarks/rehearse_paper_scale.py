@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from record import load, machine_facts  # noqa: E402  (the shared record of a measurement)
 
-# The real datasets (docs/GUIDE section 3; g2rl.datasets defaults).
+# The real datasets (their papers' subject lists; g2rl.datasets defaults).
 DISFA_SUBJECTS = tuple(f"SN{n:03d}" for n in (*range(1, 14), 16, 17, 18, 21, *range(23, 33)))
 DISFA_FRAMES = 4845
 DISFA_SIZE = (1024, 768)  # W x H

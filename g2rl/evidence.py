@@ -1,10 +1,17 @@
-"""Uncertainty of a result: seeds, a bootstrap over test subjects, and the paired G2RL - Baseline test.
+"""Uncertainty of a result: a two-level bootstrap over training seeds and test subjects, and paired differences.
 
-Pure numpy, vectorised. The unit of resampling is the test *subject*: frames of one subject are
-strongly correlated (same face, same session), so resampling frames would pretend there are
-thousands of independent observations where there are ~27 people. One bootstrap resample draws
-S subjects with replacement out of the S test subjects; a subject drawn twice contributes all
-its frames twice; ICC(3,1) and MAE are then recomputed on the pooled frames of the resample.
+Pure numpy, vectorised. Two things would change a number if the experiment were run again: the
+training randomness (a run's seed: initialisation and batch order) and which people were tested.
+Seeds and subjects are *crossed* (every seed's model is scored on every test subject), so one
+bootstrap resample draws both, independently: R seeds with replacement out of the R seeds of the
+run, and S subjects with replacement out of the S test subjects (the "pigeonhole" bootstrap for
+crossed factors, Owen 2007, Ann. Appl. Stat. 1(2):386-411; docs/METRICS.md has a worked example).
+The unit within a seed is the *subject*: frames of one subject are strongly correlated (same face,
+same session), so resampling frames would pretend there are thousands of independent observations
+where there are ~27 people. A subject drawn twice contributes all its frames twice; ICC(3,1) and MAE
+are recomputed on the pooled frames of the resample, for every seed, and the resample's value is the
+mean over the drawn seeds (a seed drawn twice counts twice). A paired difference (variant - its
+reference) is taken seed by seed (seed r of one with seed r of the other) inside each resample.
 
 How it is fast: ICC(3,1) with k = 2 raters is 2 S_pg / (S_pp + S_gg) (centred sums of squares
 and cross-products over frames, docs/METRICS.md) and MAE is sum|p - g| / n, so both follow from
@@ -14,6 +21,10 @@ one (B, S) @ (S, K * 7) product.
 
 Shapes: N frames, K AUs, S subjects, R seeds, B resamples. Intensities are on the 0-5 scale,
 NaN label = unlabelled (that frame is left out for that AU only, as in g2rl.metrics).
+
+With R = 1 the seed level is a no-op (the interval holds the trained model fixed); with R = 2 each
+seed alone is a quarter of the resamples, so an interval excludes 0 only where both seeds' own
+differences lie on one side of it: training randomness is barely sampled, and the tables say so.
 """
 
 from __future__ import annotations
@@ -53,7 +64,9 @@ class BootstrapSettings:
         return self
 
     def to_dict(self) -> dict:
-        return {"unit": "subject", "n_resamples": int(self.n_resamples), "seed": int(self.seed), "level": float(self.level)}
+        """The settings as result files record them (``unit``: what one resample draws)."""
+        return {"unit": "seed and subject", "n_resamples": int(self.n_resamples), "seed": int(self.seed),
+                "level": float(self.level)}
 
 
 def subject_codes(subjects: Sequence, names: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
@@ -127,6 +140,31 @@ def resample_counts(n_subjects: int, settings: BootstrapSettings) -> np.ndarray:
     return np.bincount(flat, minlength=b * s).reshape(b, s).astype(np.float64)
 
 
+def resample_seed_counts(n_seeds: int, settings: BootstrapSettings) -> np.ndarray:
+    """(B, R) float counts: how often resample b drew seed r (each row sums to R); the seed level of
+    the two-level bootstrap. Drawn from its own stream (``settings.seed`` and 1), independent of the
+    subject draws of :func:`resample_counts`; one seed gives a column of ones."""
+    b, r = int(settings.n_resamples), int(n_seeds)
+    if r < 1:
+        raise G2RLError("bootstrap: no seeds")
+    rng = np.random.default_rng([int(settings.seed), 1])
+    draws = rng.integers(0, r, size=(b, r))
+    flat = (draws + r * np.arange(b)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * r).reshape(b, r).astype(np.float64)
+
+
+def seed_weighted_mean(values: np.ndarray, seed_counts: np.ndarray) -> np.ndarray:
+    """Resample values (R, B, ...) -> (B, ...): in resample b, the mean over seeds weighted by how often
+    b drew each seed (``seed_counts`` (B, R)); a seed whose value is NaN there is left out (NaN when
+    every drawn seed is)."""
+    values = np.asarray(values, dtype=np.float64)
+    w = np.asarray(seed_counts, dtype=np.float64).T.reshape(values.shape[:2] + (1,) * (values.ndim - 2))
+    w = np.where(np.isnan(values), 0.0, w)
+    total = w.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (w * np.nan_to_num(values)).sum(axis=0) / total, np.nan)
+
+
 def metrics_from_sums(sums: np.ndarray, centre: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
     """ICC(3,1) and MAE of weighted subject sets.
 
@@ -165,7 +203,7 @@ def with_average(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values, avg], axis=-1)
 
 
-def _percentiles(dist: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+def percentile_interval(dist: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval over axis 0 of (B, ...), ignoring NaN resamples (all NaN -> NaN)."""
     alpha = (1.0 - level) / 2.0
     with warnings.catch_warnings():  # an all-NaN column is reported as NaN on purpose
@@ -180,8 +218,9 @@ class Summary:
     """One method's result with its uncertainty, per AU and 'Avg' (last column, K + 1 columns).
 
     per_seed (R, K+1): the metric of each seed on the full test set. mean, sd (K+1,): over
-    seeds (sd with ddof = 1; NaN with one seed). lo, hi (K+1,): the bootstrap percentile CI of
-    the seed mean. undefined (K+1,): resamples where the metric was NaN (left out of the CI).
+    seeds (sd with ddof = 1; NaN with one seed). lo, hi (K+1,): the two-level bootstrap percentile
+    CI of the seed mean (seeds and subjects resampled). undefined (K+1,): resamples where the metric
+    was NaN (left out of the CI).
     """
 
     per_seed: np.ndarray
@@ -194,11 +233,14 @@ class Summary:
 
 @dataclass
 class Difference:
-    """G2RL - Baseline, paired by seed, per AU and 'Avg' (K + 1,).
+    """A method minus its reference (e.g. G2RL - Baseline), paired by seed, per AU and 'Avg' (K + 1,).
 
-    diff: seed mean of the per-seed differences on the full test set; lo, hi: its bootstrap
-    percentile CI (both methods on the same resample); win_share: share of resamples where G2RL
-    is better (ties count one half); excludes_zero: the CI lies entirely on one side of 0.
+    diff: seed mean of the per-seed differences on the full test set; per_seed (R, K+1): each seed's
+    own difference on the full test set; lo, hi: the two-level bootstrap percentile CI of the seed
+    mean (both methods on the same seed and subject resample); win_share: share of resamples where
+    the method is better (ties count one half); excludes_zero: the CI lies entirely on one side of 0;
+    seeds_agree: every seed's own difference is non-zero and of the diff's sign (always true with one
+    seed, which says nothing about training randomness).
     """
 
     diff: np.ndarray
@@ -206,6 +248,8 @@ class Difference:
     hi: np.ndarray
     win_share: np.ndarray
     excludes_zero: np.ndarray
+    per_seed: np.ndarray
+    seeds_agree: np.ndarray
 
 
 def seed_mean_sd(per_seed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -225,8 +269,18 @@ def _seed_mean(x: np.ndarray) -> np.ndarray:
     return seed_mean_sd(x)[0]
 
 
+def seeds_agree(per_seed: np.ndarray) -> np.ndarray:
+    """(R, ...) per-seed differences -> (...) bool: every defined seed's difference is non-zero and all
+    have one sign (False where none is defined)."""
+    per_seed = np.asarray(per_seed, dtype=np.float64)
+    defined = ~np.isnan(per_seed)
+    pos = ((per_seed > 0) | ~defined).all(axis=0)
+    neg = ((per_seed < 0) | ~defined).all(axis=0)
+    return defined.any(axis=0) & (pos | neg)
+
+
 def bootstrap_seeds(runs: Sequence[tuple[np.ndarray, np.ndarray]], weights: np.ndarray) -> dict[str, np.ndarray]:
-    """Every seed's metric on every resample: {'icc'|'mae': (R, B, K + 1)}; runs are
+    """Every seed's metric on every subject resample: {'icc'|'mae': (R, B, K + 1)}; runs are
     (sums, centre) pairs from :func:`subject_sums`, weights (B, S)."""
     out = {m: [] for m in METRICS}
     for sums, centre in runs:
@@ -236,44 +290,49 @@ def bootstrap_seeds(runs: Sequence[tuple[np.ndarray, np.ndarray]], weights: np.n
     return {m: np.stack(v) for m, v in out.items()}
 
 
-def summarize(per_seed: np.ndarray, dist: np.ndarray, level: float) -> Summary:
-    """per_seed (R, K+1) full-set values; dist (R, B, K+1) resample values -> :class:`Summary`
-    (the CI is of the seed mean: the seeds are averaged within each resample)."""
+def summarize(per_seed: np.ndarray, dist: np.ndarray, seed_counts: np.ndarray, level: float) -> Summary:
+    """per_seed (R, K+1) full-set values; dist (R, B, K+1) subject-resample values; seed_counts (B, R)
+    -> :class:`Summary` (the CI is of the seed mean, seeds resampled with the subjects)."""
     mean, sd = seed_mean_sd(per_seed)
-    seed_avg = _seed_mean(dist)  # (B, K+1)
-    lo, hi = _percentiles(seed_avg, level)
+    seed_avg = seed_weighted_mean(dist, seed_counts)  # (B, K+1)
+    lo, hi = percentile_interval(seed_avg, level)
     return Summary(per_seed, mean, sd, lo, hi, np.isnan(seed_avg).sum(axis=0))
 
 
-def paired_difference(base: np.ndarray, g2rl: np.ndarray, base_point: np.ndarray, g2rl_point: np.ndarray,
-                      metric: str, level: float) -> Difference:
-    """G2RL - Baseline. base, g2rl: (R, B, K+1) resample values of the same R seeds in the same
-    order (seed r of one paired with seed r of the other) on the same resamples;
-    *_point (R, K+1) the full-set values."""
-    if base.shape != g2rl.shape:
-        raise G2RLError(f"paired comparison: Baseline {base.shape} and G2RL {g2rl.shape} resamples do not match")
-    dist = _seed_mean(g2rl - base)  # (B, K+1)
-    lo, hi = _percentiles(dist, level)
+def paired_difference(base: np.ndarray, other: np.ndarray, base_point: np.ndarray, other_point: np.ndarray,
+                      metric: str, level: float, seed_counts: np.ndarray | None = None) -> Difference:
+    """``other`` - ``base``. base, other: (R, B, K+1) subject-resample values of the same R seeds in the
+    same order (seed r of one paired with seed r of the other) on the same resamples; *_point (R, K+1)
+    the full-set values; seed_counts (B, R) the seed draws (None: every seed once, the subject level
+    alone)."""
+    if base.shape != other.shape:
+        raise G2RLError(f"paired comparison: resamples of shape {base.shape} and {other.shape} do not match")
+    if seed_counts is None:
+        seed_counts = np.ones((base.shape[1], base.shape[0]))
+    dist = seed_weighted_mean(other - base, seed_counts)  # (B, K+1)
+    lo, hi = percentile_interval(dist, level)
     sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
     defined = ~np.isnan(dist)
     n_def = defined.sum(axis=0)
     wins = np.where(defined, (sign * dist > 0) + 0.5 * (dist == 0), 0.0).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         win_share = np.where(n_def > 0, wins / n_def, np.nan)
-    return Difference(_seed_mean(g2rl_point - base_point), lo, hi, win_share, (lo > 0) | (hi < 0))
+    per_seed = np.asarray(other_point, dtype=np.float64) - np.asarray(base_point, dtype=np.float64)
+    return Difference(_seed_mean(per_seed), lo, hi, win_share, (lo > 0) | (hi < 0), per_seed, seeds_agree(per_seed))
 
 
 @dataclass
 class Comparison:
-    """Everything about one dataset: per method and metric a :class:`Summary`, per metric the
-    :class:`Difference` (present when both 'Baseline' and 'G2RL' are given), the subjects."""
+    """Everything about one dataset: per method and metric a :class:`Summary`; per compared method and
+    metric the :class:`Difference` to its reference (``against``: method -> reference); the subjects."""
 
     aus: list[str]
     subjects: list[str]
     seeds: list
     summaries: dict[str, dict[str, Summary]]
-    differences: dict[str, Difference]
+    differences: dict[str, dict[str, Difference]]
     settings: BootstrapSettings
+    against: dict[str, str]
 
 
 @dataclass
@@ -286,15 +345,26 @@ class RunArrays:
     source: str = "run"
 
 
-def compare_methods(methods: dict[str, Sequence[RunArrays]], seeds: Sequence, aus: Sequence[str],
-                    settings: BootstrapSettings = BootstrapSettings()) -> Comparison:
-    """Bootstrap every method's runs on one shared set of subject resamples.
+def default_against(names: Sequence[str], reference: str = "Baseline") -> dict[str, str]:
+    """Every method but ``reference`` compared with it (none when it is absent)."""
+    return {n: reference for n in names if n != reference} if reference in names else {}
 
-    ``methods`` maps a name ('Baseline', 'G2RL') to its runs, one per seed, in the order of
-    ``seeds`` (so seed r of one method is paired with seed r of the other). Every run must cover
-    the same test subjects. The difference is G2RL - Baseline when both are present.
+
+def compare_methods(methods: dict[str, Sequence[RunArrays]], seeds: Sequence, aus: Sequence[str],
+                    settings: BootstrapSettings = BootstrapSettings(),
+                    against: dict[str, str] | None = None) -> Comparison:
+    """Bootstrap every method's runs on one shared set of seed and subject resamples.
+
+    ``methods`` maps a name ('Baseline', 'G2RL', ...) to its runs, one per seed, in the order of
+    ``seeds`` (so seed r of one method is paired with seed r of another). Every run must cover the
+    same test subjects. ``against`` maps a method to the method it is compared with (paired,
+    method - reference); default: every method against 'Baseline' when there is one.
     """
     settings.validate()
+    against = default_against(list(methods)) if against is None else dict(against)
+    for name, ref in against.items():
+        if name not in methods or ref not in methods:
+            raise G2RLError(f"paired comparison {name} vs {ref}: both need runs (have {sorted(methods)})")
     first = next(iter(methods.values()))[0]
     names = sorted(set(np.asarray(first.subjects).astype(str).tolist()))
     for name, runs in methods.items():
@@ -306,6 +376,7 @@ def compare_methods(methods: dict[str, Sequence[RunArrays]], seeds: Sequence, au
                 raise G2RLError(f"{run.source}: test subjects {have} differ from {first.source}'s {names}; "
                                 "runs compared on a bootstrap must share their test subjects")
     weights = resample_counts(len(names), settings)
+    seed_counts = resample_seed_counts(len(seeds), settings)
     ones = np.ones((1, len(names)))
     summaries, dists, points = {}, {}, {}
     for name, runs in methods.items():
@@ -315,12 +386,11 @@ def compare_methods(methods: dict[str, Sequence[RunArrays]], seeds: Sequence, au
             stats.append(subject_sums(run.pred, run.true, codes, len(names)))
         dists[name] = bootstrap_seeds(stats, weights)
         points[name] = {m: v[:, 0, :] for m, v in bootstrap_seeds(stats, ones).items()}
-        summaries[name] = {m: summarize(points[name][m], dists[name][m], settings.level) for m in METRICS}
-    differences = {}
-    if "Baseline" in methods and "G2RL" in methods:
-        differences = {
-            m: paired_difference(dists["Baseline"][m], dists["G2RL"][m], points["Baseline"][m], points["G2RL"][m],
-                                 m, settings.level)
-            for m in METRICS
-        }
-    return Comparison(list(aus), names, list(seeds), summaries, differences, settings)
+        summaries[name] = {m: summarize(points[name][m], dists[name][m], seed_counts, settings.level) for m in METRICS}
+    differences = {
+        name: {m: paired_difference(dists[ref][m], dists[name][m], points[ref][m], points[name][m], m, settings.level,
+                                    seed_counts)
+               for m in METRICS}
+        for name, ref in against.items()
+    }
+    return Comparison(list(aus), names, list(seeds), summaries, differences, settings, against)

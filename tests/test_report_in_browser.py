@@ -79,9 +79,12 @@ def test_every_table_renders_as_a_table(report_dom):
     shown = probes(dom)
     assert shown, "the report's app did not load (no results found in the DOM)"
     for dataset in ("disfa", "bp4d"):
-        expect = {f"results/tables/table1_{dataset}.html": ["G2RL (ours, stopgrad_aux)", "Baseline (ours)", "KJRE", "Avg"],
+        expect = {f"results/tables/table1_{dataset}.html": ["G2RL (ours, literal)", "Baseline (ours)", "KJRE", "Avg",
+                                                            "G2RL + stop-grad/teach (ours)"],
                   f"results/tables/g2rl_vs_baseline_{dataset}.html": ["Avg", "ICC", "MAE"],
-                  f"results/{dataset}/ablation/table.html": ["Baseline", "G2RL", "G2RL literal", "G2RL pairs"]}
+                  f"results/{dataset}/ablation/table.html": ["Baseline", "G2RL", "G2RL + stop-grad/teach",
+                                                             "Baseline pairs", "G2RL pairs",
+                                                             "random init (same architecture)"]}
         for path, words in expect.items():
             mime, body = shown[path]
             assert mime == "text/html", f"{path} is {mime}: the report would offer a download, not a table"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -141,3 +142,143 @@ def test_ablation_has_seeds_cis_and_paired_differences(tmp_path):
     rows[2]["runs"] = rows[2]["runs"][:1]
     with pytest.raises(G2RLError, match="different seeds"):
         build_ablation_table(rows, AUS)
+
+
+def test_a_heatmap_variant_comes_with_its_own_baseline(tmp_path):
+    """`pairs` changes the heatmaps: the ablation trains a Baseline on them (baseline-pairs, lambda 0, the pairs
+    cache) and compares G2RL pairs with it, and that Baseline with the Baseline; a guidance-only variant is
+    compared with the Baseline and named by what it is."""
+    from g2rl.model.variants import ablation_methods, config_method_label, is_baseline
+    from g2rl.training.from_config import train_settings_from_config
+
+    cfg = validate({"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path)},
+                    "model": {"guidance": "literal"},
+                    "experiments": {"ablation": {"variants": {"stopgrad_aux": {"guidance": "stopgrad_aux"},
+                                                              "pairs": {"au_points": "pairs", "heatmap_layout": "per_point"}}}}})
+    plan = [(r["method"], r["label"], r["against"]) for r in ablation_methods(cfg)]
+    assert plan == [("baseline", "Baseline", None), ("g2rl", "G2RL", "baseline"),
+                    ("g2rl-stopgrad_aux", "G2RL + stop-grad/teach", "baseline"),
+                    ("baseline-pairs", "Baseline pairs", "baseline"), ("g2rl-pairs", "G2RL pairs", "baseline-pairs")]
+    assert heatmap_cache(cfg, "disfa", "baseline-pairs", "2") == heatmap_cache(cfg, "disfa", "g2rl-pairs", "2") \
+        == "results/disfa/cache/pairs-per_point-eq1/heatmaps_sigma2.h5"
+    s = train_settings_from_config(cfg, "baseline-pairs", "0")
+    assert s.lambda_g == 0 and s.model.au_points == "pairs" and is_baseline("baseline-pairs")
+    assert "Eq. 6/8 as written" in ablation_methods(cfg)[1]["changes"]
+    assert config_method_label(cfg, "g2rl-pairs") == "G2RL pairs"
+
+
+def test_table1_rows_and_variants_are_checked(tmp_path):
+    """A Table 1 row must be an ablation variant; a variant that changes nothing against Table 1's G2RL would
+    train the same runs twice."""
+    from g2rl.model.variants import check_experiment_rows
+
+    base = {"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path)}, "model": {"guidance": "literal"}}
+    ok = validate({**base, "experiments": {"table1_variants": ["stopgrad_aux"],
+                                           "ablation": {"variants": {"stopgrad_aux": {"guidance": "stopgrad_aux"}}}}})
+    check_experiment_rows(ok)
+    with pytest.raises(ConfigError, match=r"experiments.table1_variants: \['ours'\] not among"):
+        check_experiment_rows(validate({**base, "experiments": {"table1_variants": ["ours"]}}))
+    with pytest.raises(ConfigError, match="experiments.ablation.variants.literal: .* changes nothing"):
+        check_experiment_rows(validate({**base, "experiments": {"ablation": {"variants": {"literal": {"guidance": "literal"}}}}}))
+
+
+def test_each_row_is_compared_with_its_reference_and_the_guidance_share_is_by_hand(tmp_path):
+    """G2RL pairs is paired with Baseline pairs, not with the Baseline; λ·L_G / ((1 − λ)·L_S) comes from the last
+    epoch of each log (0.05 x 0.002 / (0.95 x 0.5) here); the tables are two narrow ones, and the legend counts the
+    cells tested."""
+    from g2rl.evidence import BootstrapSettings
+    from g2rl.reports.ablation import ablation_html, ablation_markdown
+
+    rows = []
+    for name, noise, against, lam in (("Baseline", 1.5, None, 0.0), ("Baseline pairs", 0.5, "Baseline", 0.0),
+                                      ("G2RL pairs", 0.5, "Baseline pairs", 0.05)):
+        runs = []
+        for seed in (0, 1):
+            d = tmp_path / name / f"seed{seed}"
+            d.mkdir(parents=True)
+            log = d / "log.csv"
+            pd.DataFrame({"epoch": [1, 2], "g_spread": [0.3, 0.2], "g_norm": [1.0, 1.0], "loss_heatmap": [0.9, 0.5],
+                          "loss_guidance": [0.1, 0.002]}).to_csv(log, index=False)
+            runs.append({"seed": str(seed), "predictions": [_subject_predictions(d / "p.csv", "1", noise, seed)],
+                         "train_logs": [str(log)]})
+        rows.append({"name": name, "changes": "x", "against": against, "lambda": lam, "runs": runs})
+    t = build_ablation_table(rows, AUS, BootstrapSettings(200, 0)).set_index("method")
+    assert t.loc["G2RL pairs", "vs"] == "Baseline pairs" and t.loc["Baseline pairs", "vs"] == "Baseline"
+    assert abs(t.loc["G2RL pairs", "MAE_diff"]) < abs(t.loc["Baseline pairs", "MAE_diff"])  # same heatmaps, same noise
+    assert t.loc["Baseline pairs", "MAE_mark"] == "better" and t.loc["G2RL pairs", "MAE_mark"] == ""
+    assert t.loc["G2RL pairs", "guidance_share"] == pytest.approx(0.05 * 0.002 / (0.95 * 0.5))
+    assert math.isnan(t.loc["Baseline pairs", "guidance_share"])
+    md = ablation_markdown(t.reset_index(), "disfa", "demo")
+    assert "G2RL pairs: x; compared with Baseline pairs" in md and "2.1e-04" in md
+    assert "4 cells tested" in md and "2 seeds: training randomness is barely sampled" in md
+    html = ablation_html(t.reset_index(), "disfa", "demo")
+    heads = [table.split("</tr>")[0].count("<th") for table in html.split("<table>")[1:]]
+    assert heads[:3] == [4, 4, 4] and max(heads) <= 6, heads
+
+
+def test_the_ablation_fits_the_reports_frame_in_chromium(tmp_path):
+    """The report shows a table page in a frame about 1050 px wide (a 1400 px window; 1280 px gives ~930):
+    at the demo's row names and cell widths, none of the three main tables (ICC, MAE, what the guidance did) is
+    wider than 930 px. At da21ea6 the one table was 1473 px."""
+    import shutil
+    import subprocess
+
+    from g2rl.evidence import BootstrapSettings
+    from g2rl.reports.ablation import ablation_html, merge_probe
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    names = [("Baseline", None, 0.0), ("G2RL", "Baseline", 0.05), ("G2RL + stop-grad/teach", "Baseline", 0.05),
+             ("Baseline pairs", "Baseline", 0.0), ("G2RL pairs", "Baseline pairs", 0.05)]
+    rows = []
+    for i, (name, against, lam) in enumerate(names):
+        runs = []
+        for seed in (0, 1):
+            d = tmp_path / f"r{i}" / f"seed{seed}"
+            d.mkdir(parents=True)
+            log = d / "log.csv"
+            pd.DataFrame({"epoch": [1], "g_spread": [0.4], "g_norm": [0.6], "loss_heatmap": [0.19],
+                          "loss_guidance": [0.003]}).to_csv(log, index=False)
+            runs.append({"seed": str(seed), "predictions": [_subject_predictions(d / "p.csv", "1", 1.0 + 0.1 * i, seed)],
+                         "train_logs": [str(log)]})
+        rows.append({"name": name, "changes": "au_points=pairs, heatmap_layout=per_point", "against": against,
+                     "lambda": lam, "runs": runs})
+    table = build_ablation_table(rows, AUS, BootstrapSettings(100, 0))
+    probe = pd.DataFrame({"method": [n for n, _, _ in names] + ["random init (same architecture)", "AU labels alone"],
+                          "probe_r2": 0.123, "probe_r2_lo": -0.0456, "probe_r2_hi": 0.321,
+                          "probe_vs": [a or "" for _, a, _ in names] + ["", ""],
+                          "probe_diff": [np.nan, 0.0123, -0.0234, 0.0345, -0.0456, np.nan, np.nan],
+                          "probe_diff_lo": -0.0789, "probe_diff_hi": 0.0891, "probe_diff_per_seed": "",
+                          "probe_seeds_agree": False, "probe_penalty": 0.1,
+                          "probe_reference": [False] * 5 + [True, True]})
+    page = tmp_path / "ablation.html"
+    html = ablation_html(merge_probe(table, probe), "bp4d", "demo")
+    measure = ("<script>document.title = Array.from(document.querySelectorAll('table')).slice(0, 3)"
+               ".map(t => t.scrollWidth).join(',');</script>")
+    page.write_text(html.replace("</body>", measure + "</body>"))
+    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=930,800",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    widths = [int(w) for w in re.search(r"<title>([\d,]+)</title>", out.stdout).group(1).split(",")]
+    assert len(widths) == 3 and max(widths) <= 930, widths
+
+
+def test_the_paper_configs_run_the_papers_g2rl_and_ours_as_its_own_row():
+    """config/paper.yaml, disfa.yaml and bp4d.yaml: Table 1's G2RL is Eq. 6/8 as written (guidance literal); our
+    stopgrad_aux is its own Table 1 row and ablation row, labelled as ours; no variant repeats Table 1's G2RL."""
+    from pathlib import Path
+
+    import yaml
+
+    from g2rl.model.variants import ablation_methods, check_experiment_rows, config_method_label, table1_variants
+
+    repo = Path(__file__).resolve().parent.parent
+    for name in ("paper.yaml", "disfa.yaml", "bp4d.yaml"):
+        cfg = validate(yaml.safe_load((repo / "config" / name).read_text()), source=name, check_roots=False)
+        check_experiment_rows(cfg, name)
+        assert cfg["model"]["guidance"] == "literal", name
+        assert table1_variants(cfg) == ["g2rl-stopgrad_aux"], name
+        assert config_method_label(cfg, "g2rl-stopgrad_aux") == "G2RL + stop-grad/teach"
+        assert "Eq. 6/8 as written" in ablation_methods(cfg)[1]["changes"]
+        assert "Trainings per test fold" in (repo / "config" / name).read_text()  # what each row costs

@@ -89,3 +89,30 @@ def test_sensitivity_figure_gets_a_provenance_file(tmp_path):
     side = json.loads((tmp_path / "figures" / "sensitivity_lambda.provenance.json").read_text())
     assert set(side["inputs"]) == set(files) and list(side["mixed"]) == ["commit"]
     assert side["outputs"][0].endswith("sensitivity_lambda.png")
+
+
+def test_table1_rows_may_differ_in_their_variant_but_a_rows_runs_may_not(tmp_path):
+    """Table 1's G2RL + stop-grad/teach row differs from the G2RL row in its model (guidance) by design: not
+    MIXED. Runs of one row with two configs, or rows that differ in anything else (epochs), are."""
+    def cfg(guidance, epochs=10):
+        return {"epochs": epochs, "model": {"guidance": guidance, "backbone": "resnet50"}}
+
+    def runs(root, ours_configs):
+        b, _ = make_run(root, "bp4d", "baseline", "2", "0", 0, 1.0)
+        g, _ = make_run(root, "bp4d", "g2rl", "2", "0.05", 0, 0.3)
+        v, _ = make_run(root, "bp4d", "g2rl-stopgrad_aux", "2", "0.05", 0, 0.2)
+        stamp_metrics(b, record(config=cfg("literal")))
+        stamp_metrics(g, record(config=cfg("literal")))
+        stamp_metrics(v, *(record(config=c) for c in ours_configs))
+        prefix = root / "tables" / "table1_bp4d"
+        assert run_report(["table1", "--dataset", "bp4d", "--baseline", str(b), "--g2rl", str(g), "--variant",
+                           "stopgrad_aux", str(v), "--paper", str(PAPER_CSV), "--data-label", "real",
+                           "--out-prefix", str(prefix)]) == 0
+        return prefix.with_suffix(".md").read_text(), json.loads(prefix.with_name("table1_bp4d.provenance.json").read_text())
+
+    md, side = runs(tmp_path / "a", [cfg("stopgrad_aux")])
+    assert "MIXED" not in md and "one config but for each row's model (its variant)" in md
+    assert side["mixed"] == {} and set(side["rows"]) == {"Baseline", "G2RL", "G2RL + stop-grad/teach"}
+    md, side = runs(tmp_path / "b", [cfg("stopgrad_aux"), cfg("stopgrad_aux", epochs=4)])
+    assert "MIXED PROVENANCE" in md and "G2RL + stop-grad/teach's runs come from 2 configurations" in md
+    assert "config" in side["mixed"] and "config within G2RL + stop-grad/teach" in side["mixed"]

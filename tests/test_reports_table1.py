@@ -160,10 +160,24 @@ def test_fixed_never_prints_negative_zero():
     assert fixed(-0.05, 3, sign=True) == "-0.050"
 
 
+def test_an_interval_never_prints_a_bound_that_contradicts_its_mark():
+    """DISFA AU05 printed '[-0.043, +0.000]▼' for an upper bound of -0.0004: a bound that is not zero keeps its
+    sign, with as many decimals as it takes."""
+    from g2rl.reports.comparison import fmt_difference
+    from g2rl.reports.numfmt import bound, interval
+
+    assert bound(-0.0004, 3, sign=True) == "-0.0004" and bound(0.00004, 3, sign=True) == "+0.00004"
+    assert bound(-0.043, 3, sign=True) == "-0.043" and bound(0.0, 3, sign=True) == "+0.000"
+    assert bound(3e-9, 2, sign=True) == "+3e-09" and bound(-0.004, 2) == "-0.004"
+    assert interval(-0.043, -0.0004, 3, sign=True) == "[-0.043, -0.0004]"
+    assert fmt_difference(-0.02, -0.043, -0.0004, "worse") == "-0.020 [-0.043, -0.0004]▼"
+
+
 def test_uncertainty_text_has_no_negative_zero():
     from g2rl.reports.comparison import fmt_estimate
 
-    assert fmt_estimate(0.001, 0.0, -0.003, 0.004) == "0.00 ± 0.00 [0.00, 0.00]"
+    assert fmt_estimate(0.001, 0.0, -0.003, 0.004) == "0.00 ± 0.00 [-0.003, 0.004]"  # bounds keep their sign
+    assert fmt_estimate(0.001, -0.0, 0.0, 0.01) == "0.00 ± 0.00 [0.00, 0.01]"
 
 
 def test_g2rl_row_names_its_variant_in_every_format(tmp_path):

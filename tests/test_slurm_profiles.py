@@ -5,7 +5,7 @@
   threads and GPU the profile promises (this also proves the installed snakemake + plugin accept every key);
 * the local profile's `gpu: 1` limit really keeps two GPU jobs apart (and without it they overlap);
 * the skip/fail policy of `require_slurm`;
-* the cluster template keeps the settings GUIDE.md section 6 found necessary.
+* the cluster template keeps the settings tests/slurm/README.md lists as necessary.
 """
 
 from __future__ import annotations

@@ -28,7 +28,12 @@ def parsed_settings(flags: list[str], sigma: float):
 
 
 def methods(config):
-    return ["baseline", "g2rl", *[f"g2rl-{v}" for v in (config["experiments"]["ablation"]["variants"] or {})]]
+    """Every method the workflow trains for this config (g2rl.model.variants.ablation_methods: a variant with
+    other heatmaps brings its own Baseline, baseline-<variant>)."""
+    from g2rl.model.variants import ablation_methods
+
+    return [row["method"] for row in ablation_methods(config)] if config["experiments"]["ablation"]["variants"] \
+        else ["baseline", "g2rl"]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name if p.parent.name == "config" else str(p.parent.parent.name))
@@ -37,7 +42,7 @@ def test_workflow_flags_give_the_libraries_settings(path):
     config = validate(yaml.safe_load(path.read_text()), source=str(path), check_roots=False)
     for method in methods(config):
         for lam in ("0", "0.05", "0.5"):
-            if (method == "baseline") != (lam == "0"):
+            if method.startswith("baseline") != (lam == "0"):
                 continue
             weights = "resources/weights/w.pth" if config["model"]["pretrained"] else None
             expect = train_settings_from_config(config, method, lam, pretrained=weights)

@@ -17,7 +17,7 @@ from g2rl.training.loop import split_rows
 from test_training_fakes import make_fold, small_settings
 
 
-def test_defaults_are_the_guides():
+def test_defaults_are_the_papers_and_the_scc_codes():
     s = TrainSettings()
     assert (s.lr, s.batch_size, s.epochs, s.lr_step_epochs, s.lr_gamma, s.weight_decay) == (5e-4, 16, 10, (5,), 0.1, 1e-5)
     assert (s.backbone, s.deconv_channels, s.model.latent_dim, s.lambda_g, s.sigma, s.num_workers) == ("resnet50", (256, 256, 256), 256, 0.05, 2.0, "auto")

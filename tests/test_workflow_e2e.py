@@ -15,7 +15,7 @@ from conftest import run_snakemake
 RESULTS = "results"
 DATASETS = {"disfa": ["1", "2", "3"], "bp4d": ["devel"]}
 # (method, sigma, lambda) of the tiny config: Table 1 rows on every dataset, the two sweeps on BP4D alone
-TABLE1 = [("baseline", "2", "0"), ("g2rl", "2", "0.05")]
+TABLE1 = [("baseline", "2", "0"), ("g2rl", "2", "0.05"), ("g2rl-stopgrad_aux", "2", "0.05")]
 SWEEPS = [("g2rl", "1", "0.05"), ("g2rl", "2", "0.5")]
 SETTINGS = {"disfa": TABLE1, "bp4d": TABLE1 + SWEEPS}
 
@@ -50,20 +50,27 @@ def test_every_output_exists(tiny_workflow):
 
 
 def test_ablation_table_has_every_row(tiny_workflow):
-    """.test/config/config.yaml's ablation: Baseline, G2RL and two variants, on the first fold, per dataset."""
+    """.test/config/config.yaml's ablation: Baseline, G2RL (Eq. 6/8 as written), our stop-grad/teach row, the pairs
+    layout's own Baseline and G2RL pairs against it, on the first fold, per dataset; the probe's two references."""
     for dataset, folds in DATASETS.items():
-        table = pd.read_csv(tiny_workflow / RESULTS / dataset / "ablation" / "table.csv")
-        assert list(table["method"]) == ["Baseline", "G2RL", "G2RL literal", "G2RL pairs"]
-        assert set(table["folds"].astype(str)) == {folds[0]}
-        assert table[["ICC_avg", "MAE_avg"]].notna().all().all() and table.filter(like="MAE_AU").notna().all().all()
-        assert table["g_spread_final"].iloc[0] != table["g_spread_final"].iloc[0]  # Baseline: no G (NaN)
-        assert table["g_spread_final"].iloc[1:].notna().all()
-        assert "G2RL literal" in (tiny_workflow / RESULTS / dataset / "ablation" / "table.md").read_text()
-        # the pairs variant trained on one map per point (BP4D 10, DISFA 24 under pairs)
-        rd = run_dir(tiny_workflow, dataset, "g2rl-pairs", "2", "0.05") / f"fold{folds[0]}"
-        meta = torch.load(rd / "model.pt", weights_only=True)["meta"]
-        assert meta["heatmap_layout"] == "per_point" and meta["model"]["au_points"] == "pairs"
-        assert len(meta["channel_au"]) == {"disfa": 24, "bp4d": 10}[dataset]
+        table = pd.read_csv(tiny_workflow / RESULTS / dataset / "ablation" / "table.csv", dtype={"folds": str})
+        rows = table[~table["probe_reference"].fillna(False).astype(bool)]
+        assert list(rows["method"]) == ["Baseline", "G2RL", "G2RL + stop-grad/teach", "Baseline pairs", "G2RL pairs"]
+        assert list(rows["vs"].fillna("")) == ["", "Baseline", "Baseline", "Baseline", "Baseline pairs"]
+        assert list(table.loc[~table.index.isin(rows.index), "method"]) == ["random init (same architecture)",
+                                                                           "AU labels alone"]
+        assert set(rows["folds"].astype(str)) == {folds[0]}
+        assert rows[["ICC_avg", "MAE_avg", "probe_r2"]].notna().all().all() and rows.filter(like="MAE_AU").notna().all().all()
+        assert rows["g_spread_final"].iloc[0] != rows["g_spread_final"].iloc[0]  # Baseline: no G (NaN)
+        assert rows["g_spread_final"].iloc[[1, 2, 4]].notna().all() and rows["guidance_share"].iloc[[1, 2, 4]].gt(0).all()
+        md = (tiny_workflow / RESULTS / dataset / "ablation" / "table.md").read_text()
+        assert "Table 1's G2RL: guidance literal, Eq. 6/8 as written" in md and "G2RL + stop-grad/teach" in md
+        # the pairs variant and its Baseline trained on one map per point (BP4D 10, DISFA 24 under pairs)
+        for method, lam in (("g2rl-pairs", "0.05"), ("baseline-pairs", "0")):
+            rd = run_dir(tiny_workflow, dataset, method, "2", lam) / f"fold{folds[0]}"
+            meta = torch.load(rd / "model.pt", weights_only=True)["meta"]
+            assert meta["heatmap_layout"] == "per_point" and meta["model"]["au_points"] == "pairs"
+            assert len(meta["channel_au"]) == {"disfa": 24, "bp4d": 10}[dataset] and meta["lambda_g"] == float(lam)
 
 
 def test_landmark_jobs_one_per_sequence(tiny_workflow):
@@ -81,8 +88,10 @@ def test_table1_has_our_rows_and_the_demo_caveat(tiny_workflow):
         assert "DEMO dataset" in md and "not comparable with the paper" in md
         table = pd.read_csv(tiny_workflow / RESULTS / "tables" / f"table1_{dataset}.csv", comment="#")
         ours = table[table["source"].str.startswith("ours")]
-        assert len(ours) == 4  # Baseline and G2RL x ICC and MAE
-        assert ours["Avg"].notna().all() and set(ours["method"]) == {"Baseline", "G2RL"}
+        assert len(ours) == 6  # Baseline, G2RL and G2RL + stop-grad/teach x ICC and MAE
+        assert ours["Avg"].notna().all() and set(ours["method"]) == {"Baseline", "G2RL", "G2RL + stop-grad/teach"}
+        assert dict(zip(ours["method"], ours["variant"].fillna(""))) == {
+            "Baseline": "", "G2RL": "literal", "G2RL + stop-grad/teach": "stopgrad_aux"}
 
 
 def test_seeds_confidence_intervals_and_the_paired_comparison(tiny_workflow):
@@ -95,21 +104,24 @@ def test_seeds_confidence_intervals_and_the_paired_comparison(tiny_workflow):
         assert not (run_dir(wd, dataset, "g2rl", "1", "0.05").parent / "seed1").exists()  # sweeps: one seed
         m = json.loads((run_dir(wd, dataset, "g2rl", "2", "0.05") / "metrics.json").read_text())
         lo, hi = m["bootstrap"]["avg"]["icc_ci"]
-        assert m["bootstrap"]["unit"] == "subject" and lo <= hi
+        assert m["bootstrap"]["unit"] == "subject" and lo <= hi  # one run; evidence.json resamples the seeds too
+        assert json.loads((wd / RESULTS / dataset / "evidence.json").read_text())["bootstrap"]["unit"] == "seed and subject"
         assert m["diagnostics"]["summary"]["final_loss_guidance"] is not None
         ev = json.loads((wd / RESULTS / dataset / "evidence.json").read_text())
-        assert ev["seeds"] == ["0", "1"] and ev["difference"]["avg"]["icc"]["ci"][0] is not None
+        assert ev["seeds"] == ["0", "1"] and ev["differences"]["g2rl"]["avg"]["icc"]["ci"][0] is not None
+        assert ev["methods"]["g2rl-stopgrad_aux"]["label"] == "G2RL + stop-grad/teach"
         md = (tables / f"table1_{dataset}.md").read_text()
-        assert "Our rows with their uncertainty" in md and "bootstrap CI over the" in md
+        assert "Our rows with their uncertainty" in md and "resampling the seeds and the" in md
         t1 = pd.read_csv(tables / f"table1_{dataset}.csv")
         assert t1.loc[t1["source"].str.startswith("ours"), ["Avg_sd", "Avg_lo", "Avg_hi"]].notna().all().all()
     for dataset in DATASETS:  # one comparison per dataset, named by it (issue 21: configs do not overwrite)
         cmp = pd.read_csv(tables / f"g2rl_vs_baseline_{dataset}.csv")
         assert set(cmp["dataset"]) == {dataset} and (cmp["n_seeds"] == 2).all()
         avg = cmp[cmp["au"] == "Avg"]
-        assert len(avg) == 2 and avg[["diff", "diff_lo", "diff_hi", "g2rl_win_share"]].notna().all().all()
-        assert (avg["diff_lo"] <= avg["diff_hi"]).all()
-        assert "G2RL − Baseline" in (tables / f"g2rl_vs_baseline_{dataset}.md").read_text()
+        assert len(avg) == 4 and avg[["diff", "diff_lo", "diff_hi", "g2rl_win_share"]].notna().all().all()
+        assert (avg["diff_lo"] <= avg["diff_hi"]).all() and set(avg["variant"]) == {"literal", "stopgrad_aux"}
+        text = (tables / f"g2rl_vs_baseline_{dataset}.md").read_text()
+        assert "G2RL − Baseline" in text and "G2RL + stop-grad/teach − Baseline" in text
 
 
 def test_predictions_cover_each_test_frame_once(tiny_workflow):

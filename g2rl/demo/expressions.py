@@ -5,8 +5,9 @@ Every field is given at intensity 5 in units of the inter-ocular distance (IOD),
 midline (negative = towards it), ``down`` moves it down the image (negative = up). A field at
 intensity ``i`` is scaled by ``i / 5``. Displacements of co-occurring AUs add; the total shift of any
 point is then softly capped at ``MAX_SHIFT_IOD`` because dlib's fit breaks above ~15 % of IOD
-(GUIDE section 5). Neighbouring points move along with the ones FACS names: dlib follows a lone
-mouth corner poorly (~40 % of the shift) but a moved lip region well (70-90 %).
+(measured on the demo's warped faces, docs/DEMO_DATA.md). Neighbouring points move along with the ones
+FACS names: dlib follows a lone mouth corner poorly (~40 % of the shift) but a moved lip region well
+(70-90 %).
 
 dlib's 68 points (0-indexed): jaw 0-16 (8 = chin), brows 17-21 / 22-26 (21, 22 inner), nose 27-35,
 eyes 36-41 / 42-47 (upper lids 37, 38, 43, 44; lower lids 40, 41, 46, 47), outer lips 48-59

@@ -35,7 +35,8 @@ DEFAULT_BP4D_TRAIN = ("F001", "M001", "F003")
 DEFAULT_BP4D_DEVEL = ("F002", "M002", "F004")
 DEFAULT_BP4D_TASKS = ("T1", "T2")
 DEFAULT_FRAME_SIZE = (384, 288)  # (W, H): 4:3 like DISFA's 1024 x 768, small enough to be quick
-# The public 3-fold DISFA subject split (GUIDE section 3); the demo summary reports each subject's part.
+# The 3-fold DISFA subject split most public code uses (g2rl/resources/config.schema.yaml's default folds);
+# the demo summary reports each subject's part.
 DISFA_PUBLIC_FOLDS = {
     1: ("SN002", "SN010", "SN001", "SN026", "SN027", "SN032", "SN030", "SN009", "SN016"),
     2: ("SN013", "SN018", "SN011", "SN028", "SN012", "SN006", "SN031", "SN021", "SN024"),

@@ -45,7 +45,8 @@ def from_known_fields(cls, values: dict[str, Any], what: str):
 
 @dataclass
 class ModelConfig:
-    """Architecture and method choices of one model (defaults: today's behaviour, the guide's widths)."""
+    """Architecture and method choices of one model (defaults: the widths of Simple Baselines, Xiao et al. 2018,
+    the paper's backbone; guidance: our stopgrad_aux, which the paper configs name as their own Table 1 row)."""
 
     # the heatmap network (the Baseline; all that is kept at test time)
     backbone: str = "resnet50"

@@ -5,8 +5,8 @@ dlib order) whose mean is the point: one index = that landmark, two = their midp
 their centroid. Each dataset uses its own AU list; the mapping lives in the workflow config,
 either by name (:data:`NAMED_MAPPINGS`: ``hr`` or ``pairs``) or written out.
 
-``hr`` (:data:`HR_AU_POINTS`) is the table of two third-party heatmap AU implementations (GUIDE.md
-section 2): 1 to 3 points per AU, centroids included. ``pairs`` (:data:`PAIRS_AU_POINTS`) follows the
+``hr`` (:data:`HR_AU_POINTS`) is a table found in third-party public heatmap AU code (written out in
+docs/AU_POINTS.md): 1 to 3 points per AU, centroids included. ``pairs`` (:data:`PAIRS_AU_POINTS`) follows the
 G2RL first author's own SCC code (EvelynFan/FAU): BP4D 10 points (two per AU), DISFA 24 (AU04 one,
 AU09 three, the others two), only single landmarks and midpoints; docs/AU_POINTS.md says how each
 point was chosen and shows them on an aligned face.
@@ -18,8 +18,8 @@ import numpy as np
 
 from g2rl.errors import ConfigError
 
-# `hr` (GUIDE.md section 2), used by two independent public implementations of heatmap AU
-# intensity regression (third-party, not the G2RL author's).
+# `hr`: a table found in third-party public code of heatmap AU intensity regression (not the G2RL
+# author's); docs/AU_POINTS.md lists it.
 _BROWS = [[21], [22], [21, 22, 27]]
 _LIP_CORNERS = [[48], [54]]
 HR_AU_POINTS: dict[str, list[list[int]]] = {

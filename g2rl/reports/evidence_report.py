@@ -8,17 +8,28 @@ evaluate`` adds next to the existing ones (docs/METRICS.md):
     "fold_mean":   {"n_folds", "per_au": {AU: {"icc", "mae"}}, "avg": {"icc", "mae"}}       # or null (one fold)
     "diagnostics": see g2rl.reports.diagnostics                                             # only with --diagnostics
 
-Per dataset, :func:`build_evidence` reads the metrics.json of every seed of the Baseline and of
-G2RL, reloads the predictions they were computed from, and bootstraps both methods on the same
-subject resamples (g2rl.evidence.compare_methods). ``evidence.json`` layout::
+Per dataset, :func:`build_evidence` reads the metrics.json of every seed of each Table 1 row (the
+Baseline, G2RL, and any ``experiments.table1_variants`` row such as G2RL + stop-grad/teach), reloads the
+predictions they were computed from, and bootstraps every row on the same seed and subject resamples
+(g2rl.evidence.compare_methods), each non-reference row paired with the Baseline. ``evidence.json``
+layout (every row named, and its variant: a reader needs no other file to say what a number is)::
 
-    {"format": "g2rl-evidence/1", "dataset", "aus", "seeds": [...], "subjects": [...],
-     "bootstrap": {"unit": "subject", "n_resamples", "seed", "level"},
-     "methods": {"Baseline"|"G2RL": {"files": [metrics.json, ...],
-                 "per_au": {AU: {"icc"|"mae": {"mean", "sd", "ci": [lo, hi], "per_seed": [...], "undefined"}}},
-                 "avg": {...}, "fold_mean": {...} | null, "diagnostics": {...} | null}},
-     "difference": {"per_au": {AU: {"icc"|"mae": {"diff", "ci": [lo, hi], "win_share", "ci_excludes_0"}}},
-                    "avg": {...}}}     # G2RL - Baseline, paired by seed
+    {"format": "g2rl-evidence/2", "dataset", "aus", "seeds": [...], "subjects": [...],
+     "bootstrap": {"unit": "seed and subject", "n_resamples", "seed", "level"},
+     "reference": "baseline",
+     "rows": ["baseline", "g2rl", "g2rl-stopgrad_aux", ...],          # the table's order; keys of "methods"
+     "methods": {<row>: {"label": "Baseline" | "G2RL" | "G2RL + stop-grad/teach" | ...,
+                         "variant": null | "literal" | "stopgrad_aux" | ...,   # the guidance (null: a Baseline)
+                         "variant_note": "...",                    # what that guidance is, in words
+                         "files": [metrics.json, ...],
+                         "per_au": {AU: {"icc"|"mae": {"mean", "sd", "ci": [lo, hi], "per_seed": [...], "undefined"}}},
+                         "avg": {...}, "fold_mean": {...} | null, "diagnostics": {...} | null}},
+     "differences": {<row>: {"against": "baseline", "label": "G2RL - Baseline",
+                             "per_au": {AU: {"icc"|"mae": {"diff", "ci": [lo, hi], "per_seed": [...], "seeds_agree",
+                                                          "ci_excludes_0", "win_share", "mark"}}},
+                             "avg": {...}}},                      # every row but the reference, paired by seed
+     "marks": {"shown": bool, "legend": "..."},                   # "mark": "better" | "worse" | "" per cell
+     "multiplicity": {"cells_tested", "primary", "adjusted": false, "note"}}
 """
 
 from __future__ import annotations
@@ -36,11 +47,14 @@ from g2rl.evidence import METRICS, BootstrapSettings, Comparison, RunArrays, com
 from g2rl.formats import DIAGNOSTICS_FORMAT
 from g2rl.jsonfile import read_json, write_json
 from g2rl.reports.evaluate import read_metrics_json, read_predictions
+from g2rl.reports.marks import cell_direction, legend, marks_shown, multiplicity_note
+from g2rl.reports.model_label import row_identities
 from g2rl.reports.run_files import run_labels
 # per-run keys live in g2rl.reports.uncertainty (g2rl evaluate writes them); re-exported for readers of evidence
 from g2rl.reports.uncertainty import _f, fold_mean, run_arrays, uncertainty_keys  # noqa: F401
 
-EVIDENCE_FORMAT = "g2rl-evidence/1"
+EVIDENCE_FORMAT = "g2rl-evidence/2"
+REFERENCE = "baseline"
 
 
 def _load_run(path: str | os.PathLike, metrics: dict) -> RunArrays:
@@ -64,46 +78,67 @@ def _seed_of(path: str, metrics: dict):
     return run_labels(path, metrics).get("seed")
 
 
-def build_evidence(dataset: str, files: dict[str, Sequence[str]], settings: BootstrapSettings = BootstrapSettings()) -> dict:
-    """evidence.json for one dataset from {'Baseline': [metrics.json per seed], 'G2RL': [...]}.
+def load_rows(files: dict[str, Sequence[str]]) -> tuple[dict[str, list[tuple[str, dict]]], list[str]]:
+    """{row: [(path, metrics.json)] sorted by seed} and the seeds, from {row: [metrics.json per seed]}.
 
-    Runs are paired by their seed (``run`` label or the ``seed<N>`` path folder); both methods
-    must have the same seeds. Returns the dict described in the module docstring.
-    """
+    Runs are paired by their seed (``run`` label or the ``seed<N>`` path folder); every row must have the
+    same seeds and the same AUs."""
     loaded, seeds = {}, {}
-    for method, paths in files.items():
+    for row, paths in files.items():
         ms = [(str(p), read_metrics_json(p)) for p in paths]
         labels = [_seed_of(p, m) for p, m in ms]
         if None in labels:
             labels = list(range(len(ms)))  # no seed labels: paired by position
         if len(set(map(str, labels))) != len(ms):
-            raise G2RLError(f"{method}: metrics files {[p for p, _ in ms]} repeat a seed {labels}")
+            raise G2RLError(f"{row}: metrics files {[p for p, _ in ms]} repeat a seed {labels}")
         order = sorted(range(len(ms)), key=lambda i: str(labels[i]))
-        loaded[method] = [ms[i] for i in order]
-        seeds[method] = [str(labels[i]) for i in order]
+        loaded[row] = [ms[i] for i in order]
+        seeds[row] = [str(labels[i]) for i in order]
     names = list(files)
-    if len(names) == 2 and seeds[names[0]] != seeds[names[1]]:
-        raise G2RLError(f"{dataset}: {names[0]} has seeds {seeds[names[0]]} but {names[1]} has {seeds[names[1]]}; "
-                        "the paired comparison needs the same seeds for both")
+    for row in names[1:]:
+        if seeds[row] != seeds[names[0]]:
+            raise G2RLError(f"{names[0]} has seeds {seeds[names[0]]} but {row} has {seeds[row]}; "
+                            "the paired comparison needs the same seeds for every row")
     aus = loaded[names[0]][0][1]["aus"]
-    for method, ms in loaded.items():
+    for ms in loaded.values():
         for p, m in ms:
             if m["aus"] != aus:
                 raise G2RLError(f"{p}: AUs {m['aus']} differ from {loaded[names[0]][0][0]}'s {aus}")
-    cmp = compare_methods({k: [_load_run(p, m) for p, m in ms] for k, ms in loaded.items()}, seeds[names[0]], aus, settings)
+    return loaded, seeds[names[0]]
+
+
+def build_evidence(dataset: str, files: dict[str, Sequence[str]], settings: BootstrapSettings = BootstrapSettings()) -> dict:
+    """evidence.json for one dataset from {row: [metrics.json per seed]}, rows keyed by their workflow method
+    ('baseline' first: the reference; 'g2rl'; 'g2rl-<variant>'). Returns the dict described in the module
+    docstring."""
+    if REFERENCE not in files:
+        raise G2RLError(f"{dataset}: evidence needs the Baseline's runs (rows given: {sorted(files)})")
+    files = {REFERENCE: files[REFERENCE], **{k: v for k, v in files.items() if k != REFERENCE}}
+    loaded, seeds = load_rows(files)
+    aus = loaded[REFERENCE][0][1]["aus"]
+    ids = row_identities({row: [m for _, m in ms] for row, ms in loaded.items()})
+    cmp = compare_methods({k: [_load_run(p, m) for p, m in ms] for k, ms in loaded.items()}, seeds, aus, settings,
+                          against={row: REFERENCE for row in loaded if row != REFERENCE})
+    n_subjects = len(cmp.subjects)
     out = {
-        "format": EVIDENCE_FORMAT, "dataset": dataset, "aus": aus, "seeds": seeds[names[0]],
-        "subjects": cmp.subjects, "bootstrap": settings.to_dict(), "methods": {}, "difference": None,
+        "format": EVIDENCE_FORMAT, "dataset": dataset, "aus": aus, "seeds": seeds, "subjects": cmp.subjects,
+        "bootstrap": settings.to_dict(), "reference": REFERENCE, "rows": list(loaded), "methods": {}, "differences": {},
     }
-    for method, ms in loaded.items():
-        out["methods"][method] = {
-            "files": [p for p, _ in ms],
-            **_summary_dict(cmp, method),
+    for row, ms in loaded.items():
+        out["methods"][row] = {
+            **ids[row], "files": [p for p, _ in ms], **_summary_dict(cmp, row),
             "fold_mean": _mean_of_dicts([m.get("fold_mean") for _, m in ms]),
             "diagnostics": _mean_of_dicts([m.get("diagnostics", {}).get("summary") for _, m in ms]),
         }
-    if cmp.differences:
-        out["difference"] = _difference_dict(cmp)
+    cells = 0
+    for row, ref in cmp.against.items():
+        diff = _difference_dict(cmp, row, lambda metric, cell: cell_direction(metric, cell, n_subjects))
+        cells += sum(c[m]["diff"] is not None for c in [*diff["per_au"].values(), diff["avg"]] for m in METRICS)
+        out["differences"][row] = {"against": ref, "label": f"{ids[row]['label']} − {ids[ref]['label']}", **diff}
+    primary = len(METRICS) * len(cmp.against)
+    out["marks"] = {"shown": marks_shown(n_subjects), "legend": legend(n_subjects, len(seeds), "a G2RL row", "our Baseline")}
+    out["multiplicity"] = {"cells_tested": cells, "primary": primary, "adjusted": False,
+                           "note": multiplicity_note(cells, primary)}
     return out
 
 
@@ -118,13 +153,19 @@ def _summary_dict(cmp: Comparison, method: str) -> dict:
     return {"per_au": {au: cell(j) for j, au in enumerate(cmp.aus)}, "avg": cell(len(cmp.aus))}
 
 
-def _difference_dict(cmp: Comparison) -> dict:
-    d = cmp.differences
+def _difference_dict(cmp: Comparison, method: str, mark) -> dict:
+    """One row's differences to its reference as plain dicts; ``mark(metric, cell)`` gives each cell's mark."""
+    d = cmp.differences[method]
 
     def cell(j):
-        return {m: {"diff": _f(d[m].diff[j]), "ci": [_f(d[m].lo[j]), _f(d[m].hi[j])],
-                    "win_share": _f(d[m].win_share[j]), "ci_excludes_0": bool(d[m].excludes_zero[j])}
-                for m in METRICS}
+        out = {}
+        for m in METRICS:
+            c = {"diff": _f(d[m].diff[j]), "ci": [_f(d[m].lo[j]), _f(d[m].hi[j])],
+                 "per_seed": [_f(v) for v in d[m].per_seed[:, j]], "seeds_agree": bool(d[m].seeds_agree[j]),
+                 "ci_excludes_0": bool(d[m].excludes_zero[j]), "win_share": _f(d[m].win_share[j])}
+            c["mark"] = mark(m, c)
+            out[m] = c
+        return out
 
     return {"per_au": {au: cell(j) for j, au in enumerate(cmp.aus)}, "avg": cell(len(cmp.aus))}
 

@@ -104,7 +104,7 @@ def param_tick_label(value: float) -> str:
 
 
 def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike, demo: bool = False,
-                     baseline: pd.DataFrame | None = None) -> list[Path]:
+                     baseline: pd.DataFrame | None = None, method: str = "G2RL") -> list[Path]:
     """ICC vs a parameter and MAE vs it, one line per dataset, as the paper's Figs. 6 and 7.
 
     ``records``: columns dataset ('bp4d' | 'disfa' | ...), param (one of 'sigma' | 'lambda' for
@@ -116,7 +116,8 @@ def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike, demo:
     colour. Writes ``<out_prefix>.png`` and ``<out_prefix>.pdf``: panel (a) ICC, panel (b) MAE.
     The x axis is numeric (sigma linear, lambda logarithmic: the paper's lambda grid spans two
     decades), ticked at the swept values, sigma as sqrt(0.2) etc. where it is one. ``demo`` stamps
-    "DEMO DATA" on both files. Returns [png, pdf].
+    "DEMO DATA" on both files. ``method`` names the swept runs in the legend, with their variant (e.g.
+    'G2RL (literal)': which G2RL the sweep trained). Returns [png, pdf].
     """
     need = {"dataset", "param", "value", "icc", "mae"}
     missing = sorted(need - set(records.columns))
@@ -150,7 +151,7 @@ def plot_sensitivity(records: pd.DataFrame, out_prefix: str | os.PathLike, demo:
             # error bars when the records carry them (g2rl.reports.report_cli.with_error_bars)
             bars = [(y - d[f"{col}_lo"]).clip(lower=0), (d[f"{col}_hi"] - y).clip(lower=0)] if f"{col}_lo" in d else None
             ax.errorbar(x, y, yerr=None if bars is None else np.nan_to_num(np.asarray(bars, dtype=float)),
-                        marker=_MARKERS[j % len(_MARKERS)], label=f"G2RL, {label}", capsize=3, color=colour)
+                        marker=_MARKERS[j % len(_MARKERS)], label=f"{method}, {label}", capsize=3, color=colour)
             if dataset in base.index:
                 ax.axhline(float(base.loc[dataset, col]), color=colour, ls="--", lw=1.0, label=f"Baseline, {label}")
     sym = PARAM_SYMBOL[param]

@@ -19,6 +19,7 @@ from typing import Sequence
 STYLE = (
     "body{font-family:sans-serif;font-size:14px;margin:12px} table{border-collapse:collapse;margin:6px 0 14px}"
     " th,td{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd;white-space:nowrap}"
+    " th{white-space:normal;vertical-align:bottom}"  # long headings wrap, so a table fits the report's frame
     " td.m,th.m{text-align:left} tr.block th{background:#eee;text-align:left} tr.ours td{background:#f6f8ff}"
     " p.demo{background:#fde2e1;border:2px solid #c0392b;padding:6px;font-weight:bold}"
     " img{max-width:100%;height:auto}"

@@ -1,14 +1,17 @@
 """Which G2RL a table shows: its guidance variant and the model choices the paper does not make.
 
-The paper's G2RL trains Eq. 6/8 as written (``guidance: literal``), which can collapse to G = 0
-(docs/METHOD.md); this reproduction defaults to ``stopgrad_aux``. A row called just "G2RL" hides that,
-so Table 1 names the variant in its row label and lists the other choices in its caption. They come from
-the runs themselves: each metrics.json's provenance holds its training config (``config.model``).
+The paper's G2RL trains Eq. 6/8 as written (``guidance: literal``), which collapses to a constant G
+(docs/METHOD.md); the paper configs run it as Table 1's G2RL, and our fix (``stopgrad_aux``, the library's
+default) as a row of its own, "G2RL + stop-grad/teach". A row called just "G2RL" would hide which one ran,
+so every table names the variant in its row label and lists the other choices in its caption. They come
+from the runs themselves: each metrics.json's provenance holds its training config (``config.model``).
 """
 
 from __future__ import annotations
 
 from typing import Iterable, Mapping
+
+from g2rl.model.variants import GUIDANCE_SHORT, is_baseline, method_label
 
 # the paper's reading of each choice we name when a run differs from it
 PAPER_CHOICES = {"guidance": "literal", "heatmap_layout": "per_point", "heatmap_peak": "eq1",
@@ -59,3 +62,18 @@ def choices_note(model: Mapping | None, method: str = "G2RL") -> str:
     if model.get("geometry_input", "aligned") != PAPER_CHOICES["geometry_input"]:
         parts.append(f"geometry input {model['geometry_input']}")
     return f"{method} (ours) is " + "; ".join(parts)
+
+
+def row_identities(rows: Mapping[str, Iterable[Mapping]]) -> dict[str, dict]:
+    """Per Table 1 row ({workflow method: its loaded metrics.json files}): ``label`` (g2rl.model.variants.
+    method_label), ``variant`` (the guidance it ran; None for a Baseline or when unknown) and ``variant_note``
+    (what that guidance is). The labels come from the runs' own records, so a row can never be called by
+    another variant's name."""
+    models = {row: metrics_model(list(ms)) for row, ms in rows.items()}
+    g2rl_model = models.get("g2rl")
+    out = {}
+    for row, model in models.items():
+        variant = None if is_baseline(row) else variant_name(model) or None
+        out[row] = {"label": method_label(row, model, g2rl_model), "variant": variant,
+                    "variant_note": GUIDANCE_SHORT.get(variant) if variant else None}
+    return out

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from g2rl.cli_lists import WordList
 from g2rl.errors import G2RLError
+from g2rl.model.variants import VARIANT_PREFIX
 from g2rl.paths import refuse_output_over_input
 from g2rl.reports.evaluate import read_metrics_json
 from g2rl.reports.paper_table import PACKAGED_PAPER_TABLE
@@ -39,8 +41,8 @@ log = logging.getLogger(__name__)
 # subcommand -> what it writes: `g2rl report -h` lists them all (tests/test_cli_help.py checks it)
 SUBCOMMANDS = {
     "table1": "Table 1 (csv, md, tex, html): our Baseline and G2RL next to the paper's rows",
-    "evidence": "evidence.json: seeds and subject-bootstrap CIs of Baseline and G2RL, and their paired difference",
-    "compare": "the G2RL-vs-Baseline table (csv, md, html) from evidence.json files",
+    "evidence": "evidence.json: seeds and two-level bootstrap CIs of Table 1's rows, and their paired differences to the Baseline",
+    "compare": "the G2RL-vs-Baseline table (csv, md, html) from evidence.json files, one block per G2RL row",
     "sensitivity": "ICC and MAE vs sigma or lambda, one line per dataset, the Baseline as reference (Figs. 6-7; png, pdf)",
     "examples": "heatmaps over test faces (Fig. 4) and intensity curves (Fig. 5) of one fold (png, pdf)",
     "ablation": "Baseline, G2RL and its variants on the same folds, with seeds and CIs (csv, md, html)",
@@ -48,6 +50,7 @@ SUBCOMMANDS = {
     "home": "the report's home page (rst): the run's title, its result in one line per dataset, what was run",
 }
 DATASET_CHOICES = ("bp4d", "disfa")
+VARIANT_NAME = "[a-z0-9_]+"  # the config schema's pattern for ablation variant names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md, .tex, .html")
     t.add_argument("--caption", metavar="TEXT", help="title (default: 'Table 1 (<DATASET>): ICC and MAE per AU')")
     t.add_argument("--evidence", metavar="FILE.json", help="evidence.json of the dataset (g2rl report evidence): sd, CIs, marks")
+    add_variant_argument(t)
     v = sub.add_parser("evidence", help=SUBCOMMANDS["evidence"], description=SUBCOMMANDS["evidence"])
     v.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="the dataset of the runs")
     v.add_argument("--baseline", nargs="+", required=True, metavar="FILE.json", help="Baseline metrics.json, one per seed")
@@ -70,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the test subjects (default 1000)")
     v.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     v.add_argument("--out", required=True, metavar="FILE.json", help="evidence.json to write")
+    add_variant_argument(v)
     c = sub.add_parser("compare", help=SUBCOMMANDS["compare"], description=SUBCOMMANDS["compare"])
     c.add_argument("--data-label", required=True, choices=["demo", "real"], help="what the runs were computed on")
     c.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .html")
@@ -108,6 +113,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--out-prefix", required=True, help="writes <prefix>.csv, .md and .html")
     a.add_argument("--crops", metavar="FILE.h5", help="the dataset's crops.h5: adds the landmark geometry probe of each row's models "
                                    "(model.pt beside each predictions.csv; g2rl.reports.geometry_probe)")
+    a.add_argument("--probe-frames", type=int, default=32, metavar="N",
+                   help="frames per subject the probe reads, training and test subjects alike (default 32)")
+    a.add_argument("--probe-device", default="cpu", help="where the probe's forward passes run (default cpu)")
     tr = sub.add_parser("training", help=SUBCOMMANDS["training"], description=SUBCOMMANDS["training"])
     tr.add_argument("logs", nargs="+", metavar="FILE.csv", help="train_log.csv files, laid out as <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/")
     tr.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
@@ -121,6 +129,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     h.add_argument("--evidence", nargs="+", required=True, metavar="FILE.json",
                    help="evidence.json of the same datasets, in the same order")
     h.add_argument("--out", required=True, metavar="FILE.rst", help="the page to write")
+
+
+def add_variant_argument(parser: argparse.ArgumentParser) -> None:
+    """``--variant NAME METRICS.json...``, repeatable: an extra Table 1 row, the runs of ``g2rl-NAME``."""
+    parser.add_argument("--variant", nargs="+", action="append", default=[], metavar="NAME_THEN_METRICS",
+                        help="an extra row: a variant name (e.g. stopgrad_aux: the runs of method g2rl-stopgrad_aux) "
+                             "then its metrics.json, one per seed; repeat for more rows")
+
+
+def table1_rows(args: argparse.Namespace) -> dict[str, list[str]]:
+    """{workflow method: metrics.json per seed} of the rows given: baseline, g2rl, then each ``--variant``."""
+    rows = {"baseline": list(args.baseline), "g2rl": list(args.g2rl)}
+    for words in args.variant:
+        name, files = words[0], words[1:]
+        if not re.fullmatch(VARIANT_NAME, name) or not files:
+            raise G2RLError(f"--variant {' '.join(words)}: give a variant name ({VARIANT_NAME}) then its metrics.json "
+                            "files, one per seed")
+        if f"{VARIANT_PREFIX}{name}" in rows:
+            raise G2RLError(f"--variant {name} is given twice")
+        rows[f"{VARIANT_PREFIX}{name}"] = files
+    return rows
+
+
+def method_folder(path: str | Path) -> str:
+    """The method folder of a run file in the workflow's layout (``.../runs/<method>/...``); 'run' elsewhere."""
+    m = re.search(r"(?:^|/)runs/([^/]+)/", Path(path).as_posix())
+    return m.group(1) if m else "run"
 
 
 def baseline_records(paths: list[str]) -> pd.DataFrame:
@@ -200,6 +235,7 @@ def _refuse_overwriting_inputs(args: argparse.Namespace) -> None:
     outputs["--out"] = getattr(args, "out", None)
     inputs = {f"--{a}": getattr(args, a, None) for a in ("baseline", "g2rl", "paper", "metrics", "model", "predictions", "crops", "logs",
                                                           "table1", "evidence")}
+    inputs["--variant"] = [p for words in getattr(args, "variant", None) or [] for p in words[1:]]
     refuse_output_over_input(f"report {args.what}", outputs, inputs)
 
 
@@ -209,32 +245,32 @@ def main(args: argparse.Namespace) -> int:
     check_options(args, {"bootstrap_seed": "experiments.bootstrap.seed", "resamples": "experiments.bootstrap.resamples"})
     _refuse_overwriting_inputs(args)
     if args.what == "table1":
-        from g2rl.reports.stamp import metrics_records, stamp
-        from g2rl.reports.table1 import DATASET_NAMES, build_table1, write_table1
+        from g2rl.reports.model_label import metrics_model, row_identities
+        from g2rl.reports.stamp import metrics_records, rows_stamp
+        from g2rl.reports.table1 import DATASET_NAMES, build_table1, name_variant, write_table1
 
-        loaded = {p: read_metrics_json(p) for p in [*args.baseline, *args.g2rl]}
-        ours = {
-            "Baseline": [loaded[p] for p in args.baseline],
-            "G2RL": [loaded[p] for p in args.g2rl],
-        }
+        files = table1_rows(args)
+        loaded = {p: read_metrics_json(p) for paths in files.values() for p in paths}
+        ids = row_identities({row: [loaded[p] for p in paths] for row, paths in files.items()})
+        ours = {ids[row]["label"]: [loaded[p] for p in paths] for row, paths in files.items()}
         df = build_table1(args.dataset, ours, args.paper, args.data_label)
         if args.evidence:
             from g2rl.reports.evidence_report import read_evidence
             from g2rl.reports.table1_evidence import attach_evidence
 
             attach_evidence(df, read_evidence(args.evidence))
-        from g2rl.reports.model_label import metrics_model
-        from g2rl.reports.table1 import name_variant
-
-        name_variant(df, "G2RL", metrics_model(loaded[p] for p in args.g2rl))  # which G2RL: from its runs' records
-        # initialisation and provenance (single or MIXED) go into the caption; the records beside it
-        _, notes = stamp([f"{args.out_prefix}.csv"], metrics_records(loaded), "table1")
+        for row, paths in files.items():  # which G2RL: from its runs' records
+            if row != "baseline":
+                name_variant(df, ids[row]["label"], metrics_model(loaded[p] for p in paths))
+        # initialisation and provenance (single or MIXED; each row's runs one config) go into the caption
+        by_row = {ids[row]["label"]: metrics_records({p: loaded[p] for p in paths}) for row, paths in files.items()}
+        _, notes = rows_stamp([f"{args.out_prefix}.csv"], by_row, "table1")
         df.attrs["notes"] = [*df.attrs.get("notes", []), *notes]
         caption = args.caption or f"Table 1 ({DATASET_NAMES.get(args.dataset, args.dataset)}): ICC and MAE per AU"
         paths = write_table1(df, args.out_prefix, caption)
-        for m in ("Baseline", "G2RL"):
-            row = df[(df["source"] == "ours") & (df["method"] == m)].set_index("metric")["Avg"]
-            log.info("%s (ours): avg ICC %.3f, avg MAE %.3f", m, row["ICC"], row["MAE"])
+        for label in ours:
+            row = df[(df["source"] == "ours") & (df["method"] == label)].set_index("metric")["Avg"]
+            log.info("%s (ours): avg ICC %.3f, avg MAE %.3f", label, row["ICC"], row["MAE"])
         log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
         return 0
     if args.what == "evidence":
@@ -242,11 +278,14 @@ def main(args: argparse.Namespace) -> int:
         from g2rl.reports.evidence_report import build_evidence, write_evidence
 
         settings = BootstrapSettings(args.resamples, args.bootstrap_seed).validate()
-        ev = build_evidence(args.dataset, {"Baseline": args.baseline, "G2RL": args.g2rl}, settings)
-        d = ev["difference"]["avg"]
-        for m in ("icc", "mae"):
-            log.info("%s: G2RL - Baseline avg %s %+.3f [%+.3f, %+.3f], G2RL wins %.0f%% of resamples", args.dataset,
-                     m.upper(), d[m]["diff"], d[m]["ci"][0], d[m]["ci"][1], 100 * d[m]["win_share"])
+        ev = build_evidence(args.dataset, table1_rows(args), settings)
+        for row, d in ev["differences"].items():
+            for m in ("icc", "mae"):
+                c = d["avg"][m]
+                log.info("%s: %s avg %s %+.3f [%+.4f, %+.4f] (per seed %s), better in %.0f%% of resamples%s",
+                         args.dataset, d["label"], m.upper(), c["diff"], c["ci"][0], c["ci"][1],
+                         ", ".join(f"{v:+.3f}" for v in c["per_seed"]), 100 * c["win_share"],
+                         f", marked {c['mark']}" if c["mark"] else "")
         log.info("wrote %s", write_evidence(ev, args.out))
         return 0
     if args.what == "compare":
@@ -267,10 +306,13 @@ def main(args: argparse.Namespace) -> int:
         records = sensitivity_records(args.metrics, args.param)
         log.info("sensitivity to %s (%s):\n%s", args.param, records.attrs.get("error_bars"), records.to_string(index=False))
         baseline = baseline_records(args.baseline) if args.baseline else None
-        paths = plot_sensitivity(records, args.out_prefix, demo=args.data_label == "demo", baseline=baseline)
+        from g2rl.reports.model_label import metrics_model, variant_name
         from g2rl.reports.stamp import FIGURE_KEYS, metrics_records, stamp
 
         loaded = {p: read_metrics_json(p) for p in [*args.metrics, *(args.baseline or [])]}
+        variant = variant_name(metrics_model(loaded[p] for p in args.metrics))  # which G2RL the sweep trained
+        paths = plot_sensitivity(records, args.out_prefix, demo=args.data_label == "demo", baseline=baseline,
+                                 method=f"G2RL ({variant})" if variant else "G2RL")
         side, notes = stamp(paths, metrics_records(loaded), f"sensitivity_{args.param}", FIGURE_KEYS)
         log.info("%s: %s", side, " ".join(notes))
         log.info("wrote %s", ", ".join(str(p) for p in paths))
@@ -303,9 +345,11 @@ def main(args: argparse.Namespace) -> int:
         if args.crops:
             from g2rl.reports.geometry_probe import ablation_probe
 
-            probe = ablation_probe(rows, args.crops, settings)  # same resamples as the metrics' CIs
+            probe = ablation_probe(rows, args.crops, settings, args.probe_frames, args.probe_device)  # same resamples
         table = write_ablation(rows, args.out_prefix, args.dataset, args.data_label, aus, settings, probe)
-        log.info("ablation %s:\n%s", args.dataset, table[["method", "ICC_avg", "MAE_avg", "g_spread_final"]].to_string(index=False))
+        cols = [c for c in ("method", "vs", "ICC_avg", "ICC_diff", "MAE_avg", "MAE_diff", "g_spread_final",
+                            "guidance_share", "probe_r2", "probe_diff") if c in table.columns]
+        log.info("ablation %s:\n%s", args.dataset, table[cols].to_string(index=False))
         return 0
     if args.what == "training":
         from g2rl.reports.training_curves import plot_training_curves, read_training_logs
@@ -313,11 +357,15 @@ def main(args: argparse.Namespace) -> int:
         runs = read_training_logs(args.logs)
         paths = plot_training_curves(runs, args.out_prefix, args.title, demo=args.data_label == "demo")
         from g2rl.provenance import predictions_provenance
-        from g2rl.reports.stamp import FIGURE_KEYS, stamp
+        from g2rl.reports.stamp import FIGURE_KEYS, rows_stamp
 
-        # each train_log.csv sits beside its run's predictions.csv, whose sidecar holds the training record
+        # each train_log.csv sits beside its run's predictions.csv, whose sidecar holds the training record;
+        # the figure shows several methods on purpose, so a config must agree within each method only
         inputs = predictions_provenance([Path(p).with_name("predictions.csv") for p in args.logs])["inputs"]
-        stamp(paths, inputs, Path(paths[0]).stem, FIGURE_KEYS)
+        by_method = {}
+        for path, record in inputs.items():
+            by_method.setdefault(method_folder(path), {})[path] = record
+        rows_stamp(paths, by_method, Path(paths[0]).stem, FIGURE_KEYS)
         log.info("wrote %s", ", ".join(str(p) for p in paths))
         return 0
     if args.what == "home":

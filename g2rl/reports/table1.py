@@ -139,11 +139,17 @@ def best_mask(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label(row, df: pd.DataFrame | None = None) -> str:
-    """'KJRE', 'Baseline (ours)', or for our G2RL the variant it ran: 'G2RL (ours, stopgrad_aux)'."""
+    """'KJRE', 'Baseline (ours)', or for our G2RL the variant it ran: 'G2RL (ours, literal)'. A row whose label is
+    already its guidance's title ('G2RL + stop-grad/teach', g2rl.model.variants.GUIDANCE_TITLES) is not told it
+    twice: 'G2RL + stop-grad/teach (ours)' (the notes and the CSV's variant column say stopgrad_aux)."""
+    from g2rl.model.variants import GUIDANCE_TITLES
+
     if row["source"] != "ours":
         return str(row["method"])
     variant = (df.attrs.get("variants") or {}).get(row["method"], "") if df is not None else ""
-    return f"{row['method']} (ours, {variant})" if variant else f"{row['method']} (ours)"
+    if not variant or GUIDANCE_TITLES.get(variant) == row["method"]:
+        return f"{row['method']} (ours)"
+    return f"{row['method']} (ours, {variant})"
 
 
 def name_variant(df: pd.DataFrame, method: str, model: dict | None) -> pd.DataFrame:
@@ -241,9 +247,11 @@ def to_html(df: pd.DataFrame, caption: str) -> str:
             rows.append(Row([escape(_label(row, df)), *cells], "ours" if row["source"] == "ours" else ""))
     parts = [paragraph(df.attrs.get("data_note", ""), demo=demo), bullets(df.attrs.get("notes", [])),
              table(["Method", *cols], rows)]
-    header, uncertainty = uncertainty_rows(df)
-    if uncertainty:
-        parts += [paragraph(UNCERTAINTY_TITLE), table(header, [[escape(c) for c in r] for r in uncertainty])]
+    for metric in ("ICC", "MAE"):  # one table per metric, so three rows of ours still fit the report's frame
+        header, uncertainty = uncertainty_rows(df, metric)
+        if uncertainty:
+            parts += [paragraph(f"{UNCERTAINTY_TITLE}, {metric}"),
+                      table(header, [[escape(c) for c in r] for r in uncertainty])]
     parts.append(paragraph("Bold: the best value of a column among the paper's rows, and separately among ours"
                            + (" (none here: demo numbers are never marked best)." if demo else ".")))
     return page(caption, parts)

@@ -74,6 +74,7 @@ def uncertainty_keys(metrics: dict, frames: dict[str, pd.DataFrame], settings: B
         def cell(j):
             return {f"{m}_ci": [_f(s[m].lo[j]), _f(s[m].hi[j])] for m in METRICS}
 
-        boot = {**settings.to_dict(), "section": metrics["headline"], "n_subjects": len(cmp.subjects),
+        # one run is one seed: its interval resamples the test subjects alone
+        boot = {**settings.to_dict(), "unit": "subject", "section": metrics["headline"], "n_subjects": len(cmp.subjects),
                 "per_au": {au: cell(j) for j, au in enumerate(aus)}, "avg": cell(len(aus))}
     return {"bootstrap": boot, "fold_mean": fold_mean(metrics)}

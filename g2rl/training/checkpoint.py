@@ -160,6 +160,13 @@ def _first_non_finite(state: dict) -> str | None:
     return None
 
 
+def network_from_meta(meta: dict) -> HeatmapNet:
+    """A freshly initialised HeatmapNet of the architecture an inference checkpoint's ``meta`` describes
+    (no weights loaded: what a training starts from, or the geometry probe's random-init reference)."""
+    n_maps = len(meta.get("channel_au", meta["aus"]))  # per_point: one map per AU point
+    return HeatmapNet(n_maps, meta["backbone"], None, tuple(meta["deconv_channels"]), warn_random=False)
+
+
 def load_inference_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[HeatmapNet, dict]:
     """Rebuild the test-time HeatmapNet from model.pt: the one reader of inference checkpoints
     (``g2rl predict``, ``g2rl report examples``).
@@ -181,8 +188,7 @@ def load_inference_model(path: str | os.PathLike, device: str | torch.device = "
                         "written by g2rl train has both)")
     meta, state = ckpt["meta"], ckpt["state_dict"]
     check_inference_meta(meta, path)
-    n_maps = len(meta.get("channel_au", meta["aus"]))  # per_point: one map per AU point
-    net = HeatmapNet(n_maps, meta["backbone"], None, tuple(meta["deconv_channels"]), warn_random=False)
+    net = network_from_meta(meta)
     try:
         net.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, AttributeError) as exc:

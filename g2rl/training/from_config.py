@@ -9,19 +9,19 @@ gives the same settings.
 
 from __future__ import annotations
 
-from g2rl.model.variants import method_model_config
+from g2rl.model.variants import is_baseline, method_model_config
 from g2rl.training.settings import TrainSettings
 
 
 def train_settings_from_config(config: dict, method: str, lambda_g: float | str | None = None,
                                sigma: float | None = None, pretrained: str | None = None) -> TrainSettings:
-    """TrainSettings of one job of ``method`` (baseline | g2rl | g2rl-<variant>) from a config that
-    :func:`g2rl.config.validate` has filled. ``lambda_g`` (a number or the workflow's path label,
-    e.g. '0.05') defaults to ``experiments.lambda`` and is 0 for the Baseline; ``sigma`` (heatmap
+    """TrainSettings of one job of ``method`` (baseline | g2rl | g2rl-<variant> | baseline-<variant>) from a
+    config that :func:`g2rl.config.validate` has filled. ``lambda_g`` (a number or the workflow's path label,
+    e.g. '0.05') defaults to ``experiments.lambda`` and is 0 for a Baseline; ``sigma`` (heatmap
     pixels) defaults to ``experiments.sigma``; ``pretrained`` replaces ``model.pretrained`` where it
     is set (the workflow passes the exported weights file rather than the torchvision name)."""
     m, t, e = config["model"], config["train"], config["experiments"]
-    lam = 0.0 if method == "baseline" else float(e["lambda"] if lambda_g is None else lambda_g)
+    lam = 0.0 if is_baseline(method) else float(e["lambda"] if lambda_g is None else lambda_g)
     return TrainSettings(
         model=method_model_config(config, method), pretrained=pretrained or m["pretrained"],
         allow_random_init=m["allow_random_init"], lambda_g=lam, sigma=float(e["sigma"] if sigma is None else sigma),

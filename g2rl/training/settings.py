@@ -1,4 +1,4 @@
-"""Every training hyper-parameter in one dataclass, with the defaults of the guide.
+"""Every training hyper-parameter in one dataclass, with the paper's defaults where it gives them.
 
 The paper gives Adam, lr 5e-4, sigma 2 and lambda 0.05; epochs, schedule, batch size and weight
 decay come from the SCC code of the same author and backbone (batch 16, 10 epochs, lr x0.1 at

@@ -1,4 +1,5 @@
-# The ablation: Baseline, Table 1's G2RL and its variants (experiments.ablation) on the same folds and seeds as Table 1.
+# The ablation: Baseline, Table 1's G2RL, its variants (experiments.ablation) and a Baseline on each variant's own
+# heatmaps, on the same folds and seeds as Table 1.
 # `snakemake ablation` builds the tables alone; the variants' runs are results/<dataset>/runs/g2rl-<variant>/...
 
 
@@ -36,10 +37,11 @@ rule ablation_table:
         prefix=f"{RESULTS}/{{dataset}}/ablation/table",
         data_label=config["data_label"],
         bootstrap=BOOTSTRAP,
+        probe_frames=EXP["ablation"]["probe_frames"],
     shell:
         '"$G2RL_PYTHON" -m g2rl report ablation --dataset {wildcards.dataset:q} --rows {params.rows:q} '
         "--aus {params.aus:q} --data-label {params.data_label:q} {params.bootstrap:q} --out-prefix {params.prefix:q} "
-        "--crops {input.crops:q} > {log:q} 2>&1"
+        "--crops {input.crops:q} --probe-frames {params.probe_frames:q} > {log:q} 2>&1"
 
 
 rule ablation:

@@ -23,10 +23,11 @@ from g2rl.datasets.names import name_pattern, split_pattern, unanchored
 from g2rl.init_policy import IMAGENET_CHOICES
 from g2rl.model.variants import (
     VARIANT_PREFIX,
-    base_model_config,
-    describe,
+    ablation_methods,
+    check_experiment_rows,
     heatmap_cache,
-    method_model_config,
+    is_baseline,
+    table1_variants,
     variants,
 )
 from g2rl.model.weights import sha256_of
@@ -50,6 +51,7 @@ if not workflow.overwrite_configfiles:
 config = validate(config, source="workflow config", check_roots=False)
 for _missing in missing_roots(config):
     print(f"g2rl: workflow config: {_missing}; its frame_index job will stop there", file=sys.stderr)
+check_experiment_rows(config)
 # `--configfile a.yaml b.yaml` merges key by key: b's `datasets` would silently drop a's dataset.
 check_configfiles_keep_datasets(
     workflow.overwrite_configfiles, config["datasets"], "datasets" in (workflow.config_settings.config or {})
@@ -87,7 +89,9 @@ wildcard_constraints:
     dataset="disfa|bp4d",
     subject=unanchored(name_pattern()),
     session=unanchored(name_pattern()),
-    method="baseline|g2rl|g2rl-[a-z0-9_]+",
+    # baseline, g2rl, g2rl-<variant>, or baseline-<variant> (the Baseline on a variant's heatmaps); these names
+    # become folders and shell words, so nothing outside this pattern (g2rl.model.variants)
+    method="baseline|g2rl|(?:baseline|g2rl)-[a-z0-9_]+",
     sigma=r"[0-9.]+",
     lam=r"[0-9.]+",
     seed=r"\d+",
@@ -161,24 +165,19 @@ def ablation_folds(dataset):
 
 
 def ablation_rows(dataset):
-    """One row per method, the Baseline first: per seed of Table 1, its fold predictions and train logs
-    (g2rl.reports.ablation)."""
-    base = base_model_config(config)
-    rows = [("Baseline", "baseline", "0", "lambda = 0"), ("G2RL", "g2rl", LAMBDA0, "Table 1's G2RL")]
-    rows += [
-        (
-            f"G2RL {name}",
-            f"{VARIANT_PREFIX}{name}",
-            LAMBDA0,
-            describe(method_model_config(config, f"{VARIANT_PREFIX}{name}"), base),
-        )
-        for name in variants(config)
-    ]
+    """One row per method (g2rl.model.variants.ablation_methods: the Baseline first, a variant with other heatmaps
+    after a Baseline on them): per seed of Table 1, its fold predictions and train logs, the row it is compared with
+    and its lambda (g2rl.reports.ablation)."""
+    plan = ablation_methods(config)
+    labels = {row["method"]: row["label"] for row in plan}
     out = []
-    for label, method, lam, changes in rows:
+    for row in plan:
+        lam = "0" if row["baseline"] else LAMBDA0
         runs = []
         for seed in EXP["seeds"]:
-            fold_dirs = [f"{run_dir(dataset, method, SIGMA0, lam, seed)}/fold{f}" for f in ablation_folds(dataset)]
+            fold_dirs = [
+                f"{run_dir(dataset, row['method'], SIGMA0, lam, seed)}/fold{f}" for f in ablation_folds(dataset)
+            ]
             runs.append(
                 {
                     "seed": str(seed),
@@ -186,7 +185,16 @@ def ablation_rows(dataset):
                     "train_logs": [f"{d}/train_log.csv" for d in fold_dirs],
                 }
             )
-        out.append({"name": label, "changes": changes, "runs": runs})
+        out.append(
+            {
+                "name": row["label"],
+                "method": row["method"],
+                "changes": row["changes"],
+                "against": labels[row["against"]] if row["against"] else None,
+                "lambda": float(lam),
+                "runs": runs,
+            }
+        )
     return out
 
 
@@ -223,11 +231,27 @@ def fold_diagnostics(wc):
 
 
 def table1_metrics(wc):
+    """metrics.json per seed of Table 1's rows: Baseline, G2RL, and each `experiments.table1_variants` row
+    (`variants`: their files in the order of table1_variant_args)."""
     seeds = SEEDS
     return {
         "baseline": [f"{run_dir(wc.dataset, 'baseline', SIGMA0, '0', s)}/metrics.json" for s in seeds],
         "g2rl": [f"{run_dir(wc.dataset, 'g2rl', SIGMA0, LAMBDA0, s)}/metrics.json" for s in seeds],
+        "variants": [f for _, files in table1_variant_runs(wc.dataset) for f in files],
     }
+
+
+def table1_variant_runs(dataset):
+    """(variant name, metrics.json per seed) of each extra Table 1 row (`experiments.table1_variants`)."""
+    return [
+        (m.removeprefix(VARIANT_PREFIX), [f"{run_dir(dataset, m, SIGMA0, LAMBDA0, s)}/metrics.json" for s in SEEDS])
+        for m in table1_variants(config)
+    ]
+
+
+def table1_variant_args(wc):
+    """`--variant NAME METRICS...` per extra Table 1 row, one word each (the rule quotes them one by one)."""
+    return [w for name, files in table1_variant_runs(wc.dataset) for w in ("--variant", name, *files)]
 
 
 def sweep_metrics(param):
@@ -266,10 +290,10 @@ def example_run(wc):
 
 
 def table1_train_logs(wc):
-    """train_log.csv of every fold and seed of the Table 1 settings (Baseline and G2RL)."""
+    """train_log.csv of every fold and seed of the Table 1 rows (Baseline, G2RL and the extra variant rows)."""
     return [
         f"{run_dir(wc.dataset, m, SIGMA0, lam, seed)}/fold{fold}/train_log.csv"
-        for m, lam in (("baseline", "0"), ("g2rl", LAMBDA0))
+        for m, lam in (("baseline", "0"), ("g2rl", LAMBDA0), *((v, LAMBDA0) for v in table1_variants(config)))
         for seed in SEEDS
         for fold in test_folds(wc.dataset)
     ]

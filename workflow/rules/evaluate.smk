@@ -36,9 +36,11 @@ rule evidence:
         CONDA_ENV
     params:
         bootstrap=BOOTSTRAP,
+        # the extra Table 1 rows (experiments.table1_variants): --variant NAME METRICS... each
+        variants=table1_variant_args,
     shell:
         '"$G2RL_PYTHON" -m g2rl report evidence --dataset {wildcards.dataset:q} --baseline {input.baseline:q} '
-        "--g2rl {input.g2rl:q} {params.bootstrap:q} --out {output:q} > {log:q} 2>&1"
+        "--g2rl {input.g2rl:q} {params.variants:q} {params.bootstrap:q} --out {output:q} > {log:q} 2>&1"
 
 
 # One per dataset (named by it), so the DISFA and BP4D configs, run one after the other, keep both.
@@ -108,9 +110,10 @@ rule table1:
         data_label=config["data_label"],
         # the published rows ship in the package; their fingerprint reruns the table when they are edited
         paper_sha256=PAPER_TABLE1_SHA256,
+        variants=table1_variant_args,
     shell:
         '"$G2RL_PYTHON" -m g2rl report table1 --dataset {wildcards.dataset:q} --baseline {input.baseline:q} '
-        "--g2rl {input.g2rl:q} --data-label {params.data_label:q} --evidence {input.evidence:q} "
+        "--g2rl {input.g2rl:q} {params.variants:q} --data-label {params.data_label:q} --evidence {input.evidence:q} "
         "--out-prefix {params.prefix:q} > {log:q} 2>&1"
 
 

@@ -46,7 +46,8 @@ rule train:
         out_dir=lambda wc, output: str(Path(output.predictions).parent),
         sigma=lambda wc: sigma_values()[wc.sigma],
         flags=train_flags,
-        method=lambda wc: "baseline" if wc.method == "baseline" else "g2rl",  # g2rl-<variant>: a G2RL run
+        # g2rl-<variant>: a G2RL run; baseline-<variant>: a Baseline run on the variant's heatmaps
+        method=lambda wc: "baseline" if is_baseline(wc.method) else "g2rl",
     # --on-stale-resume restart: a last.pt of a killed run whose inputs changed since (new cache, other
     # folds) is not continued; Snakemake reruns the job because of that change, so it starts over.
     shell:
