@@ -93,44 +93,52 @@ def _table1_csv(path: Path, rows: dict[tuple[str, str], tuple[float, float]]) ->
     return path
 
 
-def _block(icc: tuple, mae: tuple) -> dict:
-    """An evidence 'difference' block: (diff, lo, hi) per metric."""
-    cell = lambda d, lo, hi: {"diff": d, "ci": [lo, hi], "win_share": 0.5, "ci_excludes_0": lo > 0 or hi < 0}  # noqa: E731
-    return {"per_au": {}, "avg": {"icc": cell(*icc), "mae": cell(*mae)}}
+def _block(icc: tuple, mae: tuple, label: str = "G2RL", seeds_agree: bool = True) -> dict:
+    """An evidence.json 'differences' block (g2rl-evidence/2): (diff, lo, hi) per metric on the AU average."""
+    cell = lambda d, lo, hi: {"diff": d, "ci": [lo, hi], "win_share": 0.5, "ci_excludes_0": lo > 0 or hi < 0,  # noqa: E731
+                              "seeds_agree": seeds_agree, "per_seed": [d, d]}
+    return {"against": "baseline", "label": label, "per_au": {}, "avg": {"icc": cell(*icc), "mae": cell(*mae)}}
 
 
-def _evidence(dataset: str, n_subjects: int, **blocks) -> dict:
-    ev = {"format": "g2rl-evidence/1", "dataset": dataset, "seeds": [0, 1],
-          "subjects": [f"S{i:03d}" for i in range(n_subjects)], "bootstrap": {"level": 0.95}, "methods": {}}
-    if "difference" in blocks:
-        ev["difference"] = blocks["difference"]
-    if "differences" in blocks:
-        ev["differences"] = blocks["differences"]
-    return ev
+def _evidence(dataset: str, n_subjects: int, n_seeds: int = 2, **differences) -> dict:
+    """An evidence.json with one 'differences' block per keyword (row -> block)."""
+    return {"format": "g2rl-evidence/2", "dataset": dataset, "seeds": list(range(n_seeds)),
+            "subjects": [f"S{i:03d}" for i in range(n_subjects)], "bootstrap": {"level": 0.95}, "methods": {},
+            "differences": differences}
 
 
 def test_result_line_names_every_row_and_says_what_the_difference_means(tmp_path):
-    csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.501, 0.62), ("G2RL", "stopgrad_aux"): (0.534, 0.58),
-                                           ("G2RL", "literal"): (0.49, 0.65)})
-    ev = _evidence("disfa", 27, difference=_block((0.033, 0.011, 0.052), (-0.04, -0.09, 0.01)))
+    csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.501, 0.62), ("G2RL", "literal"): (0.534, 0.58),
+                                           ("G2RL + stop-grad/teach", "stopgrad_aux"): (0.49, 0.65)})
+    ev = _evidence("disfa", 27, n_seeds=3, g2rl=_block((0.033, 0.011, 0.052), (-0.04, -0.09, 0.01)))
     line = result_line(dataset_result("disfa", csv, ev), demo=False)
-    assert line.startswith("- **DISFA**: Baseline ICC 0.50, MAE 0.62; G2RL \\(stopgrad\\_aux\\) ICC 0.53, MAE 0.58; "
-                           "G2RL \\(literal\\) ICC 0.49, MAE 0.65.")
-    assert "ICC +0.033 [+0.011, +0.052], MAE -0.040 [-0.090, +0.010] (95 % CI; 27 test subjects, 2 seed(s))" in line
-    assert "G2RL better on ICC than the Baseline (its CI excludes 0), no clear difference on MAE" in line
-    assert "demo" not in line
-    # worse, on demo data, and several paired differences (a row per G2RL variant) in the evidence
-    ev = _evidence("bp4d", 41, differences={"G2RL (stopgrad_aux)": _block((-0.05, -0.08, -0.02), (0.1, 0.05, 0.2)),
-                                            "G2RL (literal)": _block((0.0, -0.01, 0.01), (0.0, -0.01, 0.01))})
+    assert line.startswith("- **DISFA**: Baseline ICC 0.50, MAE 0.62; G2RL \\(literal\\) ICC 0.53, MAE 0.58; "
+                           "G2RL \\+ stop\\-grad\\/teach \\(stopgrad\\_aux\\) ICC 0.49, MAE 0.65.")
+    assert ("ICC +0.033 [+0.011, +0.052], MAE -0.040 [-0.090, +0.010] (95 % CI over seeds and test subjects; "
+            "27 test subjects, 3 seed(s))") in line
+    assert "G2RL better on ICC than the Baseline (its CI excludes 0 and every seed agrees), no clear difference on MAE" in line
+    assert "demo" not in line and "barely sampled" not in line
+    # worse, on demo data with 2 seeds, and several paired differences (a row per G2RL variant) in the evidence
+    ev = _evidence("bp4d", 41, g2rl_x=_block((-0.05, -0.08, -0.02), (0.1, 0.05, 0.2), label="G2RL (x)"),
+                   g2rl_y=_block((0.0, -0.01, 0.01), (0.0, -0.01, 0.01), label="G2RL (y)"))
     line = result_line(dataset_result("bp4d", csv, ev), demo=True)
-    assert "G2RL \\(stopgrad\\_aux\\) worse on ICC and worse on MAE than the Baseline" in line
-    assert "G2RL \\(literal\\) − Baseline" in line and "cannot tell G2RL \\(literal\\) from the Baseline" in line
+    assert "G2RL \\(x\\) worse on ICC and worse on MAE than the Baseline" in line
+    assert "G2RL \\(y\\) − Baseline" in line and "cannot tell G2RL \\(y\\) from the Baseline" in line
     assert line.count("demo data, so a check that the pipeline runs") == 2
+    assert line.count("training randomness is barely sampled") == 2
+
+
+def test_the_verdict_follows_the_tables_mark_rule_seeds_that_disagree_give_none(tmp_path):
+    """A CI that excludes 0 is not enough: the tables mark a cell only when every seed agrees, and so does the page."""
+    csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.5, 0.6), ("G2RL", ""): (0.6, 0.5)})
+    ev = _evidence("disfa", 27, g2rl=_block((0.1, 0.05, 0.2), (-0.1, -0.2, -0.05), seeds_agree=False))
+    line = result_line(dataset_result("disfa", csv, ev), demo=False)
+    assert "better" not in line and "no clear difference: on each metric the CI includes 0 or the seeds disagree" in line
 
 
 def test_result_line_gives_no_verdict_on_too_few_subjects(tmp_path):
     csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.5, 0.6), ("G2RL", ""): (0.6, 0.5)})
-    ev = _evidence("bp4d", 3, difference=_block((0.1, 0.05, 0.2), (-0.1, -0.2, -0.05)))
+    ev = _evidence("bp4d", 3, g2rl=_block((0.1, 0.05, 0.2), (-0.1, -0.2, -0.05)))
     line = result_line(dataset_result("bp4d", csv, ev), demo=True)
     assert "too few test subjects to tell (3 give 10 distinct bootstrap resamples; a verdict needs 100)" in line
     assert "better" not in line
@@ -146,7 +154,7 @@ def _settings(**changes) -> dict:
 
 def test_home_page_with_hostile_values_renders_them_as_text(tmp_path):
     csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.5, 0.6), ("G2RL", "x_ `y`_ |z|"): (0.6, 0.5)})
-    ev = _evidence("disfa", 6, difference=_block((0.1, -0.05, 0.2), (-0.1, -0.2, 0.05)))
+    ev = _evidence("disfa", 6, g2rl=_block((0.1, -0.05, 0.2), (-0.1, -0.2, 0.05)))
     settings = _settings(model__pretrained=" ".join(HOSTILE[:6]))
     settings["experiments"]["ablation"] = ["evil_", "x"]
     page = home_page(settings, [dataset_result("disfa", csv, ev), dataset_result("bp4d", csv, {**ev, "dataset": "bp4d"})])
@@ -168,7 +176,7 @@ def test_home_settings_hold_no_machine_path():
 def test_report_home_command(tmp_path, capsys):
     csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.5, 0.6), ("G2RL", "stopgrad_aux"): (0.6, 0.5)})
     ev = tmp_path / "evidence.json"
-    ev.write_text(json.dumps(_evidence("disfa", 6, difference=_block((0.1, -0.05, 0.2), (-0.1, -0.2, 0.05)))))
+    ev.write_text(json.dumps(_evidence("disfa", 6, g2rl=_block((0.1, -0.05, 0.2), (-0.1, -0.2, 0.05)))))
     settings = json.dumps(_settings())
     out = tmp_path / "report" / "home.rst"
     assert main(["report", "home", "--settings", settings, "--table1", str(csv), "--evidence", str(ev), "--out", str(out)]) == 0

@@ -27,7 +27,7 @@ from g2rl.csvread import read_csv_file
 from g2rl.errors import G2RLError
 from g2rl.evidence import distinct_resamples
 from g2rl.init_policy import IMAGENET_CHOICES
-from g2rl.reports.marks import MIN_DISTINCT_RESAMPLES, direction, marks_shown
+from g2rl.reports.marks import MIN_DISTINCT_RESAMPLES, cell_direction, marks_shown, seeds_note
 from g2rl.reports.numfmt import fixed
 from g2rl.reports.rst import rst_text
 
@@ -50,10 +50,16 @@ class Row:
 
 @dataclass(frozen=True)
 class Difference:
-    """A paired difference ``name`` - Baseline on the AU average: per metric (diff, lo, hi, ci_excludes_0)."""
+    """A paired difference ``name`` - Baseline on the AU average: per metric its evidence.json cell
+    (``diff``, ``ci``, ``ci_excludes_0``, ``seeds_agree``, ...; g2rl.evidence)."""
 
     name: str
-    values: Mapping[str, tuple[float, float, float, bool]]
+    cells: Mapping[str, Mapping]
+
+    def values(self, metric: str) -> tuple[float, float, float]:
+        """(difference, CI low, CI high) of ``metric``; NaN where undefined."""
+        cell = self.cells[metric]
+        return _num(cell.get("diff")), _num(cell["ci"][0]), _num(cell["ci"][1])
 
 
 @dataclass(frozen=True)
@@ -92,18 +98,12 @@ def our_rows(table1_csv: str | os.PathLike) -> list[Row]:
 
 
 def paired_differences(evidence: Mapping) -> list[Difference]:
-    """Each paired difference to the Baseline that an evidence.json holds, on the AU average.
-
-    ``difference`` is G2RL - Baseline; a ``differences`` mapping (row name -> the same block) names several."""
-    blocks = evidence.get("differences")
-    if not isinstance(blocks, Mapping):
-        blocks = {"G2RL": evidence["difference"]} if evidence.get("difference") else {}
+    """Each paired difference to the Baseline that an evidence.json holds (``differences``: row -> block), on the
+    AU average, named by the row's label (e.g. 'G2RL + stop-grad/teach')."""
     out = []
-    for name, block in blocks.items():
+    for row, block in (evidence.get("differences") or {}).items():
         avg = block["avg"]
-        out.append(Difference(str(name), {m: (_num(avg[m.lower()]["diff"]), _num(avg[m.lower()]["ci"][0]),
-                                              _num(avg[m.lower()]["ci"][1]), bool(avg[m.lower()]["ci_excludes_0"]))
-                                          for m in METRICS}))
+        out.append(Difference(str(block.get("label") or row), {m: avg[m.lower()] for m in METRICS}))
     return out
 
 
@@ -118,22 +118,27 @@ def _value(x: float, decimals: int = 2, sign: bool = False) -> str:
     return "n/a" if math.isnan(x) else fixed(x, decimals, sign)
 
 
-def verdict(diff: Difference, n_subjects: int, demo: bool) -> str:
-    """What a paired difference means, in words: which way each metric's CI says G2RL differs, or why it cannot
-    say (the marks' rule: g2rl.reports.marks)."""
+def verdict(diff: Difference, n_subjects: int, n_seeds: int, demo: bool) -> str:
+    """What a paired difference means, in words, by the tables' own rule for a mark (g2rl.reports.marks: the CI
+    excludes 0 and every seed's own difference has that sign), or why it cannot say."""
     if not marks_shown(n_subjects):
         text = (f"too few test subjects to tell ({n_subjects} give {distinct_resamples(n_subjects)} distinct "
                 f"bootstrap resamples; a verdict needs {MIN_DISTINCT_RESAMPLES})")
     else:
-        ways = {m: direction(m, d, excludes) for m, (d, _, _, excludes) in diff.values.items()}
+        ways = {m: cell_direction(m, cell, n_subjects) for m, cell in diff.cells.items()}
         said = [f"{'better' if w == 'better' else 'worse'} on {m}" for m, w in ways.items() if w]
         unsaid = [m for m, w in ways.items() if not w]
         if not said:
-            text = f"every CI includes 0: this test set cannot tell {rst_text(diff.name)} from the Baseline"
+            text = (f"no clear difference: on each metric the CI includes 0 or the seeds disagree, so these runs "
+                    f"cannot tell {rst_text(diff.name)} from the Baseline")
         else:
-            text = f"{rst_text(diff.name)} {' and '.join(said)} than the Baseline (its CI excludes 0)"
+            text = (f"{rst_text(diff.name)} {' and '.join(said)} than the Baseline (its CI excludes 0 and every seed "
+                    "agrees)")
             if unsaid:
                 text += f", no clear difference on {' and '.join(unsaid)}"
+    few = seeds_note(n_seeds)
+    if few:
+        text += f"; {rst_text(few)}"
     if demo:
         text += "; demo data, so a check that the pipeline runs, not a finding about the method"
     return text
@@ -146,9 +151,10 @@ def result_line(result: DatasetResult, demo: bool) -> str:
     pct = f"{100 * result.level:g} %"
     for d in result.differences:
         cis = ", ".join(f"{m} {_value(v, 3, True)} [{_value(lo, 3, True)}, {_value(hi, 3, True)}]"
-                        for m, (v, lo, hi, _) in d.values.items())
-        parts.append(f"{rst_text(d.name)} − Baseline: {cis} ({pct} CI; {result.n_subjects} test subjects, "
-                     f"{result.n_seeds} seed(s)): {verdict(d, result.n_subjects, demo)}.")
+                        for m, (v, lo, hi) in ((m, d.values(m)) for m in METRICS))
+        parts.append(f"{rst_text(d.name)} − Baseline: {cis} ({pct} CI over seeds and test subjects; "
+                     f"{result.n_subjects} test subjects, {result.n_seeds} seed(s)): "
+                     f"{verdict(d, result.n_subjects, result.n_seeds, demo)}.")
     if not result.differences:
         parts.append("No paired difference to the Baseline was computed.")
     return " ".join(parts)
@@ -172,6 +178,7 @@ def home_settings(config: Mapping) -> dict:
         "experiments": {"sigma": exp["sigma"], "lambda": exp["lambda"], "seeds": list(exp["seeds"]),
                         "sigma_sweep": list(exp["sigma_sweep"]), "lambda_sweep": list(exp["lambda_sweep"]),
                         "sweep_datasets": list(exp["sweep_datasets"] or config["datasets"]),
+                        "table1_variants": list(exp["table1_variants"]),
                         "ablation": sorted(exp["ablation"]["variants"])},
     }  # fmt: skip
 
@@ -222,6 +229,10 @@ def what_was_run(s: Mapping) -> list[str]:
         f"{rst_text(p['heatmap_layout'])} heatmaps, peak {rst_text(p['heatmap_peak'])}; sigma = "
         f"{rst_text(e['sigma'])}, lambda = {rst_text(e['lambda'])} (the Baseline: lambda = 0).",
     ]
+    if e.get("table1_variants"):
+        lines.append(f"- **Table 1 rows**: Baseline, G2RL ({rst_text(m['guidance'])}), and a row for each of "
+                     f"{_names(e['table1_variants'])} (ablation variants of G2RL; stopgrad_aux = G2RL + "
+                     "stop-grad/teach, our fix, not the paper's method).")
     sweeps = []
     if e["sigma_sweep"]:
         sweeps.append(f"sigma in {_names(e['sigma_sweep'])}")
