@@ -21,23 +21,33 @@ from layouts import write_bp4d, write_disfa
 REPO = Path(__file__).resolve().parent.parent
 
 
-def dry_run_counts(workdir: Path, configfile: Path, roots: dict[str, Path]) -> dict[str, int]:
-    """Build the frame indexes for real (the checkpoint), then dry-run the rest through the SLURM profile."""
+def dry_run_counts(workdir: Path, configfile: Path, roots: dict[str, Path]) -> tuple[dict[str, int], int]:
+    """Dry-run through the SLURM profile before the frame indexes exist (what a first `snakemake -n` shows: the
+    jobs after the `frame_index` checkpoint are not known yet), build the indexes for real, then dry-run the rest.
+    Returns the second plan's jobs per rule and the first plan's total."""
     env = dict(os.environ, PATH=path_without_project_python())  # the frame_index job runs for real
     base = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
             "--configfile", str(configfile), "--config", *[f'{d}={{"root": "{root}"}}' for d, root in roots.items()]]
+    dry = [*base, "-n", "-p", "--profile", str(REPO / "workflow/profiles/slurm"), "--workflow-profile", "none"]
+
+    def stats(out: str) -> dict[str, int]:
+        table = out[out.index("Job stats:"):]
+        return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+    r = subprocess.run(dry, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    first = stats(r.stdout + r.stderr)
+    assert first.get("frame_index") == len(roots) and "landmarks" not in first, first
     indexes = [f"results/{d}/frame_index.csv" for d in roots]
     r = subprocess.run([*base, "--cores", "1", *indexes], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    r = subprocess.run([*base, "-n", "-p", "--profile", str(REPO / "workflow/profiles/slurm"), "--workflow-profile", "none"],
-                       capture_output=True, text=True, env=env, timeout=600)
+    r = subprocess.run(dry, capture_output=True, text=True, env=env, timeout=600)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
     # the paper configs train on GPUs (train.gpus: 1), so every training asks for CUDA explicitly
     trains = [line for line in out.splitlines() if " train --crops " in line]
     assert trains and all("--device cuda" in line for line in trains), trains[:2]
-    table = out[out.index("Job stats:"):]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m.group(1) != "total"}
+    return {k: v for k, v in stats(out).items() if k != "total"}, first["total"]
 
 
 def test_paper_scale_plan(tmp_path):
@@ -50,9 +60,9 @@ def test_paper_scale_plan(tmp_path):
     write_bp4d(tmp_path / "BP4D", subjects=bp4d_subjects, sessions=[f"T{i}" for i in range(1, 9)], n_frames=1)
 
     roots = {"disfa": tmp_path / "DISFA", "bp4d": tmp_path / "BP4D"}
-    disfa = dry_run_counts(tmp_path / "wd_disfa", REPO / "config/disfa.yaml", {"disfa": roots["disfa"]})
-    bp4d = dry_run_counts(tmp_path / "wd_bp4d", REPO / "config/bp4d.yaml", {"bp4d": roots["bp4d"]})
-    both = dry_run_counts(tmp_path / "wd_both", REPO / "config/paper.yaml", roots)
+    disfa, disfa_first = dry_run_counts(tmp_path / "wd_disfa", REPO / "config/disfa.yaml", {"disfa": roots["disfa"]})
+    bp4d, bp4d_first = dry_run_counts(tmp_path / "wd_bp4d", REPO / "config/bp4d.yaml", {"bp4d": roots["bp4d"]})
+    both, both_first = dry_run_counts(tmp_path / "wd_both", REPO / "config/paper.yaml", roots)
 
     # ImageNet weights are resolved once (the `weights` rule), not per training.
     # Per test fold: Table 1's 3 rows (Baseline, G2RL, G2RL + stop-grad/teach = the stopgrad_aux variant) x 3
@@ -74,7 +84,8 @@ def test_paper_scale_plan(tmp_path):
     assert both == {r: disfa.get(r, 0) + bp4d.get(r, 0) - shared.get(r, 0) for r in set(disfa) | set(bp4d)}
 
     block = plan_block({"config/disfa.yaml": disfa, "config/bp4d.yaml": bp4d, "config/paper.yaml": both},
-                       model_pt_bytes())
+                       model_pt_bytes(), {"config/disfa.yaml": disfa_first, "config/bp4d.yaml": bp4d_first,
+                                          "config/paper.yaml": both_first})
     doc = CLUSTER_MD.read_text()
     current = doc[doc.index(BEGIN) : doc.index(END) + len(END)] if BEGIN in doc and END in doc else ""
     assert current == block, (
@@ -110,8 +121,9 @@ def model_pt_bytes() -> int:
     return buf.tell()
 
 
-def plan_block(plans: dict[str, dict[str, int]], model_bytes: int) -> str:
-    """The markdown table of jobs per rule and config, and the disk the trainings' checkpoints take."""
+def plan_block(plans: dict[str, dict[str, int]], model_bytes: int, first_totals: dict[str, int]) -> str:
+    """The markdown table of jobs per rule and config, what a first dry run shows instead (``first_totals``: its
+    total per config, before the frame indexes exist), and the disk the trainings' checkpoints take."""
     local = local_rules()
     rules = sorted({r for p in plans.values() for r in p}, key=lambda r: (-max(p.get(r, 0) for p in plans.values()), r))
     where = lambda r: "local (submit host)" if r in local else ("gpu partition" if r == "train" else "cpu partition")  # noqa: E731
@@ -119,6 +131,12 @@ def plan_block(plans: dict[str, dict[str, int]], model_bytes: int) -> str:
              "|---|" + "---:|" * len(plans) + "---|"]
     lines += [f"| `{r}` | " + " | ".join(str(p.get(r, 0)) for p in plans.values()) + f" | {where(r)} |" for r in rules]
     lines.append("| **total** | " + " | ".join(str(sum(p.values())) for p in plans.values()) + " | |")
+    lines += ["", "These are the jobs once the frame indexes exist. A first `snakemake -n` in a new working "
+              "directory shows fewer (" + ", ".join(f"{first_totals[c]} for `{c}`" for c in plans)
+              + "): it plans one `frame_index` job per dataset, and the jobs that depend on what that checkpoint "
+              "finds in the dataset tree (the landmark jobs, one per video or sequence, and everything after them) "
+              "appear only once it has run; a dry run after it (or `snakemake --cores 1 "
+              "results/<dataset>/frame_index.csv` first) shows the counts above."]
     gib = lambda n: f"{n * model_bytes / 2**30:.1f} GiB"  # noqa: E731
     lines += ["", f"Each training leaves a `model.pt` of {model_bytes / 2**20:.0f} MiB (the paper's network, measured "
               "by the same test), so the checkpoints alone take "
