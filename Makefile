@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   set up .venv, run the whole demo reproduction (snakemake --cores all), write results/report.html
+#   make demo   set up .venv, run the whole demo reproduction (snakemake --cores all), write results/demo/report.html
 #   make test   set up .venv and run the test suite
 # Other targets: make setup (only the environment), make clean-results.
 # make demo DIR=.test runs the same lines in another working directory (CI: the tiny config .test/config/config.yaml).
@@ -9,6 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Snakemake's working directory: results/ and resources/ land under it, and its config/config.yaml is used.
+# The demo configs (config/config.yaml, .test/config/config.yaml) write under results/demo/ (g2rl/results_root.py).
 DIR    ?= .
 
 # The venv first on PATH for every recipe line, so nothing here depends on the caller's `python`. (The rules
@@ -30,7 +31,7 @@ $(STAMP): pyproject.toml envs/constraints.txt
 # The whole reproduction, then the HTML report of its tables and figures.
 demo: setup
 	$(BIN)/python -m snakemake --directory $(DIR) --cores all
-	$(BIN)/python -m snakemake --directory $(DIR) --report results/report.html
+	$(BIN)/python -m snakemake --directory $(DIR) --report results/demo/report.html
 
 test: setup
 	$(BIN)/python -m pytest

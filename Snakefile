@@ -1,6 +1,7 @@
 # G2RL reproduction workflow. The rules live in workflow/rules/; the logic in the g2rl package.
 # Quick start: `snakemake --cores all` (demo data), or `--configfile config/disfa.yaml` for the real data.
-# Every output path is results/<dataset>/<stage>/..., one folder level per wildcard (README, "Outputs").
+# Every output path is <results>/<dataset>/<stage>/... (results/demo or results/real unless the config names a
+# folder), one folder level per wildcard (README, "Outputs").
 
 
 # The HTML report's home page (snakemake --report): it includes the page the report_home rule writes from the

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from g2rl.errors import ConfigError, G2RLError
+from g2rl.results_root import default_results
 
 # Package data, so an installed wheel validates configs and runs `g2rl index` without the repository.
 # resources/config.yaml is a link to the repository's config/config.yaml (the demo config, kept where
@@ -78,6 +79,8 @@ def validate(config: dict, source: str = "config", check_roots: bool = True) -> 
             allowed = ", ".join(sorted(err.schema.get("properties", {})))
             raise ConfigError(f"{source}: unknown key {names} (allowed here: {allowed})")
         raise ConfigError(f"{source}: key {_key_path(err)}: {_reason(err)}")
+    if config["results"] is None:  # demo and real-data runs keep apart unless a folder is named
+        config["results"] = default_results(config["data_label"])
     _check_semantics(config, source, check_roots)
     return config
 

@@ -104,7 +104,7 @@ def test_missing_root_named_by_the_job_that_reads_it(tmp_path):
     """Dry runs work without the data (issue 11); the frame_index job then stops with one line naming the root."""
     cfg = {"data_label": "real", "datasets": ["disfa"], "disfa": {"root": str(tmp_path / "absent")}}
     assert _snakemake(tmp_path, cfg, "-n").returncode == 0
-    r = _snakemake(tmp_path, cfg, "results/disfa/frame_index.csv")
+    r = _snakemake(tmp_path, cfg, "results/real/disfa/frame_index.csv")
     assert r.returncode != 0
     out = r.stdout + r.stderr
     assert "g2rl index: error:" in out and f"{tmp_path / 'absent'}" in out and "root folder not found" in out

@@ -27,17 +27,17 @@ BLOCKS = {
     "--configfile config/paper.yaml": "dry",
     "--configfile config/disfa.yaml --config": "dry",
     "g2rl index --dataset disfa --root /data/DISFA": "as is",
-    "-f results/disfa/runs/g2rl/sigma2/lambda0.05/seed0/fold2/predictions.csv": "dry",
+    "-f results/demo/disfa/runs/g2rl/sigma2/lambda0.05/seed0/fold2/predictions.csv": "dry",
     "--resources gpu=4": "dry",
     "pip install snakemake-executor-plugin-slurm": "dry",
     "snakedeploy deploy-workflow": "dry",
 }
 NOT_RUN = {
-    "--report results/report.html": "needs a finished run: tests/test_report_in_browser.py makes the report of the "
+    "--report results/demo/report.html": "needs a finished run: tests/test_report_in_browser.py makes the report of the "
                                     "tiny run with Snakemake's --report",
     "torchvision.models.resnet50(weights='IMAGENET1K_V1')": "downloads the ImageNet weights (internet) and copies "
                                                             "them to a host called cluster",
-    "g2rl provenance results/tables/table1_disfa.csv": "needs a finished run: tests/test_provenance.py runs "
+    "g2rl provenance results/demo/tables/table1_disfa.csv": "needs a finished run: tests/test_provenance.py runs "
                                                        "`g2rl provenance` on results",
     "g2rl predict --checkpoint": "needs a trained model and your footage: tests/test_predict_cli.py runs it on a "
                                  "tiny checkpoint",

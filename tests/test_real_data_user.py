@@ -59,10 +59,10 @@ def test_each_paper_config_names_its_outputs_and_paper_yaml_runs_both(tmp_path):
     bp4d = outputs_of(REPO / "config" / "bp4d.yaml", tmp_path)
     both = outputs_of(REPO / "config" / "paper.yaml", tmp_path)
     # every output that combines datasets says which: the two configs, run one after the other, keep both
-    assert "results/tables/g2rl_vs_baseline_disfa.csv" in disfa and "g2rl_vs_baseline_bp4d" not in disfa
-    assert "results/tables/g2rl_vs_baseline_bp4d.csv" in bp4d and "g2rl_vs_baseline_disfa" not in bp4d
-    assert "results/figures/sensitivity_sigma_disfa.png" in disfa
-    assert "results/figures/sensitivity_lambda_bp4d.png" in bp4d
+    assert "results/real/tables/g2rl_vs_baseline_disfa.csv" in disfa and "g2rl_vs_baseline_bp4d" not in disfa
+    assert "results/real/tables/g2rl_vs_baseline_bp4d.csv" in bp4d and "g2rl_vs_baseline_disfa" not in bp4d
+    assert "results/real/figures/sensitivity_sigma_disfa.png" in disfa
+    assert "results/real/figures/sensitivity_lambda_bp4d.png" in bp4d
     for name in ("table1_disfa", "table1_bp4d", "g2rl_vs_baseline_disfa", "g2rl_vs_baseline_bp4d",
                  "sensitivity_sigma_bp4d-disfa", "sensitivity_lambda_bp4d-disfa"):
         assert name in both, name
@@ -134,3 +134,66 @@ def test_a_dry_run_names_the_missing_roots_before_its_plan(tmp_path):
     (tmp_path / "DISFA").mkdir()
     out = dry_run("--config", f'disfa={{"root": "{tmp_path / "DISFA"}"}}')
     assert "key disfa.root" not in out and "key bp4d.root: dataset folder /path/to/BP4D not found" in out
+
+
+def _copy_run(src: Path, dest: Path) -> Path:
+    """A finished run's working directory, hard-linked where possible (outputs are replaced by rename, never
+    written in place), with its Snakemake metadata."""
+    dest.mkdir(parents=True)
+    for folder in ("results", "resources"):
+        if (src / folder).exists():
+            linked = subprocess.run(["cp", "-al", str(src / folder), str(dest / folder)], capture_output=True)
+            if linked.returncode != 0:  # another file system: a real copy
+                shutil.rmtree(dest / folder, ignore_errors=True)
+                shutil.copytree(src / folder, dest / folder, symlinks=True)
+    shutil.copytree(src / ".snakemake", dest / ".snakemake", symlinks=True)
+    return dest
+
+
+def test_the_demo_and_a_real_run_in_one_folder_keep_apart(tiny_workflow, tmp_path):
+    """Issue 30 item 8: the tiny demo has run; a tiny real-data config then runs in the same working directory.
+    It writes under results/real, leaves every demo output as it was, and each report shows only its own runs; a
+    config that names the demo's folder for real data stops before planning anything."""
+    work = _copy_run(tiny_workflow, tmp_path / "study")
+    demo_files = {p: p.stat().st_mtime_ns for p in (work / "results" / "demo").rglob("*") if p.is_file()}
+    # "real" data: the demo's BP4D tree copied without the generator's summary, so nothing marks it as demo
+    real_root = tmp_path / "BP4D"
+    shutil.copytree(work / "resources" / "demo_data" / "BP4D", real_root,
+                    ignore=shutil.ignore_patterns("demo_summary.json"))
+    real = {"data_label": "real", "datasets": ["bp4d"], "demo": {"enabled": False},
+            "bp4d": {"root": str(real_root), "partitions": {"train": ["F001", "M001", "F003"],
+                                                             "devel": ["F002", "M002", "F004"]}},
+            "preprocess": {"crop_size": 64},
+            "model": {"backbone": "resnet18", "deconv_channels": [32, 32], "pretrained": None,
+                      "allow_random_init": True},
+            "train": {"epochs": 1, "lr_step_epochs": [], "num_workers": 0, "threads": 1, "gpus": 0},
+            "experiments": {"seeds": [0], "sigma_sweep": [], "lambda_sweep": [], "table1_variants": [],
+                            "ablation": {"variants": {}}}}
+    cfg = tmp_path / "real.yaml"
+    cfg.write_text(yaml.safe_dump(real))
+    out = _snakemake_in(work, cfg)
+    assert (work / "results" / "real" / "tables" / "table1_bp4d.csv").is_file(), out[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in (work / "results" / "demo").rglob("*") if p.is_file()} == demo_files
+    # each report holds its own runs only
+    _snakemake_in(work, cfg, "--report", "results/real/report.html")
+    _snakemake_in(work, TINY_CONFIG, "--report", "results/demo/report.html")
+    real_page = (work / "results" / "real" / "report.html").read_text()
+    demo_page = (work / "results" / "demo" / "report.html").read_text()
+    assert "results/real/tables/table1_bp4d" in real_page and "results/demo/" not in real_page
+    assert "results/demo/tables/table1_bp4d" in demo_page and "results/real/" not in demo_page
+    # real data into the demo's folder: one line naming the folder, nothing planned
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**real, "results": "results/demo"}))
+    proc = snakemake("-n", "-s", str(REPO / "Snakefile"), "--configfile", str(bad), "--cores", "1",
+                     "--workflow-profile", "none", "-d", str(work))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "the folder results/demo holds demo results and this config's data_label is real" in out
+    assert "Job stats" not in out
+
+
+def _snakemake_in(work: Path, configfile: Path, *args: str) -> str:
+    proc = snakemake("-s", str(REPO / "Snakefile"), "--configfile", str(configfile), "--cores", "2",
+                     "--workflow-profile", "none", "-d", str(work), *args)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out

@@ -79,10 +79,10 @@ def test_every_table_renders_as_a_table(report_dom):
     shown = probes(dom)
     assert shown, "the report's app did not load (no results found in the DOM)"
     for dataset in ("disfa", "bp4d"):
-        expect = {f"results/tables/table1_{dataset}.html": ["G2RL (ours, literal)", "Baseline (ours)", "KJRE", "Avg",
+        expect = {f"results/demo/tables/table1_{dataset}.html": ["G2RL (ours, literal)", "Baseline (ours)", "KJRE", "Avg",
                                                             "G2RL + stop-grad/teach (ours)"],
-                  f"results/tables/g2rl_vs_baseline_{dataset}.html": ["Avg", "ICC", "MAE"],
-                  f"results/{dataset}/ablation/table.html": ["Baseline", "G2RL", "G2RL + stop-grad/teach",
+                  f"results/demo/tables/g2rl_vs_baseline_{dataset}.html": ["Avg", "ICC", "MAE"],
+                  f"results/demo/{dataset}/ablation/table.html": ["Baseline", "G2RL", "G2RL + stop-grad/teach",
                                                              "Baseline pairs", "G2RL pairs",
                                                              "random init (same architecture)"]}
         for path, words in expect.items():
@@ -94,7 +94,7 @@ def test_every_table_renders_as_a_table(report_dom):
                 assert word in got, f"{path}: no cell {word!r}"
             assert "<pre" not in body and "| ---" not in body and "|---" not in body, f"{path}: raw Markdown"
         # Table 1's uncertainty block is a table whose cells read 'mean ± sd [lo, hi]'
-        t1 = cells(shown[f"results/tables/table1_{dataset}.html"][1])
+        t1 = cells(shown[f"results/demo/tables/table1_{dataset}.html"][1])
         assert any(re.fullmatch(r"-?\d\.\d\d ± \d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]", c) for c in t1)
     # no CSV or Markdown table is offered as the thing to look at
     assert not [p for p, (mime, _) in shown.items() if p.endswith((".csv", ".md"))]
@@ -104,7 +104,7 @@ def test_figure4_is_a_page_that_scrolls_from_its_top(report_dom):
     _, dom = report_dom
     shown = probes(dom)
     for dataset in ("disfa", "bp4d"):
-        mime, body = shown[f"results/figures/heatmaps_{dataset}.html"]
+        mime, body = shown[f"results/demo/figures/heatmaps_{dataset}.html"]
         assert mime == "text/html" and "<img" in body and "max-width:100%" in body
 
 
@@ -207,7 +207,7 @@ def test_top_of_the_home_page_and_its_result_are_in_the_window(report_file, tmp_
 
 def test_caption_page_sidebar_does_not_run_past_its_edge(report_file, tmp_path):
     """Issue 30 item 4: a long job parameter (paper_sha256=..., the ablation's file lists) wraps in the sidebar."""
-    for result in ("results/tables/table1_disfa.html", "results/bp4d/ablation/table.html"):
+    for result in ("results/demo/tables/table1_disfa.html", "results/demo/bp4d/ablation/table.html"):
         got = measure(report_file, tmp_path, 1280, 720, ["nav li"], before=f"app.showResultInfo({result!r});")
         texts = " ".join(b["text"] for b in got["boxes"]["nav li"])
         assert "Job parameters" in texts or "prefix=" in texts, texts[:300]

@@ -74,7 +74,7 @@ def hostile_report(tiny_workflow, tmp_path_factory) -> tuple[str, str, dict, Pat
                 shutil.rmtree(work / folder, ignore_errors=True)
                 shutil.copytree(tiny_workflow / folder, work / folder, symlinks=True)
     shutil.copytree(tiny_workflow / ".snakemake", work / ".snakemake", symlinks=True)
-    (work / "results" / "logs" / "report_home.log").unlink(missing_ok=True)  # the job writes its log in place
+    (work / "results" / "demo" / "logs" / "report_home.log").unlink(missing_ok=True)  # the job writes its log in place
     secret = work / "secret.txt"
     secret.write_text(SECRET + "\n")
     value = (f"w `x <javascript:alert(1)>`_ |sub| _link link_ *em* <script>alert(2)</script> "
@@ -84,7 +84,7 @@ def hostile_report(tiny_workflow, tmp_path_factory) -> tuple[str, str, dict, Pat
     weights.write_bytes(b"not read")
     override = f"model={json.dumps({'pretrained': str(weights)})}"
     # only the home page is rebuilt (forced; mtime triggers, so the trainings whose params changed are left alone)
-    run_snakemake(work, "--config", override, "--rerun-triggers", "mtime", "-f", "results/report/home.rst")
+    run_snakemake(work, "--config", override, "--rerun-triggers", "mtime", "-f", "results/demo/report/home.rst")
     run_snakemake(work, "--config", override, "--report", "report.html")
     home, results = report_parts(work / "report.html")
     return str(weights), home, results, work / "report.html"

@@ -12,7 +12,7 @@ import torch
 
 from conftest import run_snakemake
 
-RESULTS = "results"
+RESULTS = "results/demo"  # the tiny config is demo data: results/<data_label>
 DATASETS = {"disfa": ["1", "2", "3"], "bp4d": ["devel"]}
 # (method, sigma, lambda) of the tiny config: Table 1 rows on every dataset, the two sweeps on BP4D alone
 TABLE1 = [("baseline", "2", "0"), ("g2rl", "2", "0.05"), ("g2rl-stopgrad_aux", "2", "0.05")]

@@ -38,7 +38,7 @@ def dry_run_counts(workdir: Path, configfile: Path, roots: dict[str, Path]) -> t
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     first = stats(r.stdout + r.stderr)
     assert first.get("frame_index") == len(roots) and "landmarks" not in first, first
-    indexes = [f"results/{d}/frame_index.csv" for d in roots]
+    indexes = [f"results/real/{d}/frame_index.csv" for d in roots]  # the paper configs: results/real
     r = subprocess.run([*base, "--cores", "1", *indexes], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     r = subprocess.run(dry, capture_output=True, text=True, env=env, timeout=600)
@@ -136,7 +136,7 @@ def plan_block(plans: dict[str, dict[str, int]], model_bytes: int, first_totals:
               + "): it plans one `frame_index` job per dataset, and the jobs that depend on what that checkpoint "
               "finds in the dataset tree (the landmark jobs, one per video or sequence, and everything after them) "
               "appear only once it has run; a dry run after it (or `snakemake --cores 1 "
-              "results/<dataset>/frame_index.csv` first) shows the counts above."]
+              "results/real/<dataset>/frame_index.csv` first) shows the counts above."]
     gib = lambda n: f"{n * model_bytes / 2**30:.1f} GiB"  # noqa: E731
     lines += ["", f"Each training leaves a `model.pt` of {model_bytes / 2**20:.0f} MiB (the paper's network, measured "
               "by the same test), so the checkpoints alone take "

@@ -11,12 +11,12 @@ from pathlib import Path
 from conftest import REPO, TINY_CONFIG
 from test_slurm_workflow import require_slurm, result_files, run_workflow_via_slurm
 
-TARGET = "results/tables/table1_bp4d.csv"
+TARGET = "results/demo/tables/table1_bp4d.csv"
 # Files that legitimately differ between two runs: logs, HDF5 caches (each build gets a fresh fingerprint),
 # checkpoints and train logs (timings; the checkpoints are compared through their predictions), provenance
 # records (times, devices, cache fingerprints; metrics.json is compared without its "provenance" key).
-IGNORE = ("results/logs/**", "results/benchmarks/**", "results/**/*.h5", "results/**/model.pt", "results/**/train_log.csv",
-          "results/**/*.provenance.json")
+IGNORE = ("results/demo/logs/**", "results/demo/benchmarks/**", "results/**/*.h5", "results/**/model.pt",
+          "results/**/train_log.csv", "results/**/*.provenance.json")
 
 
 def comparable(path: Path):
@@ -37,11 +37,11 @@ def test_real_workflow_via_slurm_matches_local(tiny_workflow: Path, tmp_path: Pa
                                  extra_args=("--set-threads", "train=1",
                                              "--set-resources", "train:gpu=1", "train:slurm_partition=gpu"),
                                  timeout_s=1500)
-    # Baseline and G2RL x the tiny config's 2 seeds
-    assert run.remote_jobs == {"demo_data": 1, "landmarks": 12, "crop_cache": 1, "heatmap_cache": 1, "train": 4}
+    # Table 1's rows (Baseline, G2RL and the tiny config's extra row, G2RL + stop-grad/teach) x its 2 seeds
+    assert run.remote_jobs == {"demo_data": 1, "landmarks": 12, "crop_cache": 1, "heatmap_cache": 1, "train": 6}
     # frame_index (a checkpoint) and the aggregation rules stay on the submit host
-    assert run.local_jobs == {"evaluate": 4, "evidence": 1, "table1": 1} and "frame_index" not in run.remote_jobs
-    assert (workdir / "results" / "bp4d" / "frame_index.csv").is_file()
+    assert run.local_jobs == {"evaluate": 6, "evidence": 1, "table1": 1} and "frame_index" not in run.remote_jobs
+    assert (workdir / "results" / "demo" / "bp4d" / "frame_index.csv").is_file()
     for job in run.slurm_jobs:
         tres = job.info.get("TresPerJob", "") + job.info.get("TresPerNode", "")
         want = ("gpu", True) if job.rule == "train" else ("cpu", False)

@@ -31,6 +31,7 @@ from g2rl.model.variants import (
     variants,
 )
 from g2rl.model.weights import sha256_of
+from g2rl.results_root import claim_results_root
 from g2rl.reports.home import home_settings
 from g2rl.training.from_config import workflow_train_flags
 from g2rl.workflow_cmd import job_environment, local_source_root
@@ -58,6 +59,8 @@ check_configfiles_keep_datasets(
 )
 
 RESULTS = config["results"]
+# results/demo and results/real by default; a folder holding the other kind of data stops the run here
+claim_results_root(RESULTS, config["data_label"])
 DATASETS = config["datasets"]
 EXP = config["experiments"]
 
