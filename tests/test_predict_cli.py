@@ -1,6 +1,7 @@
 """`g2rl predict` end to end on small real-face videos and photos (astronaut, Grace Hopper), a
 video without a face, unreadable files among good ones, and a bad checkpoint."""
 
+import logging
 import math
 
 import matplotlib.cbook
@@ -117,6 +118,17 @@ def test_folder_of_photos_and_loose_images(data, tmp_path):
     assert sorted(p.name for p in (tmp_path / "hm" / "images").iterdir()) == ["single.png"]
 
 
+def test_log_counts_frames_per_file(data, tmp_path, caplog):
+    """Two photos named on the command line are both frame 0: the log counts them as 2 frames with a
+    face (it once said "a face in 1 of 2 frames")."""
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for p, frame in zip(paths, (data["frames"][0], data["frames"][3])):
+        write_image(p, frame)
+    with caplog.at_level(logging.INFO, logger="g2rl.predict"):
+        assert _run("--checkpoint", data["ckpt"], *paths, "--out", tmp_path / "aus.csv") == 0
+    assert "a face in 2 of 2 frames (2 faces measured)" in caplog.text
+
+
 def test_image_sequence_is_followed(data, tmp_path):
     folder = tmp_path / "seq"
     folder.mkdir()
@@ -222,14 +234,14 @@ def test_faces_all_rows_largest_first(data, tmp_path):
 
 
 def test_landmarks_and_frame_base(data, tmp_path):
-    """--landmarks: the 68 points of the tracked path, after the AU columns; --frame-base 1: frames
+    """--landmarks: the 68 points of the tracked path, before the AU columns (OpenFace's order); --frame-base 1: frames
     count from 1 (OpenFace), timestamps still from 0, overlay names follow the frame column."""
     out, hm = tmp_path / "aus.csv", tmp_path / "hm"
     assert _run("--checkpoint", data["ckpt"], data["video"], "--landmarks", "--frame-base", 1, "--out", out,
                 "--heatmaps", hm, "--heatmaps-every", 3) == 0
     df = pd.read_csv(out)
     lm_cols = [f"x_{i}" for i in range(68)] + [f"y_{i}" for i in range(68)]
-    assert list(df.columns) == COLUMNS + lm_cols
+    assert list(df.columns) == KEYS + GEOMETRY + lm_cols + [f"{au}_r" for au in AUS]
     assert df["frame"].tolist() == list(range(1, 7))
     np.testing.assert_allclose(df["timestamp"], np.arange(6) / 10.0)
     want = LandmarkDetector().video(data["video"], progress=False)[lm_cols].to_numpy()
@@ -267,7 +279,6 @@ def test_video_without_any_frame_is_a_named_failure(data, tmp_path, capsys):
 def test_truncated_video_is_predicted_with_a_warning(data, tmp_path, caplog):
     """A video whose container declares more frames than it decodes (issue 12, item 4): a warning
     'decoded K of N frames', the K frames predicted, exit 0."""
-    import logging
 
     from test_reliability_inputs import truncated_video
 

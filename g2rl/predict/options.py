@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import math
 
 from g2rl.errors import G2RLError
-from g2rl.predict.detectors import DETECTORS
 from g2rl.predict.stream import FACE_MODES
+from g2rl.preprocess.detectors import check_detector
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class PredictOptions:
         chunk_frames: frames per unit of landmark work (a chunk; each starts with a detection
             when ``workers`` >= 2); None = 3 detection periods (33 frames, see g2rl.predict.stream).
         progress: tqdm bars on stderr.
-        detector: the face detector, ``hog`` (default) or ``cnn`` (g2rl.predict.detectors).
+        detector: the face detector, ``hog`` (default) or ``cnn`` (g2rl.preprocess.detectors).
         occurrence: add ``AUxx_c`` columns: 1 where the intensity is >= ``occurrence_threshold``
             (default 1, FACS level A), 0 below it, empty without a face.
     """
@@ -58,8 +58,7 @@ class PredictOptions:
             raise G2RLError(f"workers and chunk_frames must be >= 1, got {self.workers}, {self.chunk_frames}")
         if self.max_frames is not None and self.max_frames < 1:
             raise G2RLError(f"--max-frames must be >= 1, got {self.max_frames}")
-        if self.detector not in DETECTORS:
-            raise G2RLError(f"--detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        check_detector(self.detector)
         t = self.occurrence_threshold
         if not (isinstance(t, (int, float)) and math.isfinite(t) and 0 < t <= 5):
             raise G2RLError(f"--occurrence-threshold must be an intensity in (0, 5], got {t!r}")

@@ -16,6 +16,7 @@ from pathlib import Path
 from g2rl.errors import G2RLError
 from g2rl.media import broken_image_links, folder_images, is_image, is_video, truncation_note
 from g2rl.paths import refuse_output_over_input
+from g2rl.preprocess.detectors import DETECTORS
 
 log = logging.getLogger("g2rl.landmarks")
 
@@ -32,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fast path: run the detector at least every N frames (default 10)")
     parser.add_argument("--sequence", action="store_true",
                         help="a folder holds the frames of one video: follow the face from image to image")
+    parser.add_argument("--detector", choices=DETECTORS, default="hog",
+                        help="face detector: hog (default; fast, upright frontal faces) or cnn (dlib's MMOD CNN: more "
+                             "turned and partly covered faces, ~60x slower on a CPU; docs/PREDICT.md)")
     parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames (>= 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--require-face", action="store_true",
@@ -48,7 +52,8 @@ def main(args: argparse.Namespace) -> int:
     if not src.exists():
         raise G2RLError(f"{src}: no such file or folder")
     refuse_output_over_input("landmarks", {"--out": args.out}, {"INPUT": src})
-    det = LandmarkDetector(detect_scale=args.detect_scale, fast=not args.plain, redetect_every=args.redetect_every)
+    det = LandmarkDetector(detect_scale=args.detect_scale, fast=not args.plain, redetect_every=args.redetect_every,
+                           detector=args.detector)
     progress = not args.no_progress
     if src.is_dir():
         images = folder_images(src)

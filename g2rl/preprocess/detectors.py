@@ -1,25 +1,34 @@
-"""``--detector hog|cnn``: which dlib face detector finds the faces the 68-point fit starts from.
+"""``--detector hog|cnn``: which dlib face detector finds the faces the 68-point fit starts from
+(``g2rl landmarks``, the workflow's ``landmarks.detector`` and ``g2rl predict`` share the choice).
 
-* ``hog`` (default, and what the workflow uses): dlib's frontal HOG + linear SVM detector. Fast
-  (~50 ms per 512 x 512 image on one core), finds upright frontal faces of >= ~80 px.
+* ``hog`` (default, and the workflow's default): dlib's frontal HOG + linear SVM detector. Fast
+  (~15-50 ms per 512 x 512 image on one core), finds upright frontal faces of >= ~80 px.
 * ``cnn``: dlib's MMOD CNN detector (``mmod_human_face_detector.dat`` from the same models
   package). It finds about twice as many of the tilted and partly covered faces (sunglasses), but
   no smaller ones (both need ~60 px without upsampling), and on a CPU build of dlib costs ~60x
-  HOG's time, ~2-3 s per 512 x 512 image (a CUDA build of dlib runs it on the GPU). On a video the
+  HOG's time, ~1-3 s per 512 x 512 image (a CUDA build of dlib runs it on the GPU). On a video the
   tracked path detects only every 11th frame, which spreads that cost; ``--faces all`` detects on
-  every frame. Figures: docs/PREDICT.md (benchmarks/bench_detectors.py).
+  every frame. Figures: docs/PERFORMANCE.md (benchmarks/bench_detectors.py).
 
 Everything after the detector is shared: the box goes to the same 68-point shape predictor, the
-same tracker and alignment. The CNN's ``detector_score`` is MMOD's detection confidence (0 at its
-threshold, like HOG's SVM margin); ``confidence`` maps it through the curve fitted on HOG scores,
-so with ``cnn`` it orders detections but is not calibrated.
+same tracker and alignment. ``detector_score`` is the detector's own score: HOG's SVM margin, or
+MMOD's detection confidence (both 0 at dlib's threshold, unbounded above).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from g2rl.errors import G2RLError
+
 DETECTORS = ("hog", "cnn")
+
+
+def check_detector(detector: str) -> str:
+    """``detector`` when it is one of :data:`DETECTORS`, else G2RLError naming the choices."""
+    if detector not in DETECTORS:
+        raise G2RLError(f"--detector must be one of {', '.join(DETECTORS)}, got {detector!r}")
+    return detector
 
 
 class CnnFaceDetector:
@@ -43,17 +52,11 @@ class CnnFaceDetector:
         return [d.rect for d in found], [float(d.confidence) for d in found], [0] * len(found)
 
 
-def landmark_detector(fast: bool, detector: str = "hog"):
-    """A :class:`g2rl.preprocess.landmarks.LandmarkDetector` (default settings) finding faces with
-    ``detector`` (:data:`DETECTORS`)."""
-    from g2rl.errors import G2RLError
-    from g2rl.preprocess.landmarks import LandmarkDetector
+def face_detector(detector: str = "hog"):
+    """The detector object for ``detector`` (:data:`DETECTORS`): anything with dlib's
+    ``run(image, upsample, threshold) -> (rectangles, scores, kinds)``."""
+    from g2rl.preprocess import dlib_models
 
-    if detector not in DETECTORS:
-        raise G2RLError(f"--detector must be one of {', '.join(DETECTORS)}, got {detector!r}")
-    found = LandmarkDetector(fast=fast)
-    if detector == "cnn":
-        # LandmarkDetector takes no detector argument (g2rl landmarks and training always use HOG);
-        # it only calls `run` on this attribute, which CnnFaceDetector provides
-        found._detector = CnnFaceDetector()
-    return found
+    if check_detector(detector) == "cnn":
+        return CnnFaceDetector()
+    return dlib_models.face_detector()
