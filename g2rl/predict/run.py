@@ -61,9 +61,10 @@ def run_predict(
     pool = LandmarkPool(not options.plain, options.workers, options.detector) if options.workers >= 2 else None
     try:
         model = load_au_model(checkpoint, device=device, amp=amp)
-        warn_if_demo(model.meta, checkpoint)
+        demo = warn_if_demo(model.meta, checkpoint)
         check_csv_target(out, estimate_csv_bytes(units, len(model.aus), options.landmarks, options.max_frames))
-        overlays = None if heatmaps is None else OverlayWriter(heatmaps, model.aus, model.peak_at_max, heatmaps_every)
+        overlays = (None if heatmaps is None
+                    else OverlayWriter(heatmaps, model.aus, model.peak_at_max, heatmaps_every, demo=demo))
         result = predict_inputs(model, inputs, options, overlays=overlays, pool=pool)
     finally:
         if pool is not None:
