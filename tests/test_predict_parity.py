@@ -58,13 +58,14 @@ def test_occurrence_columns_behind_a_flag(data, tmp_path):
                 "--occurrence-threshold", 1.25, "--landmarks") == 0
     df = pd.read_csv(out)
     r, c = [f"{a}_r" for a in AUS], [f"{a}_c" for a in AUS]
-    assert list(df.columns[17:17 + 2 * len(AUS)]) == r + c and df.columns[17 + 2 * len(AUS)] == "x_0"
+    # OpenFace's order: keys and geometry (17), the 136 landmark columns, then the AUs
+    assert df.columns[17] == "x_0" and list(df.columns[17 + 136:]) == r + c
     face = df[df["success"] == 1]
     assert ((face[r].to_numpy() >= 1.25) == (face[c].to_numpy() == 1)).all()
     assert 0 < face[c].to_numpy().sum() < face[c].size  # the check has both cases
     assert df.loc[df["success"] == 0, c].isna().all().all()  # no face: empty, not 0
     row = out.read_text().splitlines()[1].split(",")
-    assert set(row[20:23]) <= {"0", "1"}  # written as integers
+    assert set(row[17 + 136 + 3:]) <= {"0", "1"}  # written as integers
 
 
 def test_occurrence_threshold_is_checked(data, tmp_path, capsys):

@@ -110,3 +110,21 @@ def test_faces_all_lists_every_face_largest_first():
     assert centres[0] < 330 < centres[1]  # the large face (left) first
     iod = inter_ocular_distance(np.stack([f.points for f in ff.faces]))
     assert iod[0] > 1.2 * iod[1]
+
+
+def test_torch_threads_leave_the_landmark_stage_its_cores(monkeypatch):
+    """torch gets the usable cores minus the landmark workers (at least 1), from the process's CPU
+    affinity, and the caller's setting comes back after the block."""
+    import os
+
+    import torch
+
+    from g2rl.predict import threads
+
+    assert [threads.torch_threads_for(w, cores=c) for c, w in ((2, 1), (16, 1), (16, 4), (1, 1), (2, 3))] == [1, 15, 12, 1, 1]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert threads.usable_cores() == 3 and threads.torch_threads_for(1) == 2
+    before = torch.get_num_threads()
+    with threads.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -64,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--landmark-workers", type=_positive, default=1, metavar="N",
                         help="1 (default): landmarks in a thread beside the network; N >= 2: N processes, each "
                              "taking chunks of 33 frames of a video (re-detected at each chunk start)")
+    parser.add_argument("--torch-threads", type=_positive, default=None, metavar="N",
+                        help="torch's threads for the network (default: the cores the landmark stage leaves, "
+                             "at least 1: usable cores - landmark workers)")
     parser.add_argument("--detector", choices=("hog", "cnn"), default="hog",
                         help="face detector: hog (default; fast, upright frontal faces) or cnn (dlib's MMOD CNN: more "
                              "turned and small faces, ~3 s per 512x512 image on a CPU)")
@@ -84,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
         sequence=args.sequence, batch_size=args.batch_size, max_frames=args.max_frames, plain=args.plain,
         faces=args.faces, landmarks=args.landmarks, frame_base=args.frame_base, workers=args.landmark_workers,
         progress=not args.no_progress, detector=args.detector, occurrence=args.occurrence,
-        occurrence_threshold=args.occurrence_threshold,
+        occurrence_threshold=args.occurrence_threshold, torch_threads=args.torch_threads,
     )  # fmt: skip
     try:
         result = run_predict(args.checkpoint, args.inputs, args.out, options, heatmaps=args.heatmaps,

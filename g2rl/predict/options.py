@@ -31,6 +31,8 @@ class PredictOptions:
         detector: the face detector, ``hog`` (default) or ``cnn`` (g2rl.preprocess.detectors).
         occurrence: add ``AUxx_c`` columns: 1 where the intensity is >= ``occurrence_threshold``
             (default 1, FACS level A), 0 below it, empty without a face.
+        torch_threads: torch's intra-op threads for the network; None = the cores the landmark
+            stage leaves (g2rl.predict.threads).
     """
 
     sequence: bool = False
@@ -46,6 +48,7 @@ class PredictOptions:
     detector: str = "hog"
     occurrence: bool = False
     occurrence_threshold: float = 1.0
+    torch_threads: int | None = None
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -56,6 +59,8 @@ class PredictOptions:
             raise G2RLError(f"--frame-base must be 0 or 1, got {self.frame_base!r}")
         if self.workers < 1 or (self.chunk_frames is not None and self.chunk_frames < 1):
             raise G2RLError(f"workers and chunk_frames must be >= 1, got {self.workers}, {self.chunk_frames}")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise G2RLError(f"--torch-threads must be >= 1, got {self.torch_threads}")
         if self.max_frames is not None and self.max_frames < 1:
             raise G2RLError(f"--max-frames must be >= 1, got {self.max_frames}")
         check_detector(self.detector)
