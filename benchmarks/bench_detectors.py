@@ -29,10 +29,8 @@ the load average is printed (the machine is shared). ``--record FILE`` writes th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -100,6 +98,9 @@ def main() -> None:
     parser.add_argument("--record", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     load_start = os.getloadavg()
+    from recording import start_record, write_record  # benchmarks/recording.py, beside this script
+
+    started = start_record()
 
     from g2rl.preprocess.detectors import DETECTORS, face_detector
     from g2rl.preprocess.landmarks import LandmarkDetector
@@ -157,14 +158,7 @@ def main() -> None:
     load_end = os.getloadavg()
     print(f"load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end ({os.cpu_count()} cores)")
     if args.record:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from rehearse_paper_scale import machine_facts
-
-        record.update(machine=machine_facts(), load_start=" ".join(f"{x:.2f}" for x in load_start),
-                      load_end=" ".join(f"{x:.2f}" for x in load_end),
-                      command="benchmarks/bench_detectors.py " + " ".join(sys.argv[1:]))
-        args.record.write_text(json.dumps(record, indent=1) + "\n")
-        print(f"record: {args.record}")
+        write_record(args.record, record, started)
 
 
 def timed(det, image):

@@ -31,11 +31,9 @@ The one-time start-up (oneDNN/cuDNN kernel selection) is excluded by a warm-up p
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -140,6 +138,9 @@ def main() -> None:
         return torch_threads_for(workers) if setting == "auto" else int(setting)
 
     load_start = os.getloadavg()
+    from recording import start_record, write_record  # benchmarks/recording.py, beside this script
+
+    started = start_record()
     count, fps, w, h = video_info(args.video)
     print(f"video: {args.video.name} {w}x{h} @ {fps:.2f} fps, {count} frames; using the first {args.frames}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores ({usable_cores()} usable), "
@@ -211,14 +212,7 @@ def main() -> None:
     load_end = os.getloadavg()
     print(f"load average at end {load_end[0]:.2f} (other jobs shared the cores when it is above ~{usable_cores()})")
     if args.record:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from rehearse_paper_scale import machine_facts
-
-        record.update(machine=machine_facts(), load_start=" ".join(f"{x:.2f}" for x in load_start),
-                      load_end=" ".join(f"{x:.2f}" for x in load_end),
-                      command="benchmarks/bench_predict.py " + " ".join(sys.argv[1:]))
-        args.record.write_text(json.dumps(record, indent=1) + "\n")
-        print(f"record: {args.record}")
+        write_record(args.record, record, started)
 
 
 if __name__ == "__main__":

