@@ -100,3 +100,17 @@ def test_confidence_lower_on_covered_and_rotated_versions_of_real_photos(photo_f
             fit = det.fit(img, used)
             assert np.linalg.norm(fit - truth, axis=1).mean() / iod > 0.10, name  # the fit did go wrong
             assert conf.fit_confidence(lambda b: det.fit(img, b), fit, used) < original - MARGIN, name
+
+
+def test_the_landmark_stage_reports_the_fit_confidence_of_its_box():
+    """Each Face's confidence is fit_confidence of its points and the box they were fitted from (the HOG
+    detection on a photo), not a function of the detector score."""
+    from g2rl.predict.stream import Landmarker, StageSettings
+
+    image = _calibration().photos(None)["grace_hopper"]
+    (face,) = Landmarker(False).frame(image, StageSettings(crop_size=64, fast=False), track=False, where="x")
+    det = LandmarkDetector(fast=False)
+    ok, score, points = det.step(image, track=False)
+    np.testing.assert_allclose(face.points, points)
+    assert face.score == score
+    assert face.confidence == pytest.approx(conf.fit_confidence(lambda b: det.fit(image, b), points, det.last_box))
