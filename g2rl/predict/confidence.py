@@ -14,7 +14,7 @@ fit's inter-ocular distance (IOD, :func:`g2rl.preprocess.landmarks.inter_ocular_
   distance of those fits from the reported one is taken. On a clear face the predictor's cascade
   lands on the same points from any nearby start; where the image gives it nothing to hold on to
   (covered eyes, a face turned past its training range) the points follow the box. Two extra fits
-  cost ~2-4 ms of CPU per face.
+  cost ~5 ms of CPU per face on a loaded 2-core machine (docs/PERFORMANCE.md).
 
 ``confidence`` = 1 / (1 + exp(-(C0 + C1 ln(residual) + C2 ln(instability)))): a logistic
 regression of "the fit lies within 10 % of the IOD of the reference" on the two measurements,
