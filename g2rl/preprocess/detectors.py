@@ -21,7 +21,7 @@ import numpy as np
 
 from g2rl.errors import G2RLError
 
-DETECTORS = ("hog", "cnn")
+DETECTORS = ("hog", "cnn", "blazeface")
 
 
 def check_detector(detector: str) -> str:
@@ -57,6 +57,11 @@ def face_detector(detector: str = "hog"):
     ``run(image, upsample, threshold) -> (rectangles, scores, kinds)``."""
     from g2rl.preprocess import dlib_models
 
-    if check_detector(detector) == "cnn":
+    kind = check_detector(detector)
+    if kind == "cnn":
         return CnnFaceDetector()
+    if kind == "blazeface":
+        from g2rl.preprocess.blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector()
     return dlib_models.face_detector()
