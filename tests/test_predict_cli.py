@@ -204,10 +204,12 @@ def test_only_unreadable_images(data, tmp_path, capsys):
 
 def test_several_faces_the_largest_is_measured(data, tmp_path):
     """A photo with a large (astronaut, ~125 px) and a small face (Grace Hopper, ~87 px): the row is the
-    large face's: the same numbers as the photo with the small face painted out, not the small face's."""
+    large face's: the same numbers as the photo with the small face painted out, not the small face's.
+    (HOG: its box depends on the face's surroundings only, so painting the other face out leaves it
+    exactly where it was; BlazeFace sees the whole frame and its box moves by a pixel: the next test.)"""
     folder = _two_face_photos(tmp_path / "faces")
     out = tmp_path / "aus.csv"
-    assert _run("--checkpoint", data["ckpt"], folder, "--out", out) == 0
+    assert _run("--checkpoint", data["ckpt"], folder, "--detector", "hog", "--out", out) == 0
     df = pd.read_csv(out)
     assert (df["success"] == 1).all()
     au = df[[f"{a}_r" for a in AUS]].to_numpy()
@@ -217,18 +219,26 @@ def test_several_faces_the_largest_is_measured(data, tmp_path):
 
 def test_faces_all_rows_largest_first(data, tmp_path):
     """--faces all: one row per face, face_id 0 = the larger; each face's numbers are those of
-    the photo with only that face (the other painted out)."""
+    the photo with only that face (the other painted out): exactly with HOG (previous test), and with
+    BlazeFace (the default) the same points to within 5 % of the inter-ocular distance."""
     folder = _two_face_photos(tmp_path / "faces")
-    out = tmp_path / "aus.csv"
-    assert _run("--checkpoint", data["ckpt"], folder, "--faces", "all", "--landmarks", "--out", out) == 0
-    df = pd.read_csv(out)
-    assert df[["frame", "face_id"]].values.tolist() == [[0, 0], [0, 1], [1, 0], [2, 0]]
-    assert (df["success"] == 1).all()
-    au = df[[f"{a}_r" for a in AUS]].to_numpy()
-    np.testing.assert_allclose(au[0], au[2], atol=1e-4)  # face 0 of the pair = the large face alone
-    np.testing.assert_allclose(au[1], au[3], atol=1e-4)  # face 1 = the small face alone
-    x = df[[f"x_{i}" for i in range(68)]].to_numpy()
-    assert x[0].mean() < 380 < x[1].mean()  # the large face is the left one
+    for detector in ("hog", "blazeface"):
+        out = tmp_path / f"{detector}.csv"
+        assert _run("--checkpoint", data["ckpt"], folder, "--faces", "all", "--landmarks", "--detector", detector,
+                    "--out", out) == 0
+        df = pd.read_csv(out)
+        assert df[["frame", "face_id"]].values.tolist() == [[0, 0], [0, 1], [1, 0], [2, 0]]
+        assert (df["success"] == 1).all()
+        x = df[[f"x_{i}" for i in range(68)]].to_numpy()
+        assert x[0].mean() < 380 < x[1].mean()  # the large face is the left one
+        points = np.stack([x, df[[f"y_{i}" for i in range(68)]].to_numpy()], axis=-1)
+        for pair, alone in ((0, 2), (1, 3)):  # face 0 of the pair = the large face alone; face 1 = the small one
+            iod = np.linalg.norm(points[alone, 36:42].mean(0) - points[alone, 42:48].mean(0))
+            assert np.linalg.norm(points[pair] - points[alone], axis=1).mean() / iod < 0.05, detector
+        if detector == "hog":
+            au = df[[f"{a}_r" for a in AUS]].to_numpy()
+            np.testing.assert_allclose(au[0], au[2], atol=1e-4)
+            np.testing.assert_allclose(au[1], au[3], atol=1e-4)
 
 
 def test_landmarks_and_frame_base(data, tmp_path):

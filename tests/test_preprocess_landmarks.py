@@ -35,8 +35,9 @@ def test_model_is_found():
 
 
 def test_plain_and_fast_agree_on_a_face(face_video):
-    plain = LandmarkDetector(fast=False).video(face_video, progress=False)
-    det = LandmarkDetector(fast=True, detect_scale=0.5)
+    """HOG's downscaled detection with its full-resolution retry (BlazeFace sees every frame at 192 px)."""
+    plain = LandmarkDetector(fast=False, detector="hog").video(face_video, progress=False)
+    det = LandmarkDetector(fast=True, detect_scale=0.5, detector="hog")
     fast = det.video(face_video, progress=False)
     assert list(plain.columns) == LANDMARK_COLUMNS
     assert plain["success"].tolist() == [1] * 6 and fast["success"].tolist() == [1] * 6
@@ -140,15 +141,20 @@ def _hard_collage():
     return np.ascontiguousarray(np.concatenate([astronaut, hopper, covered], axis=1))
 
 
-def test_cnn_detector_finds_every_face_of_a_photo_where_hog_misses_one():
-    """--detector cnn (dlib's MMOD, ~0.5 s on this tiny image): all three faces; hog: two."""
+def test_cnn_and_blazeface_find_every_face_of_a_photo_where_hog_misses_one():
+    """--detector cnn (dlib's MMOD, ~0.5 s on this tiny image) and blazeface (the default): all three
+    faces, each fitted inside its own tile; hog: two."""
     image = _hard_collage()
     centres = {}
-    for kind in ("hog", "cnn"):
+    for kind in ("hog", "cnn", "blazeface"):
         faces = LandmarkDetector(fast=False, detector=kind).all_faces(image)
         centres[kind] = sorted(int(points[:, 0].mean() // 140) for _, points, _ in faces)  # which tile
+        for _, points, _ in faces:  # the points stay on the face they were fitted to
+            assert np.ptp(points[:, 0]) < 140 and points[:, 0].min() // 140 == points[:, 0].max() // 140
     assert centres["hog"] == [0, 1]
     assert centres["cnn"] == [0, 1, 2]
+    assert centres["blazeface"] == [0, 1, 2]
+    assert LandmarkDetector().detector == "blazeface"  # the default
 
 
 def test_cli_detector_choice_and_the_detector_score_column(tmp_path):
@@ -158,12 +164,15 @@ def test_cli_detector_choice_and_the_detector_score_column(tmp_path):
 
     image = tmp_path / "covered.png"
     write_image(image, _hard_collage()[:, 280:])
-    csvs = {k: tmp_path / f"{k}.csv" for k in ("hog", "cnn")}
+    csvs = {k: tmp_path / f"{k}.csv" for k in ("hog", "cnn", "default")}
     for kind, out in csvs.items():
-        assert g2rl_main(["landmarks", str(image), "--out", str(out), "--detector", kind, "--no-progress"]) == 0
-    hog, cnn = pd.read_csv(csvs["hog"]), pd.read_csv(csvs["cnn"])
+        choice = [] if kind == "default" else ["--detector", kind]
+        assert g2rl_main(["landmarks", str(image), "--out", str(out), *choice, "--no-progress"]) == 0
+    hog, cnn, blazeface = (pd.read_csv(csvs[k]) for k in ("hog", "cnn", "default"))
     assert list(cnn.columns) == ["file", *LANDMARK_COLUMNS] and LANDMARK_COLUMNS[2] == "detector_score"
     assert hog["success"].tolist() == [0] and cnn["success"].tolist() == [1] and cnn["detector_score"].iloc[0] > 0
+    # the default, blazeface, finds it too; its score is BlazeFace's face probability
+    assert blazeface["success"].tolist() == [1] and 0.6 <= blazeface["detector_score"].iloc[0] <= 1
     old = tmp_path / "old.csv"
     cnn.rename(columns={"detector_score": "confidence"}).to_csv(old, index=False)
     pd.testing.assert_frame_equal(read_landmarks_csv(old), read_landmarks_csv(csvs["cnn"]))

@@ -9,7 +9,7 @@ import math
 
 from g2rl.errors import G2RLError
 from g2rl.predict.stream import FACE_MODES
-from g2rl.preprocess.detectors import check_detector
+from g2rl.preprocess.detectors import DEFAULT_DETECTOR, check_detector
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class PredictOptions:
         chunk_frames: frames per unit of landmark work (a chunk; each starts with a detection
             when ``workers`` >= 2); None = 3 detection periods (33 frames, see g2rl.predict.stream).
         progress: tqdm bars on stderr.
-        detector: the face detector, ``hog`` (default) or ``cnn`` (g2rl.preprocess.detectors).
+        detector: the face detector, ``blazeface`` (default), ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
         occurrence: add ``AUxx_c`` columns: 1 where the intensity is >= ``occurrence_threshold``
             (default 1, FACS level A), 0 below it, empty without a face.
         torch_threads: torch's intra-op threads for the network; None = the cores the landmark
@@ -45,7 +45,7 @@ class PredictOptions:
     workers: int = 1
     chunk_frames: int | None = None
     progress: bool = True
-    detector: str = "hog"
+    detector: str = DEFAULT_DETECTOR
     occurrence: bool = False
     occurrence_threshold: float = 1.0
     torch_threads: int | None = None

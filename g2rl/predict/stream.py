@@ -42,6 +42,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from g2rl.errors import G2RLError
+from g2rl.preprocess.detectors import DEFAULT_DETECTOR
 
 log = logging.getLogger("g2rl.predict")
 
@@ -64,13 +65,13 @@ class StageSettings:
         crop_size: side S of the aligned crop (px), the checkpoint's.
         fast: the fast tracked landmark path (False = full-resolution detection on every frame).
         faces: ``largest`` or ``all`` (module docstring).
-        detector: ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
+        detector: ``blazeface``, ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
     """
 
     crop_size: int
     fast: bool = True
     faces: str = "largest"
-    detector: str = "hog"
+    detector: str = DEFAULT_DETECTOR
 
     def __post_init__(self):
         from g2rl.preprocess.detectors import check_detector
@@ -85,8 +86,8 @@ class Face:
     """One face of one frame.
 
     Attributes:
-        score: the detector's score (HOG: SVM margin; CNN: MMOD confidence; on a followed frame:
-            of the last detection).
+        score: the detector's score (BlazeFace: face probability; HOG: SVM margin; CNN: MMOD
+            confidence; on a followed frame: of the last detection).
         points: (68, 2) float64 landmarks, full-frame px.
         crop: (S, S, 3) uint8 RGB aligned crop, or None when the fit cannot be aligned
             (landmarks 8, 36, 45 collinear).
@@ -118,10 +119,10 @@ class Landmarker:
 
     Args:
         fast: the fast tracked landmark path (False = plain).
-        detector: ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
+        detector: ``blazeface``, ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
     """
 
-    def __init__(self, fast: bool, detector: str = "hog"):
+    def __init__(self, fast: bool, detector: str = DEFAULT_DETECTOR):
         from g2rl.preprocess.landmarks import LandmarkDetector
 
         self.fast = bool(fast)
@@ -195,13 +196,14 @@ class LandmarkPool:
     Args:
         fast: the fast tracked landmark path (False = plain), as StageSettings.fast.
         workers: processes (>= 2).
-        detector: ``hog`` or ``cnn``, as StageSettings.detector.
+        detector: ``blazeface``, ``hog`` or ``cnn``, as StageSettings.detector.
     """
 
-    def __init__(self, fast: bool, workers: int, detector: str = "hog"):
+    def __init__(self, fast: bool, workers: int, detector: str = DEFAULT_DETECTOR):
         import multiprocessing
 
-        from g2rl.preprocess.dlib_models import face_detector, shape_predictor
+        from g2rl.preprocess.detectors import face_detector
+        from g2rl.preprocess.dlib_models import shape_predictor
 
         if workers < 2:
             raise ValueError(f"a pool needs >= 2 workers, got {workers}")
@@ -211,7 +213,8 @@ class LandmarkPool:
         # fork where the platform has it: the workers inherit dlib's models loaded here (no
         # 0.5 s load each), and a caller's script without a `__main__` guard is not re-run, as
         # spawn would. The workers never use torch, so its thread pools copied by fork stay idle.
-        face_detector(), shape_predictor()
+        # Building the detector here also reports a missing model file once, before any worker starts.
+        face_detector(detector), shape_predictor()
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         ctx = multiprocessing.get_context(method)
         self.executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,

@@ -1,6 +1,6 @@
 """68-point facial landmarks with dlib: per-frame detection, or a fast tracked path for video.
 
-The face detector is dlib's HOG detector by default, or its MMOD CNN (``detector="cnn"``,
+The face detector is BlazeFace by default, or dlib's HOG or MMOD CNN detector (``detector=``,
 g2rl.preprocess.detectors); everything after it is the same.
 
 Two paths, one output format (the landmarks CSV of docs/CONTRACTS.md):
@@ -41,6 +41,7 @@ import pandas as pd
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError, MediaError
+from g2rl.preprocess.detectors import DEFAULT_DETECTOR
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +89,13 @@ def _box_from_points(points: np.ndarray, relation: np.ndarray) -> np.ndarray:
 
 
 class LandmarkDetector:
-    """dlib face detection (HOG or CNN) + 68-point fit, per frame (plain) or tracked (fast).
+    """Face detection (BlazeFace, dlib's HOG or CNN) + dlib's 68-point fit, per frame (plain) or tracked (fast).
 
     Args:
         detect_scale: fast path only: the detector sees the frame resized by this factor
             (0 < scale <= 1). dlib's HOG detector finds faces of >= ~80 px, so 0.5 suits faces
-            of >= ~160 px; smaller faces are caught by the full-resolution retry. Default 1.0:
+            of >= ~160 px; smaller faces are caught by the full-resolution retry. (BlazeFace
+            sees every frame at 192 x 192 whatever this factor.) Default 1.0:
             the HOG box size is quantised in ~20 % pyramid steps that differ between scales and
             the 68-point fit follows the box, so detecting at 0.5 alone moves the landmarks by
             ~2-3 % of the inter-ocular distance against the plain path; with tracking, detection
@@ -104,10 +106,11 @@ class LandmarkDetector:
             fraction of the box width away from the box used for the fit.
         max_size_change: fast path: re-detect when that box's width changed by more than this
             fraction.
-        upsample: dlib's ``upsample_num_times`` (0 = none; 1 finds faces down to ~40 px at 4x cost).
+        upsample: dlib's ``upsample_num_times`` (0 = none; 1 finds faces down to ~40 px at 4x cost);
+            BlazeFace takes none.
         full_res_retry: fast path: when the downscaled detection finds nothing, detect once more
             at full resolution (so the fast path finds the same faces as the plain one).
-        detector: ``hog`` (default) or ``cnn`` (g2rl.preprocess.detectors).
+        detector: ``blazeface`` (default), ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
 
     After :meth:`step`, :attr:`last_box` is the box (x0, y0, x1, y1, full-frame px) the returned
     points were fitted from (the detection's, or on a followed frame the one derived from the
@@ -123,7 +126,7 @@ class LandmarkDetector:
         max_size_change: float = 0.1,
         upsample: int = 0,
         full_res_retry: bool = True,
-        detector: str = "hog",
+        detector: str = DEFAULT_DETECTOR,
     ):
         if not 0 < detect_scale <= 1:
             raise G2RLError(f"detect_scale must be in (0, 1], got {detect_scale}")
