@@ -111,7 +111,7 @@ def main() -> None:
 
     detectors = {k: face_detector(k) for k in DETECTORS}
     detectors["blazeface-short"] = BlazeFaceDetector(SHORT_RANGE)
-    fitter = LandmarkDetector(fast=False)
+    fitter = LandmarkDetector(fast=False, detector="hog")  # the reference is the HOG fit (the detector is used for it only)
     rows = []
     for name, box in BASES.items():
         img = base_image(name)
