@@ -107,7 +107,7 @@ def build_set(images: dict[str, np.ndarray], seed: int = 0) -> list[dict]:
     from g2rl.preprocess.landmarks import LandmarkDetector, _box_from_points, _relation, inter_ocular_distance
 
     rng = np.random.default_rng(seed)
-    det = LandmarkDetector(fast=False)
+    det = LandmarkDetector(fast=False, detector="hog")  # the set is HOG's faces, the references HOG-box fits
     rows = []
     for photo, img in images.items():
         for face, box in enumerate(detections(det, img)):
@@ -202,7 +202,7 @@ def confidence_cost(video: Path, frames: int) -> dict:
     runs = {"with confidence": [], "without": []}
     for _ in range(3):
         for label in runs:
-            lm = Landmarker(True)
+            lm = Landmarker(True, "hog")
             # the stage imports fit_confidence at each frame: replacing the module's function removes its cost
             patch = (mock.patch("g2rl.predict.confidence.fit_confidence", lambda *a: float("nan"))
                      if label == "without" else contextlib.nullcontext())
