@@ -133,3 +133,19 @@ def test_network_outputs_match_the_anchors(model):
     det.net.setInput(letterbox(np.zeros((64, 64, 3), np.uint8), model.size)[0])
     regressors, logits = det.net.forward(list(model.outputs))
     assert regressors.shape == (1, len(det.anchors), 16) and logits.shape == (1, len(det.anchors), 1)
+
+
+def test_landmarks_gives_opencv_the_jobs_threads(tmp_path, monkeypatch):
+    """A Snakemake job gets OMP_NUM_THREADS = its threads; `g2rl landmarks` sizes OpenCV's pool (BlazeFace's
+    network) by it, which OpenCV itself ignores."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    image = tmp_path / "face.png"
+    write_image(image, np.zeros((32, 32, 3), np.uint8))
+    monkeypatch.setenv("OMP_NUM_THREADS", str(before + 1))  # a count OpenCV would not pick by itself
+    try:
+        assert g2rl_main(["landmarks", str(image), "--out", str(tmp_path / "lm.csv"), "--no-progress"]) == 0
+        assert cv2.getNumThreads() == before + 1
+    finally:
+        cv2.setNumThreads(before)
