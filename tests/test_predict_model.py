@@ -136,16 +136,25 @@ def test_check_meta_names_missing_keys(ckpt):
         check_meta(meta, "some/model.pt")
 
 
-def test_heatmap_panel_layout():
-    from g2rl.predict.overlays import heatmap_panel
+def test_overlay_png_large_tiles_figure4_style_and_demo_stamp():
+    """--heatmaps PNGs: the report's Figure 4 style; a 64 px crop drawn on >= 256 px tiles (13 tiles of 12
+    AUs in 3 rows of 5: the PNG is >= 5 x 256 px wide and 3 x 256 px tall); the red "DEMO DATA" label
+    above the tiles only from a demo checkpoint."""
+    import cv2
+
+    from g2rl.predict.overlays import overlay_png
 
     crop = np.full((64, 64, 3), 200, np.uint8)
     maps = np.zeros((12, 16, 16), np.float32)
-    maps[3, 8, 8] = 1.0  # AU index 3 -> tile 4 (row 0, column 4)
-    img = heatmap_panel(crop, maps, [f"AU{i:02d}" for i in range(12)], np.zeros(12), vmax=1.0)
-    assert img.shape == (128, 7 * 64, 3)  # 13 tiles: 2 rows of 7
-    assert (img[:64, :64] == crop).all() and (img[64:, 6 * 64:] == 0).all()  # face first, last tile empty
-    hot = img[:, :, 0].astype(int) - img[:, :, 2].astype(int)  # jet: red where the map is high
-    assert np.unravel_index(hot[20:, :].argmax(), hot[20:, :].shape)[1] // 64 == 4
-    small = heatmap_panel(crop, maps[:3], ["a", "b", "c"], np.zeros(3), vmax=1.0)
-    assert small.shape == (64, 4 * 64, 3)
+    maps[3, 8, 8] = 1.0
+    pngs = {demo: overlay_png(crop, maps, [f"AU{i:02d}" for i in range(12)], np.zeros(12), vmax=1.0,
+                              caption="000001", demo=demo) for demo in (False, True)}
+    imgs = {k: cv2.imdecode(np.frombuffer(v, np.uint8), cv2.IMREAD_COLOR)[..., ::-1] for k, v in pngs.items()}
+    for img in imgs.values():
+        assert img.shape[1] >= 5 * 256 and img.shape[0] >= 3 * 256
+    stamp = np.array([0xC0, 0x39, 0x2B])  # the stamp's red (g2rl.reports.figures.stamp_demo)
+
+    def red(img):
+        return int((np.abs(img.astype(int) - stamp).sum(axis=-1) < 40).sum())
+
+    assert red(imgs[True]) > 200 and red(imgs[False]) == 0

@@ -58,13 +58,14 @@ def test_occurrence_columns_behind_a_flag(data, tmp_path):
                 "--occurrence-threshold", 1.25, "--landmarks") == 0
     df = pd.read_csv(out)
     r, c = [f"{a}_r" for a in AUS], [f"{a}_c" for a in AUS]
-    assert list(df.columns[17:17 + 2 * len(AUS)]) == r + c and df.columns[17 + 2 * len(AUS)] == "x_0"
+    # OpenFace's order: keys and geometry (17), the 136 landmark columns, then the AUs
+    assert df.columns[17] == "x_0" and list(df.columns[17 + 136:]) == r + c
     face = df[df["success"] == 1]
     assert ((face[r].to_numpy() >= 1.25) == (face[c].to_numpy() == 1)).all()
     assert 0 < face[c].to_numpy().sum() < face[c].size  # the check has both cases
     assert df.loc[df["success"] == 0, c].isna().all().all()  # no face: empty, not 0
     row = out.read_text().splitlines()[1].split(",")
-    assert set(row[20:23]) <= {"0", "1"}  # written as integers
+    assert set(row[17 + 136 + 3:]) <= {"0", "1"}  # written as integers
 
 
 def test_occurrence_threshold_is_checked(data, tmp_path, capsys):
@@ -73,20 +74,22 @@ def test_occurrence_threshold_is_checked(data, tmp_path, capsys):
     assert "--occurrence-threshold must be an intensity in (0, 5], got nan" in capsys.readouterr().err
 
 
-def test_cnn_detector_finds_the_face(data, tmp_path):
-    """dlib's MMOD CNN (``--detector cnn``) on a small photo: the same face as HOG's, within a few px."""
+def test_each_detector_finds_the_face(data, tmp_path):
+    """dlib's MMOD CNN (``--detector cnn``) and BlazeFace (``blazeface``, the default) on a small photo: the
+    same face as HOG's, within a few px."""
     photo = tmp_path / "face.png"
     write_image(photo, skimage.data.astronaut()[40:240, 120:320])  # 200 x 200: ~0.5 s for the CNN on a CPU
     rows = {}
-    for det in ("hog", "cnn"):
+    for det in ("hog", "cnn", "blazeface"):
         out = tmp_path / f"{det}.csv"
         assert _run("--checkpoint", data["ckpt"], photo, "--detector", det, "--out", out, "--landmarks") == 0
         rows[det] = pd.read_csv(out).iloc[0]
         assert rows[det]["success"] == 1 and rows[det]["detector_score"] > 0
+        assert json.loads((tmp_path / f"{det}.provenance.json").read_text())["settings"]["detector"] == det
     box = ["face_x", "face_y", "face_w", "face_h"]
-    assert np.abs(rows["hog"][box].to_numpy(float) - rows["cnn"][box].to_numpy(float)).max() < 12
-    assert rows["hog"]["detector_score"] != rows["cnn"]["detector_score"]  # really another detector
-    assert json.loads((tmp_path / "cnn.provenance.json").read_text())["settings"]["detector"] == "cnn"
+    for det in ("cnn", "blazeface"):
+        assert np.abs(rows["hog"][box].to_numpy(float) - rows[det][box].to_numpy(float)).max() < 12
+    assert len({rows[det]["detector_score"] for det in rows}) == 3  # really other detectors
 
 
 def _with_provenance(src, dst, kind):
@@ -109,7 +112,7 @@ def test_demo_checkpoint_warns_once_and_provenance_names_the_checkpoint(data, tm
     assert doc["checkpoint"]["path"] == str(ckpt.resolve()) and doc["checkpoint"]["data_kind"] == "demo"
     assert doc["checkpoint"]["sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     assert doc["inputs"][str(ckpt)]["dataset"]["kind"] == "demo"  # its training record, whole
-    assert doc["rows"] == 5 and doc["failures"] == 0 and doc["settings"]["detector"] == "hog"
+    assert doc["rows"] == 5 and doc["failures"] == 0 and doc["settings"]["detector"] == "blazeface"  # the default
     from g2rl.provenance import read_provenance
 
     assert read_provenance(out) == doc  # `g2rl provenance aus.csv` finds it

@@ -67,7 +67,9 @@ def test_signs_follow_the_documented_convention():
 def _fit(img):
     from g2rl.preprocess.landmarks import LandmarkDetector
 
-    ok, _, points = LandmarkDetector(fast=False).step(img, track=False)
+    # HOG: the tolerances below are its fits' mirror asymmetry (BlazeFace's box, found on the whole frame, is
+    # not mirrored exactly either, and moves Grace Hopper's fitted pitch by 4 degrees more)
+    ok, _, points = LandmarkDetector(fast=False, detector="hog").step(img, track=False)
     assert ok
     return points
 

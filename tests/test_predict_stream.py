@@ -1,6 +1,6 @@
 """The landmark stage beside the network (g2rl.predict.stream): order kept, memory bounded,
-errors handed over, worker processes within the fast path's 2 % IOD of one process; and the
-0-1 confidence against hand-computed values."""
+errors handed over, worker processes within the fast path's 2 % IOD of one process.
+(The 0-1 confidence: tests/test_predict_confidence.py.)"""
 
 import threading
 import time
@@ -10,7 +10,6 @@ import pytest
 import skimage.data
 
 from g2rl.errors import MediaError
-from g2rl.predict.confidence import confidence_from_score
 from g2rl.predict.stream import LandmarkStage, StageSettings
 from g2rl.preprocess.landmarks import LandmarkDetector, inter_ocular_distance, landmark_array
 
@@ -113,8 +112,19 @@ def test_faces_all_lists_every_face_largest_first():
     assert iod[0] > 1.2 * iod[1]
 
 
-def test_confidence_hand_computed():
-    # 1 / (1 + exp(-(8.33 s - 0.95))): s = 0 -> 1 / (1 + e^0.95) = 0.27888; s = 0.5 -> 1 / (1 + e^-3.215) = 0.96141
-    got = confidence_from_score(np.array([0.0, 0.5, np.nan, -1.0, 3.0]))
-    np.testing.assert_allclose(got[:2], [0.27888, 0.96141], atol=5e-5)
-    assert np.isnan(got[2]) and got[3] < 1e-3 and got[4] > 0.9999
+def test_torch_threads_leave_the_landmark_stage_its_cores(monkeypatch):
+    """torch gets the usable cores minus the landmark workers (at least 1), from the process's CPU
+    affinity, and the caller's setting comes back after the block."""
+    import os
+
+    import torch
+
+    from g2rl.predict import threads
+
+    assert [threads.torch_threads_for(w, cores=c) for c, w in ((2, 1), (16, 1), (16, 4), (1, 1), (2, 3))] == [1, 15, 12, 1, 1]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert threads.usable_cores() == 3 and threads.torch_threads_for(1) == 2
+    before = torch.get_num_threads()
+    with threads.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -40,7 +40,7 @@ def _landmarks(n, success, offset=0.0):
         ok = success[i]
         rows.append([i, ok, 2.0 if ok else np.nan, *(pts[:, 0] if ok else [np.nan] * 68),
                      *(pts[:, 1] if ok else [np.nan] * 68)])
-    return pd.DataFrame(rows, columns=["frame", "success", "confidence", *X_COLUMNS, *Y_COLUMNS])
+    return pd.DataFrame(rows, columns=["frame", "success", "detector_score", *X_COLUMNS, *Y_COLUMNS])
 
 
 @pytest.fixture

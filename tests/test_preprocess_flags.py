@@ -13,7 +13,7 @@ def _seq(success):
     n = len(success)
     coords = np.where(np.asarray(success, bool)[:, None], np.arange(n, dtype=float)[:, None], np.nan)
     df = pd.DataFrame(np.repeat(coords, 136, axis=1), columns=LANDMARK_COLUMNS[3:])  # coordinate = frame number
-    df.insert(0, "confidence", np.where(success, 1.0, np.nan))
+    df.insert(0, "detector_score", np.where(success, 1.0, np.nan))
     df.insert(0, "success", success)
     df.insert(0, "frame", np.arange(n))
     return df

@@ -177,3 +177,15 @@ def test_benchmarks_recorded_for_landmark_cache_train_and_evaluation_jobs(tiny_w
         assert files, f"no benchmark record {pattern}"
         table = pd.read_csv(files[0], sep="\t")
         assert {"s", "max_rss"} <= set(table.columns) and (table["s"] > 0).all()
+
+
+def test_landmark_detector_is_a_config_key(tiny_workflow):
+    """landmarks.detector reaches `g2rl landmarks --detector` (quoted): the default is blazeface, as `g2rl
+    predict`'s; changing it replans every landmark job, which the default does not."""
+    out = run_snakemake(tiny_workflow, "-n", "-p", "--forcerun", "landmarks")
+    commands = [line for line in out.splitlines() if " -m g2rl landmarks " in line]
+    assert commands and all("--detector blazeface " in c for c in commands), out[-3000:]
+    out = run_snakemake(tiny_workflow, "-n", "-p", "--config", "landmarks={detector: cnn}")
+    commands = [line for line in out.splitlines() if " -m g2rl landmarks " in line]
+    assert commands and all("--detector cnn " in c for c in commands), out[-3000:]
+    assert "--detector blazeface" not in out

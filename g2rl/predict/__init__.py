@@ -8,11 +8,12 @@ Library use::
                         # success, detector_score, face box, head pose, AUxx_r ...
 
 Modules: ``model`` (checkpoint -> crops to intensities), ``inputs`` (INPUT paths -> units),
-``stream`` (the landmark stage beside the network: thread or worker processes), ``detectors``
-(HOG or CNN face detector), ``pose`` (face box and head pose from the 68 points), ``tracking``
-(face ids kept through a video), ``pipeline`` (the stage's results -> network batches -> table),
-``confidence`` (detector score -> 0-1), ``output`` (output checks before any work, rescue of the
-rows), ``overlays`` (heatmap PNGs), ``record`` (demo warning, provenance beside the CSV),
+``stream`` (the landmark stage beside the network: thread or worker processes; the HOG or CNN
+face detector is g2rl.preprocess.detectors), ``pose`` (face box and head pose from the 68 points),
+``tracking`` (face ids kept through a video), ``pipeline`` (the stage's results -> network batches
+-> table), ``confidence`` (how well the 68 points fit a face, 0-1), ``threads`` (torch's threads
+beside the landmark stage), ``output`` (output checks before any work, rescue of the rows),
+``overlays`` (heatmap PNGs, Figure 4 style), ``record`` (demo warning, provenance beside the CSV),
 ``options`` (the run's settings), ``run`` (the whole command), ``cli`` (its arguments).
 docs/PREDICT.md describes the output.
 """

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from g2rl.paths import refuse_output_over_input
+from g2rl.preprocess.detectors import DEFAULT_DETECTOR, DETECTORS
 
 log = logging.getLogger("g2rl.predict")
 
@@ -64,9 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--landmark-workers", type=_positive, default=1, metavar="N",
                         help="1 (default): landmarks in a thread beside the network; N >= 2: N processes, each "
                              "taking chunks of 33 frames of a video (re-detected at each chunk start)")
-    parser.add_argument("--detector", choices=("hog", "cnn"), default="hog",
-                        help="face detector: hog (default; fast, upright frontal faces) or cnn (dlib's MMOD CNN: more "
-                             "turned and small faces, ~3 s per 512x512 image on a CPU)")
+    parser.add_argument("--torch-threads", type=_positive, default=None, metavar="N",
+                        help="torch's threads for the network (default: the cores the landmark stage leaves, "
+                             "at least 1: usable cores - landmark workers)")
+    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                        help="face detector: blazeface (default; MediaPipe's BlazeFace: small, turned and partly "
+                             "covered faces, ~10-15 ms of CPU per frame), hog (dlib's HOG: upright frontal faces) or "
+                             "cnn (dlib's MMOD CNN, ~1.5 s per frame on a CPU); docs/PREDICT.md")
     parser.add_argument("--occurrence", action="store_true",
                         help="add AUxx_c columns: 1 where AUxx_r >= --occurrence-threshold, else 0 (as OpenFace's)")
     parser.add_argument("--occurrence-threshold", type=float, default=1.0, metavar="T",
@@ -89,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
         sequence=args.sequence, batch_size=args.batch_size, max_frames=args.max_frames, plain=args.plain,
         faces=args.faces, landmarks=args.landmarks, frame_base=args.frame_base, workers=args.landmark_workers,
         progress=not args.no_progress, detector=args.detector, occurrence=args.occurrence,
-        occurrence_threshold=args.occurrence_threshold,
+        occurrence_threshold=args.occurrence_threshold, torch_threads=args.torch_threads,
     )  # fmt: skip
     result = run_predict(args.checkpoint, args.inputs, args.out, options, heatmaps=args.heatmaps,
                          heatmaps_every=args.heatmaps_every, device=args.device, amp=args.amp)

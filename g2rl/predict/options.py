@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import math
 
 from g2rl.errors import G2RLError
-from g2rl.predict.detectors import DETECTORS
 from g2rl.predict.stream import FACE_MODES
+from g2rl.preprocess.detectors import DEFAULT_DETECTOR, check_detector
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,11 @@ class PredictOptions:
         chunk_frames: frames per unit of landmark work (a chunk; each starts with a detection
             when ``workers`` >= 2); None = 3 detection periods (33 frames, see g2rl.predict.stream).
         progress: tqdm bars on stderr.
-        detector: the face detector, ``hog`` (default) or ``cnn`` (g2rl.predict.detectors).
+        detector: the face detector, ``blazeface`` (default), ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
         occurrence: add ``AUxx_c`` columns: 1 where the intensity is >= ``occurrence_threshold``
             (default 1, FACS level A), 0 below it, empty without a face.
+        torch_threads: torch's intra-op threads for the network; None = the cores the landmark
+            stage leaves (g2rl.predict.threads).
     """
 
     sequence: bool = False
@@ -43,9 +45,10 @@ class PredictOptions:
     workers: int = 1
     chunk_frames: int | None = None
     progress: bool = True
-    detector: str = "hog"
+    detector: str = DEFAULT_DETECTOR
     occurrence: bool = False
     occurrence_threshold: float = 1.0
+    torch_threads: int | None = None
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -56,10 +59,11 @@ class PredictOptions:
             raise G2RLError(f"--frame-base must be 0 or 1, got {self.frame_base!r}")
         if self.workers < 1 or (self.chunk_frames is not None and self.chunk_frames < 1):
             raise G2RLError(f"workers and chunk_frames must be >= 1, got {self.workers}, {self.chunk_frames}")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise G2RLError(f"--torch-threads must be >= 1, got {self.torch_threads}")
         if self.max_frames is not None and self.max_frames < 1:
             raise G2RLError(f"--max-frames must be >= 1, got {self.max_frames}")
-        if self.detector not in DETECTORS:
-            raise G2RLError(f"--detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        check_detector(self.detector)
         t = self.occurrence_threshold
         if not (isinstance(t, (int, float)) and math.isfinite(t) and 0 < t <= 5):
             raise G2RLError(f"--occurrence-threshold must be an intensity in (0, 5], got {t!r}")

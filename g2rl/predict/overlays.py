@@ -1,9 +1,12 @@
 """``--heatmaps DIR``: PNG overlays of the predicted heatmaps on the aligned faces.
 
-One PNG per frame (or every Nth frame): the aligned crop, then one panel per AU with that AU's
-heatmap (coloured 'jet') blended over the crop and ``AUxx <intensity>`` written on it. Every
-panel shares one colour scale, 0 .. the heatmap value of intensity 5 (5 / (2 pi sigma^2)), so
-the same colour means the same intensity in every frame, AU and video.
+One PNG per frame (or every Nth frame) in the style of the report's Figure 4 (:func:`overlay_png`):
+the aligned face, upsampled to 256 px tiles, then one tile per AU with that AU's heatmap over the
+face in grey (plasma colours whose opacity grows with the value) and its predicted intensity. Every
+tile shares one colour scale, intensity 0 to 5 (a colour bar), so the same colour means the same
+intensity in every frame, AU and video. A checkpoint trained on the demo data stamps "DEMO DATA"
+on every PNG. Matplotlib draws each one: ~0.5 s of CPU per PNG, so use ``--heatmaps-every`` on long
+videos.
 
 Layout: ``DIR/<unit>/<frame:06d>.png`` for a video or an image sequence, and
 ``DIR/<unit>/<image stem>.png`` for photos, where ``<unit>`` is the video's stem or the
@@ -70,40 +73,39 @@ def _unique(name: str, used: set[str]) -> str:
     return candidate
 
 
-def heatmap_panel(crop: np.ndarray, maps: np.ndarray, aus: Sequence[str], intensities: np.ndarray,
-                  vmax: float, alpha: float = 0.5, columns: int = 7) -> np.ndarray:
-    """Tiles [crop, AU_1 overlay, ..., AU_K overlay], row by row, ``columns`` tiles per row
-    (DISFA's 12 AUs: two rows of 7; the last tile black).
+# each tile's face is upsampled to this (a 64 px crop would show no features), and the figure is
+# drawn at a resolution where a tile takes about this many pixels
+TILE_PX = 256
+DPI = 150
+
+
+def overlay_png(crop: np.ndarray, maps: np.ndarray, aus: Sequence[str], intensities: np.ndarray,
+                vmax: float, caption: str = "", demo: bool = False) -> bytes:
+    """One face's overlay as PNG bytes, in the style of the report's Figure 4
+    (:func:`g2rl.reports.figures.heatmap_examples_figure`): the input face, then one tile per AU with
+    its heatmap over the face in grey (plasma colours, opacity growing with the value), titled with
+    the predicted intensity, rows of 5 tiles, a colour bar on intensity 0-5; the "DEMO DATA" stamp
+    when ``demo``.
 
     Args:
-        crop: (S, S, 3) uint8 RGB aligned face.
+        crop: (S, S, 3) uint8 RGB aligned face (upsampled to :data:`TILE_PX` when smaller).
         maps: (K, H, W) predicted heatmaps (any H, W; stretched over the crop).
-        aus: K AU names; intensities: (K,) decoded intensities (written on each panel).
-        vmax: heatmap value at the top of the colour scale.
-
-    Returns:
-        (S * rows, S * min(K + 1, columns), 3) uint8 RGB, rows = ceil((K + 1) / columns).
+        aus: K AU names; intensities: (K,) decoded intensities.
+        vmax: the heatmap value of intensity 5 (the top of the colour scale).
+        caption: the input tile's title (e.g. the frame).
     """
-    import cv2
+    import io
 
-    from g2rl.reports.figures import overlay_heatmap
+    import matplotlib.pyplot as plt
 
-    s = crop.shape[0]
-    panels = [crop]
-    # text scaled to the crop so that 64 px and 256 px crops both stay legible
-    scale = max(s / 256.0 * 0.7, 0.3)
-    thick = max(int(round(s / 128)), 1)
-    for k, au in enumerate(aus):
-        panel = np.ascontiguousarray(overlay_heatmap(crop, maps[k], vmax=vmax, alpha=alpha))
-        text = f"{au} {intensities[k]:.2f}"
-        org = (max(s // 40, 2), max(int(s * 0.09), 10))
-        cv2.putText(panel, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
-        cv2.putText(panel, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
-        panels.append(panel)
-    cols = min(len(panels), columns)
-    panels += [np.zeros_like(crop)] * (-len(panels) % cols)
-    rows = [np.concatenate(panels[i:i + cols], axis=1) for i in range(0, len(panels), cols)]
-    return np.concatenate(rows, axis=0)
+    from g2rl.reports.figures import heatmap_examples_figure
+
+    fig = heatmap_examples_figure(crop[None], maps[None], aus, np.asarray(intensities)[None], None, vmax / 5.0,
+                                  captions=[caption] if caption else None, demo=demo, tile_px=TILE_PX)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")  # as the report: keeps the stamp above the tiles
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 class OverlayWriter:
@@ -113,13 +115,14 @@ class OverlayWriter:
     ``every=10`` a video gives frames 0, 10, 20, ... (those with a face).
     """
 
-    def __init__(self, root: str | Path, aus: Sequence[str], vmax: float, every: int = 1):
+    def __init__(self, root: str | Path, aus: Sequence[str], vmax: float, every: int = 1, demo: bool = False):
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.root = Path(root)
         self.aus = list(aus)
         self.vmax = float(vmax)
         self.every = int(every)
+        self.demo = bool(demo)  # stamp "DEMO DATA" (the checkpoint was trained on the demo data)
         self._used: set[str] = set()  # unit folders of this run
         self._files: dict[Path, set[str]] = {}  # folder -> PNG stems written there in this run
         self.written = 0
@@ -143,13 +146,11 @@ class OverlayWriter:
 
     def write(self, folder: Path, stem: str, crop: np.ndarray, maps: np.ndarray,
               intensities: np.ndarray, face: int = 0) -> Path | None:
-        """Write ``folder/<stem>.png`` (see :func:`heatmap_panel`; the stem made safe, then
+        """Write ``folder/<stem>.png`` (see :func:`overlay_png`; the stem made safe, then
         ``-face<face>`` added for a further face of a frame, then made unique in ``folder``),
         ``folder`` from :meth:`unit_dir`. Returns the path, or None when it could
         not be written or would resolve outside the root (the reason is kept in :attr:`error`
         and no further overlay is written)."""
-        import cv2
-
         if self.error is not None:
             return None
         # a name that two frames or photos share (as given or once made safe) gets -2, -3, ...
@@ -159,15 +160,12 @@ class OverlayWriter:
             self.error = (str(out), f"resolves outside the --heatmaps folder {self.root} (a symbolic link there?)")
             log.error("%s: overlay refused: %s; no further overlays, the AU rows go on", out, self.error[1])
             return None
-        panel = heatmap_panel(crop, maps, self.aus, intensities, self.vmax)
-        ok, png = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(panel), cv2.COLOR_RGB2BGR))
-        if not ok:  # an encoder failure is a bug, not an output fault
-            raise RuntimeError(f"{out}: PNG encoding failed")
+        png = overlay_png(crop, maps, self.aus, intensities, self.vmax, caption=out.stem, demo=self.demo)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             # written through Python, not cv2.imwrite, so a failure carries its reason (errno)
             with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-                fh.write(png.tobytes())
+                fh.write(png)
         except OSError as exc:
             self.error = (str(out), os.strerror(exc.errno) if exc.errno else str(exc))
             log.error("%s: overlay could not be written (%s); no further overlays, the AU rows go on",

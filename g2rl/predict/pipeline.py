@@ -9,9 +9,9 @@ or in worker processes, beside the network: this module consumes its results in 
 batches the crops for the network and builds the table. Memory stays bounded by a few chunks of
 frames and one batch of crops for any video length.
 
-Output table (:func:`output_columns`: ``AU_KEY_COLUMNS``, the face box and head pose, ``<AU>_r``
-per AU of the checkpoint [+ ``<AU>_c`` with ``occurrence``] [+ ``x_0..x_67, y_0..y_67`` with
-``landmarks``]), one row per face and frame (docs/PREDICT.md):
+Output table (:func:`output_columns`: ``AU_KEY_COLUMNS``, the face box and head pose, [``x_0..x_67,
+y_0..y_67`` with ``landmarks``, before the AUs as in OpenFace], ``<AU>_r`` per AU of the checkpoint
+[+ ``<AU>_c`` with ``occurrence``]), one row per face and frame (docs/PREDICT.md):
 
 * ``file``: the video, or the image file.
 * ``frame``: video frame index from ``frame_base`` (0 by default; OpenFace counts from 1); an
@@ -22,8 +22,8 @@ per AU of the checkpoint [+ ``<AU>_c`` with ``occurrence``] [+ ``x_0..x_67, y_0.
   without a face has one row with face_id 0 and success 0.
 * ``timestamp``: seconds, 0-based frame index / fps of the video (empty if the video reports
   no fps); 0 for images.
-* ``confidence``: 0-1, from the detector score (g2rl.predict.confidence); empty without a face.
-  Before ``success``, as in OpenFace.
+* ``confidence``: 0-1, how well the 68 points fit a face (g2rl.predict.confidence); empty
+  without a face. Before ``success``, as in OpenFace.
 * ``success``: 1 when a face was found and measured, else 0 (AU values then empty).
 * ``detector_score``: the detector's score of that face (of its last detection on a followed
   video); empty without a face.
@@ -45,7 +45,6 @@ import pandas as pd
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import MediaError, UnusableImageError
-from g2rl.predict.confidence import confidence_from_score
 from g2rl.predict.inputs import Unit, plan_units
 from g2rl.predict.model import AUModel
 from g2rl.predict.options import PredictOptions
@@ -75,10 +74,10 @@ def occurrence_columns(aus: Sequence[str]) -> list[str]:
 
 
 def output_columns(aus: Sequence[str], options: PredictOptions) -> list[str]:
-    """The CSV's columns in order: keys, face box and pose, intensities, [occurrences], [landmarks]."""
-    return [*AU_KEY_COLUMNS, *GEOMETRY_COLUMNS, *au_columns(aus),
-            *(occurrence_columns(aus) if options.occurrence else []),
-            *(landmark_columns() if options.landmarks else [])]
+    """The CSV's columns in order: keys, face box and pose, [landmarks], intensities, [occurrences]
+    (OpenFace's order: the landmarks before the AUs)."""
+    return [*AU_KEY_COLUMNS, *GEOMETRY_COLUMNS, *(landmark_columns() if options.landmarks else []),
+            *au_columns(aus), *(occurrence_columns(aus) if options.occurrence else [])]
 
 
 def landmark_columns() -> list[str]:
@@ -220,16 +219,18 @@ class _Rows:
         self.face_id: list[int] = []
         self.success: list[int] = []
         self.score: list[float] = []
+        self.confidence: list[float] = []
         self.points: list[np.ndarray | None] = []
         self.pose: list[np.ndarray | None] = []
 
     def add(self, file: str, position: int, face_id: int, score: float, points: np.ndarray | None,
-            pose: np.ndarray | None = None) -> int:
+            pose: np.ndarray | None = None, confidence: float = np.nan) -> int:
         self.file.append(file)
         self.position.append(position)
         self.face_id.append(face_id)
         self.success.append(0 if points is None else 1)
         self.score.append(score)
+        self.confidence.append(confidence)
         self.points.append(points)
         self.pose.append(pose)
         return len(self.file) - 1
@@ -304,7 +305,7 @@ def predict_unit(
         if not faces:
             rows.add(ff.file, position, 0, np.nan, None)
         for k, face in enumerate(faces):
-            row = rows.add(ff.file, position, ids[k], face.score, face.points, face.pose)
+            row = rows.add(ff.file, position, ids[k], face.score, face.points, face.pose, face.confidence)
             overlay = None
             if overlays is not None and overlays.wants(ff.position):
                 overlay = (stems[ff.position] if stems is not None else f"{position + base:06d}", k)
@@ -342,7 +343,7 @@ def predict_unit(
     values = batcher.table(n)
     parts = {
         "file": rows.file, "frame": position + base, "face_id": np.asarray(rows.face_id, dtype=np.int64),
-        "timestamp": timestamp, "confidence": confidence_from_score(score), "success": success,
+        "timestamp": timestamp, "confidence": np.asarray(rows.confidence, dtype=np.float64), "success": success,
         "detector_score": score, "face_x": lo[:, 0], "face_y": lo[:, 1], "face_w": hi[:, 0] - lo[:, 0],
         "face_h": hi[:, 1] - lo[:, 1], **dict(zip(POSE_COLUMNS, pose.T)), **dict(zip(au_columns(model.aus), values.T)),
     }  # fmt: skip
@@ -352,10 +353,11 @@ def predict_unit(
         parts.update(zip(occurrence_columns(model.aus), (present[k] for k in present.columns)))
     if options.landmarks:
         parts.update(zip(landmark_columns(), np.concatenate([pts[..., 0], pts[..., 1]], axis=1).T))
-    table = pd.DataFrame(parts)
+    table = pd.DataFrame(parts)[output_columns(model.aus, options)]
     stats.units += 1
     stats.frames += n_frames
-    with_face = int(len(set(p for p, s in zip(rows.position, rows.success) if s)))
+    # a frame is a (file, position) pair: photos named on the command line all have position 0
+    with_face = len({(f, p) for f, p, s in zip(rows.file, rows.position, rows.success) if s})
     stats.faces += int(success.sum())
     if success.sum() == 0:
         log.warning("%s: no face found in any of its %d frames (success=0, empty AU values)", unit.path, n_frames)

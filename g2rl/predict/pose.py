@@ -1,7 +1,7 @@
 """Where the face is and how it is turned: the face box and the head pose of a 68-point fit.
 
 * **Face box** (``face_x, face_y, face_w, face_h``, frame px): the tight box of the 68 landmarks,
-  on every frame (detected or followed) and with either detector, so it means the same thing
+  on every frame (detected or followed) and with any detector, so it means the same thing
   everywhere. py-feat's ``FaceRect*`` is its detector's box, which also covers the forehead: ours
   is shorter at the top (the brows are the highest points).
 * **Head pose** (``pose_Tx, pose_Ty, pose_Tz`` in mm, ``pose_Rx, pose_Ry, pose_Rz`` in radians),

@@ -51,6 +51,7 @@ def run_predict(
     from g2rl.predict.pipeline import predict_inputs, write_au_csv
     from g2rl.predict.record import warn_if_demo, write_predict_record
     from g2rl.predict.stream import LandmarkPool
+    from g2rl.predict.threads import torch_threads, torch_threads_for
 
     # output side first: nothing is computed for a result that could not be kept
     units, _ = plan_units(inputs, sequence=options.sequence)
@@ -59,12 +60,17 @@ def run_predict(
         check_overlay_folder(heatmaps)
     # landmark workers start now: their start-up (loading dlib's model) overlaps loading the network
     pool = LandmarkPool(not options.plain, options.workers, options.detector) if options.workers >= 2 else None
+    threads = options.torch_threads or torch_threads_for(options.workers)
+    log.info("torch uses %d thread(s) beside %d landmark %s", threads, options.workers,
+             "thread" if options.workers == 1 else "processes")
     try:
-        model = load_au_model(checkpoint, device=device, amp=amp)
-        warn_if_demo(model.meta, checkpoint)
-        check_csv_target(out, estimate_csv_bytes(units, len(model.aus), options.landmarks, options.max_frames))
-        overlays = None if heatmaps is None else OverlayWriter(heatmaps, model.aus, model.peak_at_max, heatmaps_every)
-        result = predict_inputs(model, inputs, options, overlays=overlays, pool=pool)
+        with torch_threads(threads):
+            model = load_au_model(checkpoint, device=device, amp=amp)
+            demo = warn_if_demo(model.meta, checkpoint)
+            check_csv_target(out, estimate_csv_bytes(units, len(model.aus), options.landmarks, options.max_frames))
+            overlays = (None if heatmaps is None
+                        else OverlayWriter(heatmaps, model.aus, model.peak_at_max, heatmaps_every, demo=demo))
+            result = predict_inputs(model, inputs, options, overlays=overlays, pool=pool)
     finally:
         if pool is not None:
             pool.close()

@@ -1,4 +1,5 @@
-"""The landmark stage of ``g2rl predict``: frames -> faces (68 points, detector score, aligned crop).
+"""The landmark stage of ``g2rl predict``: frames -> faces (68 points, detector score, fit confidence,
+aligned crop, head pose).
 
 It runs beside the network, never before it: a producer thread decodes each video once, finds
 the faces and warps them to the checkpoint's crop size, and hands the results, in frame order,
@@ -41,6 +42,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from g2rl.errors import G2RLError
+from g2rl.preprocess.detectors import DEFAULT_DETECTOR
 
 log = logging.getLogger("g2rl.predict")
 
@@ -63,21 +65,20 @@ class StageSettings:
         crop_size: side S of the aligned crop (px), the checkpoint's.
         fast: the fast tracked landmark path (False = full-resolution detection on every frame).
         faces: ``largest`` or ``all`` (module docstring).
-        detector: ``hog`` or ``cnn`` (g2rl.predict.detectors).
+        detector: ``blazeface``, ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
     """
 
     crop_size: int
     fast: bool = True
     faces: str = "largest"
-    detector: str = "hog"
+    detector: str = DEFAULT_DETECTOR
 
     def __post_init__(self):
-        from g2rl.predict.detectors import DETECTORS
+        from g2rl.preprocess.detectors import check_detector
 
         if self.faces not in FACE_MODES:
             raise G2RLError(f"faces must be one of {', '.join(FACE_MODES)}, got {self.faces!r}")
-        if self.detector not in DETECTORS:
-            raise G2RLError(f"detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        check_detector(self.detector)
 
 
 @dataclass
@@ -85,19 +86,22 @@ class Face:
     """One face of one frame.
 
     Attributes:
-        score: the detector's score (HOG: SVM margin; CNN: MMOD confidence; on a followed frame:
-            of the last detection).
+        score: the detector's score (BlazeFace: face probability; HOG: SVM margin; CNN: MMOD
+            confidence; on a followed frame: of the last detection).
         points: (68, 2) float64 landmarks, full-frame px.
         crop: (S, S, 3) uint8 RGB aligned crop, or None when the fit cannot be aligned
             (landmarks 8, 36, 45 collinear).
         pose: (6,) float64 head pose Tx, Ty, Tz (mm), Rx, Ry, Rz (radians) from the points
             (g2rl.predict.pose.head_pose), computed here, beside the network.
+        confidence: 0-1, how well the points fit a face (g2rl.predict.confidence); NaN when the
+            fit cannot be aligned.
     """
 
     score: float
     points: np.ndarray
     crop: np.ndarray | None
     pose: np.ndarray | None = None
+    confidence: float = float("nan")
 
 
 @dataclass
@@ -111,21 +115,22 @@ class FrameFaces:
 
 
 class Landmarker:
-    """A LandmarkDetector plus alignment and head pose: frames -> [Face, ...] per frame.
+    """A LandmarkDetector plus fit confidence, alignment and head pose: frames -> [Face, ...] per frame.
 
     Args:
         fast: the fast tracked landmark path (False = plain).
-        detector: ``hog`` or ``cnn`` (g2rl.predict.detectors).
+        detector: ``blazeface``, ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
     """
 
-    def __init__(self, fast: bool, detector: str = "hog"):
-        from g2rl.predict.detectors import landmark_detector
+    def __init__(self, fast: bool, detector: str = DEFAULT_DETECTOR):
+        from g2rl.preprocess.landmarks import LandmarkDetector
 
         self.fast = bool(fast)
         self.detector_kind = detector
-        self.detector = landmark_detector(fast, detector)
+        self.detector = LandmarkDetector(fast=fast, detector=detector)
 
     def frame(self, frame: np.ndarray, settings: StageSettings, track: bool, where: str) -> list[Face]:
+        from g2rl.predict.confidence import fit_confidence
         from g2rl.predict.pose import head_pose
         from g2rl.preprocess.align import alignment_matrix, warp_to_crop
 
@@ -136,16 +141,19 @@ class Landmarker:
             found = self.detector.all_faces(frame)
         else:
             ok, score, points = self.detector.step(frame, track=track)
-            found = [(score, points)] if ok else []
+            found = [(score, points, self.detector.last_box)] if ok else []
         faces = []
-        for score, points in found:
+        for score, points, box in found:
             try:
                 crop = warp_to_crop(frame, alignment_matrix(points, s), s)
             except G2RLError as exc:  # degenerate fit: no usable face
                 log.warning("%s: %s; face not measured", where, exc)
                 crop = None
-            pose = head_pose(points, frame.shape[1], frame.shape[0]) if crop is not None else None
-            faces.append(Face(score=score, points=points, crop=crop, pose=pose))
+            pose, confidence = None, float("nan")
+            if crop is not None:
+                pose = head_pose(points, frame.shape[1], frame.shape[0])
+                confidence = fit_confidence(lambda b: self.detector.fit(frame, b), points, box)
+            faces.append(Face(score=score, points=points, crop=crop, pose=pose, confidence=confidence))
         return faces
 
     def chunk(self, frames: list[np.ndarray], settings: StageSettings, track: bool, reseed: bool,
@@ -188,13 +196,14 @@ class LandmarkPool:
     Args:
         fast: the fast tracked landmark path (False = plain), as StageSettings.fast.
         workers: processes (>= 2).
-        detector: ``hog`` or ``cnn``, as StageSettings.detector.
+        detector: ``blazeface``, ``hog`` or ``cnn``, as StageSettings.detector.
     """
 
-    def __init__(self, fast: bool, workers: int, detector: str = "hog"):
+    def __init__(self, fast: bool, workers: int, detector: str = DEFAULT_DETECTOR):
         import multiprocessing
 
-        from g2rl.preprocess.dlib_models import face_detector, shape_predictor
+        from g2rl.preprocess.detectors import face_detector
+        from g2rl.preprocess.dlib_models import shape_predictor
 
         if workers < 2:
             raise ValueError(f"a pool needs >= 2 workers, got {workers}")
@@ -204,7 +213,8 @@ class LandmarkPool:
         # fork where the platform has it: the workers inherit dlib's models loaded here (no
         # 0.5 s load each), and a caller's script without a `__main__` guard is not re-run, as
         # spawn would. The workers never use torch, so its thread pools copied by fork stay idle.
-        face_detector(), shape_predictor()
+        # Building the detector here also reports a missing model file once, before any worker starts.
+        face_detector(detector), shape_predictor()
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         ctx = multiprocessing.get_context(method)
         self.executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,

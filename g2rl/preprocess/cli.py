@@ -16,6 +16,7 @@ from pathlib import Path
 from g2rl.errors import G2RLError
 from g2rl.media import broken_image_links, folder_images, is_image, is_video, truncation_note
 from g2rl.paths import refuse_output_over_input
+from g2rl.preprocess.detectors import DEFAULT_DETECTOR, DETECTORS
 
 log = logging.getLogger("g2rl.landmarks")
 
@@ -32,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fast path: run the detector at least every N frames (default 10)")
     parser.add_argument("--sequence", action="store_true",
                         help="a folder holds the frames of one video: follow the face from image to image")
+    parser.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                        help="face detector: blazeface (default; MediaPipe's BlazeFace: small, turned and partly "
+                             "covered faces, ~10-15 ms of CPU per frame), hog (dlib's HOG: upright frontal faces) or "
+                             "cnn (dlib's MMOD CNN, ~1.5 s per frame on a CPU); docs/PREDICT.md")
     parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames (>= 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--require-face", action="store_true",
@@ -51,7 +56,9 @@ def main(args: argparse.Namespace) -> int:
     if not src.exists():
         raise G2RLError(f"{src}: no such file or folder")
     refuse_output_over_input("landmarks", {"--out": args.out}, {"INPUT": src})
-    det = LandmarkDetector(detect_scale=args.detect_scale, fast=not args.plain, redetect_every=args.redetect_every)
+    _opencv_threads_from_environment()
+    det = LandmarkDetector(detect_scale=args.detect_scale, fast=not args.plain, redetect_every=args.redetect_every,
+                           detector=args.detector)
     progress = not args.no_progress
     if src.is_dir():
         images = folder_images(src)
@@ -81,3 +88,16 @@ def main(args: argparse.Namespace) -> int:
     else:
         log.info("%s: face found in %d of %d frames (%d without) -> %s", src, faces, len(df), len(df) - faces, args.out)
     return 0
+
+
+def _opencv_threads_from_environment() -> None:
+    """OpenCV's thread pool (BlazeFace's network) to ``OMP_NUM_THREADS`` when that is set: Snakemake
+    sets it to a job's ``threads`` (1 for a landmark job), which OpenCV's own pool ignores; without it
+    each of N parallel landmark jobs would run on every core."""
+    import os
+
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        import cv2
+
+        cv2.setNumThreads(int(threads))

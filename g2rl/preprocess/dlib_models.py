@@ -2,17 +2,16 @@
 
 The 68-point model and the CNN detector ship inside the ``face-recognition-models`` package; nothing is
 downloaded. That package's ``__init__`` imports ``pkg_resources`` (gone from setuptools
->= 81), so we find its folder through ``importlib.util.find_spec`` and never import it.
+>= 81), so we find its folder without importing it (:mod:`g2rl.preprocess.model_files`).
 The model is trained on iBUG 300-W, which is licensed for non-commercial research use.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
-from g2rl.errors import G2RLError
+from g2rl.preprocess.model_files import package_file
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
@@ -20,16 +19,7 @@ CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
 
 def _model_path(filename: str, what: str) -> Path:
     """Path of ``filename`` inside ``face_recognition_models/models`` (``what`` names it in errors)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise G2RLError(
-            f"the {what} is missing: install the 'face-recognition-models' package "
-            f"(it ships {filename}; nothing is downloaded at run time)"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
-    if not path.is_file():
-        raise G2RLError(f"{path}: {what} not found in the face-recognition-models package")
-    return path
+    return package_file("face_recognition_models", f"models/{filename}", what, "pip install face-recognition-models")
 
 
 def shape_predictor_path() -> Path:

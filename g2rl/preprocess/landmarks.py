@@ -1,8 +1,11 @@
 """68-point facial landmarks with dlib: per-frame detection, or a fast tracked path for video.
 
+The face detector is BlazeFace by default, or dlib's HOG or MMOD CNN detector (``detector=``,
+g2rl.preprocess.detectors); everything after it is the same.
+
 Two paths, one output format (the landmarks CSV of docs/CONTRACTS.md):
 
-* **plain** (``fast=False``): dlib's HOG detector on every full-resolution frame, then the
+* **plain** (``fast=False``): the face detector on every full-resolution frame, then the
   68-point shape predictor inside the detected box. ~50 frames/s per core on 640x360.
 * **fast** (``fast=True``, the default): detection dominates the cost, so we detect rarely
   (and optionally small). The detector runs on the frame resized by ``detect_scale`` (default
@@ -19,10 +22,10 @@ Two paths, one output format (the landmarks CSV of docs/CONTRACTS.md):
      (relative), i.e. the face moved faster than the predictor can follow, or
   3. the followed box's centre left the frame.
 
-  On a followed frame ``confidence`` is the score of the last detection of that face.
+  On a followed frame ``detector_score`` is the score of the last detection of that face.
 
 If the detector finds several faces, the largest box is used (the datasets have one subject
-per video). A frame without a face gets ``success=0``, NaN coordinates and NaN confidence;
+per video). A frame without a face gets ``success=0``, NaN coordinates and NaN detector_score;
 they are counted in :attr:`LandmarkDetector.stats` and never dropped.
 """
 
@@ -38,13 +41,17 @@ import pandas as pd
 
 from g2rl.atomic import atomic_path
 from g2rl.errors import G2RLError, MediaError
+from g2rl.preprocess.detectors import DEFAULT_DETECTOR
 
 log = logging.getLogger(__name__)
 
 N_LANDMARKS = 68
 X_COLUMNS = [f"x_{i}" for i in range(N_LANDMARKS)]
 Y_COLUMNS = [f"y_{i}" for i in range(N_LANDMARKS)]
-LANDMARK_COLUMNS = ["frame", "success", "confidence", *X_COLUMNS, *Y_COLUMNS]
+LANDMARK_COLUMNS = ["frame", "success", "detector_score", *X_COLUMNS, *Y_COLUMNS]
+# the name of ``detector_score`` in CSVs written before it was renamed (the same values: the detector's
+# raw score, not a 0-1 confidence); read_landmarks_csv reads it under the new name
+OLD_SCORE_COLUMN = "confidence"
 REDETECT_EVERY = 10  # fast path default: a detection, then up to 10 followed frames
 
 
@@ -55,6 +62,7 @@ class _Track:
     points: np.ndarray  # (68, 2) float64, full-frame px
     relation: np.ndarray  # (4,) box centre offset (x, y) and size (w, h), in units of the landmark RMS radius
     score: float  # detector score of the last detection
+    box: np.ndarray  # (4,) x0, y0, x1, y1 of the box the current points were fitted from, full-frame px
     since_detect: int = 0
 
 
@@ -81,12 +89,13 @@ def _box_from_points(points: np.ndarray, relation: np.ndarray) -> np.ndarray:
 
 
 class LandmarkDetector:
-    """dlib HOG face detection + 68-point fit, per frame (plain) or tracked (fast).
+    """Face detection (BlazeFace, dlib's HOG or CNN) + dlib's 68-point fit, per frame (plain) or tracked (fast).
 
     Args:
         detect_scale: fast path only: the detector sees the frame resized by this factor
             (0 < scale <= 1). dlib's HOG detector finds faces of >= ~80 px, so 0.5 suits faces
-            of >= ~160 px; smaller faces are caught by the full-resolution retry. Default 1.0:
+            of >= ~160 px; smaller faces are caught by the full-resolution retry. (BlazeFace
+            sees every frame at 192 x 192 whatever this factor.) Default 1.0:
             the HOG box size is quantised in ~20 % pyramid steps that differ between scales and
             the 68-point fit follows the box, so detecting at 0.5 alone moves the landmarks by
             ~2-3 % of the inter-ocular distance against the plain path; with tracking, detection
@@ -97,9 +106,15 @@ class LandmarkDetector:
             fraction of the box width away from the box used for the fit.
         max_size_change: fast path: re-detect when that box's width changed by more than this
             fraction.
-        upsample: dlib's ``upsample_num_times`` (0 = none; 1 finds faces down to ~40 px at 4x cost).
+        upsample: dlib's ``upsample_num_times`` (0 = none; 1 finds faces down to ~40 px at 4x cost);
+            BlazeFace takes none.
         full_res_retry: fast path: when the downscaled detection finds nothing, detect once more
             at full resolution (so the fast path finds the same faces as the plain one).
+        detector: ``blazeface`` (default), ``hog`` or ``cnn`` (g2rl.preprocess.detectors).
+
+    After :meth:`step`, :attr:`last_box` is the box (x0, y0, x1, y1, full-frame px) the returned
+    points were fitted from (the detection's, or on a followed frame the one derived from the
+    previous points), None without a face.
     """
 
     def __init__(
@@ -111,12 +126,14 @@ class LandmarkDetector:
         max_size_change: float = 0.1,
         upsample: int = 0,
         full_res_retry: bool = True,
+        detector: str = DEFAULT_DETECTOR,
     ):
         if not 0 < detect_scale <= 1:
             raise G2RLError(f"detect_scale must be in (0, 1], got {detect_scale}")
         if redetect_every < 1:
             raise G2RLError(f"redetect_every must be >= 1, got {redetect_every}")
-        from g2rl.preprocess.dlib_models import face_detector, shape_predictor
+        from g2rl.preprocess.detectors import face_detector
+        from g2rl.preprocess.dlib_models import shape_predictor
 
         self.detect_scale = float(detect_scale)
         self.fast = bool(fast)
@@ -125,8 +142,10 @@ class LandmarkDetector:
         self.max_size_change = float(max_size_change)
         self.upsample = int(upsample)
         self.full_res_retry = bool(full_res_retry)
-        self._detector = face_detector()
+        self.detector = detector
+        self._detector = face_detector(detector)
         self._predictor = shape_predictor()
+        self.last_box: np.ndarray | None = None
         self.stats: dict[str, int] = {}
         self._reset_stats()
         self._state: _Track | None = None
@@ -232,19 +251,22 @@ class LandmarkDetector:
         self.stats["frames"] += 1
         if points is None:
             self.stats["no_face"] += 1
+            self.last_box = None
             return 0, np.nan, None
         self.stats["faces"] += 1
+        self.last_box = state.box
         return 1, state.score, points
 
-    def all_faces(self, frame: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    def all_faces(self, frame: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
         """Every face the detector finds in one frame, largest box first: [(detector score,
-        (68, 2) float64 full-frame px), ...]; empty without a face. No tracking (each call
-        detects), at the fast path's ``detect_scale`` with its full-resolution retry."""
+        (68, 2) float64 full-frame px, (4,) detector box x0, y0, x1, y1), ...]; empty without a
+        face. No tracking (each call detects), at the fast path's ``detect_scale`` with its
+        full-resolution retry."""
         frame = np.ascontiguousarray(frame)
         found = self._detect(frame, every=True)
         self.stats["frames"] += 1
         self.stats["faces" if found else "no_face"] += 1
-        return [(score, self._fit(frame, box)) for box, score in found]
+        return [(score, self.fit(frame, box), box) for box, score in found]
 
     def _detect(self, frame: np.ndarray, every: bool = False):
         """Largest face box (x0, y0, x1, y1) in full-frame px and its detector score, or None;
@@ -275,11 +297,13 @@ class LandmarkDetector:
             found.append((box, float(scores[i])))
         return found
 
-    def _fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+    def fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """The 68-point fit of the shape predictor inside ``box`` (x0, y0, x1, y1, px, rounded to
+        whole pixels as dlib takes them) of an RGB uint8 frame: (68, 2) float64 full-frame px."""
         import dlib
 
         x0, y0, x1, y1 = (int(round(v)) for v in box)
-        shape = self._predictor(frame, dlib.rectangle(x0, y0, x1, y1))
+        shape = self._predictor(np.ascontiguousarray(frame), dlib.rectangle(x0, y0, x1, y1))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
     def _detect_and_fit(self, frame: np.ndarray) -> _Track | None:
@@ -287,8 +311,8 @@ class LandmarkDetector:
         if found is None:
             return None
         box, score = found
-        points = self._fit(frame, box)
-        return _Track(points=points, relation=_relation(box, points), score=score)
+        points = self.fit(frame, box)
+        return _Track(points=points, relation=_relation(box, points), score=score, box=box)
 
     def _follow(self, frame: np.ndarray, state: _Track) -> np.ndarray | None:
         """Fit from the previous landmarks; None when the degradation test asks to re-detect."""
@@ -298,7 +322,7 @@ class LandmarkDetector:
         if not (0 <= cx < w and 0 <= cy < h):
             self.stats["degraded"] += 1
             return None
-        points = self._fit(frame, box)
+        points = self.fit(frame, box)
         new_box = _box_from_points(points, state.relation)
         width = box[2] - box[0]
         shift = np.hypot((new_box[0] + new_box[2]) / 2 - cx, (new_box[1] + new_box[3]) / 2 - cy) / width
@@ -308,6 +332,7 @@ class LandmarkDetector:
             return None
         self.stats["followed"] += 1
         state.points = points
+        state.box = box
         state.since_detect += 1
         return points
 
@@ -316,13 +341,13 @@ def _to_frame(rows: list) -> pd.DataFrame:
     n = len(rows)
     xy = np.full((n, N_LANDMARKS, 2), np.nan)
     success = np.zeros(n, dtype=np.int64)
-    confidence = np.full(n, np.nan)
-    for i, (ok, score, points) in enumerate(rows):
+    score = np.full(n, np.nan)
+    for i, (ok, s, points) in enumerate(rows):
         success[i] = ok
-        confidence[i] = score
+        score[i] = s
         if points is not None:
             xy[i] = points
-    data = {"frame": np.arange(n, dtype=np.int64), "success": success, "confidence": confidence}
+    data = {"frame": np.arange(n, dtype=np.int64), "success": success, "detector_score": score}
     data.update({c: xy[:, i, 0] for i, c in enumerate(X_COLUMNS)})
     data.update({c: xy[:, i, 1] for i, c in enumerate(Y_COLUMNS)})
     return pd.DataFrame(data)
@@ -338,7 +363,10 @@ def write_landmarks_csv(df: pd.DataFrame, out: str | Path) -> None:
 
 
 def read_landmarks_csv(path: str | Path) -> pd.DataFrame:
-    """Read and validate a landmarks CSV (docs/CONTRACTS.md). Errors name the file."""
+    """Read and validate a landmarks CSV (docs/CONTRACTS.md). Errors name the file.
+
+    A CSV written before ``detector_score`` was renamed (its column ``confidence`` held the same
+    raw detector score) is read with that column as ``detector_score``."""
     path = Path(path)
     if not path.is_file():
         raise G2RLError(f"{path}: landmarks CSV not found")
@@ -346,6 +374,9 @@ def read_landmarks_csv(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise G2RLError(f"{path}: not a readable landmarks CSV ({exc})") from exc
+    if "detector_score" not in df.columns and OLD_SCORE_COLUMN in df.columns:
+        # written before the rename: its 'confidence' is the same raw detector score
+        df = df.rename(columns={OLD_SCORE_COLUMN: "detector_score"})
     missing = [c for c in LANDMARK_COLUMNS if c not in df.columns]
     if missing:
         raise G2RLError(f"{path}: landmarks CSV lacks columns {missing[:5]}{' ...' if len(missing) > 5 else ''}")

@@ -183,20 +183,6 @@ def _label_text(true: float, pred: float) -> str:
     return f"label {t}  pred {pred:.2f}"
 
 
-def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, vmax: float, alpha: float = 0.5) -> np.ndarray:
-    """Blend a heatmap, coloured with 'jet' on [0, vmax], over an RGB image.
-
-    image: (S, S, 3) uint8; heatmap: (H, W) float, resized bilinearly to S x S (done here, not by
-    matplotlib's display resampling, so the PNG does not depend on the figure size).
-    Returns (S, S, 3) uint8.
-    """
-    h, w = image.shape[:2]
-    resized = cv2.resize(np.nan_to_num(heatmap.astype(np.float32)), (w, h), interpolation=cv2.INTER_LINEAR)
-    colours = matplotlib.colormaps["jet"](np.clip(resized / vmax, 0.0, 1.0))[..., :3]
-    blended = (1.0 - alpha) * image.astype(np.float64) / 255.0 + alpha * colours
-    return np.clip(np.round(blended * 255.0), 0, 255).astype(np.uint8)
-
-
 def intensity_overlay(image: np.ndarray, heatmap: np.ndarray, vmax: float) -> np.ndarray:
     """A heatmap over a face, for reading intensities: the face in grey, the map coloured with
     :data:`HEATMAP_CMAP` on [0, vmax] with an opacity that grows with the value
@@ -248,23 +234,49 @@ def plot_heatmap_examples(
     demo: bool = False,
     title: str | None = None,
 ) -> list[Path]:
+    """Figure 4 style (:func:`heatmap_examples_figure`), written to ``out_png`` and the same name with
+    ``.pdf``; returns [png, pdf]."""
+    fig = heatmap_examples_figure(images, heatmaps, aus, pred, true, peak_per_intensity, captions, columns, demo,
+                                  title=title)
+    paths = save_png_and_pdf(fig, out_png)
+    plt.close(fig)
+    return paths
+
+
+def heatmap_examples_figure(
+    images: np.ndarray,
+    heatmaps: np.ndarray,
+    aus: Sequence[str],
+    pred: np.ndarray,
+    true: np.ndarray | None,
+    peak_per_intensity: float,
+    captions: Sequence[str] | None = None,
+    columns: int = 5,
+    demo: bool = False,
+    tile_px: int | None = None,
+    title: str | None = None,
+):
     """Figure 4 style: per sample the input face, then each AU's heatmap over it, in rows of at most
     ``columns`` tiles (legible at report width), each titled with the AU, its label and prediction.
 
     images: (N, S, S, 3) uint8 RGB crops; heatmaps: (N, K, H, W) float predicted maps (any H, W;
     stretched over the S x S crop); aus: K names; pred, true: (N, K) intensities (true NaN =
-    unlabelled, shown 'n/a'). peak_per_intensity: the heatmap value of intensity 1
+    unlabelled, shown 'n/a'; ``true`` None = no labels, titles give the prediction alone).
+    peak_per_intensity: the heatmap value of intensity 1
     (:func:`g2rl.preprocess.heatmaps.peak_value` (1, sigma)). The colour scale is fixed from 0 to
     intensity 5, as ``g2rl predict --heatmaps`` draws it, so one colour means one intensity in every
     tile and every figure; a colour bar gives the intensities (:func:`intensity_overlay`: the face
     in grey, the map's opacity growing with its value). captions: N titles of the input tiles
     (e.g. 'F002/T1 frame 120'). ``title``: the figure's title (which model the maps come from). ``demo``
-    stamps "DEMO DATA". Writes ``out_png`` and the same name with ``.pdf``; returns [png, pdf].
+    stamps "DEMO DATA". ``tile_px``: crops smaller than this are upsampled (bicubic) to it before the maps are
+    drawn over them, so a 64 px crop still shows its features. Returns the matplotlib figure (the caller saves
+    and closes it).
     """
     images = np.asarray(images)
     heatmaps = np.asarray(heatmaps, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
-    true = np.asarray(true, dtype=np.float64)
+    labelled = true is not None
+    true = np.asarray(true, dtype=np.float64) if labelled else np.full(pred.shape, np.nan)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise G2RLError(f"images must be (N, S, S, 3) uint8, got {images.shape} {images.dtype}")
     n, k = images.shape[0], len(aus)
@@ -276,6 +288,8 @@ def plot_heatmap_examples(
         raise G2RLError(f"peak_per_intensity must be a positive number, got {peak_per_intensity!r}")
     if captions is not None and len(captions) != n:
         raise G2RLError(f"captions: {len(captions)} given for {n} samples")
+    if tile_px is not None and images.shape[1] < tile_px:
+        images = np.stack([cv2.resize(im, (tile_px, tile_px), interpolation=cv2.INTER_CUBIC) for im in images])
     vmax = 5.0 * peak_per_intensity
     rows, cols = heatmap_grid(k, columns)
     fig, axes = plt.subplots(n * rows, cols, figsize=(1.9 * cols + 0.9, 2.15 * rows * n), squeeze=False,
@@ -286,7 +300,8 @@ def plot_heatmap_examples(
         tiles[0].set_title("Input" + (f"\n{captions[i]}" if captions is not None else ""), fontsize=9, fontweight="bold")
         for j in range(k):
             tiles[j + 1].imshow(intensity_overlay(images[i], heatmaps[i, j], vmax))
-            tiles[j + 1].set_title(f"{aus[j]}\n{_label_text(true[i, j], pred[i, j])}", fontsize=9)
+            title = _label_text(true[i, j], pred[i, j]) if labelled else f"pred {pred[i, j]:.2f}"
+            tiles[j + 1].set_title(f"{aus[j]}\n{title}", fontsize=9)
         for ax in tiles:
             ax.set_axis_off()
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0.0, 5.0), intensity_colourbar_map()),
@@ -296,9 +311,7 @@ def plot_heatmap_examples(
         fig.suptitle(title, fontsize=11)
     if demo:
         stamp_demo(fig)
-    paths = save_png_and_pdf(fig, out_png)
-    plt.close(fig)
-    return paths
+    return fig
 
 
 def plot_intensity_curves(

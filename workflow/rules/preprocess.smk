@@ -20,10 +20,11 @@ rule landmarks:
         + (["--sequence"] if wc.dataset == "bp4d" else []),
         detect_scale=config["landmarks"]["detect_scale"],
         redetect_every=config["landmarks"]["redetect_every"],
+        detector=config["landmarks"]["detector"],
     shell:
         '"$G2RL_PYTHON" -m g2rl landmarks {params.media:q} --out {output:q} {params.mode:q} '
         "--detect-scale {params.detect_scale:q} --redetect-every {params.redetect_every:q} --require-face "
-        "--no-progress > {log:q} 2>&1"
+        "--detector {params.detector:q} --no-progress > {log:q} 2>&1"
 
 
 rule crop_cache:
