@@ -159,16 +159,14 @@ def compare_checksums(index: pd.DataFrame, csv: Path, tmp: Path, args) -> None:
 
 def measure_digests(sizes: list[int], repeats: int, record_path: Path | None) -> None:
     """CPU seconds to write and to verify the content digests of a crops file's small datasets at each size."""
-    import json
-
     import h5py
 
     from g2rl.preprocess import h5read
     from g2rl.preprocess.cache import DIGESTED_DATASETS
     from g2rl.preprocess.h5write import h5_output, write_content_digests
-    from rehearse_paper_scale import machine_facts
+    from record import Record  # benchmarks/record.py, beside this script
 
-    load_start = Path("/proc/loadavg").read_text().split()[:3]
+    rec = Record("cache_digests", {"sizes": sizes, "repeats": repeats})  # commit, machine, load as it starts
     rng = np.random.default_rng(0)
     k, points = len(DISFA_AUS), 2
     rows = []
@@ -202,14 +200,10 @@ def measure_digests(sizes: list[int], repeats: int, record_path: Path | None) ->
             rows.append({"rows": n, "digested_mib": nbytes / 2**20, "write_cpu_s": write_s, "verify_cpu_s": verify_s})
             print(f"{n:>7} rows ({nbytes / 2**20:7.1f} MiB digested): write {write_s:.3f} s CPU, verify on open "
                   f"{verify_s:.3f} s CPU (best of {repeats})")
-    load_end = Path("/proc/loadavg").read_text().split()[:3]
-    print(f"load {' '.join(load_start)} -> {' '.join(load_end)}")
     if record_path:
-        record = {"benchmark": "bench_cache --digests", "aus": k, "points_per_au": points, "repeats": repeats,
-                  "figures": rows, "load_start": load_start, "load_end": load_end, "machine": machine_facts(),
-                  "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-        record_path.write_text(json.dumps(record, indent=1) + "\n")
-        print(f"record: {record_path}")
+        rec.data["settings"].update(aus=k, points_per_au=points)
+        rec.data["results"] = {"figures": rows}
+        rec.write(record_path.stem, out=record_path)
 
 
 if __name__ == "__main__":

@@ -101,9 +101,9 @@ def main() -> None:
     parser.add_argument("--record", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     load_start = os.getloadavg()
-    from recording import start_record, write_record  # benchmarks/recording.py, beside this script
+    from record import Record  # benchmarks/record.py, beside this script
 
-    started = start_record()
+    rec = Record("detectors", vars(args))  # the commit, machine and load as the measurement starts
 
     from g2rl.preprocess.blazeface import SHORT_RANGE, BlazeFaceDetector
     from g2rl.preprocess.detectors import DETECTORS, face_detector
@@ -167,7 +167,8 @@ def main() -> None:
     load_end = os.getloadavg()
     print(f"load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end ({os.cpu_count()} cores)")
     if args.record:
-        write_record(args.record, record, started)
+        rec.data["results"] = record
+        rec.write(args.record.stem, out=args.record)
 
 
 def timed(det, image):

@@ -110,11 +110,12 @@ def iod_error(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def main() -> None:
     import torch
 
+    from g2rl.cpus import available_cpus
     from g2rl.media import video_info
     from g2rl.predict.model import load_au_model
     from g2rl.predict.options import PredictOptions
     from g2rl.predict.stream import LandmarkPool
-    from g2rl.predict.threads import torch_threads, torch_threads_for, usable_cores
+    from g2rl.predict.threads import torch_threads, torch_threads_for
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, required=True, help="a video of a person (e.g. 640x360)")
@@ -138,12 +139,12 @@ def main() -> None:
         return torch_threads_for(workers) if setting == "auto" else int(setting)
 
     load_start = os.getloadavg()
-    from recording import start_record, write_record  # benchmarks/recording.py, beside this script
+    from record import Record  # benchmarks/record.py, beside this script
 
-    started = start_record()
+    rec = Record("predict_threads", vars(args))  # the commit, machine and load as the measurement starts
     count, fps, w, h = video_info(args.video)
     print(f"video: {args.video.name} {w}x{h} @ {fps:.2f} fps, {count} frames; using the first {args.frames}")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores ({usable_cores()} usable), "
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores ({available_cpus()} usable), "
           f"torch {torch.__version__}, {default_threads} torch threads by default, "
           f"cuda: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}; "
           f"load average at start {load_start[0]:.2f}")
@@ -151,7 +152,7 @@ def main() -> None:
 
     configs = [(t, n) for n in args.workers for t in args.threads]
     record = {"video": args.video.name, "frames": args.frames, "batch_size": args.batch_size, "rounds": args.rounds,
-              "usable_cores": usable_cores(), "torch_default_threads": default_threads, "models": {}}
+              "usable_cores": available_cpus(), "torch_default_threads": default_threads, "models": {}}
     pools = {n: LandmarkPool(True, n) for n in args.workers if n >= 2}
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -210,9 +211,10 @@ def main() -> None:
         for pool in pools.values():
             pool.close()
     load_end = os.getloadavg()
-    print(f"load average at end {load_end[0]:.2f} (other jobs shared the cores when it is above ~{usable_cores()})")
+    print(f"load average at end {load_end[0]:.2f} (other jobs shared the cores when it is above ~{available_cpus()})")
     if args.record:
-        write_record(args.record, record, started)
+        rec.data["results"] = record
+        rec.write(args.record.stem, out=args.record)
 
 
 if __name__ == "__main__":

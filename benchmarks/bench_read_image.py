@@ -19,7 +19,6 @@ machine, the commit and the load average.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -56,7 +55,7 @@ def write_frames(folder: Path, n: int) -> list[Path]:
 
 def main() -> None:
     from g2rl.media import read_image
-    from rehearse_paper_scale import machine_facts
+    from record import Record, load  # benchmarks/record.py, beside this script
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=200)
@@ -64,7 +63,7 @@ def main() -> None:
     ap.add_argument("--record", type=Path, default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
     cv2.setNumThreads(1)
-    load_start = Path("/proc/loadavg").read_text().split()[:3]
+    rec = Record("read_image", vars(args))  # the commit, machine and load as the measurement starts
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_frames(Path(tmp), args.frames)
         size = sum(p.stat().st_size for p in paths) / len(paths)
@@ -79,22 +78,18 @@ def main() -> None:
                 cpu, wall = time.process_time() - c0, time.perf_counter() - w0
                 old = best.get(name)
                 best[name] = (cpu, wall) if old is None or cpu < old[0] else old
-    load_end = Path("/proc/loadavg").read_text().split()[:3]
     figures = {name: {"cpu_ms_per_frame": 1e3 * cpu / len(paths), "wall_ms_per_frame": 1e3 * wall / len(paths)}
                for name, (cpu, wall) in best.items()}
     print(f"{len(paths)} JPEGs of 1040x1392 (mean {size / 1e3:.0f} kB), best of {args.repeats} rounds; "
-          f"load {' '.join(load_start)} -> {' '.join(load_end)}")
+          f"load {rec.data['load_start']} -> {load()}")
     for name, f in figures.items():
         print(f"  {name:16s} {f['cpu_ms_per_frame']:6.2f} ms CPU / frame, {f['wall_ms_per_frame']:6.2f} ms wall")
     before, now = figures["opencv (before)"]["cpu_ms_per_frame"], figures["strict (now)"]["cpu_ms_per_frame"]
     print(f"  strict decode costs {now - before:+.2f} ms CPU per frame ({100 * (now / before - 1):+.0f} %)")
     if args.record:
-        record = {"benchmark": "bench_read_image", "frames": len(paths), "frame_size": [1040, 1392],
-                  "mean_bytes": round(size), "repeats": args.repeats, "figures": figures,
-                  "load_start": load_start, "load_end": load_end, "machine": machine_facts(),
-                  "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "opencv_threads": 1}
-        args.record.write_text(json.dumps(record, indent=1) + "\n")
-        print(f"record: {args.record}")
+        rec.data["settings"].update(frame_size=[1040, 1392], mean_bytes=round(size), opencv_threads=1)
+        rec.data["results"] = {"figures": figures}
+        rec.write(args.record.stem, out=args.record)
 
 
 if __name__ == "__main__":

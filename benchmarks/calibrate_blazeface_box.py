@@ -95,9 +95,9 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=8, help="every N-th frame of each video (default 8)")
     parser.add_argument("--record", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
-    from recording import start_record, write_record  # benchmarks/recording.py, beside this script
+    from record import Record  # benchmarks/record.py, beside this script
 
-    started = start_record()
+    rec = Record("blazeface_box", vars(args))  # the commit, machine and load as the measurement starts
     from g2rl.preprocess.blazeface import BoxTransform
     from g2rl.preprocess.landmarks import LandmarkDetector
 
@@ -125,7 +125,8 @@ def main() -> None:
         print(f"{name}: 68-point fit {stats['mean']:.1%} of the inter-ocular distance from the HOG-box fit (mean; "
               f"median {stats['median']:.1%}, 90th percentile {stats['p90']:.1%}; {stats['faces']} faces)")
     if args.record:
-        write_record(args.record, record, started)
+        rec.data["results"] = record
+        rec.write(args.record.stem, out=args.record)
 
 
 if __name__ == "__main__":

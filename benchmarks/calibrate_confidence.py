@@ -35,7 +35,6 @@ the machine and commit.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -227,10 +226,9 @@ def main() -> None:
                     help="with --pyfeat-data: frames of its WolfgangLanger_Pexels.mp4 to time the confidence's cost on")
     ap.add_argument("--record", type=Path, default=None, help="write the results as JSON here")
     args = ap.parse_args()
-    load = os.getloadavg()
-    from recording import start_record, write_record  # benchmarks/recording.py, beside this script
+    from record import Record  # benchmarks/record.py, beside this script
 
-    started = start_record()
+    rec = Record("confidence_calibration", vars(args))  # the commit, machine and load as the measurement starts
     t0, c0 = time.perf_counter(), time.process_time()
     df = pd.DataFrame(build_set(photos(args.pyfeat_data)))
     bad = ~df["good"].to_numpy()
@@ -277,7 +275,8 @@ def main() -> None:
         result["cpu_ms_per_frame"] = confidence_cost(args.pyfeat_data / "WolfgangLanger_Pexels.mp4", args.cost_frames)
     result["seconds"] = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
     if args.record:
-        write_record(args.record, result, started)
+        rec.data["results"] = result
+        rec.write(args.record.stem, out=args.record)
 
 
 if __name__ == "__main__":

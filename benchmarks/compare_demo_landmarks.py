@@ -33,9 +33,9 @@ def main() -> None:
     parser.add_argument("--detectors", nargs=2, default=["hog", "blazeface"], help="the two to compare")
     parser.add_argument("--record", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
-    from recording import start_record, write_record  # benchmarks/recording.py, beside this script
+    from record import Record  # benchmarks/record.py, beside this script
 
-    started = start_record()
+    rec = Record("demo_landmarks", vars(args))  # the commit, machine and load as the measurement starts
     from g2rl.media import folder_images
     from g2rl.preprocess.landmarks import LandmarkDetector, inter_ocular_distance, landmark_array
 
@@ -67,7 +67,8 @@ def main() -> None:
             record["over_10pct"].append({"unit": str(unit.relative_to(args.demo)), "frame": worst, "iod": float(d[worst])})
             print(f"    {unit.relative_to(args.demo)}: frame {worst}, {d[worst]:.1%}")
     if args.record:
-        write_record(args.record, record, started)
+        rec.data["results"] = record
+        rec.write(args.record.stem, out=args.record)
 
 
 if __name__ == "__main__":

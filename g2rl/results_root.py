@@ -9,7 +9,6 @@ over real data (the same paths) or reporting both together.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 

@@ -89,7 +89,7 @@ LAYERS = [
     ("base", ["g2rl", "g2rl.errors", "g2rl.formats", "g2rl.atomic", "g2rl.jsonfile", "g2rl.lazy", "g2rl.cli_lists",
               "g2rl.csvread", "g2rl.paths", "g2rl.media", "g2rl.torchfile", "g2rl.init_policy", "g2rl.metrics",
               "g2rl.evidence", "g2rl.provenance", "g2rl.config", "g2rl.config_ranges", "g2rl.cli_help",
-              "g2rl.sigma_range", "g2rl.results_root",
+              "g2rl.sigma_range", "g2rl.results_root", "g2rl.cpus",
               "g2rl.workflow_cmd"]),
     ("datasets", ["g2rl.datasets"]),
     ("preprocess", ["g2rl.preprocess"]),

@@ -123,7 +123,10 @@ def test_torch_threads_leave_the_landmark_stage_its_cores(monkeypatch):
 
     assert [threads.torch_threads_for(w, cores=c) for c, w in ((2, 1), (16, 1), (16, 4), (1, 1), (2, 3))] == [1, 15, 12, 1, 1]
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
-    assert threads.usable_cores() == 3 and threads.torch_threads_for(1) == 2
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    assert threads.torch_threads_for(1) == 2
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")  # a SLURM job's share, below what its affinity shows
+    assert threads.torch_threads_for(1) == 1
     before = torch.get_num_threads()
     with threads.torch_threads(1):
         assert torch.get_num_threads() == 1

@@ -18,7 +18,6 @@ the report writes the name's odd bytes as ``\\xNN`` (:func:`g2rl.media.printable
 
 from __future__ import annotations
 
-import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,6 @@ from g2rl.media import (
     has_utf8_name,
     is_image,
     is_video,
-    natural_key,
     printable_path,
 )
 

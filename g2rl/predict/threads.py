@@ -6,28 +6,21 @@ each keeping one core busy. With torch's default the two fight for the same core
 ``OMP_NUM_THREADS=1`` gave 1.8x the frames per second with the same CSV (docs/PERFORMANCE.md,
 benchmarks/bench_predict.py). So torch gets the cores the landmark stage leaves:
 ``max(1, cores - landmark workers)``, where the cores are those this process may run on
-(``os.sched_getaffinity``: a SLURM job's or a ``taskset``'s, not the machine's count).
+(g2rl.cpus.available_cpus: the affinity of a SLURM job or a ``taskset``, not the machine's count).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Iterator
 
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity; ``os.cpu_count()`` where the platform has none)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # no affinity on macOS / Windows
-        return max(1, os.cpu_count() or 1)
+from g2rl.cpus import available_cpus
 
 
 def torch_threads_for(landmark_workers: int, cores: int | None = None) -> int:
     """torch's intra-op threads beside ``landmark_workers`` (1 = the landmark thread, N = processes):
     the cores left, at least 1."""
-    cores = usable_cores() if cores is None else cores
+    cores = available_cpus() if cores is None else cores
     return max(1, cores - max(1, landmark_workers))
 
 

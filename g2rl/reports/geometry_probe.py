@@ -238,7 +238,7 @@ class ProbeFrames:
     (capped per subject, from a fold's predictions), with their images, landmarks and AU labels read once."""
 
     def __init__(self, crops_h5: str | Path, per_subject: int = FRAMES_PER_SUBJECT):
-        from g2rl.preprocess.dataset import read_cache_keys
+        from g2rl.preprocess.batches import read_cache_keys
 
         self.crops_h5, self.per_subject = crops_h5, per_subject
         self.keys = read_cache_keys(crops_h5)

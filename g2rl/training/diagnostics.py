@@ -22,7 +22,6 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 

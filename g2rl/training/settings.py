@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
+from g2rl.cpus import available_cpus
 from g2rl.errors import ConfigError
 from g2rl.model.config import ModelConfig, from_known_fields
 
@@ -27,14 +27,6 @@ def _finite(value: Any) -> bool:
         return False
 
 SWITCH_MODES = ("auto", "on", "off")
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on: its affinity mask (what taskset, cgroups or SLURM's binding allow),
-    and no more than SLURM_CPUS_PER_TASK where SLURM set it (a job without binding sees the whole node)."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
-    return min(n, int(slurm)) if slurm.isdigit() and int(slurm) > 0 else n
 
 
 def resolve_workers(num_workers: int | str) -> int:
