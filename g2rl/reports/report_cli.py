@@ -115,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                    "(model.pt beside each predictions.csv; g2rl.reports.geometry_probe)")
     a.add_argument("--probe-frames", type=int, default=32, metavar="N",
                    help="frames per subject the probe reads, training and test subjects alike (default 32)")
-    a.add_argument("--probe-device", default="cpu", help="where the probe's forward passes run (default cpu)")
+    a.add_argument("--probe-device", default="cpu", metavar="DEVICE", help="where the probe's forward passes run (default cpu)")
     tr = sub.add_parser("training", help=SUBCOMMANDS["training"], description=SUBCOMMANDS["training"])
     tr.add_argument("logs", nargs="+", metavar="FILE.csv", help="train_log.csv files, laid out as <method>/sigma<S>/lambda<L>/seed<N>/fold<F>/")
     tr.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
@@ -133,7 +133,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_variant_argument(parser: argparse.ArgumentParser) -> None:
     """``--variant NAME METRICS.json...``, repeatable: an extra Table 1 row, the runs of ``g2rl-NAME``."""
-    parser.add_argument("--variant", nargs="+", action="append", default=[], metavar="NAME_THEN_METRICS",
+    parser.add_argument("--variant", nargs="+", action="append", default=[], metavar="WORD",
                         help="an extra row: a variant name (e.g. stopgrad_aux: the runs of method g2rl-stopgrad_aux) "
                              "then its metrics.json, one per seed; repeat for more rows")
 
