@@ -95,7 +95,7 @@ def build_cache(out: Path, frames: int, crop: int) -> tuple[Path, Path]:
             writer.write(np.roll(texture, (i % size, (3 * i) % size), axis=(0, 1)))
             points.append(face + rng.normal(0, 0.5, face.shape) + [np.sin(i / 25) * 3, 0])
     pts = np.stack(points)
-    table = pd.DataFrame({"frame": np.arange(frames), "success": 1, "confidence": 2.0,
+    table = pd.DataFrame({"frame": np.arange(frames), "success": 1, "detector_score": 2.0,
                           **dict(zip(X_COLUMNS, pts[:, :, 0].T)), **dict(zip(Y_COLUMNS, pts[:, :, 1].T))})
     csv = out / "SN001.csv"
     write_landmarks_csv(table, csv)

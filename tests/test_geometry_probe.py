@@ -179,7 +179,7 @@ def dot_faces(tmp_path_factory):
             lm_rows.append([i, 1, 2.0, *pts[:, 0], *pts[:, 1]])
             rows.append(dict(dataset="bp4d", subject=subject, session="T1", frame=i, media=str(path), media_frame=0,
                              split=split, AU06=float(rng.integers(0, 6)), AU12=float(rng.integers(0, 6))))
-        lm = pd.DataFrame(lm_rows, columns=["frame", "success", "confidence", *X_COLUMNS, *Y_COLUMNS])
+        lm = pd.DataFrame(lm_rows, columns=["frame", "success", "detector_score", *X_COLUMNS, *Y_COLUMNS])
         lm.insert(0, "file", files)
         csvs[(subject, "T1")] = root / f"{subject}.csv"
         write_landmarks_csv(lm, csvs[(subject, "T1")])

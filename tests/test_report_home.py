@@ -18,7 +18,15 @@ from docutils.core import publish_parts
 
 from g2rl.cli import main
 from g2rl.config import load_config
-from g2rl.reports.home import SPLIT, dataset_result, home_page, home_settings, read_settings, result_line
+from g2rl.reports.home import (
+    SPLIT,
+    dataset_result,
+    home_page,
+    home_settings,
+    read_settings,
+    result_header,
+    result_line,
+)
 from g2rl.reports.rst import rst_text
 
 HOSTILE = [
@@ -93,55 +101,63 @@ def _table1_csv(path: Path, rows: dict[tuple[str, str], tuple[float, float]]) ->
     return path
 
 
-def _block(icc: tuple, mae: tuple, label: str = "G2RL", seeds_agree: bool = True) -> dict:
+def _block(icc: tuple, mae: tuple, seeds_agree: bool = True) -> dict:
     """An evidence.json 'differences' block (g2rl-evidence/2): (diff, lo, hi) per metric on the AU average."""
     cell = lambda d, lo, hi: {"diff": d, "ci": [lo, hi], "win_share": 0.5, "ci_excludes_0": lo > 0 or hi < 0,  # noqa: E731
                               "seeds_agree": seeds_agree, "per_seed": [d, d]}
-    return {"against": "baseline", "label": label, "per_au": {}, "avg": {"icc": cell(*icc), "mae": cell(*mae)}}
+    return {"against": "baseline", "label": "row - Baseline", "per_au": {}, "avg": {"icc": cell(*icc), "mae": cell(*mae)}}
 
 
-def _evidence(dataset: str, n_subjects: int, n_seeds: int = 2, **differences) -> dict:
-    """An evidence.json with one 'differences' block per keyword (row -> block)."""
+def _evidence(dataset: str, n_subjects: int, n_seeds: int = 2, labels: dict | None = None, **differences) -> dict:
+    """An evidence.json with one 'differences' block per keyword (row -> block), each row labelled as in
+    ``labels`` (row -> label; default: G2RL)."""
+    labels = labels or {}
     return {"format": "g2rl-evidence/2", "dataset": dataset, "seeds": list(range(n_seeds)),
-            "subjects": [f"S{i:03d}" for i in range(n_subjects)], "bootstrap": {"level": 0.95}, "methods": {},
-            "differences": differences}
+            "subjects": [f"S{i:03d}" for i in range(n_subjects)], "bootstrap": {"level": 0.95},
+            "methods": {row: {"label": labels.get(row, "G2RL")} for row in differences}, "differences": differences}
 
 
 def test_result_line_names_every_row_and_says_what_the_difference_means(tmp_path):
     csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.501, 0.62), ("G2RL", "literal"): (0.534, 0.58),
                                            ("G2RL + stop-grad/teach", "stopgrad_aux"): (0.49, 0.65)})
     ev = _evidence("disfa", 27, n_seeds=3, g2rl=_block((0.033, 0.011, 0.052), (-0.04, -0.09, 0.01)))
-    line = result_line(dataset_result("disfa", csv, ev), demo=False)
-    assert line.startswith("- **DISFA**: Baseline ICC 0.50, MAE 0.62; G2RL \\(literal\\) ICC 0.53, MAE 0.58; "
-                           "G2RL \\+ stop\\-grad\\/teach \\(stopgrad\\_aux\\) ICC 0.49, MAE 0.65.")
-    assert ("ICC +0.033 [+0.011, +0.052], MAE -0.040 [-0.090, +0.010] (95 % CI over seeds and test subjects; "
-            "27 test subjects, 3 seed(s))") in line
-    assert "G2RL better on ICC than the Baseline (its CI excludes 0 and every seed agrees), no clear difference on MAE" in line
-    assert "demo" not in line and "barely sampled" not in line
-    # worse, on demo data with 2 seeds, and several paired differences (a row per G2RL variant) in the evidence
-    ev = _evidence("bp4d", 41, g2rl_x=_block((-0.05, -0.08, -0.02), (0.1, 0.05, 0.2), label="G2RL (x)"),
-                   g2rl_y=_block((0.0, -0.01, 0.01), (0.0, -0.01, 0.01), label="G2RL (y)"))
-    line = result_line(dataset_result("bp4d", csv, ev), demo=True)
-    assert "G2RL \\(x\\) worse on ICC and worse on MAE than the Baseline" in line
-    assert "G2RL \\(y\\) − Baseline" in line and "cannot tell G2RL \\(y\\) from the Baseline" in line
-    assert line.count("demo data, so a check that the pipeline runs") == 2
-    assert line.count("training randomness is barely sampled") == 2
+    line = result_line(dataset_result("disfa", csv, ev))
+    assert line.startswith("- **DISFA** (27 test subjects, 3 seeds): Baseline ICC 0.50, MAE 0.62; G2RL \\(literal\\) "
+                           "ICC 0.53, MAE 0.58; G2RL \\+ stop\\-grad\\/teach \\(stopgrad\\_aux\\) ICC 0.49, MAE 0.65.")
+    assert line.endswith(" Against the Baseline: G2RL ICC +0.033 [+0.011, +0.052], MAE -0.040 [-0.090, +0.010], "
+                         "better on ICC, no clear difference on MAE.")
+    # worse, and several paired differences (a row per G2RL variant), each named by its row's label
+    ev = _evidence("bp4d", 41, labels={"g2rl_x": "G2RL (x)", "g2rl_y": "G2RL (y)"},
+                   g2rl_x=_block((-0.05, -0.08, -0.02), (0.1, 0.05, 0.2)), g2rl_y=_block((0.0, -0.01, 0.01), (0.0, -0.01, 0.01)))
+    line = result_line(dataset_result("bp4d", csv, ev))
+    assert "G2RL \\(x\\) ICC -0.050 [-0.080, -0.020], MAE +0.100 [+0.050, +0.200], worse on ICC, worse on MAE;" in line
+    assert line.endswith("G2RL \\(y\\) ICC +0.000 [-0.010, +0.010], MAE +0.000 [-0.010, +0.010], no clear difference.")
 
 
 def test_the_verdict_follows_the_tables_mark_rule_seeds_that_disagree_give_none(tmp_path):
     """A CI that excludes 0 is not enough: the tables mark a cell only when every seed agrees, and so does the page."""
     csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.5, 0.6), ("G2RL", ""): (0.6, 0.5)})
     ev = _evidence("disfa", 27, g2rl=_block((0.1, 0.05, 0.2), (-0.1, -0.2, -0.05), seeds_agree=False))
-    line = result_line(dataset_result("disfa", csv, ev), demo=False)
-    assert "better" not in line and "no clear difference: on each metric the CI includes 0 or the seeds disagree" in line
+    line = result_line(dataset_result("disfa", csv, ev))
+    assert "better" not in line and line.endswith("no clear difference.")
+    ev = _evidence("disfa", 27, g2rl=_block((0.1, 0.05, 0.2), (-0.1, -0.2, -0.05)))
+    assert result_line(dataset_result("disfa", csv, ev)).endswith("better on ICC, better on MAE.")
 
 
 def test_result_line_gives_no_verdict_on_too_few_subjects(tmp_path):
     csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.5, 0.6), ("G2RL", ""): (0.6, 0.5)})
     ev = _evidence("bp4d", 3, g2rl=_block((0.1, 0.05, 0.2), (-0.1, -0.2, -0.05)))
-    line = result_line(dataset_result("bp4d", csv, ev), demo=True)
-    assert "too few test subjects to tell (3 give 10 distinct bootstrap resamples; a verdict needs 100)" in line
-    assert "better" not in line
+    line = result_line(dataset_result("bp4d", csv, ev))
+    assert "(3 test subjects, 2 seeds: too few for a verdict (10 distinct resamples, 100 needed))" in line
+    assert "better" not in line and "no clear" not in line
+
+
+def test_the_header_says_when_the_seeds_are_few(tmp_path):
+    csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.5, 0.6), ("G2RL", ""): (0.6, 0.5)})
+    two = dataset_result("disfa", csv, _evidence("disfa", 27, g2rl=_block((0.1, 0.05, 0.2), (-0.1, -0.2, -0.05))))
+    three = dataset_result("disfa", csv, _evidence("disfa", 27, 3, g2rl=_block((0.1, 0.05, 0.2), (-0.1, -0.2, -0.05))))
+    assert "2 seeds: training randomness is barely sampled" in result_header([two, three])
+    assert "barely" not in result_header([three]) and "95 % CI over seeds and test subjects" in result_header([three])
 
 
 def _settings(**changes) -> dict:
@@ -180,7 +196,7 @@ def test_report_home_command(tmp_path, capsys):
     settings = json.dumps(_settings())
     out = tmp_path / "report" / "home.rst"
     assert main(["report", "home", "--settings", settings, "--table1", str(csv), "--evidence", str(ev), "--out", str(out)]) == 0
-    assert "- **DISFA**: Baseline ICC 0.50" in out.read_text()
+    assert "- **DISFA** (6 test subjects, 2 seeds): Baseline ICC 0.50" in out.read_text()
     assert read_settings(settings) == json.loads(settings)
     bad = copy.deepcopy(json.loads(settings))
     del bad["model"]

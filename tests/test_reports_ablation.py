@@ -80,9 +80,9 @@ def test_variants_become_run_configs_and_caches(tmp_path):
     assert method_model_config(cfg, "g2rl-literal").guidance == "literal"
     assert describe(method_model_config(cfg, "g2rl-hr"), base) == "au_points=hr, heatmap_layout=per_au"
     # Table 1's runs and a guidance variant share the heatmaps; a heatmap variant has its own
-    assert heatmap_cache(cfg, "disfa", "g2rl", "2") == heatmap_cache(cfg, "disfa", "g2rl-literal", "2") == "results/disfa/cache/heatmaps_sigma2.h5"
-    assert heatmap_cache(cfg, "disfa", "g2rl-hr", "2") == "results/disfa/cache/hr-per_au-eq1/heatmaps_sigma2.h5"
-    assert heatmap_cache(cfg, "disfa", "g2rl-intensity_peak", "2") == "results/disfa/cache/pairs-per_point-intensity/heatmaps_sigma2.h5"
+    assert heatmap_cache(cfg, "disfa", "g2rl", "2") == heatmap_cache(cfg, "disfa", "g2rl-literal", "2") == "results/real/disfa/cache/heatmaps_sigma2.h5"
+    assert heatmap_cache(cfg, "disfa", "g2rl-hr", "2") == "results/real/disfa/cache/hr-per_au-eq1/heatmaps_sigma2.h5"
+    assert heatmap_cache(cfg, "disfa", "g2rl-intensity_peak", "2") == "results/real/disfa/cache/pairs-per_point-intensity/heatmaps_sigma2.h5"
     with pytest.raises(ConfigError, match="g2rl-nope"):
         method_model_config(cfg, "g2rl-nope")
 
@@ -160,7 +160,7 @@ def test_a_heatmap_variant_comes_with_its_own_baseline(tmp_path):
                     ("g2rl-stopgrad_aux", "G2RL + stop-grad/teach", "baseline"),
                     ("baseline-pairs", "Baseline pairs", "baseline"), ("g2rl-pairs", "G2RL pairs", "baseline-pairs")]
     assert heatmap_cache(cfg, "disfa", "baseline-pairs", "2") == heatmap_cache(cfg, "disfa", "g2rl-pairs", "2") \
-        == "results/disfa/cache/pairs-per_point-eq1/heatmaps_sigma2.h5"
+        == "results/real/disfa/cache/pairs-per_point-eq1/heatmaps_sigma2.h5"
     s = train_settings_from_config(cfg, "baseline-pairs", "0")
     assert s.lambda_g == 0 and s.model.au_points == "pairs" and is_baseline("baseline-pairs")
     assert "Eq. 6/8 as written" in ablation_methods(cfg)[1]["changes"]

@@ -29,7 +29,8 @@ def _result(tmp: Path, dataset: str):
     pd.DataFrame(rows).to_csv(tmp / f"t_{dataset}.csv", index=False)
     cell = {"diff": 0.04, "ci": [-0.01, 0.09], "win_share": 0.9, "ci_excludes_0": False, "seeds_agree": True}
     ev = {"dataset": dataset, "seeds": [0, 1, 2], "subjects": [f"S{i}" for i in range(27)],
-          "differences": {"g2rl-stopgrad_aux": {"label": "G2RL + stop-grad/teach",
+          "methods": {"g2rl-stopgrad_aux": {"label": "G2RL + stop-grad/teach"}},
+          "differences": {"g2rl-stopgrad_aux": {"label": "G2RL + stop-grad/teach − Baseline",
                                                 "avg": {"icc": cell, "mae": {**cell, "diff": -0.03, "ci": [-0.06, 0.0]}}}}}
     return dataset_result(dataset, tmp / f"t_{dataset}.csv", ev)
 
@@ -67,8 +68,9 @@ def test_demo_home_page_opens_on_the_title_and_result(tmp_path):
                                      "<strong>What was run</strong>")]
     assert order == sorted(order)
     assert "not comparable with the paper" in html
-    assert ("<li><strong>DISFA</strong>: Baseline ICC 0.41, MAE 0.61; G2RL (stopgrad_aux) ICC 0.45, MAE 0.58. "
-            "G2RL + stop-grad/teach − Baseline: ICC +0.040 [-0.010, +0.090], MAE -0.030 [-0.060, +0.000]") in html
+    assert ("<li><strong>DISFA</strong> (27 test subjects, 3 seeds): Baseline ICC 0.41, MAE 0.61; G2RL (stopgrad_aux) "
+            "ICC 0.45, MAE 0.58. Against the Baseline: G2RL + stop-grad/teach ICC +0.040 [-0.010, +0.090], "
+            "MAE -0.030 [-0.060, +0.000], no clear difference.") in html
     details = html.split("<strong>Details</strong>")[1].split("</p>")[0]
     for c in CATEGORIES:
         assert f"showCategory('{quote(c)}')\">{c}</a>" in details, c

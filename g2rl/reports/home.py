@@ -33,10 +33,9 @@ from g2rl.reports.rst import rst_text
 
 DATASET_NAMES = {"bp4d": "BP4D", "disfa": "DISFA"}
 METRICS = ("ICC", "MAE")
-DEMO_NOTE = ("**DEMO DATA.** Every number and figure in this report comes from the demo dataset: two public-domain "
-             "photographs given synthetic, FACS-driven expressions, written in the DISFA and BP4D layouts "
-             "(docs/DEMO_DATA.md). It shows that the pipeline runs end to end; it is **not comparable with the "
-             "paper's numbers**, and no demo value is marked best in Table 1.")
+DEMO_NOTE = ("**DEMO DATA.** Every number and figure here comes from the demo dataset (two public-domain photographs "
+             "given synthetic expressions, docs/DEMO_DATA.md): it shows that the pipeline runs end to end, not how "
+             "well the method works, and is **not comparable with the paper's numbers**.")
 
 
 @dataclass(frozen=True)
@@ -99,11 +98,13 @@ def our_rows(table1_csv: str | os.PathLike) -> list[Row]:
 
 def paired_differences(evidence: Mapping) -> list[Difference]:
     """Each paired difference to the Baseline that an evidence.json holds (``differences``: row -> block), on the
-    AU average, named by the row's label (e.g. 'G2RL + stop-grad/teach')."""
+    AU average, named by its row's label (``methods``: e.g. 'G2RL + stop-grad/teach')."""
     out = []
+    methods = evidence.get("methods") or {}
     for row, block in (evidence.get("differences") or {}).items():
         avg = block["avg"]
-        out.append(Difference(str(block.get("label") or row), {m: avg[m.lower()] for m in METRICS}))
+        name = (methods.get(row) or {}).get("label") or str(row)
+        out.append(Difference(str(name), {m: avg[m.lower()] for m in METRICS}))
     return out
 
 
@@ -118,46 +119,48 @@ def _value(x: float, decimals: int = 2, sign: bool = False) -> str:
     return "n/a" if math.isnan(x) else fixed(x, decimals, sign)
 
 
-def verdict(diff: Difference, n_subjects: int, n_seeds: int, demo: bool) -> str:
-    """What a paired difference means, in words, by the tables' own rule for a mark (g2rl.reports.marks: the CI
-    excludes 0 and every seed's own difference has that sign), or why it cannot say."""
+def verdict(diff: Difference, n_subjects: int) -> str:
+    """What a paired difference means, in a few words, by the tables' own rule for a mark (g2rl.reports.marks:
+    the CI excludes 0 and every seed's own difference has that sign); '' when the test subjects are too few for
+    any verdict (:func:`result_line` says so once per dataset)."""
     if not marks_shown(n_subjects):
-        text = (f"too few test subjects to tell ({n_subjects} give {distinct_resamples(n_subjects)} distinct "
-                f"bootstrap resamples; a verdict needs {MIN_DISTINCT_RESAMPLES})")
-    else:
-        ways = {m: cell_direction(m, cell, n_subjects) for m, cell in diff.cells.items()}
-        said = [f"{'better' if w == 'better' else 'worse'} on {m}" for m, w in ways.items() if w]
-        unsaid = [m for m, w in ways.items() if not w]
-        if not said:
-            text = (f"no clear difference: on each metric the CI includes 0 or the seeds disagree, so these runs "
-                    f"cannot tell {rst_text(diff.name)} from the Baseline")
-        else:
-            text = (f"{rst_text(diff.name)} {' and '.join(said)} than the Baseline (its CI excludes 0 and every seed "
-                    "agrees)")
-            if unsaid:
-                text += f", no clear difference on {' and '.join(unsaid)}"
-    few = seeds_note(n_seeds)
-    if few:
-        text += f"; {rst_text(few)}"
-    if demo:
-        text += "; demo data, so a check that the pipeline runs, not a finding about the method"
-    return text
+        return ""
+    ways = {m: cell_direction(m, cell, n_subjects) for m, cell in diff.cells.items()}
+    said = [f"{w} on {m}" for m, w in ways.items() if w]
+    if not said:
+        return "no clear difference"
+    unsaid = [m for m, w in ways.items() if not w]
+    return ", ".join(said) + (f", no clear difference on {' and '.join(unsaid)}" if unsaid else "")
 
 
-def result_line(result: DatasetResult, demo: bool) -> str:
-    """One bullet: each row's average ICC and MAE, each paired difference with its CI, and what it means."""
+def result_line(result: DatasetResult) -> str:
+    """One bullet per dataset: each of our rows' average ICC and MAE, then each row's paired difference to the
+    Baseline with its CI and what it means. Short, so that the page's top holds every dataset's line."""
+    n = result.n_subjects
+    size = f"{n} test subjects, {result.n_seeds} seed{'s' if result.n_seeds != 1 else ''}"
+    if not marks_shown(n):
+        size += f": too few for a verdict ({distinct_resamples(n)} distinct resamples, {MIN_DISTINCT_RESAMPLES} needed)"
     rows = "; ".join(f"{rst_text(r.name)} ICC {_value(r.icc)}, MAE {_value(r.mae)}" for r in result.rows)
-    parts = [f"- **{DATASET_NAMES.get(result.dataset, rst_text(result.dataset))}**: {rows}."]
-    pct = f"{100 * result.level:g} %"
+    line = f"- **{DATASET_NAMES.get(result.dataset, rst_text(result.dataset))}** ({size}): {rows}."
+    diffs = []
     for d in result.differences:
         cis = ", ".join(f"{m} {_value(v, 3, True)} [{_value(lo, 3, True)}, {_value(hi, 3, True)}]"
                         for m, (v, lo, hi) in ((m, d.values(m)) for m in METRICS))
-        parts.append(f"{rst_text(d.name)} − Baseline: {cis} ({pct} CI over seeds and test subjects; "
-                     f"{result.n_subjects} test subjects, {result.n_seeds} seed(s)): "
-                     f"{verdict(d, result.n_subjects, result.n_seeds, demo)}.")
-    if not result.differences:
-        parts.append("No paired difference to the Baseline was computed.")
-    return " ".join(parts)
+        said = verdict(d, n)
+        diffs.append(f"{rst_text(d.name)} {cis}" + (f", {said}" if said else ""))
+    line += f" Against the Baseline: {'; '.join(diffs)}." if diffs else " No paired difference to the Baseline was computed."
+    return line
+
+
+def result_header(results: Sequence[DatasetResult]) -> str:
+    """The sentence above the result lines: what the numbers are, and what the seeds can say."""
+    level = f"{100 * results[0].level:g} %" if results else "95 %"
+    text = (f"**Result** (average over AUs of each of our Table 1 rows; against the Baseline: the paired difference "
+            f"with its {level} CI over seeds and test subjects")
+    few = seeds_note(min(r.n_seeds for r in results)) if results else ""
+    if few:
+        text += f"; {rst_text(few.split(':')[0])}: training randomness is barely sampled"
+    return text + "):"
 
 
 def home_settings(config: Mapping) -> dict:
@@ -281,9 +284,8 @@ def home_page(settings: Mapping, results: Sequence[DatasetResult]) -> str:
         lines += [DEMO_NOTE, ""]
     else:
         lines += [f"Results on the real data ({_upper(settings['datasets'])}), read from the roots in the config.", ""]
-    lines += ["**Result** (average over AUs of each of our Table 1 rows; the paired difference to our Baseline "
-              "with its bootstrap CI over test subjects):", ""]
-    lines += [result_line(r, demo) for r in results] + [""]
+    lines += [result_header(results), ""]
+    lines += [result_line(r) for r in results] + [""]
     lines += [SPLIT, ""]
     lines += ["**What was run**", ""] + what_was_run(settings) + [""]
     lines += ["Every key of the configuration is described in ``g2rl/resources/config.schema.yaml``.", ""]
