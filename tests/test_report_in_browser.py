@@ -199,7 +199,7 @@ def test_top_of_the_home_page_and_its_result_are_in_the_window(report_file, tmp_
     title, note, lines = (got["boxes"][sel] for sel in HOME_TOP)
     assert len(title) == 1 and title[0]["text"].startswith("G2RL reproduction on DEMO data")
     assert note and note[0]["text"].startswith("DEMO DATA.")
-    assert [line["text"][:6] for line in lines] == ["DISFA:", "BP4D: "], lines
+    assert [line["text"].split(" (")[0] for line in lines] == ["DISFA", "BP4D"], lines
     for box in [*title, *note, *lines]:
         assert box["top"] >= 0 and box["left"] >= 0, f"{box['text']!r} starts outside the window: {box}"
         assert box["bottom"] <= height and box["right"] <= width, f"{box['text']!r} ends below the window: {box}"
