@@ -93,6 +93,17 @@ def test_plot_heatmap_examples(tmp_path):
         plot_heatmap_examples(images, heat, ["AU06", "AU12", "AU25"], pred, true, tmp_path / "x.png", 0.0)
 
 
+def test_heatmap_figure_title_is_the_one_given_not_a_tile_title():
+    """The figure's title names the model; a tile's 'label x  pred y' once took its place (a loop variable
+    shadowed the ``title`` argument)."""
+    images = np.zeros((1, 32, 32, 3), np.uint8)
+    fig = figures.heatmap_examples_figure(images, np.zeros((1, 2, 8, 8)), ["AU06", "AU12"], np.array([[1.0, 2.0]]),
+                                          np.array([[0.0, 3.0]]), 0.5, title="Predicted heatmaps of G2RL (literal)")
+    assert fig._suptitle is not None and fig._suptitle.get_text() == "Predicted heatmaps of G2RL (literal)"
+    assert [ax.get_title() for ax in fig.axes[1:3]] == ["AU06\nlabel 0  pred 1.00", "AU12\nlabel 3  pred 2.00"]
+    matplotlib.pyplot.close(fig)
+
+
 def test_heatmap_tiles_wrap_into_balanced_rows():
     assert heatmap_grid(12, 5) == (3, 5)  # DISFA: input + 12 AUs
     assert heatmap_grid(5, 5) == (2, 3)  # BP4D: input + 5 AUs

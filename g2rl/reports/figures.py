@@ -300,8 +300,8 @@ def heatmap_examples_figure(
         tiles[0].set_title("Input" + (f"\n{captions[i]}" if captions is not None else ""), fontsize=9, fontweight="bold")
         for j in range(k):
             tiles[j + 1].imshow(intensity_overlay(images[i], heatmaps[i, j], vmax))
-            title = _label_text(true[i, j], pred[i, j]) if labelled else f"pred {pred[i, j]:.2f}"
-            tiles[j + 1].set_title(f"{aus[j]}\n{title}", fontsize=9)
+            values = _label_text(true[i, j], pred[i, j]) if labelled else f"pred {pred[i, j]:.2f}"
+            tiles[j + 1].set_title(f"{aus[j]}\n{values}", fontsize=9)
         for ax in tiles:
             ax.set_axis_off()
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0.0, 5.0), intensity_colourbar_map()),
