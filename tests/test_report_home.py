@@ -108,23 +108,27 @@ def _block(icc: tuple, mae: tuple, seeds_agree: bool = True) -> dict:
     return {"against": "baseline", "label": "row - Baseline", "per_au": {}, "avg": {"icc": cell(*icc), "mae": cell(*mae)}}
 
 
-def _evidence(dataset: str, n_subjects: int, n_seeds: int = 2, labels: dict | None = None, **differences) -> dict:
+def _evidence(dataset: str, n_subjects: int, n_seeds: int = 2, labels: dict | None = None,
+              variants: dict | None = None, **differences) -> dict:
     """An evidence.json with one 'differences' block per keyword (row -> block), each row labelled as in
-    ``labels`` (row -> label; default: G2RL)."""
-    labels = labels or {}
+    ``labels`` (row -> label; default: G2RL) and run with the guidance in ``variants`` (row -> variant; default none)."""
+    labels, variants = labels or {}, variants or {}
     return {"format": "g2rl-evidence/2", "dataset": dataset, "seeds": list(range(n_seeds)),
             "subjects": [f"S{i:03d}" for i in range(n_subjects)], "bootstrap": {"level": 0.95},
-            "methods": {row: {"label": labels.get(row, "G2RL")} for row in differences}, "differences": differences}
+            "methods": {row: {"label": labels.get(row, "G2RL"), "variant": variants.get(row)} for row in differences},
+            "differences": differences}
 
 
 def test_result_line_names_every_row_and_says_what_the_difference_means(tmp_path):
     csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.501, 0.62), ("G2RL", "literal"): (0.534, 0.58),
                                            ("G2RL + stop-grad/teach", "stopgrad_aux"): (0.49, 0.65)})
-    ev = _evidence("disfa", 27, n_seeds=3, g2rl=_block((0.033, 0.011, 0.052), (-0.04, -0.09, 0.01)))
+    ev = _evidence("disfa", 27, n_seeds=3, variants={"g2rl": "literal"},
+                   g2rl=_block((0.033, 0.011, 0.052), (-0.04, -0.09, 0.01)))
     line = result_line(dataset_result("disfa", csv, ev))
     assert line.startswith("- **DISFA** (27 test subjects, 3 seeds): Baseline ICC 0.50, MAE 0.62; G2RL \\(literal\\) "
                            "ICC 0.53, MAE 0.58; G2RL \\+ stop\\-grad\\/teach \\(stopgrad\\_aux\\) ICC 0.49, MAE 0.65.")
-    assert line.endswith(" Against the Baseline: G2RL ICC +0.033 [+0.011, +0.052], MAE -0.040 [-0.090, +0.010], "
+    # the difference is named as its row is, with the variant it ran
+    assert line.endswith(" Against the Baseline: G2RL \\(literal\\) ICC +0.033 [+0.011, +0.052], MAE -0.040 [-0.090, +0.010], "
                          "better on ICC, no clear difference on MAE.")
     # worse, and several paired differences (a row per G2RL variant), each named by its row's label
     ev = _evidence("bp4d", 41, labels={"g2rl_x": "G2RL (x)", "g2rl_y": "G2RL (y)"},
@@ -170,7 +174,7 @@ def _settings(**changes) -> dict:
 
 def test_home_page_with_hostile_values_renders_them_as_text(tmp_path):
     csv = _table1_csv(tmp_path / "t.csv", {("Baseline", ""): (0.5, 0.6), ("G2RL", "x_ `y`_ |z|"): (0.6, 0.5)})
-    ev = _evidence("disfa", 6, g2rl=_block((0.1, -0.05, 0.2), (-0.1, -0.2, 0.05)))
+    ev = _evidence("disfa", 6, variants={"g2rl": "x_ `y`_ |z|"}, g2rl=_block((0.1, -0.05, 0.2), (-0.1, -0.2, 0.05)))
     settings = _settings(model__pretrained=" ".join(HOSTILE[:6]))
     settings["experiments"]["ablation"] = ["evil_", "x"]
     page = home_page(settings, [dataset_result("disfa", csv, ev), dataset_result("bp4d", csv, {**ev, "dataset": "bp4d"})])
@@ -180,6 +184,7 @@ def test_home_page_with_hostile_values_renders_them_as_text(tmp_path):
     assert not re.search(r"<(script|a|iframe|img|object|style)\b", body), body
     text = text_of(body)
     assert " ".join(HOSTILE[:6]) in text and "evil_, x" in text and "G2RL (x_ `y`_ |z|) ICC 0.60" in text
+    assert "G2RL (x_ `y`_ |z|) ICC +0.100" in text  # the difference, named as its row
     assert "G2RL reproduction on DEMO data: DISFA, BP4D" in text
 
 

@@ -98,12 +98,16 @@ def our_rows(table1_csv: str | os.PathLike) -> list[Row]:
 
 def paired_differences(evidence: Mapping) -> list[Difference]:
     """Each paired difference to the Baseline that an evidence.json holds (``differences``: row -> block), on the
-    AU average, named by its row's label (``methods``: e.g. 'G2RL + stop-grad/teach')."""
+    AU average, named as :func:`our_rows` names its Table 1 row: the row's label (``methods``) and the variant it
+    ran (e.g. 'G2RL (literal)'), so the page never shows one row under two names."""
     out = []
     methods = evidence.get("methods") or {}
     for row, block in (evidence.get("differences") or {}).items():
         avg = block["avg"]
-        name = (methods.get(row) or {}).get("label") or str(row)
+        ident = methods.get(row) or {}
+        name = ident.get("label") or str(row)
+        if ident.get("variant"):
+            name = f"{name} ({ident['variant']})"
         out.append(Difference(str(name), {m: avg[m.lower()] for m in METRICS}))
     return out
 
