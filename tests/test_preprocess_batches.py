@@ -4,6 +4,8 @@ the per-sample numpy path did; training and predictions equal to the code before
 
 from __future__ import annotations
 
+import os
+import pickle
 from pathlib import Path
 
 import h5py
@@ -90,17 +92,40 @@ def test_feed_orders_and_workers_give_the_same_batches(caches):
     assert BatchFeed(on, 3, workers=2).workers == 0
 
 
-def test_read_ahead_names_the_image_chunks_as_hdf5_stores_them(caches, monkeypatch):
-    """The advice covers each row's chunk (offset, size) in the crops file, and nothing is asked of the
-    heatmaps file per row (it is announced whole when opened)."""
+def test_read_ahead_reads_the_image_chunks_as_hdf5_stores_them(caches, monkeypatch):
+    """The read-ahead threads read each announced row's chunk (offset, size) of the crops file, and nothing
+    of the heatmaps file per row (it is announced whole when opened); the call returns without waiting."""
     crops, heat = caches
     rows = open_cache_rows(crops, heat, in_memory="off")
     with h5py.File(crops) as f:
         want = [(f["images"].id.get_chunk_info(i).byte_offset, f["images"].id.get_chunk_info(i).size) for i in range(8)]
-    asked = []
-    monkeypatch.setattr("os.posix_fadvise", lambda fd, offset, size, advice: asked.append((offset, size)))
+    asked, real = [], os.pread
+    monkeypatch.setattr("os.pread", lambda fd, size, offset: asked.append((offset, size)) or real(fd, size, offset))
     rows.advise(np.array([5, 1]))
-    assert asked == [want[1], want[5]]  # ascending rows: the order the reads go in
+    ahead = rows.files.advise
+    ahead._pool.shutdown(wait=True)
+    assert sorted(asked) == sorted([want[1], want[5]])
+    # a worker process gets neither the threads nor the descriptor: it makes its own if it is asked
+    clone = pickle.loads(pickle.dumps(ahead))
+    assert clone._pool is None and clone._fd is None and clone.chunks is not None
+
+
+def test_feed_announces_batches_ahead_of_the_one_it_reads(caches):
+    """Without workers the training process reads the batches itself: each is announced READ_AHEAD_BATCHES
+    batches before it is read, so the read-ahead threads have requests in flight on a cold cache."""
+    from g2rl.training.feed import READ_AHEAD_BATCHES
+
+    crops, heat = caches
+    rows = open_cache_rows(crops, heat, in_memory="off")
+    events = []
+    rows.advise = lambda positions: events.append(("advise", tuple(positions.tolist())))
+    real_batch = rows.batch
+    rows.batch = lambda positions, **kw: events.append(("read", tuple(np.asarray(positions).tolist()))) or real_batch(positions, **kw)
+    feed = BatchFeed(rows, 1, workers=0)
+    assert [int(b["row"][0]) for b in feed.epoch(np.arange(8))] == list(range(8))
+    for i in range(8):  # batch i is announced before batch i - READ_AHEAD_BATCHES is read, and only once
+        assert events.count(("advise", (i,))) == 1
+        assert events.index(("advise", (i,))) < events.index(("read", (max(i - READ_AHEAD_BATCHES, 0),)))
 
 
 def test_auto_holds_small_folds_only(caches):

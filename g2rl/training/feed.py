@@ -28,6 +28,9 @@ from g2rl.preprocess.batches import IMAGENET_MEAN, IMAGENET_STD, torch_dtype
 
 # batches each worker keeps ready: one being used while the next is read
 PREFETCH = 2
+# batches announced ahead of the one read when the training process reads them itself, so the read-ahead
+# threads keep requests in flight on a cold cache (docs/PERFORMANCE.md, "Loader and GPU readiness")
+READ_AHEAD_BATCHES = 4
 
 
 class _Failure:
@@ -157,9 +160,11 @@ class BatchFeed:
         return batch
 
     def _in_process(self, batches: list[np.ndarray]) -> Iterator[dict]:
+        for positions in batches[:READ_AHEAD_BATCHES]:
+            self.source.advise(positions)
         for i, positions in enumerate(batches):
-            if i + 1 < len(batches):
-                self.source.advise(batches[i + 1])  # the next batch's chunks load while this one is used
+            if i + READ_AHEAD_BATCHES < len(batches):  # its chunks load while the batches before it are used
+                self.source.advise(batches[i + READ_AHEAD_BATCHES])
             yield self.source.batch(positions, pin=self.pin)
 
     def describe(self) -> str:
