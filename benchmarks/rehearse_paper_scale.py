@@ -398,7 +398,8 @@ def tile_cache(crops: Path, heatmaps: Path, k: int, out_dir: Path, block: int = 
             n = int(fi.attrs["n_frames"])
             for name, ds in fi.items():
                 out = fo.create_dataset(name, (n * k, *ds.shape[1:]), ds.dtype, chunks=ds.chunks,
-                                        compression=ds.compression, fletcher32=ds.fletcher32)
+                                        compression=ds.compression, compression_opts=ds.compression_opts,
+                                        fletcher32=ds.fletcher32)
                 for a in range(0, n, block):
                     b = min(n, a + block)
                     data = ds[a:b]

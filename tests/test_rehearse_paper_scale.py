@@ -136,6 +136,9 @@ def test_tiled_cache_reads_like_the_original(rehearse, tiny_caches, tmp_path):
             assert np.array_equal(a["heatmaps"].numpy(), b["heatmaps"].numpy())
     with h5py.File(big_crops) as f:
         assert f["images"].fletcher32  # read as the real cache is, checksums verified
+    with h5py.File(heat) as f, h5py.File(big_heat) as g:  # the same filters, level included, as the original
+        assert (g["heatmaps"].compression, g["heatmaps"].compression_opts) == (f["heatmaps"].compression,
+                                                                             f["heatmaps"].compression_opts)
     got = rehearse.measure_reads(big_crops, big_heat, samples=5, workers=0, batch_size=2, drop=False)
     assert got["samples"] == 5 and got["rows_in_cache"] == len(big) and not got["cold"]
 
