@@ -21,9 +21,7 @@ through g2rl.training.feed.BatchFeed; the rows read from the files, as for a fol
 ``--cold``: each worker setting starts with the files' pages dropped from the page cache
 (benchmarks/pagecache.py, checked with mincore), as at the start of a training, and measures ``--samples``
 rows that its warm-up did not read, drawn from the whole file, so the images come from disk throughout
-(the heatmaps file is read ahead whole when opened, as in training, and the clock starts once it is in the
-page cache: it is a few % of the crops' bytes, read once at a training's start; the seconds that took are
-printed and recorded). Then: cores a GPU needs = img/s x CPU s per
+(each row's image and heatmap chunks are read ahead together, as in training). Then: cores a GPU needs = img/s x CPU s per
 sample, x 1.5 for headroom. ``--record NAME`` writes benchmarks/records/NAME.json.
 """
 
@@ -40,7 +38,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pagecache import evict, resident_share  # noqa: E402
+from pagecache import evict  # noqa: E402
 from record import Record  # noqa: E402
 
 from g2rl.preprocess.batches import open_cache_rows  # noqa: E402
@@ -86,12 +84,8 @@ def read_pass(rows, warm_up: np.ndarray, order: np.ndarray, batch: int, workers:
     before the feed opens them, as at the start of a training (the share still resident is returned);
     ``order`` should then hold rows the warm-up does not."""
     resident = evict(*cold) if cold else None
-    t_open = time.perf_counter()
     feed = BatchFeed(rows, batch, workers)
     sum(len(b["row"]) for b in feed.epoch(warm_up))
-    # The heatmaps file is announced whole when it is opened (a few % of the crops' bytes) and read once at a
-    # training's start; the steady state is the crops' random reads, so the clock starts once it is in.
-    heatmaps_in_s = wait_resident(cold[1], t_open) if cold and len(cold) > 1 else None
     t0, m0, k0, d0 = time.perf_counter(), time.process_time(), children_cpu(), run_delay()
     got = sum(len(b["row"]) for b in feed.epoch(order))
     wall, main, kids = time.perf_counter() - t0, time.process_time() - m0, children_cpu() - k0
@@ -100,16 +94,8 @@ def read_pass(rows, warm_up: np.ndarray, order: np.ndarray, batch: int, workers:
     return {"samples": got, "samples_per_s": got / wall, "cpu_ms_per_sample": 1000 * (main + kids) / got,
             "main_cpu_ms_per_sample": 1000 * main / got, "worker_cpu_ms_per_sample": 1000 * kids / got,
             "wall_s": wall, "main_waited_for_cpu_s": delayed, "resident_before": resident,
-            "heatmaps_file_in_s": heatmaps_in_s,
             # one loading process (no workers): its rate had it not waited for a CPU other jobs held
             "samples_per_s_without_cpu_wait": got / (wall - delayed) if not workers and wall > delayed else None}
-
-
-def wait_resident(path, since: float, share: float = 0.99, limit_s: float = 120.0) -> float:
-    """Wait until ``share`` of ``path`` is in the page cache; seconds from ``since`` (perf_counter) to then."""
-    while resident_share(path) < share and time.perf_counter() - since < limit_s:
-        time.sleep(0.05)
-    return time.perf_counter() - since
 
 
 def raw_vs_checked(rows, order: np.ndarray, batch: int) -> dict:
@@ -210,9 +196,7 @@ def main() -> None:
         print(f"HDF5 DataLoader, stored heatmaps, {w:2d} workers      {r['samples_per_s']:8.0f}          "
               f"{r['cpu_ms_per_sample']:6.3f} ({r['main_cpu_ms_per_sample']:.3f} + {r['worker_cpu_ms_per_sample']:.3f})"
               f"   main process waited {r['main_waited_for_cpu_s']:.2f} of {r['wall_s']:.2f} s for a CPU"
-              + (f" ({r['samples_per_s_without_cpu_wait']:.0f}/s without that wait)" if not w else "")
-              + (f"; heatmaps file in after {r['heatmaps_file_in_s']:.1f} s, then the clock started"
-                 if r["heatmaps_file_in_s"] is not None else ""), flush=True)
+              + (f" ({r['samples_per_s_without_cpu_wait']:.0f}/s without that wait)" if not w else ""), flush=True)
     if not args.cold:
         t0 = time.perf_counter()
         mem = open_cache_rows(args.crops, args.heatmaps, rows.rows[np.sort(rng.permutation(len(rows))[:n])],

@@ -92,22 +92,28 @@ def test_feed_orders_and_workers_give_the_same_batches(caches):
     assert BatchFeed(on, 3, workers=2).workers == 0
 
 
-def test_read_ahead_reads_the_image_chunks_as_hdf5_stores_them(caches, monkeypatch):
-    """The read-ahead threads read each announced row's chunk (offset, size) of the crops file, and nothing
-    of the heatmaps file per row (it is announced whole when opened); the call returns without waiting."""
+def test_read_ahead_reads_each_rows_chunks_as_hdf5_stores_them(caches, monkeypatch):
+    """The read-ahead threads read each announced row's chunk (offset, size) of the crops file and of the
+    heatmaps file, and nothing else; the call returns without waiting for them."""
     crops, heat = caches
     rows = open_cache_rows(crops, heat, in_memory="off")
-    with h5py.File(crops) as f:
-        want = [(f["images"].id.get_chunk_info(i).byte_offset, f["images"].id.get_chunk_info(i).size) for i in range(8)]
+    want = {}
+    for path, name in ((crops, "images"), (heat, "heatmaps")):
+        with h5py.File(path) as f:
+            info = [f[name].id.get_chunk_info(i) for i in range(8)]
+            want[os.path.realpath(path)] = [(c.byte_offset, c.size) for c in info]
     asked, real = [], os.pread
-    monkeypatch.setattr("os.pread", lambda fd, size, offset: asked.append((offset, size)) or real(fd, size, offset))
+    def spy(fd, size, offset):
+        asked.append((os.path.realpath(f"/proc/self/fd/{fd}"), offset, size))
+        return real(fd, size, offset)
+    monkeypatch.setattr("os.pread", spy)
     rows.advise(np.array([5, 1]))
     ahead = rows.files.advise
     ahead._pool.shutdown(wait=True)
-    assert sorted(asked) == sorted([want[1], want[5]])
-    # a worker process gets neither the threads nor the descriptor: it makes its own if it is asked
+    assert sorted(asked) == sorted((p, *want[p][r]) for p in want for r in (1, 5))
+    # a worker process gets neither the threads nor the descriptors: it makes its own if it is asked
     clone = pickle.loads(pickle.dumps(ahead))
-    assert clone._pool is None and clone._fd is None and clone.chunks is not None
+    assert clone._pool is None and clone._fds == [] and len(clone.files) == 2
 
 
 def test_feed_announces_batches_ahead_of_the_one_it_reads(caches):

@@ -20,10 +20,9 @@ straight into that row's slot of the buffer (the writers store one row per chunk
 checksum is still verified and a damaged chunk is one :class:`G2RLError` naming the file and row; that
 costs ~0.08 ms per 256 px image over a raw chunk read that skips the check (docs/PERFORMANCE.md, "Loader
 and GPU readiness").
-The feed announces batches before it reads them (:meth:`RowBatches.advise`: a few threads read their image
-chunks into the page cache), so a cold cache is read with several requests in flight instead of one at a
-time; the heatmaps file (compressed, a few % of the crops' bytes) is announced whole to the kernel when it
-is opened.
+The feed announces batches before it reads them (:meth:`RowBatches.advise`: a few threads read their
+image and heatmap chunks into the page cache), so a cold cache is read with several requests in flight
+instead of one at a time.
 
 Files are opened lazily, once per process (HDF5 handles must not cross a fork: each DataLoader worker
 opens its own) and validated again there (:func:`g2rl.preprocess.cache.validate_crops_file`,
@@ -94,14 +93,10 @@ def cache_identity(crops_h5: str | os.PathLike, heatmaps_h5: str | os.PathLike |
 
 
 class _RowReader:
-    """One dataset of one file (images or heatmaps), read one row per HDF5 call into a given buffer.
+    """One dataset of one file (images or heatmaps), read one row per HDF5 call into a given buffer."""
 
-    ``whole``: announce the whole file to the kernel when opened (for the heatmaps: compressed, they are
-    ~1 % of the crops' bytes, and reading them in one sequential sweep beats a few KB at random per row
-    from a cold disk), instead of each batch's chunks."""
-
-    def __init__(self, path: Path, name: str, whole: bool = False) -> None:
-        self.path, self.name, self.whole = path, name, whole
+    def __init__(self, path: Path, name: str) -> None:
+        self.path, self.name = path, name
 
     def open(self, f) -> None:
         """Bind to the open file ``f`` of this process: its dataset and dataspaces."""
@@ -112,9 +107,6 @@ class _RowReader:
         self.file_space = ds.id.get_space()
         self.mem_space = h5s.create_simple(self.shape[1:])
         self.count, self.zeros = (1, *self.shape[1:]), (0,) * (len(self.shape) - 1)
-        if self.whole:
-            with open(self.path, "rb", buffering=0) as raw:
-                os.posix_fadvise(raw.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
 
     def read(self, rows: np.ndarray, slots: np.ndarray, out: np.ndarray) -> None:
         """``out[slots[i]] = dataset[rows[i]]``; rows ascending. A read error names the file and row."""
@@ -146,38 +138,42 @@ def chunk_offsets(ds) -> np.ndarray | None:
 
 
 class _ReadAhead:
-    """Starts reading the image chunks of given rows into the page cache in the background and returns at
-    once: ``READ_AHEAD_THREADS`` threads of this process ``pread`` the chunks' bytes and drop them, so a
-    cold cache is read with several requests in flight while the caller works on the batches before
-    (``posix_fadvise(WILLNEED)`` was measured first and gained nothing on a cold cache: 973 against 1,918
-    images/s with four threads, docs/PERFORMANCE.md, "Loader and GPU readiness"). Needs no HDF5 handle,
-    only the chunks' places, listed once, and a plain descriptor per process; a read that fails is left
-    to the HDF5 read after it, which names the file and row."""
+    """Starts reading the chunks of given rows (each file's: the images, the heatmaps) into the page cache
+    in the background and returns at once: ``READ_AHEAD_THREADS`` threads of this process ``pread`` the
+    chunks' bytes and drop them, so a cold cache is read with several requests in flight while the caller
+    works on the batches before. ``posix_fadvise(WILLNEED)`` did not do it: per batch it gained nothing on a
+    cold cache (973 against 1,918 images/s with four threads), and for a whole heatmaps file it brought
+    1.7 % of it in (docs/PERFORMANCE.md, "Loader and GPU readiness"). Needs no HDF5 handle, only the
+    chunks' places, listed once per file, and a plain descriptor per process and file; a read that fails
+    is left to the HDF5 read after it, which names the file and row."""
 
-    def __init__(self, path: Path, chunks: np.ndarray | None) -> None:
-        self.path, self.chunks = path, chunks
-        self._pid, self._fd, self._pool = None, None, None
+    def __init__(self, files: list[tuple[Path, np.ndarray | None]]) -> None:
+        self.files = [(path, chunks) for path, chunks in files if chunks is not None]
+        self._pid, self._fds, self._pool = None, [], None
 
     def __call__(self, rows: np.ndarray) -> None:
-        if self.chunks is None or not len(rows):
+        if not self.files or not len(rows):
             return
         if self._pid != os.getpid():  # threads and descriptors do not cross a fork
-            self._fd = os.open(self.path, os.O_RDONLY)
+            self._fds = [os.open(path, os.O_RDONLY) for path, _ in self.files]
             self._pool = ThreadPoolExecutor(READ_AHEAD_THREADS, thread_name_prefix="g2rl-read-ahead")
             self._pid = os.getpid()
-        for part in np.array_split(self.chunks[rows], min(READ_AHEAD_THREADS, len(rows))):
-            self._pool.submit(_pread_all, self._fd, part)
+        parts = np.array_split(np.asarray(rows), min(READ_AHEAD_THREADS, len(rows)))
+        for part in parts:
+            self._pool.submit(_pread_all, [(fd, chunks[part]) for fd, (_, chunks) in zip(self._fds, self.files)])
 
     def __getstate__(self):
-        return {**self.__dict__, "_pid": None, "_fd": None, "_pool": None}
+        return {**self.__dict__, "_pid": None, "_fds": [], "_pool": None}
 
 
-def _pread_all(fd: int, chunks: np.ndarray) -> None:
-    """Read each (offset, size) of ``chunks`` from ``fd`` into the page cache, dropping the bytes."""
+def _pread_all(reads: list[tuple[int, np.ndarray]]) -> None:
+    """For each (descriptor, (R, 2) chunk offsets and sizes): read the rows' chunks into the page cache,
+    row by row across the files (a row's image, then its maps), dropping the bytes."""
     try:
-        for offset, size in chunks.tolist():
-            if size:
-                os.pread(fd, size, offset)
+        for row_chunks in zip(*(chunks.tolist() for _, chunks in reads)):
+            for (fd, _), (offset, size) in zip(reads, row_chunks):
+                if size:
+                    os.pread(fd, size, offset)
     except OSError:
         pass  # the HDF5 read of these rows raises it with the file and row named
 
@@ -185,12 +181,14 @@ def _pread_all(fd: int, chunks: np.ndarray) -> None:
 class _CacheFiles:
     """The crops file (and heatmaps file) of a RowBatches, opened once per process."""
 
-    def __init__(self, crops_h5: Path, heatmaps_h5: Path | None, fingerprint: str, image_chunks=None) -> None:
+    def __init__(self, crops_h5: Path, heatmaps_h5: Path | None, fingerprint: str, chunks: dict | None = None) -> None:
+        """``chunks``: field -> (N, 2) chunk offsets and sizes per row (:func:`chunk_offsets`) for the read-ahead."""
         self.crops_h5, self.heatmaps_h5, self.fingerprint = crops_h5, heatmaps_h5, fingerprint
-        self.advise = _ReadAhead(crops_h5, image_chunks)
         self.readers = {"image": _RowReader(crops_h5, "images")}
         if heatmaps_h5 is not None:
-            self.readers["heatmaps"] = _RowReader(heatmaps_h5, "heatmaps", whole=True)
+            self.readers["heatmaps"] = _RowReader(heatmaps_h5, "heatmaps")
+        chunks = chunks or {}
+        self.advise = _ReadAhead([(r.path, chunks.get(field)) for field, r in self.readers.items()])
         self._open_in = None  # pid of the process whose handles these are
         self._handles: list = []
 
@@ -225,7 +223,7 @@ class _CacheFiles:
     def __getstate__(self):
         # open handles never travel to another process (a spawned worker reopens)
         return {**self.__dict__, "_open_in": None, "_handles": [],
-                "readers": {f: _RowReader(r.path, r.name, r.whole) for f, r in self.readers.items()}}
+                "readers": {f: _RowReader(r.path, r.name) for f, r in self.readers.items()}}
 
 
 class RowBatches:
@@ -318,15 +316,16 @@ def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "aut
             raise G2RLError(f"{crops_h5}: requested rows outside 0..{n - 1}")
         arrays = {field: read_rows(f[name], slice(0, n), crops_h5)[rows].astype(np.float32)
                   for field, name in SMALL.items() if name in f}
-        image_chunks = chunk_offsets(f["images"])
+        chunks = {"image": chunk_offsets(f["images"])}
     arrays["row"] = rows
     heatmap_attrs = None
     if heatmaps_h5 is not None:
         with open_h5(heatmaps_h5) as f:
             heatmap_attrs = validate_heatmaps_file(f, heatmaps_h5, attrs)
+            chunks["heatmaps"] = chunk_offsets(f["heatmaps"])
         if sigma is not None and not np.isclose(sigma, heatmap_attrs["sigma"]):
             raise ConfigError(f"{heatmaps_h5}: built with sigma={heatmap_attrs['sigma']}, but sigma={sigma} was asked for")
-    files = _CacheFiles(crops_h5, heatmaps_h5, attrs["fingerprint"], image_chunks)
+    files = _CacheFiles(crops_h5, heatmaps_h5, attrs["fingerprint"], chunks)
     source = RowBatches(arrays, files, files.shapes(), attrs, heatmap_attrs)
     if in_memory == "on" or (in_memory == "auto" and source.nbytes_large() <= max_mb * 2**20):
         source.arrays.update(_read_runs(files, rows, source.large))
