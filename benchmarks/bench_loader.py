@@ -177,9 +177,13 @@ def main() -> None:
     n = min(args.samples, len(rows))
     rng = np.random.default_rng(0)
     results = rec.data["results"]
+    results["file_bytes"] = {"crops": os.path.getsize(args.crops), "heatmaps": os.path.getsize(args.heatmaps),
+                             "ram": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")}
     print(f"# {args.crops}: {len(rows)} rows, crop {rows.crop_size} px, {len(rows.attrs['aus'])} AUs, "
           f"{rows.large['heatmaps'][0][0]} heatmap channels, sigma {sigma:g}; {n} shuffled samples, batch "
-          f"{args.batch}; torch threads 1; {'cold (pages dropped before each setting)' if args.cold else 'warm'}")
+          f"{args.batch}; torch threads 1; {'cold (pages dropped before each setting)' if args.cold else 'warm'}; "
+          f"files {results['file_bytes']['crops'] / 1e9:.1f} + {results['file_bytes']['heatmaps'] / 1e9:.1f} GB, "
+          f"RAM {results['file_bytes']['ram'] / 2**30:.1f} GiB")
     print("path                                            samples/s (wall)   CPU ms/sample: all (main + workers)")
     for w in args.workers:
         runs = []
