@@ -50,7 +50,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SMALL = {"intensity": "intensities", "landmarks": "landmarks", "frame_landmarks": "frame_landmarks"}  # field: dataset
 LARGE = ("image", "heatmaps")  # read per batch unless the rows are held in memory
-READ_AHEAD_THREADS = 4  # reads in flight on a cold cache (measured: 1 thread 973, 4 threads 1,918 images/s)
+READ_AHEAD_THREADS = 4  # chunk reads in flight on a cold cache (docs/PERFORMANCE.md, "Loader and GPU readiness")
 
 
 def read_cache_attrs(crops_h5: str | os.PathLike) -> dict:
@@ -141,9 +141,9 @@ class _ReadAhead:
     """Starts reading the chunks of given rows (each file's: the images, the heatmaps) into the page cache
     in the background and returns at once: ``READ_AHEAD_THREADS`` threads of this process ``pread`` the
     chunks' bytes and drop them, so a cold cache is read with several requests in flight while the caller
-    works on the batches before. ``posix_fadvise(WILLNEED)`` did not do it: per batch it gained nothing on a
-    cold cache (973 against 1,918 images/s with four threads), and for a whole heatmaps file it brought
-    1.7 % of it in (docs/PERFORMANCE.md, "Loader and GPU readiness"). Needs no HDF5 handle, only the
+    works on the batches before. ``posix_fadvise(WILLNEED)``, used before, did not: one loading process read a
+    cold cache at 966 samples/s with it, and announcing a whole heatmaps file left most of it on the disk
+    (docs/PERFORMANCE.md, "Loader and GPU readiness"). Needs no HDF5 handle, only the
     chunks' places, listed once per file, and a plain descriptor per process and file; a read that fails
     is left to the HDF5 read after it, which names the file and row."""
 

@@ -50,7 +50,7 @@ _log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 # Heatmaps are gzip-compressed at level 1: inflating a row costs the loader less than half of lzf's CPU
-# (0.157 against 0.360 ms for the paper configs' 24 maps of 64 x 64) and it stores half the bytes
+# (0.152 against 0.360 ms for the paper configs' 24 maps of 64 x 64) and it stores half the bytes
 # (record heatmap_compression_2026-12-07, docs/PERFORMANCE.md); higher levels inflate slower.
 GZIP_LEVEL = 1
 CROPS_ATTRS = ("format_version", "kind", "dataset", "aus", "crop_size", "au_point_mapping", "max_gap",

@@ -30,7 +30,7 @@ from g2rl.preprocess.batches import IMAGENET_MEAN, IMAGENET_STD, torch_dtype
 PREFETCH = 2
 # batches announced ahead of the one read when the training process reads them itself, so the read-ahead
 # threads keep requests in flight on a cold cache (one process on a 27 GB cache, 256 px rows, batch 16:
-# 4 ahead 1,372 samples/s, 8 ahead 1,575, 16 ahead 1,630; docs/PERFORMANCE.md, "Loader and GPU readiness")
+# 4 ahead 1,372 samples/s, 8 ahead 1,448; docs/PERFORMANCE.md, "Loader and GPU readiness")
 READ_AHEAD_BATCHES = 8
 
 
