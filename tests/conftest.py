@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -25,6 +26,14 @@ _FAKE_PYTHON = """#!/bin/sh
 echo "error: a workflow job ran \\`$(basename "$0")\\` from PATH instead of the interpreter that runs Snakemake" >&2
 exit 97
 """
+
+
+def load_benchmark(name: str):
+    """The module benchmarks/<name>.py, loaded from its file (benchmarks/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @functools.lru_cache(maxsize=None)

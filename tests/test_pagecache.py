@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def pagecache():
-    spec = importlib.util.spec_from_file_location("pagecache", REPO / "benchmarks" / "pagecache.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("pagecache")
 
 
 def test_a_file_just_read_is_resident(pagecache, tmp_path):

@@ -2,9 +2,6 @@
 independent references, its curve by hand, and on real photos: lower on covered and rotated
 versions whose fit went wrong than on the untouched photo."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.spatial import procrustes
@@ -13,14 +10,11 @@ from g2rl.predict import confidence as conf
 from g2rl.predict.pose import MEAN_FACE_3D, euler_to_rotation
 from g2rl.preprocess.landmarks import LandmarkDetector, inter_ocular_distance
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import load_benchmark
 
 
 def _calibration():
-    spec = importlib.util.spec_from_file_location("calibrate_confidence", REPO / "benchmarks" / "calibrate_confidence.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("calibrate_confidence")
 
 
 def test_shape_residual_is_zero_for_the_mean_face_moved_and_matches_scipy_otherwise():

@@ -4,24 +4,20 @@ targets, benchmark-record parsing and the table (pure functions; a real run take
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import load_benchmark
 from test_preprocess_cache import S, tiny, tiny_caches  # noqa: F401  (fixtures reused)
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def rehearse():
-    spec = importlib.util.spec_from_file_location("rehearse_paper_scale", REPO / "benchmarks" / "rehearse_paper_scale.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("rehearse_paper_scale")
 
 
 def test_sizes_are_the_real_datasets_and_their_fractions(rehearse):

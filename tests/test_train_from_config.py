@@ -4,7 +4,6 @@ flags come from g2rl.training.from_config, and the flags, parsed by `g2rl train`
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ import yaml
 from g2rl.config import load_config, validate
 from g2rl.training import cli as train_cli
 from g2rl.training.from_config import train_settings_from_config, workflow_train_flags
+
+from conftest import load_benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = [REPO / "config/config.yaml", REPO / ".test/config/config.yaml", REPO / "config/paper.yaml"]
@@ -60,9 +61,7 @@ def test_empty_lr_schedule_is_spelled_none_not_left_to_the_cli_default():
 
 
 def test_benchmark_and_workflow_use_the_same_mapping():
-    spec = importlib.util.spec_from_file_location("bench_demo_train", REPO / "benchmarks/bench_demo_train.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench_demo_train")
     config = load_config(REPO / ".test/config/config.yaml")
     for method in methods(config):
         assert bench.demo_settings(config, method, {}) == train_settings_from_config(config, method)
