@@ -145,13 +145,22 @@ class _ReadAhead:
     cold cache at 966 samples/s with it, and announcing a whole heatmaps file left most of it on the disk
     (docs/PERFORMANCE.md, "Loader and GPU readiness"). Needs no HDF5 handle, only the
     chunks' places, listed once per file, and a plain descriptor per process and file; a read that fails
-    is left to the HDF5 read after it, which names the file and row."""
+    is left to the HDF5 read after it, which names the file and row. The chunks are listed on the first
+    call, so a fold held in memory, which is never announced, never lists them."""
 
-    def __init__(self, files: list[tuple[Path, np.ndarray | None]]) -> None:
-        self.files = [(path, chunks) for path, chunks in files if chunks is not None]
+    def __init__(self, datasets: list[tuple[Path, str]]) -> None:
+        self.datasets = datasets  # (file, dataset name) per large field
+        self.files: list[tuple[Path, np.ndarray]] | None = None  # (file, its rows' chunks), listed when first used
         self._pid, self._fds, self._pool = None, [], None
 
     def __call__(self, rows: np.ndarray) -> None:
+        if self.files is None:
+            self.files = []
+            for path, name in self.datasets:
+                with open_h5(path) as f:
+                    chunks = chunk_offsets(f[name])
+                if chunks is not None:
+                    self.files.append((path, chunks))
         if not self.files or not len(rows):
             return
         if self._pid != os.getpid():  # threads and descriptors do not cross a fork
@@ -181,14 +190,12 @@ def _pread_all(reads: list[tuple[int, np.ndarray]]) -> None:
 class _CacheFiles:
     """The crops file (and heatmaps file) of a RowBatches, opened once per process."""
 
-    def __init__(self, crops_h5: Path, heatmaps_h5: Path | None, fingerprint: str, chunks: dict | None = None) -> None:
-        """``chunks``: field -> (N, 2) chunk offsets and sizes per row (:func:`chunk_offsets`) for the read-ahead."""
+    def __init__(self, crops_h5: Path, heatmaps_h5: Path | None, fingerprint: str) -> None:
         self.crops_h5, self.heatmaps_h5, self.fingerprint = crops_h5, heatmaps_h5, fingerprint
         self.readers = {"image": _RowReader(crops_h5, "images")}
         if heatmaps_h5 is not None:
             self.readers["heatmaps"] = _RowReader(heatmaps_h5, "heatmaps")
-        chunks = chunks or {}
-        self.advise = _ReadAhead([(r.path, chunks.get(field)) for field, r in self.readers.items()])
+        self.advise = _ReadAhead([(r.path, r.name) for r in self.readers.values()])
         self._open_in = None  # pid of the process whose handles these are
         self._handles: list = []
 
@@ -316,16 +323,14 @@ def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "aut
             raise G2RLError(f"{crops_h5}: requested rows outside 0..{n - 1}")
         arrays = {field: read_rows(f[name], slice(0, n), crops_h5)[rows].astype(np.float32)
                   for field, name in SMALL.items() if name in f}
-        chunks = {"image": chunk_offsets(f["images"])}
     arrays["row"] = rows
     heatmap_attrs = None
     if heatmaps_h5 is not None:
         with open_h5(heatmaps_h5) as f:
             heatmap_attrs = validate_heatmaps_file(f, heatmaps_h5, attrs)
-            chunks["heatmaps"] = chunk_offsets(f["heatmaps"])
         if sigma is not None and not np.isclose(sigma, heatmap_attrs["sigma"]):
             raise ConfigError(f"{heatmaps_h5}: built with sigma={heatmap_attrs['sigma']}, but sigma={sigma} was asked for")
-    files = _CacheFiles(crops_h5, heatmaps_h5, attrs["fingerprint"], chunks)
+    files = _CacheFiles(crops_h5, heatmaps_h5, attrs["fingerprint"])
     source = RowBatches(arrays, files, files.shapes(), attrs, heatmap_attrs)
     if in_memory == "on" or (in_memory == "auto" and source.nbytes_large() <= max_mb * 2**20):
         source.arrays.update(_read_runs(files, rows, source.large))
