@@ -16,7 +16,12 @@ through g2rl.training.feed.BatchFeed; the rows read from the files, as for a fol
   the HDF5 read the batch path does;
 * the conversion to the model's input (uint8 -> normalised float32, float16 -> float32) with torch on
   ``--device``: on a GPU that is device time, here it shows what the CPU pays when it is the device;
-* Eq. 1 rendered for a batch with torch from the stored points (what rendering on the device would cost).
+* Eq. 1 rendered for a batch from the stored points by the training's renderer
+  (g2rl.preprocess.map_renderer) on ``--device``, against numpy per item.
+
+``--heatmap-source device``: the rows are served as ``train.heatmap_source: device`` serves them (the crops
+read, the maps rendered on the device), and the feed's rows are named "HDF5 DataLoader, maps rendered on the
+device"; the conversion then includes the rendering.
 
 ``--cold``: each worker setting starts with the files' pages dropped from the page cache
 (benchmarks/pagecache.py, checked with mincore), as at the start of a training, and measures ``--samples``
@@ -42,21 +47,14 @@ from pagecache import evict  # noqa: E402
 from record import Record  # noqa: E402
 
 from g2rl.preprocess.batches import open_cache_rows  # noqa: E402
-from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap, render_heatmaps  # noqa: E402
+from g2rl.preprocess.heatmap_layout import render_layout  # noqa: E402
+from g2rl.preprocess.heatmaps import HEATMAP_STRIDE, crop_to_heatmap  # noqa: E402
+from g2rl.preprocess.map_renderer import HEATMAP_SOURCES, MapRenderer  # noqa: E402
 from g2rl.training.feed import BatchFeed, to_device  # noqa: E402
 
 
-def torch_render(points: torch.Tensor, intensity: torch.Tensor, sigma: float, size: int) -> torch.Tensor:
-    """Batched Eq. 1 as in render_heatmaps: points (B, K, P, 2) heatmap px (NaN = padding),
-    intensity (B, K) (NaN = unlabelled -> 0) -> (B, K, size, size) float32."""
-    valid = torch.isfinite(points).all(-1)
-    centres = torch.clamp(torch.floor(torch.nan_to_num(points, 0.0) + 0.5), 0, size - 1)
-    grid = torch.arange(size, dtype=points.dtype, device=points.device)
-    gx = torch.exp(-((grid - centres[..., 0:1]) ** 2) / (2 * sigma**2))
-    gy = torch.exp(-((grid - centres[..., 1:2]) ** 2) / (2 * sigma**2))
-    g = (gy[..., :, None] * gx[..., None, :]) * valid[..., None, None]
-    scale = torch.nan_to_num(intensity, 0.0) / (2 * math.pi * sigma**2)
-    return (g.amax(dim=2) * scale[..., None, None]).float()
+# the row name of each heatmap source (docs/PERFORMANCE.md keeps the first one's name: training's default)
+PATHS = {"cache": "HDF5 DataLoader, stored heatmaps", "device": "HDF5 DataLoader, maps rendered on the device"}
 
 
 def children_cpu() -> float:
@@ -121,40 +119,46 @@ def raw_vs_checked(rows, order: np.ndarray, batch: int) -> dict:
 
 
 def conversion_ms(rows, batch: int, dev: torch.device, reps: int = 20) -> float:
-    """ms per sample of to_device (uint8 -> normalised float32, float16 -> float32) on ``dev``."""
+    """ms per sample of to_device (uint8 -> normalised float32, float16 -> float32 or Eq. 1 rendered from the
+    points) on ``dev``."""
     b = rows.batch(np.arange(min(batch, len(rows))))
-    to_device(b, dev)  # warm-up
+    to_device(b, dev, renderer=rows.renderer)  # warm-up
     clock = time.perf_counter if dev.type == "cuda" else time.process_time
     t0 = clock()
     for _ in range(reps):
-        to_device(b, dev)
+        to_device(b, dev, renderer=rows.renderer)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     return 1000 * (clock() - t0) / reps / len(b["row"])
 
 
-def render_ms(rows, batch: int, dev: torch.device, sigma: float) -> tuple[float, float, float]:
-    """(ms per sample of Eq. 1 for a batch with torch on ``dev``, numpy per item, max |torch - numpy|)."""
+def render_ms(crops: str, heat: dict, aus: list[str], crop_size: int, batch: int,
+              dev: torch.device) -> tuple[float, float, float]:
+    """(ms per sample of Eq. 1 for a batch with the training's renderer on ``dev`` (MapRenderer, the
+    heatmaps file's layout and peak), numpy per item (what build_heatmap_cache does), max |difference|)."""
     import h5py
 
-    with h5py.File(rows.files.crops_h5 if rows.files else rows.attrs["crops"], "r") as f:
-        pts = crop_to_heatmap(f["au_points"][:batch].astype(np.float64), HEATMAP_STRIDE)
-        inten = f["intensities"][:batch].astype(np.float64)
-    p, i = torch.from_numpy(pts).to(dev), torch.from_numpy(inten).to(dev)
-    ref = np.stack([render_heatmaps(a, b, sigma, rows.heatmap_size) for a, b in zip(pts, inten)])
-    err = float(np.abs(torch_render(p, i, sigma, rows.heatmap_size).cpu().numpy() - ref).max())
+    with h5py.File(crops, "r") as f:
+        pts = f["au_points"][:batch]
+        inten = f["intensities"][:batch]
+    renderer = MapRenderer.for_heatmaps(heat, aus, crop_size)
+    c, i = torch.from_numpy(renderer.centres(pts)).to(dev), torch.from_numpy(inten).to(dev)
+    hm = crop_to_heatmap(pts.astype(np.float64), HEATMAP_STRIDE)
+    args = (heat["sigma"], renderer.size, heat["layout"], heat["peak"])
+    ref = np.stack([render_layout(a, b, *args) for a, b in zip(hm, inten)]).astype(np.float16).astype(np.float32)
+    err = float(np.abs(renderer.render(c, i).cpu().numpy() - ref).max())
     reps = 20
     clock = time.perf_counter if dev.type == "cuda" else time.process_time
     t0 = clock()
     for _ in range(reps):
-        torch_render(p, i, sigma, rows.heatmap_size)
+        renderer.render(c, i)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     per = (clock() - t0) / reps / batch
     t0 = time.process_time()
     for _ in range(reps):
-        for a, b in zip(pts, inten):
-            render_heatmaps(a, b, sigma, rows.heatmap_size)
+        for a, b in zip(hm, inten):
+            render_layout(a, b, *args)
     return 1000 * per, 1000 * (time.process_time() - t0) / reps / batch, err
 
 
@@ -168,11 +172,15 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cold", action="store_true", help="drop the files' pages before each worker setting")
     ap.add_argument("--repeats", type=int, default=1, help="runs per worker setting; the cheapest in CPU is shown")
+    ap.add_argument("--heatmap-source", choices=HEATMAP_SOURCES, default="cache",
+                    help="cache: read the stored maps (training's default); device: read the crops only, the maps "
+                         "rendered on --device (train.heatmap_source: device)")
     ap.add_argument("--record", help="write benchmarks/records/RECORD.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rec = Record("bench_loader", vars(args))
-    rows = open_cache_rows(args.crops, args.heatmaps, in_memory="off")
+    rows = open_cache_rows(args.crops, args.heatmaps, in_memory="off", heatmap_source=args.heatmap_source)
+    path = PATHS[args.heatmap_source]
     sigma = rows.heatmap_attrs["sigma"]
     n = min(args.samples, len(rows))
     rng = np.random.default_rng(0)
@@ -180,7 +188,7 @@ def main() -> None:
     results["file_bytes"] = {"crops": os.path.getsize(args.crops), "heatmaps": os.path.getsize(args.heatmaps),
                              "ram": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")}
     print(f"# {args.crops}: {len(rows)} rows, crop {rows.crop_size} px, {len(rows.attrs['aus'])} AUs, "
-          f"{rows.large['heatmaps'][0][0]} heatmap channels, sigma {sigma:g}; {n} shuffled samples, batch "
+          f"{len(rows.heatmap_attrs['channel_au'])} heatmap channels, sigma {sigma:g}, {path}; {n} shuffled samples, batch "
           f"{args.batch}; torch threads 1; {'cold (pages dropped before each setting)' if args.cold else 'warm'}; "
           f"files {results['file_bytes']['crops'] / 1e9:.1f} + {results['file_bytes']['heatmaps'] / 1e9:.1f} GB, "
           f"RAM {results['file_bytes']['ram'] / 2**30:.1f} GiB")
@@ -197,14 +205,14 @@ def main() -> None:
         # the run that cost the least CPU per sample: other jobs on a shared machine only ever add to it
         r = {**min(runs, key=lambda x: x["cpu_ms_per_sample"]), "runs": runs}
         results[f"hdf5_{w}_workers"] = r
-        print(f"HDF5 DataLoader, stored heatmaps, {w:2d} workers      {r['samples_per_s']:8.0f}          "
+        print(f"{path}, {w:2d} workers      {r['samples_per_s']:8.0f}          "
               f"{r['cpu_ms_per_sample']:6.3f} ({r['main_cpu_ms_per_sample']:.3f} + {r['worker_cpu_ms_per_sample']:.3f})"
               f"   main process waited {r['main_waited_for_cpu_s']:.2f} of {r['wall_s']:.2f} s for a CPU"
               + (f" ({r['samples_per_s_without_cpu_wait']:.0f}/s without that wait)" if not w else ""), flush=True)
     if not args.cold:
         t0 = time.perf_counter()
         mem = open_cache_rows(args.crops, args.heatmaps, rows.rows[np.sort(rng.permutation(len(rows))[:n])],
-                              in_memory="on")
+                              in_memory="on", heatmap_source=args.heatmap_source)
         setup = time.perf_counter() - t0
         perm = rng.permutation(len(mem))
         r = read_pass(mem, perm, perm, args.batch, 0, None)
@@ -218,12 +226,15 @@ def main() -> None:
               f"read without it {check['raw_ms']:.3f} ms/sample")
     dev = torch.device(args.device)
     conv = conversion_ms(rows, args.batch, dev)
-    results["conversion_ms"] = {"device": str(dev), "ms_per_sample": conv}
-    print(f"conversion to the model's input (uint8 -> normalised float32) with torch on {dev}: {conv:.3f} ms/sample")
-    per, per_np, err = render_ms(rows, args.batch, dev, sigma)
-    results["render_ms"] = {"torch_batch": per, "numpy_item": per_np, "max_abs_diff": err}
-    print(f"Eq. 1 for a batch with torch on {dev}: {per:.3f} ms/sample; numpy per item on the CPU: "
-          f"{per_np:.3f} ms/sample (max |diff| {err:.1e})")
+    renders = rows.renderer is not None
+    results["conversion_ms"] = {"device": str(dev), "ms_per_sample": conv, "renders_maps": renders}
+    print(f"conversion to the model's input (uint8 -> normalised float32{', Eq. 1 maps rendered' if renders else ''}) "
+          f"with torch on {dev}: {conv:.3f} ms/sample")
+    per, per_np, err = render_ms(args.crops, rows.heatmap_attrs, rows.attrs["aus"], rows.crop_size, args.batch, dev)
+    results["render_ms"] = {"torch_batch": per, "numpy_item": per_np, "max_abs_diff": err,
+                            "layout": rows.heatmap_attrs["layout"], "channels": len(rows.heatmap_attrs["channel_au"])}
+    print(f"Eq. 1 for a batch with the training's renderer on {dev}: {per:.3f} ms/sample; numpy per item on the CPU: "
+          f"{per_np:.3f} ms/sample (max |diff| against the stored float16 {err:.1e})")
     with_workers = [w for w in args.workers if w > 0]
     base = results[f"hdf5_{with_workers[0] if with_workers else args.workers[0]}_workers"]
     per_sample = base["cpu_ms_per_sample"] / 1000

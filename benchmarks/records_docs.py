@@ -42,13 +42,15 @@ def _loader(r: dict) -> str:
     s, res = r["settings"], r["results"]
     temp = "cold: the files' pages dropped before each setting, rows never read before" if s["cold"] else "warm"
     best = f"; the cheapest of {s['repeats']} runs per setting in CPU" if s.get("repeats", 1) > 1 else ""
+    path = {"cache": "HDF5 DataLoader, stored heatmaps",
+            "device": "HDF5 DataLoader, maps rendered on the device"}[s.get("heatmap_source", "cache")]
     lines = [f"`{r['command']}` ({temp}; batch {s['batch']}, {s['samples']} shuffled samples{best}; {_machine(r)}):", "",
              "| path | samples/s (wall) | CPU ms per sample, all processes | of which the training process "
              "| training process waited for a CPU |", "|---|---:|---:|---:|---:|"]
     for key, v in res.items():
         if key.startswith("hdf5_"):
             w = key.split("_")[1]
-            lines.append(f"| HDF5 DataLoader, stored heatmaps, {w} workers | {v['samples_per_s']:,.0f} | "
+            lines.append(f"| {path}, {w} workers | {v['samples_per_s']:,.0f} | "
                          f"{v['cpu_ms_per_sample']:.3f} | {v['main_cpu_ms_per_sample']:.3f} | "
                          f"{v['main_waited_for_cpu_s']:.1f} of {v['wall_s']:.1f} s |")
     if "memory" in res:
@@ -68,11 +70,14 @@ def _loader(r: dict) -> str:
                      "that other jobs held")
     cv = res.get("conversion_ms")
     if cv:
-        lines.append(f"* conversion to the model's input (uint8 -> normalised float32) with torch on {cv['device']}: "
+        what = "uint8 -> normalised float32, Eq. 1 maps rendered" if cv.get("renders_maps") else "uint8 -> normalised float32"
+        lines.append(f"* conversion to the model's input ({what}) with torch on {cv['device']}: "
                      f"{cv['ms_per_sample']:.3f} ms per sample (on a GPU, device time)")
     rd = res.get("render_ms")
     if rd:
-        lines.append(f"* Eq. 1 for a batch with torch on {cv['device'] if cv else '?'}: {rd['torch_batch']:.3f} ms per "
+        who = (f"the training's renderer, {rd['channels']} {rd['layout']} channels," if "layout" in rd
+               else "torch (a per_au prototype)")
+        lines.append(f"* Eq. 1 for a batch with {who} on {cv['device'] if cv else '?'}: {rd['torch_batch']:.3f} ms per "
                      f"sample; numpy per item: {rd['numpy_item']:.3f} ms (max difference {rd['max_abs_diff']:.1e})")
     need = res.get("cores_needed")
     if need:

@@ -8,7 +8,9 @@ finiteness check happen on the training device (:func:`g2rl.training.feed.to_dev
 ``RowBatches.batch(positions)``, B = len(positions), CPU tensors as stored:
 
     image            uint8   (B, S, S, 3)      RGB crop, S = crop_size
-    heatmaps         float16 (B, C, S/4, S/4)  Eq. 1 targets (only with a heatmaps file; C = channels)
+    heatmaps         float16 (B, C, S/4, S/4)  Eq. 1 targets (read from a heatmaps file; C = channels)
+    au_centres       float32 (B, K, P, 2)      instead of ``heatmaps`` when the maps are rendered on the
+                                               device (``heatmap_source="device"``, g2rl.preprocess.map_renderer)
     intensity        float32 (B, K)            AU labels, NaN = unlabelled
     landmarks        float32 (B, 68, 2)        crop px, after alignment
     frame_landmarks  float32 (B, 68, 2)        original frame px (caches that store them)
@@ -40,9 +42,11 @@ import pandas as pd
 import torch
 
 from g2rl.errors import ConfigError, G2RLError
+from g2rl.preprocess.au_points import au_points
 from g2rl.preprocess.cache import validate_crops_file, validate_heatmaps_file
 from g2rl.preprocess.h5read import damaged, open_h5, read_rows
 from g2rl.preprocess.heatmaps import HEATMAP_STRIDE
+from g2rl.preprocess.map_renderer import CHECK_ROWS, HEATMAP_SOURCES, MapRenderer, check_against_cache
 
 # ImageNet statistics (RGB, on [0, 1] pixels) for the ImageNet-pretrained backbone: a model's input is
 # (image / 255 - mean) / std (g2rl.training.feed.to_device; predict reads them from the checkpoint)
@@ -240,13 +244,15 @@ class RowBatches:
     ``frame_landmarks``, ``row``) and, for rows held in memory, ``image`` and ``heatmaps``. ``files``:
     where ``image`` / ``heatmaps`` are read from per batch when ``arrays`` lacks them, ``large_shapes``
     their per-row (shape, dtype). ``attrs`` / ``heatmap_attrs``: the files' validated attributes
-    (g2rl.preprocess.cache), None for rows that come from no cache.
+    (g2rl.preprocess.cache), None for rows that come from no cache. ``renderer``: renders the target maps
+    from ``au_centres`` on the device (g2rl.training.feed.to_device) where they are not read from a file.
     """
 
     def __init__(self, arrays: dict[str, np.ndarray], files: _CacheFiles | None = None,
                  large_shapes: dict[str, tuple] | None = None, attrs: dict | None = None,
-                 heatmap_attrs: dict | None = None) -> None:
+                 heatmap_attrs: dict | None = None, renderer: MapRenderer | None = None) -> None:
         self.arrays = arrays
+        self.renderer = renderer
         self.files = files
         self.large = {f: (a.shape[1:], a.dtype) for f, a in arrays.items() if f in LARGE}
         self.large.update(large_shapes or {})
@@ -305,16 +311,21 @@ def torch_dtype(dtype) -> torch.dtype:
 
 
 def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "auto", max_mb: float = 1024.0,
-                    sigma: float | None = None) -> RowBatches:
+                    sigma: float | None = None, heatmap_source: str = "cache") -> RowBatches:
     """The rows ``rows`` (None = all) of a crops file and its heatmaps file (None = no targets) as
     :class:`RowBatches`. Both files are validated (shapes, N, AU list, that the heatmaps come from this
     crops file); ``sigma``, when given, must be the heatmaps file's. ``in_memory``: ``on`` reads the
     rows' images and heatmaps into memory now, ``off`` reads them per batch, ``auto`` holds them when
-    they take at most ``max_mb`` MiB as stored."""
+    they take at most ``max_mb`` MiB as stored. ``heatmap_source``: ``cache`` reads the maps from the
+    heatmaps file; ``device`` serves each row's AU point centres instead, for the training device to
+    render the file's maps from (:mod:`g2rl.preprocess.map_renderer`; checked against
+    :data:`CHECK_ROWS` stored rows first)."""
     crops_h5 = Path(crops_h5)
     heatmaps_h5 = None if heatmaps_h5 is None else Path(heatmaps_h5)
     if in_memory not in ("auto", "on", "off"):
         raise ConfigError(f"in_memory must be one of ('auto', 'on', 'off'), got {in_memory!r}")
+    if heatmap_source not in HEATMAP_SOURCES:
+        raise ConfigError(f"heatmap_source must be one of {HEATMAP_SOURCES}, got {heatmap_source!r}")
     with open_h5(crops_h5) as f:
         attrs = validate_crops_file(f, crops_h5)
         n = attrs["n_frames"]
@@ -323,19 +334,46 @@ def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "aut
             raise G2RLError(f"{crops_h5}: requested rows outside 0..{n - 1}")
         arrays = {field: read_rows(f[name], slice(0, n), crops_h5)[rows].astype(np.float32)
                   for field, name in SMALL.items() if name in f}
+        stored_points = read_rows(f["au_points"], slice(0, n), crops_h5)[rows] if heatmap_source == "device" else None
     arrays["row"] = rows
-    heatmap_attrs = None
+    heatmap_attrs = renderer = None
     if heatmaps_h5 is not None:
         with open_h5(heatmaps_h5) as f:
             heatmap_attrs = validate_heatmaps_file(f, heatmaps_h5, attrs)
         if sigma is not None and not np.isclose(sigma, heatmap_attrs["sigma"]):
             raise ConfigError(f"{heatmaps_h5}: built with sigma={heatmap_attrs['sigma']}, but sigma={sigma} was asked for")
-    files = _CacheFiles(crops_h5, heatmaps_h5, attrs["fingerprint"])
-    source = RowBatches(arrays, files, files.shapes(), attrs, heatmap_attrs)
+        if heatmap_source == "device":
+            renderer = _device_targets(arrays, stored_points, attrs, heatmap_attrs, heatmaps_h5)
+    files = _CacheFiles(crops_h5, None if renderer else heatmaps_h5, attrs["fingerprint"])
+    source = RowBatches(arrays, files, files.shapes(), attrs, heatmap_attrs, renderer)
     if in_memory == "on" or (in_memory == "auto" and source.nbytes_large() <= max_mb * 2**20):
         source.arrays.update(_read_runs(files, rows, source.large))
         source.files = None
     return source
+
+
+def _device_targets(arrays: dict, stored_points: np.ndarray, attrs: dict, heatmap_attrs: dict,
+                    heatmaps_h5: Path) -> MapRenderer:
+    """The renderer of ``heatmaps_h5``'s maps; adds each row's point centres to ``arrays`` (``au_centres``).
+    The points are the crops file's own (``stored_points``, crop px) when the heatmaps file uses its AU
+    mapping, else computed from the aligned landmarks as build_heatmap_cache does. Rendered maps of up to
+    CHECK_ROWS rows, spread over ``arrays``' rows, must equal the stored ones (check_against_cache)."""
+    aus, mapping = list(attrs["aus"]), heatmap_attrs["au_point_mapping"]
+    renderer = MapRenderer.for_heatmaps(heatmap_attrs, aus, int(attrs["crop_size"]))
+    if mapping == attrs["au_point_mapping"]:
+        points = stored_points
+    else:
+        points = au_points(arrays["landmarks"], aus, mapping).astype(np.float32)
+    arrays["au_centres"] = renderer.centres(points)
+    rows = arrays["row"]
+    if len(rows):
+        sample = np.unique(np.linspace(0, len(rows) - 1, min(CHECK_ROWS, len(rows))).astype(np.int64))
+        with open_h5(heatmaps_h5) as f:
+            stored = np.stack([read_rows(f["heatmaps"], slice(int(r), int(r) + 1), heatmaps_h5)[0]
+                               for r in rows[sample]])
+        check_against_cache(renderer, arrays["au_centres"][sample], arrays["intensity"][sample], stored,
+                            rows[sample], heatmaps_h5)
+    return renderer
 
 
 def _read_runs(files: _CacheFiles, rows: np.ndarray, large: dict) -> dict[str, np.ndarray]:

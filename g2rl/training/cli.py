@@ -17,6 +17,7 @@ from g2rl.config_ranges import check_options
 from g2rl.errors import ConfigError
 from g2rl.model.config import MODEL_OPTION_RANGES, add_model_arguments, model_config_from_args
 from g2rl.paths import ensure_writable_dir, refuse_output_over_input
+from g2rl.preprocess.map_renderer import HEATMAP_SOURCES
 from g2rl.training.gpu_slots import LOCK_DIR_ENV, GpuSlots, place
 from g2rl.training.settings import AMP_MODES, SWITCH_MODES, TrainSettings
 
@@ -115,6 +116,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hold the fold's cache rows in memory as tensors; auto = when they fit --in-memory-max-mb",
     )
     parser.add_argument("--in-memory-max-mb", type=float, default=d.in_memory_max_mb, help="MiB limit of in-memory auto")
+    parser.add_argument(
+        "--heatmap-source", choices=HEATMAP_SOURCES, default=d.heatmap_source,
+        help="target maps read from --heatmaps (cache), or rendered from the AU points on the training device "
+             "(device: equal to the file's, checked on a sample of rows; for GPUs, saves reading and inflating them)",
+    )
     parser.add_argument("--log", default=None, metavar="FILE", help="also append progress to this text file")
     parser.add_argument("--keep-resume-checkpoint", action="store_true", help="keep last.pt after success")
     parser.add_argument("--on-stale-resume", choices=("refuse", "restart"), default="refuse",
@@ -138,7 +144,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         batch_size=args.batch_size, epochs=args.epochs, lr_step_epochs=args.lr_step_epochs,
         lr_gamma=args.lr_gamma, weight_decay=args.weight_decay, num_workers=args.num_workers,
         max_train_samples=args.max_train_samples, amp=args.amp, channels_last=args.channels_last,
-        in_memory=args.in_memory, in_memory_max_mb=args.in_memory_max_mb,
+        in_memory=args.in_memory, in_memory_max_mb=args.in_memory_max_mb, heatmap_source=args.heatmap_source,
     )  # fmt: skip
 
 

@@ -193,13 +193,18 @@ def _mean_std(dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return _NORMALISATION[dev]
 
 
-def to_device(batch: dict, dev: torch.device, channels_last: bool = False) -> dict:
+def to_device(batch: dict, dev: torch.device, channels_last: bool = False, renderer=None) -> dict:
     """A batch as stored -> the model's inputs on ``dev`` (module docstring). The uint8 images cross to the
     device as they are (a quarter of float32's bytes) and become float there; permuting (B, S, S, 3) to
     (B, 3, S, S) gives channels_last's layout for free, a copy (of bytes) only when it is off. The
     arithmetic is the same float32 operations, in the same order, as a per-sample numpy version:
-    (x / 255 - mean) / std."""
+    (x / 255 - mean) / std. A batch that carries ``au_centres`` instead of ``heatmaps`` gets its maps
+    rendered on ``dev`` by ``renderer`` (its RowBatches' :class:`g2rl.preprocess.map_renderer.MapRenderer`)."""
     out = {k: v.to(dev, non_blocking=True) for k, v in batch.items() if k != "row"}
+    if "au_centres" in out:
+        if renderer is None:
+            raise ValueError("a batch with au_centres needs its RowBatches' renderer to make its target maps")
+        out["heatmaps"] = renderer.render(out.pop("au_centres"), out["intensity"])
     out["row"] = batch["row"]
     image = out["image"].permute(0, 3, 1, 2)
     image = image.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)

@@ -28,7 +28,7 @@ def train_settings_from_config(config: dict, method: str, lambda_g: float | str 
         epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"], lr_gamma=t["lr_gamma"],
         lr_step_epochs=tuple(t["lr_step_epochs"]), weight_decay=t["weight_decay"], num_workers=t["num_workers"],
         max_train_samples=t["max_train_samples"], amp=t["amp"], channels_last=t["channels_last"],
-        in_memory=t["in_memory"], in_memory_max_mb=t["in_memory_max_mb"],
+        in_memory=t["in_memory"], in_memory_max_mb=t["in_memory_max_mb"], heatmap_source=t["heatmap_source"],
     )  # fmt: skip
 
 
@@ -44,6 +44,7 @@ def train_argv(settings: TrainSettings) -> list[str]:
         *("--weight-decay", s.weight_decay, "--num-workers", s.num_workers),
         *("--amp", s.amp, "--channels-last", s.channels_last),
         *("--in-memory", s.in_memory, "--in-memory-max-mb", s.in_memory_max_mb),
+        *("--heatmap-source", s.heatmap_source),
         "--lr-step-epochs", ",".join(map(str, s.lr_step_epochs)) or "none",
         # always explicit: `g2rl train`'s own default is the config schema's (imagenet), so null must say none
         "--pretrained", s.pretrained or "none",

@@ -129,7 +129,8 @@ def train_fold(
     check_initialisation(weights, dataset["kind"], settings.allow_random_init, source)
     # a small fold is read once into memory (no per-batch HDF5 reads); the test set needs no target maps
     hold = dict(in_memory=settings.in_memory, max_mb=settings.in_memory_max_mb)
-    train_set = open_cache_rows(crops_h5, heatmaps_h5, train_rows, sigma=settings.sigma, **hold)
+    train_set = open_cache_rows(crops_h5, heatmaps_h5, train_rows, sigma=settings.sigma,
+                                heatmap_source=settings.heatmap_source, **hold)
     test_set = open_cache_rows(crops_h5, None, test_rows, **hold)
     for name, rows in (("training", train_set), ("test", test_set)):
         _log.info("%s %s rows: %d, %s (%.0f MiB of images and maps as stored; in_memory %s, limit %g MiB)", source,
@@ -373,7 +374,7 @@ def _train_epoch(model, optimizer, feed, settings, seed, epoch, dev, bf16, cl, s
     waited = feed.waited
     t0 = time.perf_counter()
     for step, batch in enumerate(feed.epoch(order)):
-        b = to_device(batch, dev, cl)
+        b = to_device(batch, dev, cl, feed.source.renderer)
         record.add(train_step(model, optimizer, b, geo_key, dev, bf16), b)
         if (step + 1) % CHECK_EVERY == 0:
             record.check(epoch, lr)

@@ -15,6 +15,7 @@ from typing import Any
 from g2rl.cpus import available_cpus
 from g2rl.errors import ConfigError
 from g2rl.model.config import ModelConfig, from_known_fields
+from g2rl.preprocess.map_renderer import HEATMAP_SOURCES
 
 AMP_MODES = ("auto", "bf16", "off")
 
@@ -63,6 +64,9 @@ class TrainSettings:
     channels_last: str = "auto"  # auto | on | off
     in_memory: str = "auto"  # auto | on | off: hold the fold's images and maps in memory (g2rl.preprocess.batches)
     in_memory_max_mb: float = 1024.0  # auto holds a fold in memory up to this many MiB (as stored)
+    # where the target maps come from: cache = read from the heatmaps file; device = Eq. 1 rendered on the
+    # training device from the AU points, equal to the file's (g2rl.preprocess.map_renderer)
+    heatmap_source: str = "cache"
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -119,6 +123,8 @@ class TrainSettings:
             raise bad("in_memory", f"must be one of {SWITCH_MODES}")
         if not (_finite(self.in_memory_max_mb) and self.in_memory_max_mb >= 0):
             raise bad("in_memory_max_mb", "must be finite and >= 0")
+        if self.heatmap_source not in HEATMAP_SOURCES:
+            raise bad("heatmap_source", f"must be one of {HEATMAP_SOURCES}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (lists for tuples), for checkpoints and logs."""
