@@ -47,11 +47,11 @@ def test_gpu_check_sh_smoke_runs_every_part_without_what_the_gpu_machine_lacks(t
     rows = dict(re.findall(r"^\| (.+?) \| (.+?) \|$", out.split("| measurement | result |")[1], flags=re.M))
     assert not [k for k, v in rows.items() if "failed" in v or "timeout" in v], rows
     number = r"\d+\.\d"
-    for batch in (2, 4):
-        for workers in (0, 1):
-            for temp in ("cold", "warm"):
-                assert re.fullmatch(rf"{number} img/s, waiting for data {number} %",
-                                    rows[f"feed: batch {batch}, {workers} workers, {temp}"])
+    feed_rows = [f"feed: batch {batch}, {workers} workers, {temp}, stored maps"
+                 for batch in (2, 4) for workers in (0, 1) for temp in ("cold", "warm")]
+    feed_rows += [f"feed: batch 2, {workers} workers, cold, maps rendered on the device" for workers in (0, 1)]
+    for row in feed_rows:
+        assert re.fullmatch(rf"{number} img/s, waiting for data {number} %", rows[row])
     assert rows["host syncs in 4 steady-state steps"].startswith("0 (")
     assert re.match(rf"{number} img/s in total, {number}-{number} each; all 2 running together \d+ %",
                     rows["2 G2RL training(s) on one card (barrier start, data on the card)"])
