@@ -146,7 +146,8 @@ def _cores(records: list[dict]) -> str:
     for r in records:
         key = next(k for k in r["results"] if k.startswith("hdf5_") and not k.startswith("hdf5_0_"))
         need = r["results"]["cores_needed"]
-        what = f"{'cold' if r['settings']['cold'] else 'warm'}, {key.split('_')[1]} worker(s), commit {r.get('commit')}"
+        maps = "maps rendered on the device" if r["settings"].get("heatmap_source") == "device" else "stored maps"
+        what = f"{'cold' if r['settings']['cold'] else 'warm'}, {key.split('_')[1]} worker(s), {maps}, commit {r.get('commit')}"
         lines.append(f"  | {what} | {r['results'][key]['cpu_ms_per_sample']:.3f} | "
                      + " | ".join(f"{need[str(k)] if str(k) in need else need[k]:.2f}" for k in rates) + " |")
     return "\n".join(lines)
