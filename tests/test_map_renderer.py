@@ -87,6 +87,8 @@ def test_training_rows_from_points_equal_the_cached_maps(tiny_caches):  # noqa: 
     torch.testing.assert_close(to_device(held.batch(positions), torch.device("cpu"), renderer=held.renderer)["heatmaps"],
                                want, rtol=0, atol=0)
     feed = BatchFeed(rendered, 4, workers=1)
+    assert "target maps rendered on the device" in feed.describe()  # the run's log says where the maps come from
+    assert "rendered" not in BatchFeed(cached, 4).describe()
     try:
         first = next(iter(feed.epoch(positions)))
         maps = to_device(first, torch.device("cpu"), renderer=rendered.renderer)["heatmaps"]

@@ -171,6 +171,8 @@ class BatchFeed:
     def describe(self) -> str:
         """Where the batches come from, for the run's log."""
         where = "rows held in memory" if self.source.in_memory else "HDF5, whole batches"
+        if getattr(self.source, "renderer", None) is not None:
+            where += ", target maps rendered on the device from the AU points"
         return (f"{len(self.source)} rows, {where}, batch {self.batch_size}, "
                 f"{self.workers} worker process{'es' if self.workers != 1 else ''}"
                 + (f" (persistent, {PREFETCH} batches ready each, {self.workers * PREFETCH + 2} slots of shared "
