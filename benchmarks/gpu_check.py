@@ -202,25 +202,27 @@ def part_feed(spec) -> None:
     # host syncs in steady-state steps (rows held in memory: the step, not the feed)
     from g2rl.training.syncs import count_host_syncs, cuda_sync_errors
 
-    held = open_cache_rows(spec["crops"], spec["heatmaps"], np.arange(min(len(rows), 8 * spec["batches"][0])),
-                           in_memory="on")
-    order = np.resize(np.arange(len(held)), 8 * spec["batches"][0])
-    batches = iter(BatchFeed(held, spec["batches"][0], pin=dev.type == "cuda").epoch(order))
-    record = StepRecord(dev, True, spec["crops"], spec["heatmaps"])
+    for source in ("cache", "device"):
+        held = open_cache_rows(spec["crops"], spec["heatmaps"], np.arange(min(len(rows), 8 * spec["batches"][0])),
+                               in_memory="on", heatmap_source=source)
+        order = np.resize(np.arange(len(held)), 8 * spec["batches"][0])
+        batches = iter(BatchFeed(held, spec["batches"][0], pin=dev.type == "cuda").epoch(order))
+        record = StepRecord(dev, True, spec["crops"], spec["heatmaps"])
 
-    def steps(k: int):
-        for _ in range(k):
-            b = to_device(next(batches), dev, cl)
-            record.add(train_step(model, optimizer, b, "landmarks", dev, bf16), b)
+        def steps(k: int):
+            for _ in range(k):
+                b = to_device(next(batches), dev, cl, held.renderer)
+                record.add(train_step(model, optimizer, b, "landmarks", dev, bf16), b)
 
-    steps(2)
-    if dev.type == "cuda":
-        error = cuda_sync_errors(lambda: steps(4))
-        emit(part="syncs", how="torch.cuda.set_sync_debug_mode('error'), 4 steps", syncs=0 if error is None else None,
-             error=error)
-    else:
-        found = count_host_syncs(lambda: steps(4))
-        emit(part="syncs", how="g2rl.training.syncs, 4 steps", syncs=sum(found.values()), found=dict(found))
+        steps(2)
+        if dev.type == "cuda":
+            error = cuda_sync_errors(lambda: steps(4))
+            emit(part="syncs", source=source, how="torch.cuda.set_sync_debug_mode('error'), 4 steps",
+                 syncs=0 if error is None else None, error=error)
+        else:
+            found = count_host_syncs(lambda: steps(4))
+            emit(part="syncs", source=source, how="g2rl.training.syncs, 4 steps", syncs=sum(found.values()),
+                 found=dict(found))
 
 
 def part_job(spec) -> None:
@@ -413,7 +415,7 @@ def measure_feed(base: dict, size: dict, budget: Budget, report: Report) -> None
                        f"{r['images_per_s']:.1f} img/s, waiting for data {100 * r['wait_share']:.1f} %")
         elif r["part"] == "syncs":
             found = r["syncs"] if r.get("syncs") is not None else f"at least 1 ({r.get('error')})"
-            report.add("host syncs in 4 steady-state steps", f"{found} ({r['how']})")
+            report.add(f"host syncs in 4 steady-state steps, {maps}", f"{found} ({r['how']})")
     done = {(r["batch"], r["workers"], r.get("source")) for r in lines if r["part"] == "feed"}
     if error or len(done) < len(size["batches"]) * len(size["workers"]) + len(size["workers"][:2]):
         report.add("feed: the rest", f"failed: {error or 'no output'}")

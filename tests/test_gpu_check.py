@@ -52,7 +52,8 @@ def test_gpu_check_sh_smoke_runs_every_part_without_what_the_gpu_machine_lacks(t
     feed_rows += [f"feed: batch 2, {workers} workers, cold, maps rendered on the device" for workers in (0, 1)]
     for row in feed_rows:
         assert re.fullmatch(rf"{number} img/s, waiting for data {number} %", rows[row])
-    assert rows["host syncs in 4 steady-state steps"].startswith("0 (")
+    for maps in ("stored maps", "maps rendered on the device"):
+        assert rows[f"host syncs in 4 steady-state steps, {maps}"].startswith("0 (")
     assert re.match(rf"{number} img/s in total, {number}-{number} each; all 2 running together \d+ %",
                     rows["2 G2RL training(s) on one card (barrier start, data on the card)"])
     # every simulated card got --jobs-per-gpu (2) of the probes started together

@@ -140,3 +140,20 @@ def test_heatmap_source_setting_and_option():
     assert TrainSettings().heatmap_source == "cache"
     with pytest.raises(ConfigError, match="heatmap_source='gpu'"):
         TrainSettings(heatmap_source="gpu")
+
+
+def test_rendering_in_a_steady_step_never_waits_for_the_device(tiny_caches):  # noqa: F811
+    """No value read back, no boolean index, no output sized by the values; the index tensors are made once per
+    device (a tensor made from Python values at every step would be a blocking copy to a GPU)."""
+    import pickle
+
+    from g2rl.training.syncs import count_host_syncs
+
+    _, crops, heat = tiny_caches
+    rows = open_cache_rows(crops, heat, in_memory="on", heatmap_source="device")
+    batch = rows.batch(np.arange(4))
+    to_device(batch, torch.device("cpu"), renderer=rows.renderer)
+    made = rows.renderer._on[torch.device("cpu")]
+    assert count_host_syncs(lambda: to_device(batch, torch.device("cpu"), renderer=rows.renderer)) == {}
+    assert rows.renderer._on[torch.device("cpu")] is made
+    assert pickle.loads(pickle.dumps(rows.renderer))._on == {}  # a worker makes its own

@@ -20,7 +20,7 @@ Shapes, per batch of B samples (K AUs, P points per AU at most, C channels, H = 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,6 +51,9 @@ class MapRenderer:
     channel_au: tuple[int, ...]
     point_index: tuple[tuple[int, ...], ...]
     point_used: tuple[tuple[bool, ...], ...]
+    # device -> (point_index, point_used, channel_au) as tensors there, made once: a tensor made from Python
+    # values at every step would be a blocking host-to-device copy (never pickled: a worker makes its own)
+    _on: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def for_heatmaps(cls, heatmap_attrs: dict, aus: list[str], crop_size: int) -> "MapRenderer":
@@ -94,8 +97,9 @@ class MapRenderer:
 
         dev = centres.device
         wide = torch.float32 if dev.type == "mps" else torch.float64
-        index = torch.tensor(self.point_index, device=dev)
-        used = torch.tensor(self.point_used, device=dev)
+        if dev not in self._on:
+            self._on[dev] = tuple(torch.tensor(v).to(dev) for v in (self.point_index, self.point_used, self.channel_au))
+        index, used, channel_au = self._on[dev]
         pts = centres.flatten(1, 2)[:, index].to(wide)  # (B, C, Pc, 2)
         valid = torch.isfinite(pts).all(-1) & used  # (B, C, Pc)
         pts = torch.nan_to_num(pts, 0.0)
@@ -104,10 +108,17 @@ class MapRenderer:
         gx = torch.exp(-((grid - pts[..., 0:1]) ** 2) / two_var)  # (B, C, Pc, W)
         gy = torch.exp(-((grid - pts[..., 1:2]) ** 2) / two_var)  # (B, C, Pc, H)
         g = gy[..., :, None] * gx[..., None, :] * valid[..., None, None]  # (B, C, Pc, H, W)
-        inten = intensity.to(wide)[:, list(self.channel_au)]  # (B, C)
+        inten = intensity.to(wide).index_select(1, channel_au)  # (B, C)
         scale = torch.where(torch.isfinite(inten), inten, 0.0) * peak_factor(self.sigma, self.peak)
         maps = g.amax(dim=2) * scale[..., None, None]
         return maps.to(torch.float32).to(torch.float16).to(torch.float32)  # as the cache stores them
+
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_on": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
 
 def check_against_cache(renderer: MapRenderer, centres: np.ndarray, intensity: np.ndarray, stored: np.ndarray,
