@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,14 @@ def test_paper_scale_plan(tmp_path):
     write_bp4d(tmp_path / "BP4D", subjects=bp4d_subjects, sessions=[f"T{i}" for i in range(1, 9)], n_frames=1)
 
     roots = {"disfa": tmp_path / "DISFA", "bp4d": tmp_path / "BP4D"}
-    disfa, disfa_first = dry_run_counts(tmp_path / "wd_disfa", REPO / "config/disfa.yaml", {"disfa": roots["disfa"]})
-    bp4d, bp4d_first = dry_run_counts(tmp_path / "wd_bp4d", REPO / "config/bp4d.yaml", {"bp4d": roots["bp4d"]})
-    both, both_first = dry_run_counts(tmp_path / "wd_both", REPO / "config/paper.yaml", roots)
+    # the three plans side by side (separate working folders): Snakemake's DAG building is one core each, and the
+    # suite runs one test at a time
+    with ThreadPoolExecutor(3) as pool:
+        plans = [pool.submit(dry_run_counts, tmp_path / f"wd_{name}", REPO / f"config/{config}.yaml", config_roots)
+                 for name, config, config_roots in (("disfa", "disfa", {"disfa": roots["disfa"]}),
+                                                    ("bp4d", "bp4d", {"bp4d": roots["bp4d"]}),
+                                                    ("both", "paper", roots))]
+        (disfa, disfa_first), (bp4d, bp4d_first), (both, both_first) = (p.result() for p in plans)
 
     # ImageNet weights are resolved once (the `weights` rule), not per training.
     # Per test fold: Table 1's 3 rows (Baseline, G2RL, G2RL + stop-grad/teach = the stopgrad_aux variant) x 3
