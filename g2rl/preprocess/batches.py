@@ -334,7 +334,6 @@ def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "aut
             raise G2RLError(f"{crops_h5}: requested rows outside 0..{n - 1}")
         arrays = {field: read_rows(f[name], slice(0, n), crops_h5)[rows].astype(np.float32)
                   for field, name in SMALL.items() if name in f}
-        stored_points = read_rows(f["au_points"], slice(0, n), crops_h5)[rows] if heatmap_source == "device" else None
     arrays["row"] = rows
     heatmap_attrs = renderer = None
     if heatmaps_h5 is not None:
@@ -343,7 +342,7 @@ def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "aut
         if sigma is not None and not np.isclose(sigma, heatmap_attrs["sigma"]):
             raise ConfigError(f"{heatmaps_h5}: built with sigma={heatmap_attrs['sigma']}, but sigma={sigma} was asked for")
         if heatmap_source == "device":
-            renderer = _device_targets(arrays, stored_points, attrs, heatmap_attrs, heatmaps_h5)
+            renderer = _device_targets(arrays, crops_h5, attrs, heatmap_attrs, heatmaps_h5)
     files = _CacheFiles(crops_h5, None if renderer else heatmaps_h5, attrs["fingerprint"])
     source = RowBatches(arrays, files, files.shapes(), attrs, heatmap_attrs, renderer)
     if in_memory == "on" or (in_memory == "auto" and source.nbytes_large() <= max_mb * 2**20):
@@ -352,20 +351,21 @@ def open_cache_rows(crops_h5, heatmaps_h5=None, rows=None, in_memory: str = "aut
     return source
 
 
-def _device_targets(arrays: dict, stored_points: np.ndarray, attrs: dict, heatmap_attrs: dict,
+def _device_targets(arrays: dict, crops_h5: Path, attrs: dict, heatmap_attrs: dict,
                     heatmaps_h5: Path) -> MapRenderer:
     """The renderer of ``heatmaps_h5``'s maps; adds each row's point centres to ``arrays`` (``au_centres``).
-    The points are the crops file's own (``stored_points``, crop px) when the heatmaps file uses its AU
+    The points are the crops file's own (its ``au_points``, crop px) when the heatmaps file uses its AU
     mapping, else computed from the aligned landmarks as build_heatmap_cache does. Rendered maps of up to
     CHECK_ROWS rows, spread over ``arrays``' rows, must equal the stored ones (check_against_cache)."""
     aus, mapping = list(attrs["aus"]), heatmap_attrs["au_point_mapping"]
     renderer = MapRenderer.for_heatmaps(heatmap_attrs, aus, int(attrs["crop_size"]))
+    rows = arrays["row"]
     if mapping == attrs["au_point_mapping"]:
-        points = stored_points
+        with open_h5(crops_h5) as f:
+            points = read_rows(f["au_points"], slice(0, attrs["n_frames"]), crops_h5)[rows]
     else:
         points = au_points(arrays["landmarks"], aus, mapping).astype(np.float32)
     arrays["au_centres"] = renderer.centres(points)
-    rows = arrays["row"]
     if len(rows):
         sample = np.unique(np.linspace(0, len(rows) - 1, min(CHECK_ROWS, len(rows))).astype(np.int64))
         with open_h5(heatmaps_h5) as f:

@@ -113,7 +113,6 @@ class MapRenderer:
         maps = g.amax(dim=2) * scale[..., None, None]
         return maps.to(torch.float32).to(torch.float16).to(torch.float32)  # as the cache stores them
 
-
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_on": {}}
 
